@@ -1,0 +1,43 @@
+# datagov developer tasks. `make help` lists them. Every target sets up
+# .venv on first use (and again when pyproject.toml changes).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast lint format bench clean-workspace
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install datagov with its dev tools
+
+demo: $(STAMP) ## Run the main job end to end in this repository's workspace
+	$(BIN)/datagov --workspace . demo
+
+test: $(STAMP) ## Run the whole test suite (what CI runs)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP) ## Run the tests not marked slow
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP) ## Check style with ruff
+	$(BIN)/ruff check datagov tests bench
+	$(BIN)/ruff format --check datagov tests bench
+
+format: $(STAMP) ## Format the code with ruff
+	$(BIN)/ruff format datagov tests bench
+	$(BIN)/ruff check --fix datagov tests bench
+
+bench: $(STAMP) ## Run the benchmarks (minutes; prints ratios against same-run baselines)
+	$(BIN)/python bench/run.py
+
+clean-workspace: ## Remove this workspace's catalog state (keeps catalog/README.md)
+	find catalog -mindepth 1 ! -name README.md ! -name .gitignore -delete

@@ -1,0 +1,1 @@
+"""The DuckDB catalog: connection and locking, migrations, datasets and versions."""

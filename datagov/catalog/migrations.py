@@ -1,0 +1,104 @@
+"""Numbered schema migrations. Append; never edit one that has shipped.
+
+Foreign keys are enforced in code rather than by DuckDB, whose foreign keys
+forbid updating referenced rows.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "datasets, versions, files, rejects, lineage",
+        """
+        CREATE TABLE datasets (
+            name VARCHAR PRIMARY KEY,
+            description VARCHAR,
+            owner VARCHAR,
+            license VARCHAR,
+            tags JSON,
+            modality VARCHAR NOT NULL,
+            source VARCHAR,
+            label_column VARCHAR,
+            created TIMESTAMP NOT NULL,
+            updated TIMESTAMP NOT NULL
+        );
+        -- A version is a dataset name bound to a content digest; identical
+        -- content under two names shares one digest and one stored copy.
+        CREATE TABLE versions (
+            dataset VARCHAR NOT NULL,
+            digest VARCHAR NOT NULL,
+            parent_digest VARCHAR,
+            rows BIGINT NOT NULL,
+            bytes BIGINT NOT NULL,
+            schema JSON NOT NULL,
+            created TIMESTAMP NOT NULL,
+            status VARCHAR NOT NULL,
+            source VARCHAR,
+            format VARCHAR,
+            details JSON,
+            PRIMARY KEY (dataset, digest)
+        );
+        CREATE TABLE files (
+            digest VARCHAR NOT NULL,
+            path VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            rows BIGINT NOT NULL,
+            bytes BIGINT NOT NULL,
+            PRIMARY KEY (digest, path)
+        );
+        -- Whatever ingest or split left out, and why (nothing is dropped silently).
+        CREATE TABLE rejects (
+            dataset VARCHAR NOT NULL,
+            digest VARCHAR NOT NULL,
+            stage VARCHAR NOT NULL,
+            item VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            created TIMESTAMP NOT NULL
+        );
+        CREATE TABLE lineage (
+            src_kind VARCHAR NOT NULL,
+            src_id VARCHAR NOT NULL,
+            dst_kind VARCHAR NOT NULL,
+            dst_id VARCHAR NOT NULL,
+            relation VARCHAR NOT NULL,
+            run_id VARCHAR,
+            params JSON,
+            created TIMESTAMP NOT NULL,
+            PRIMARY KEY (src_kind, src_id, dst_kind, dst_id, relation)
+        );
+        """,
+    ),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name VARCHAR, applied TIMESTAMP DEFAULT now())"
+    )
+    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return row[0] or 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply pending migrations, each in its own transaction; returns those applied."""
+    applied = []
+    have = current_version(con)
+    for number, name, sql in MIGRATIONS:
+        if number <= have:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [number, name])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(number)
+    return applied

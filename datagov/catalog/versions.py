@@ -1,0 +1,313 @@
+"""Datasets and their versions: names, references, registration, queries."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from datagov import faults
+from datagov.catalog.db import transaction
+from datagov.errors import AmbiguousReference, InvalidInput, NotFound
+from datagov.store import Manifest, publish, version_dir
+from datagov.workspace import Workspace
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_HEX = re.compile(r"^[0-9a-f]+$")
+SHORT = 12  # digest characters shown to people
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def check_name(name: str) -> str:
+    """Names become folder names and SQL values: keep them to a safe alphabet."""
+    if not _NAME.match(name) or ".." in name:
+        raise InvalidInput(
+            f"invalid dataset name {name!r}: use letters, digits, '.', '_' and '-' "
+            "(up to 128 characters, starting with a letter or digit, no '..')"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+    digest_prefix: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.digest_prefix}" if self.digest_prefix else self.name
+
+
+def parse_ref(text: str) -> Ref:
+    name, _, prefix = text.partition("@")
+    check_name(name)
+    if "@" in text:
+        prefix = prefix.lower()
+        if not _HEX.match(prefix):
+            raise InvalidInput(f"invalid digest {prefix!r} in {text!r}: expected hexadecimal characters")
+        return Ref(name, prefix)
+    return Ref(name)
+
+
+@dataclass(frozen=True)
+class Version:
+    dataset: str
+    digest: str
+    parent_digest: str | None
+    rows: int
+    bytes: int
+    schema: list[dict]
+    created: datetime
+    status: str
+    source: str | None
+    format: str | None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def short(self) -> str:
+        return self.digest[:SHORT]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset}@{self.short}"
+
+    @property
+    def node_id(self) -> str:
+        """The id of this version in lineage edges."""
+        return f"{self.dataset}@{self.digest}"
+
+    def path(self, ws: Workspace) -> Path:
+        return version_dir(ws, self.digest)
+
+    @property
+    def columns(self) -> list[str]:
+        return [c["name"] for c in self.schema]
+
+
+_VERSION_COLS = "dataset, digest, parent_digest, rows, bytes, schema, created, status, source, format, details"
+
+
+def _version(row: tuple) -> Version:
+    (dataset, digest, parent, rows, size, schema, created, status, source, fmt, details) = row
+    return Version(dataset, digest, parent, rows, size, json.loads(schema), created, status,
+                   source, fmt, json.loads(details) if details else {})
+
+
+def dataset_row(con: duckdb.DuckDBPyConnection, name: str) -> dict | None:
+    cur = con.execute("SELECT * FROM datasets WHERE name = ?", [name])
+    row = cur.fetchone()
+    if row is None:
+        return None
+    out = dict(zip([d[0] for d in cur.description], row, strict=True))
+    out["tags"] = json.loads(out["tags"]) if out["tags"] else {}
+    return out
+
+
+def list_datasets(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    rows = con.execute(
+        """
+        SELECT d.name, d.modality, d.owner, d.license, d.tags, count(v.digest) AS versions,
+               arg_max(v.digest, v.created) AS latest, arg_max(v.rows, v.created) AS rows,
+               arg_max(v.bytes, v.created) AS bytes, max(v.created) AS updated
+        FROM datasets d LEFT JOIN versions v ON v.dataset = d.name
+        GROUP BY ALL ORDER BY d.name
+        """
+    ).fetchall()
+    keys = ["name", "modality", "owner", "license", "tags", "versions", "latest", "rows", "bytes", "updated"]
+    out = [dict(zip(keys, r, strict=True)) for r in rows]
+    for d in out:
+        d["tags"] = json.loads(d["tags"]) if d["tags"] else {}
+    return out
+
+
+def history(con: duckdb.DuckDBPyConnection, name: str) -> list[Version]:
+    check_name(name)
+    if dataset_row(con, name) is None:
+        raise NotFound(f"unknown dataset {name!r}", hint="see `datagov datasets list`")
+    rows = con.execute(
+        f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? ORDER BY created DESC, digest",
+        [name],
+    ).fetchall()
+    return [_version(r) for r in rows]
+
+
+def latest(con: duckdb.DuckDBPyConnection, name: str) -> Version | None:
+    row = con.execute(
+        f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? ORDER BY created DESC LIMIT 1",
+        [name],
+    ).fetchone()
+    return _version(row) if row else None
+
+
+def resolve(con: duckdb.DuckDBPyConnection, ref: str | Ref) -> Version:
+    """`NAME` is the newest version; `NAME@PREFIX` the one whose digest starts so."""
+    ref = parse_ref(ref) if isinstance(ref, str) else ref
+    if dataset_row(con, ref.name) is None:
+        raise NotFound(f"unknown dataset {ref.name!r}", hint="see `datagov datasets list`")
+    if ref.digest_prefix is None:
+        found = latest(con, ref.name)
+        if found is None:
+            raise NotFound(f"dataset {ref.name!r} has no versions")
+        return found
+    rows = con.execute(
+        f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? AND starts_with(digest, ?) "
+        "ORDER BY created DESC",
+        [ref.name, ref.digest_prefix],
+    ).fetchall()
+    if not rows:
+        raise NotFound(
+            f"dataset {ref.name!r} has no version with digest {ref.digest_prefix}…",
+            hint=f"see `datagov datasets history {ref.name}`",
+        )
+    if len(rows) > 1:
+        shown = ", ".join(_version(r).short for r in rows[:5])
+        raise AmbiguousReference(
+            f"digest prefix {ref.digest_prefix!r} matches {len(rows)} versions of {ref.name!r} ({shown}); "
+            "give more characters"
+        )
+    return _version(rows[0])
+
+
+def files_of(con: duckdb.DuckDBPyConnection, digest: str) -> list[tuple[str, str, int, int]]:
+    return con.execute(
+        "SELECT path, sha256, rows, bytes FROM files WHERE digest = ? ORDER BY path", [digest]
+    ).fetchall()
+
+
+def rejects_of(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> list[tuple[str, str, str]]:
+    return con.execute(
+        "SELECT stage, item, reason FROM rejects WHERE dataset = ? AND digest = ? ORDER BY item",
+        [name, digest],
+    ).fetchall()
+
+
+@dataclass
+class NewVersion:
+    """Everything needed to register one version in one transaction."""
+
+    name: str
+    manifest: Manifest
+    staged: Path
+    modality: str
+    source: str
+    format: str
+    label_column: str | None = None
+    owner: str | None = None
+    license: str | None = None
+    description: str | None = None
+    tags: dict = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+    rejects: list[tuple[str, str]] = field(default_factory=list)  # (item, reason)
+    stage: str = "ingest"
+    # lineage edges into this version: (src_kind, src_id, relation, params)
+    inputs: list[tuple[str, str, str, dict]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Registered:
+    version: Version
+    created: bool  # False when this content was already a version of this dataset
+    previous: Version | None
+
+
+def _upsert_dataset(con: duckdb.DuckDBPyConnection, nv: NewVersion, at: datetime) -> None:
+    existing = dataset_row(con, nv.name)
+    if existing is None:
+        con.execute(
+            "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [nv.name, nv.description, nv.owner, nv.license, json.dumps(nv.tags), nv.modality,
+             nv.source, nv.label_column, at, at],
+        )
+        return
+    if existing["modality"] != nv.modality:
+        raise InvalidInput(
+            f"dataset {nv.name!r} holds {existing['modality']} data; this source is {nv.modality}",
+            hint="ingest it under another name",
+        )
+    # Metadata given now replaces what was there; what is not given is kept.
+    tags = {**existing["tags"], **nv.tags}
+    con.execute(
+        """UPDATE datasets SET description = coalesce(?, description), owner = coalesce(?, owner),
+           license = coalesce(?, license), tags = ?, source = ?,
+           label_column = coalesce(?, label_column), updated = ? WHERE name = ?""",
+        [nv.description, nv.owner, nv.license, json.dumps(tags), nv.source, nv.label_column, at, nv.name],
+    )
+
+
+def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> Registered:
+    """Publish the staged files and record the version, all or nothing.
+
+    Call with the catalog lock held (inside `open_catalog(ws, write=True)`).
+    """
+    check_name(nv.name)
+    digest = nv.manifest.digest
+    previous = latest(con, nv.name)
+    exists = con.execute(
+        "SELECT count(*) FROM versions WHERE dataset = ? AND digest = ?", [nv.name, digest]
+    ).fetchone()[0]
+    at = now()
+    if exists:
+        with transaction(con):
+            _upsert_dataset(con, nv, at)
+        return Registered(resolve(con, Ref(nv.name, digest)), False, previous)
+    stored_before = version_dir(ws, digest).exists() and con.execute(
+        "SELECT count(*) FROM files WHERE digest = ?", [digest]
+    ).fetchone()[0] > 0
+    try:
+        with transaction(con):
+            _upsert_dataset(con, nv, at)
+            con.execute(
+                f"INSERT INTO versions ({_VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?)",
+                [nv.name, digest, previous.digest if previous else None, nv.manifest.rows,
+                 nv.manifest.bytes, json.dumps(nv.manifest.schema), at, nv.source, nv.format,
+                 json.dumps(nv.details)],
+            )
+            con.executemany(
+                "INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?)",
+                [[digest, f.path, f.sha256, f.rows, f.bytes] for f in nv.manifest.files],
+            )
+            if nv.rejects:
+                con.executemany(
+                    "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?)",
+                    [[nv.name, digest, nv.stage, item, reason, at] for item, reason in nv.rejects],
+                )
+            node = f"{nv.name}@{digest}"
+            if previous:
+                add_edge(con, "version", previous.node_id, "version", node, "next-version", at=at)
+            for kind, src, relation, params in nv.inputs:
+                add_edge(con, kind, src, "version", node, relation, params=params, at=at)
+            # The rename is the last step before COMMIT: a failure before it
+            # rolls back the rows, a kill after it leaves an unreferenced
+            # folder that the next publish of this digest replaces.
+            publish(ws, con, nv.staged, digest)
+            faults.point("register:published")
+    except BaseException:
+        if not stored_before:
+            shutil.rmtree(version_dir(ws, digest), ignore_errors=True)
+        raise
+    return Registered(resolve(con, Ref(nv.name, digest)), True, previous)
+
+
+def add_edge(
+    con: duckdb.DuckDBPyConnection,
+    src_kind: str,
+    src_id: str,
+    dst_kind: str,
+    dst_id: str,
+    relation: str,
+    *,
+    run_id: str | None = None,
+    params: dict | None = None,
+    at: datetime | None = None,
+) -> None:
+    con.execute(
+        "INSERT OR IGNORE INTO lineage VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [src_kind, src_id, dst_kind, dst_id, relation, run_id, json.dumps(params or {}), at or now()],
+    )

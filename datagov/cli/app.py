@@ -1,0 +1,75 @@
+"""The root `datagov` command and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import typer
+from typer.core import TyperGroup
+
+from datagov.cli import datasets_cmd, demo_cmd, ingest_cmd, init_cmd, lineage_cmd, split_cmd
+from datagov.cli.state import state
+
+
+class DatagovGroup(TyperGroup):
+    """Turns library errors into `Error: ...` plus the DESIGN.md exit code."""
+
+    def invoke(self, ctx):
+        from datagov.errors import DatagovError
+
+        try:
+            return super().invoke(ctx)
+        except DatagovError as exc:
+            if state.debug:
+                raise
+            typer.secho(f"Error: {exc.message}", err=True, fg="red")
+            if exc.hint:
+                typer.echo(f"  hint: {exc.hint}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            if state.debug:
+                raise
+            typer.echo("Error: interrupted", err=True)
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=DatagovGroup,
+    name="datagov",
+    help="Governed pretraining data: catalog, check, gate and trace what models are trained on.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from datagov import __version__
+
+        typer.echo(f"datagov {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    workspace: str = typer.Option(
+        None, "--workspace", "-w", envvar="DATAGOV_HOME", metavar="DIR",
+        help="Workspace folder (default: the nearest folder with datagov.toml, from here upward).",
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    state.workspace = workspace
+    state.debug = debug
+
+
+init_cmd.register(app)
+ingest_cmd.register(app)
+split_cmd.register(app)
+lineage_cmd.register(app)
+demo_cmd.register(app)
+app.add_typer(datasets_cmd.app, name="datasets")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,150 @@
+"""`datagov datasets list | show | history | verify`."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Browse and verify cataloged datasets.", no_args_is_help=True)
+
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+@app.command("list")
+def list_(as_json: bool = JSON_OPTION) -> None:
+    """List datasets with their newest version."""
+    from rich.table import Table
+
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.versions import SHORT, list_datasets
+    from datagov.cli.state import console, human_bytes, print_json, workspace
+
+    with open_catalog(workspace()) as con:
+        rows = list_datasets(con)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo("No datasets yet. Add one with: datagov ingest SOURCE --name NAME")
+        return
+    table = Table(title="Datasets", title_justify="left")
+    for col in ("name", "modality", "versions", "latest", "rows", "size", "owner", "license"):
+        table.add_column(col, justify="right" if col in ("versions", "rows", "size") else "left",
+                         no_wrap=col in ("name", "latest"))
+    for d in rows:
+        table.add_row(
+            d["name"], d["modality"], str(d["versions"]), (d["latest"] or "-")[:SHORT],
+            f"{d['rows']:,}" if d["rows"] is not None else "-", human_bytes(d["bytes"]),
+            d["owner"] or "-", d["license"] or "-",
+        )
+    console().print(table)
+
+
+@app.command("show")
+def show(
+    ref: str = typer.Argument(..., metavar="NAME[@DIGEST]"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show one version: metadata, schema, files, rejects and where it came from."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.versions import dataset_row, files_of, rejects_of, resolve
+    from datagov.cli.state import console, human_bytes, print_json, tags_text, when, workspace
+    from datagov.lineage import graph_for, label
+
+    with open_catalog(workspace()) as con:
+        v = resolve(con, ref)
+        meta = dataset_row(con, v.dataset)
+        files = files_of(con, v.digest)
+        rejects = rejects_of(con, v.dataset, v.digest)
+        graph = graph_for(con, v.node_id)
+    upstream = [(e.relation, label(e.src)) for e in graph.parents(graph.focus)]
+    if as_json:
+        print_json({
+            "dataset": meta, "version": asdict(v),
+            "files": [dict(zip(("path", "sha256", "rows", "bytes"), f, strict=True)) for f in files],
+            "rejects": [dict(zip(("stage", "item", "reason"), r, strict=True)) for r in rejects],
+            "upstream": [{"relation": r, "node": n} for r, n in upstream],
+        })
+        return
+    out = console()
+    info = Table(title=f"{v.ref}", show_header=False, title_justify="left")
+    info.add_column(style="bold")
+    info.add_column()
+    for key, value in (
+        ("digest", v.digest), ("parent", v.parent_digest or "-"), ("created", when(v.created)),
+        ("modality", meta["modality"]), ("rows", f"{v.rows:,}"), ("size", human_bytes(v.bytes)),
+        ("label column", meta["label_column"] or "-"), ("owner", meta["owner"] or "-"),
+        ("license", meta["license"] or "-"), ("tags", tags_text(meta["tags"])),
+        ("description", meta["description"] or "-"), ("source", v.source or "-"), ("format", v.format or "-"),
+    ):
+        info.add_row(key, value)
+    for relation, node in upstream:
+        info.add_row("from", f"{node} ({relation})")
+    out.print(info)
+    schema = Table(title="Schema", title_justify="left")
+    schema.add_column("column")
+    schema.add_column("type")
+    for col in v.schema:
+        schema.add_row(col["name"], col["type"])
+    out.print(schema)
+    ftable = Table(title="Files", title_justify="left")
+    for col in ("path", "rows", "size", "sha256"):
+        ftable.add_column(col)
+    for path, sha, rows, size in files:
+        ftable.add_row(path, f"{rows:,}", human_bytes(size), sha[:16] + "…")
+    out.print(ftable)
+    if rejects:
+        out.print(f"[bold]Rejects[/bold]: {len(rejects)}")
+        for stage, item, reason in rejects[:20]:
+            out.print(f"  {stage}: {item}: {reason}")
+        if len(rejects) > 20:
+            out.print(f"  … and {len(rejects) - 20} more (datagov datasets show {v.ref} --json)")
+
+
+@app.command("history")
+def history(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
+    """List every version of a dataset, newest first."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.versions import SHORT
+    from datagov.catalog.versions import history as versions_of
+    from datagov.cli.state import console, human_bytes, print_json, when, workspace
+
+    with open_catalog(workspace()) as con:
+        versions = versions_of(con, name)
+    if as_json:
+        print_json([asdict(v) for v in versions])
+        return
+    table = Table(title=f"History of {name}", title_justify="left")
+    for col in ("version", "created", "rows", "size", "parent", "format", "source"):
+        table.add_column(col, justify="right" if col in ("rows", "size") else "left")
+    for v in versions:
+        table.add_row(v.short, when(v.created), f"{v.rows:,}", human_bytes(v.bytes),
+                      (v.parent_digest or "-")[:SHORT], v.format or "-", v.source or "-")
+    console().print(table)
+
+
+@app.command("verify")
+def verify(
+    ref: str = typer.Argument(..., metavar="NAME[@DIGEST]"),
+    quick: bool = typer.Option(False, "--quick", help="Compare sizes only, do not re-hash."),
+) -> None:
+    """Re-hash a version's files against its manifest; exit 3 on any mismatch."""
+    from datagov.cli.state import workspace
+    from datagov.errors import IntegrityError
+    from datagov.verify import verify as run_verify
+
+    version, problems = run_verify(workspace(), ref, full=not quick)
+    if problems:
+        for p in problems:
+            typer.echo(f"  {p.problem:<10} {p.path}: {p.detail}", err=True)
+        raise IntegrityError(f"{version.ref}: {len(problems)} file(s) do not match the manifest")
+    how = "sizes" if quick else "sha256"
+    count = len(list(version.path(workspace()).glob("*.parquet")))
+    typer.echo(f"OK {version.ref}: {count} file(s) match the manifest ({how})")

@@ -1,0 +1,30 @@
+"""`datagov lineage`."""
+
+from __future__ import annotations
+
+import typer
+
+
+def lineage(
+    target: str = typer.Argument(..., metavar="NAME[@DIGEST]", help="A dataset version."),
+    fmt: str = typer.Option("tree", "--format", "-f", help="tree, mermaid or dot."),
+) -> None:
+    """Show where a version came from and what was made from it."""
+    from datagov.catalog.db import open_catalog
+    from datagov.cli.state import console, workspace
+    from datagov.errors import InvalidInput
+    from datagov.lineage import graph_for, to_dot, to_mermaid, to_tree
+
+    renderers = {"tree": None, "mermaid": to_mermaid, "dot": to_dot}
+    if fmt not in renderers:
+        raise InvalidInput(f"unknown lineage format {fmt!r}; use one of: {', '.join(renderers)}")
+    with open_catalog(workspace()) as con:
+        graph = graph_for(con, target)
+    if fmt == "tree":
+        console().print(to_tree(graph))
+    else:
+        typer.echo(renderers[fmt](graph), nl=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("lineage")(lineage)

@@ -1,0 +1,57 @@
+"""Shared CLI state: the --workspace/--debug options, output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class State:
+    workspace: str | None = None
+    debug: bool = False
+
+
+state = State()
+
+
+def workspace():
+    """The workspace for this invocation (--workspace, DATAGOV_HOME or the cwd)."""
+    from datagov.workspace import find_workspace
+
+    return find_workspace(state.workspace)
+
+
+def console():
+    from rich.console import Console
+
+    out = Console(highlight=False, soft_wrap=False)
+    if not out.is_terminal:  # piped or captured: no terminal width to respect
+        out = Console(highlight=False, soft_wrap=False, width=140)
+    return out
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def when(ts: datetime | None) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def tags_text(tags: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "-"

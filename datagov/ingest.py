@@ -1,0 +1,81 @@
+"""Ingest: source -> staged Parquet -> manifest and digest -> catalog.
+
+The slow part (reading, decoding, writing, hashing) runs before the catalog
+lock is taken; registering is one short transaction under it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from datagov import faults
+from datagov.catalog.db import open_catalog
+from datagov.catalog.versions import NewVersion, Registered, check_name, register
+from datagov.errors import InvalidInput, SourceError
+from datagov.sources import IngestOptions, resolved_format, write_source
+from datagov.store import build_manifest, staging
+from datagov.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    registered: Registered
+    format: str
+    rejects: list[tuple[str, str]]
+
+    @property
+    def version(self):
+        return self.registered.version
+
+
+def parse_tags(pairs: list[str] | None) -> dict[str, str]:
+    tags = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"invalid tag {pair!r}: expected KEY=VALUE")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def source_id(source: str, fmt: str) -> str:
+    """How lineage names a source: its absolute path, or the built-in name."""
+    if fmt in ("sklearn-digits", "torchvision"):
+        return source if ":" in source else f"{fmt}:{source}"
+    return str(Path(source).resolve())
+
+
+def ingest(
+    ws: Workspace,
+    source: str,
+    name: str,
+    fmt: str = "auto",
+    *,
+    owner: str | None = None,
+    license: str | None = None,
+    tags: dict[str, str] | None = None,
+    description: str | None = None,
+    options: IngestOptions | None = None,
+) -> IngestResult:
+    check_name(name)
+    opts = options or IngestOptions()
+    fmt = resolved_format(source, fmt)
+    sid = source_id(source, fmt)
+    with staging(ws) as folder:
+        result = write_source(source, fmt, folder, opts)
+        manifest = build_manifest(folder)
+        if manifest.rows == 0:
+            raise SourceError(f"source is empty: {source} has no rows")
+        faults.point("ingest:staged")
+        new = NewVersion(
+            name=name, manifest=manifest, staged=folder, modality=result.modality, source=sid,
+            format=fmt, label_column=result.label_column, owner=owner, license=license,
+            description=description, tags=tags or {},
+            details={**result.details, "ingest_options": {"label": opts.label, "skip_bad": opts.skip_bad}},
+            rejects=result.rejects, stage="ingest",
+            inputs=[("source", sid, "ingested", {"format": fmt})],
+        )
+        with open_catalog(ws, write=True) as con:
+            registered = register(ws, con, new)
+    return IngestResult(registered, fmt, result.rejects)

@@ -1,0 +1,146 @@
+"""The lineage graph around one node, and its renderings (tree, Mermaid, DOT).
+
+Nodes are (kind, id): `source` (a path or built-in name), `version`
+(`name@digest`), and later `run` and `model`. Version-history edges
+(`next-version`) are not followed: lineage is about what data flowed where.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import duckdb
+
+from datagov.catalog.versions import SHORT, resolve
+
+Node = tuple[str, str]
+HISTORY = "next-version"
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: Node
+    dst: Node
+    relation: str
+    params: dict
+
+
+@dataclass
+class Graph:
+    focus: Node
+    edges: list[Edge] = field(default_factory=list)
+
+    @property
+    def nodes(self) -> list[Node]:
+        seen = {self.focus: None}
+        for e in self.edges:
+            seen.setdefault(e.src, None)
+            seen.setdefault(e.dst, None)
+        return list(seen)
+
+    def parents(self, node: Node) -> list[Edge]:
+        return [e for e in self.edges if e.dst == node]
+
+    def children(self, node: Node) -> list[Edge]:
+        return [e for e in self.edges if e.src == node]
+
+
+def label(node: Node) -> str:
+    kind, ident = node
+    if kind == "version":
+        name, _, digest = ident.partition("@")
+        return f"{name}@{digest[:SHORT]}"
+    return ident
+
+
+def _edges(con: duckdb.DuckDBPyConnection, node: Node, direction: str) -> list[Edge]:
+    mine, other = ("dst", "src") if direction == "up" else ("src", "dst")
+    rows = con.execute(
+        f"SELECT src_kind, src_id, dst_kind, dst_id, relation, params FROM lineage "
+        f"WHERE {mine}_kind = ? AND {mine}_id = ? AND relation <> ? ORDER BY created, {other}_id",
+        [node[0], node[1], HISTORY],
+    ).fetchall()
+    return [Edge((r[0], r[1]), (r[2], r[3]), r[4], json.loads(r[5]) if r[5] else {}) for r in rows]
+
+
+def graph_for(con: duckdb.DuckDBPyConnection, target: str) -> Graph:
+    """Everything upstream and downstream of a dataset version."""
+    focus: Node = ("version", resolve(con, target).node_id)
+    graph = Graph(focus)
+    seen_edges = set()
+    for direction in ("up", "down"):
+        frontier, visited = [focus], {focus}
+        while frontier:
+            node = frontier.pop()
+            for edge in _edges(con, node, direction):
+                key = (edge.src, edge.dst, edge.relation)
+                if key not in seen_edges:
+                    seen_edges.add(key)
+                    graph.edges.append(edge)
+                nxt = edge.src if direction == "up" else edge.dst
+                if nxt not in visited:
+                    visited.add(nxt)
+                    frontier.append(nxt)
+    return graph
+
+
+def to_mermaid(graph: Graph) -> str:
+    ids = {node: f"n{i}" for i, node in enumerate(graph.nodes)}
+    shapes = {"source": ('[/"', '"/]'), "version": ('["', '"]'), "run": ('(["', '"])'), "model": ('{{"', '"}}')}
+    lines = ["flowchart LR"]
+    for node, nid in ids.items():
+        left, right = shapes.get(node[0], ('["', '"]'))
+        text = label(node).replace('"', "#quot;")
+        lines.append(f"  {nid}{left}{node[0]}: {text}{right}")
+    for e in graph.edges:
+        lines.append(f"  {ids[e.src]} -->|{e.relation}| {ids[e.dst]}")
+    lines.append(f"  style {ids[graph.focus]} stroke-width:3px")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_str(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_dot(graph: Graph) -> str:
+    ids = {node: f"n{i}" for i, node in enumerate(graph.nodes)}
+    shapes = {"source": "note", "version": "box", "run": "ellipse", "model": "hexagon"}
+    lines = ["digraph lineage {", "  rankdir=LR;"]
+    for node, nid in ids.items():
+        extra = ", penwidth=3" if node == graph.focus else ""
+        lines.append(
+            f"  {nid} [label={_dot_str(f'{node[0]}: {label(node)}')}, shape={shapes.get(node[0], 'box')}{extra}];"
+        )
+    for e in graph.edges:
+        lines.append(f"  {ids[e.src]} -> {ids[e.dst]} [label={_dot_str(e.relation)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_tree(graph: Graph):
+    """A rich Tree: the focus, what it came from, and what was made from it."""
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    def describe(node: Node, relation: str | None = None) -> str:
+        via = f" [dim]({relation})[/dim]" if relation else ""
+        return f"[cyan]{node[0]}[/cyan] {escape(label(node))}{via}"
+
+    root = Tree(f"[bold]{describe(graph.focus)}[/bold]")
+
+    def grow(branch, node: Node, step, pick, seen: frozenset) -> None:
+        for edge in step(node):
+            nxt = pick(edge)
+            child = branch.add(describe(nxt, edge.relation))
+            if nxt not in seen:
+                grow(child, nxt, step, pick, seen | {nxt})
+
+    up = graph.parents(graph.focus)
+    down = graph.children(graph.focus)
+    if up:
+        grow(root.add("[bold]upstream[/bold]"), graph.focus, graph.parents, lambda e: e.src, frozenset({graph.focus}))
+    if down:
+        grow(root.add("[bold]downstream[/bold]"), graph.focus, graph.children, lambda e: e.dst,
+             frozenset({graph.focus}))
+    return root

@@ -1,0 +1,104 @@
+"""Readers that turn a source into Parquet files in a staging folder.
+
+Each reader writes `part-NNNNN.parquet` files and returns a `SourceResult`.
+Tabular sources go through DuckDB; image sources are decoded in worker
+processes and stored as encoded bytes plus per-sample feature columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datagov.errors import SourceError
+
+FORMATS = ("auto", "parquet", "csv", "jsonl", "npz", "imagefolder", "torchvision", "sklearn-digits")
+TORCHVISION_DATASETS = ("MNIST", "FashionMNIST", "CIFAR10")
+
+_SUFFIXES = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".npz": "npz",
+}
+
+
+@dataclass
+class SourceResult:
+    modality: str  # "tabular" | "image"
+    label_column: str | None = None
+    rejects: list[tuple[str, str]] = field(default_factory=list)  # (item, reason)
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    label: str | None = None
+    skip_bad: bool = False
+    root: str | None = None  # torchvision: the local dataset root
+    split: str = "train"  # torchvision: train | test
+    download: bool = False
+    workers: int | None = None
+    show_progress: bool = True
+
+
+def _is_builtin(source: str, prefix: str) -> bool:
+    return source.lower().startswith(prefix)
+
+
+def detect_format(source: str) -> str:
+    """Guess the format from the source: a scheme, a suffix or a folder's contents."""
+    if _is_builtin(source, "sklearn:") or source.lower() in ("sklearn-digits", "digits"):
+        return "sklearn-digits"
+    if _is_builtin(source, "torchvision:"):
+        return "torchvision"
+    path = Path(source)
+    if not path.exists():
+        raise SourceError(f"source not found: {source}")
+    if path.is_dir():
+        files = [p for p in path.iterdir() if not p.name.startswith(".")]
+        if files and all(p.is_file() and p.suffix.lower() in (".parquet", ".pq") for p in files):
+            return "parquet"
+        return "imagefolder"
+    fmt = _SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise SourceError(
+            f"cannot tell the format of {source} from its name",
+            hint=f"pass --format, one of: {', '.join(FORMATS[1:])}",
+        )
+    return fmt
+
+
+def write_source(source: str, fmt: str, out: Path, opts: IngestOptions) -> SourceResult:
+    """Read `source` as `fmt` and write Parquet parts into `out`."""
+    if fmt not in FORMATS:
+        raise SourceError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
+    if fmt == "auto":
+        fmt = detect_format(source)
+    if fmt in ("parquet", "csv", "jsonl"):
+        from datagov.sources.tabular import write_duckdb_source
+
+        return write_duckdb_source(source, fmt, out, opts)
+    if fmt == "npz":
+        from datagov.sources.npz import write_npz
+
+        return write_npz(source, out, opts)
+    if fmt == "imagefolder":
+        from datagov.sources.imagefolder import write_imagefolder
+
+        return write_imagefolder(source, out, opts)
+    if fmt == "sklearn-digits":
+        from datagov.sources.builtin import write_sklearn_digits
+
+        return write_sklearn_digits(out, opts)
+    from datagov.sources.builtin import write_torchvision
+
+    return write_torchvision(source, out, opts)
+
+
+def resolved_format(source: str, fmt: str) -> str:
+    return detect_format(source) if fmt == "auto" else fmt

@@ -1,0 +1,156 @@
+"""Writing image records to Parquet, with decoding spread over processes.
+
+Each sample is stored as its encoded bytes plus feature columns that quality
+checks read without decoding: label, height, width, channels, mean and std
+intensity (0..1), and a hash of the decoded pixels (for duplicate detection).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datagov import faults
+
+ROW_GROUP = 4096  # rows per row group: the unit training shards stream
+FILE_ROWS = 262_144  # rows per Parquet file before the next part starts
+IN_PROCESS_BELOW = 2048  # fewer items than this are not worth a worker pool
+
+
+def image_schema(labelled: bool) -> pa.Schema:
+    fields = [
+        pa.field("image", pa.binary()),
+        pa.field("format", pa.string()),
+        pa.field("path", pa.string()),
+    ]
+    if labelled:
+        fields += [pa.field("label", pa.int64()), pa.field("label_name", pa.string())]
+    fields += [
+        pa.field("height", pa.int32()),
+        pa.field("width", pa.int32()),
+        pa.field("channels", pa.int32()),
+        pa.field("mean", pa.float64()),
+        pa.field("std", pa.float64()),
+        pa.field("pixel_hash", pa.string()),
+    ]
+    return pa.schema(fields)
+
+
+class ImageParquetWriter:
+    """Buffers rows and writes fixed-size row groups, rolling over to new parts."""
+
+    def __init__(self, out: Path, labelled: bool, label_names: Sequence[str] | None = None) -> None:
+        self.out = out
+        self.schema = image_schema(labelled)
+        self.labelled = labelled
+        self.label_names = list(label_names) if label_names else None
+        self.rows = 0
+        self._buffer: list[dict] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._part = 0
+        self._in_part = 0
+
+    def add(self, rows: Iterable[dict]) -> None:
+        self._buffer.extend(rows)
+        while len(self._buffer) >= ROW_GROUP:
+            self._flush(self._buffer[:ROW_GROUP])
+            del self._buffer[:ROW_GROUP]
+
+    def close(self) -> None:
+        if self._buffer:
+            self._flush(self._buffer)
+            self._buffer = []
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _flush(self, rows: list[dict]) -> None:
+        if self._writer is None or self._in_part >= FILE_ROWS:
+            if self._writer is not None:
+                self._writer.close()
+            path = self.out / f"part-{self._part:05d}.parquet"
+            self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+            self._part += 1
+            self._in_part = 0
+        columns = {}
+        for field in self.schema:
+            if field.name == "label_name":
+                names = self.label_names
+                columns["label_name"] = [
+                    (names[r["label"]] if names else str(r["label"])) if r["label"] is not None else None
+                    for r in rows
+                ]
+            else:
+                columns[field.name] = [r[field.name] for r in rows]
+        self._writer.write_table(pa.table(columns, schema=self.schema), row_group_size=ROW_GROUP)
+        self.rows += len(rows)
+        self._in_part += len(rows)
+        faults.point("images:row-group")
+
+
+def _progress(total: int, label: str, enabled: bool):
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeRemainingColumn)
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return Progress(
+        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+        console=console, disable=not (enabled and console.is_terminal), transient=False,
+    )
+
+
+def run_chunks(
+    work: Callable,
+    chunks: Sequence,
+    sizes: Sequence[int],
+    writer: ImageParquetWriter,
+    *,
+    workers: int | None,
+    label: str,
+    show_progress: bool,
+    on_bad: Callable[[list[tuple[str, str]]], None],
+) -> None:
+    """Apply `work` to each chunk (in order, so output is deterministic) and
+    write the rows; `on_bad` sees each chunk's failures and may raise to stop."""
+    import time
+
+    total = sum(sizes)
+    workers = workers or os.cpu_count() or 1
+    parallel = workers > 1 and total >= IN_PROCESS_BELOW
+    start = time.perf_counter()
+    with _progress(total, label, show_progress) as progress:
+        task = progress.add_task(label, total=total, rate="")
+        if parallel:
+            # forkserver: workers do not inherit the parent's threads (DuckDB,
+            # torch), which `fork` would copy in an unknown state.
+            ctx = multiprocessing.get_context("forkserver")
+            pool = ctx.Pool(workers)
+            results = pool.imap(work, chunks)
+        else:
+            pool = None
+            results = map(work, chunks)
+        try:
+            done = 0
+            for size, (rows, bad) in zip(sizes, results, strict=True):
+                if bad:
+                    on_bad(bad)
+                writer.add(rows)
+                done += size
+                rate = done / max(time.perf_counter() - start, 1e-9)
+                progress.update(task, advance=size, rate=f"{rate:,.0f} img/s")
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+    writer.close()
+
+
+def chunked(seq: Sequence, size: int) -> list:
+    return [seq[i : i + size] for i in range(0, len(seq), size)]

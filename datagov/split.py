@@ -1,0 +1,252 @@
+"""Deterministic, stratified splits into child datasets, with duplicate and
+contamination reports.
+
+Rows are identified by a key: the pixel hash for images, an MD5 of the whole
+row for tables. The same key in two splits is contamination: reported, and
+removed with `dedupe` (which keeps each key's first row and records the rest
+as rejects).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+
+from datagov.catalog.db import open_catalog, transaction
+from datagov.catalog.versions import NewVersion, Registered, Version, check_name, dataset_row, register, resolve
+from datagov.errors import InvalidInput
+from datagov.sources.tabular import sql_str
+from datagov.store import build_manifest, duckdb_connection, parquet_glob, staging
+from datagov.workspace import Workspace
+
+IMAGE_ROW_GROUP = 4096
+LABEL_COLUMNS_IMAGE = ("label", "label_name")
+
+
+def parse_into(text: str) -> dict[str, float]:
+    """`pretrain=0.7,finetune=0.1,eval=0.2` -> ordered fractions (summing to at most 1)."""
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        key, sep, value = part.strip().partition("=")
+        key = key.strip()
+        try:
+            frac = float(value)
+        except ValueError:
+            frac = -1.0
+        if not sep or not key or not 0 < frac <= 1:
+            raise InvalidInput(f"invalid split {part.strip()!r}: expected NAME=FRACTION with 0 < FRACTION <= 1")
+        check_name(key)
+        if key in out:
+            raise InvalidInput(f"split {key!r} is named twice")
+        out[key] = frac
+    if sum(out.values()) > 1 + 1e-9:
+        raise InvalidInput(f"split fractions add up to {sum(out.values()):g}, more than 1")
+    return out
+
+
+def parse_per_class(text: str | None, splits: dict[str, float]) -> dict[str, int]:
+    """`N` caps every split at N rows per class; `finetune=10,eval=50` caps those named."""
+    if not text:
+        return {}
+    if "=" not in text:
+        n = _positive_int(text)
+        return dict.fromkeys(splits, n)
+    caps = {}
+    for part in text.split(","):
+        key, _, value = part.strip().partition("=")
+        if key not in splits:
+            raise InvalidInput(f"--per-class names split {key!r}, which is not in --into")
+        caps[key] = _positive_int(value)
+    return caps
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n <= 0:
+        raise InvalidInput(f"invalid per-class count {text!r}: expected a positive whole number")
+    return n
+
+
+@dataclass
+class ChildReport:
+    split: str
+    registered: Registered
+    rows: int
+    classes: int | None
+
+
+@dataclass
+class SplitReport:
+    parent: Version
+    children: list[ChildReport]
+    duplicate_rows: int  # rows whose key appeared earlier in the parent
+    duplicate_groups: int
+    overlaps: dict[tuple[str, str], int] = field(default_factory=dict)  # keys in both splits
+    removed: int = 0  # rows dropped by dedupe
+    unassigned: int = 0  # rows in no split (fractions < 1 or per-class caps)
+
+
+def _allocate(n: int, fractions: list[float]) -> list[int]:
+    """Largest-remainder rounding of n * fractions (never more than n)."""
+    raw = [n * f for f in fractions]
+    counts = [int(np.floor(r)) for r in raw]
+    target = min(n, int(round(sum(raw))))
+    order = sorted(range(len(raw)), key=lambda i: (-(raw[i] - counts[i]), i))
+    for i in order[: max(0, target - sum(counts))]:
+        counts[i] += 1
+    return counts
+
+
+def assign(
+    labels: np.ndarray | None,
+    keep: np.ndarray,
+    fractions: dict[str, float],
+    caps: dict[str, int],
+    seed: int,
+) -> np.ndarray:
+    """Split index per row (-1: none). Stratified by label when labels exist."""
+    n = len(keep)
+    out = np.full(n, -1, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    names = list(fractions)
+    if labels is None:
+        strata = [np.flatnonzero(keep)]
+    else:
+        strata = [np.flatnonzero(keep & (labels == value)) for value in np.unique(labels[keep])]
+    for rows in strata:
+        rows = rows[rng.permutation(len(rows))]
+        counts = _allocate(len(rows), [fractions[s] for s in names])
+        start = 0
+        for idx, (name, count) in enumerate(zip(names, counts, strict=True)):
+            take = min(count, caps[name]) if name in caps and labels is not None else count
+            out[rows[start : start + take]] = idx
+            start += count
+    return out
+
+
+def _row_keys_sql(version: Version, modality: str) -> str:
+    if modality == "image" and "pixel_hash" in version.columns:
+        return "pixel_hash"
+    cols = ", ".join(f'"{c}"' for c in version.columns)
+    return f"md5(CAST(ROW({cols}) AS VARCHAR))"
+
+
+def split(
+    ws: Workspace,
+    ref: str,
+    into: dict[str, float],
+    *,
+    per_class: dict[str, int] | None = None,
+    drop_labels: list[str] | None = None,
+    seed: int = 0,
+    dedupe: bool = False,
+    prefix: str | None = None,
+) -> SplitReport:
+    caps = per_class or {}
+    drop = set(drop_labels or [])
+    if unknown := drop - set(into):
+        raise InvalidInput(f"--drop-labels names {sorted(unknown)}, not in --into")
+    with open_catalog(ws) as con:
+        parent = resolve(con, ref)
+        meta = dataset_row(con, parent.dataset)
+    label_col = meta["label_column"]
+    if caps and not label_col:
+        raise InvalidInput(f"--per-class needs labels; dataset {parent.dataset!r} has no label column")
+    base = prefix or parent.dataset
+    child_names = {s: check_name(f"{base}-{s}") for s in into}
+
+    glob = sql_str(parquet_glob(ws, parent.digest))
+    source = f"read_parquet({glob}, filename=true, file_row_number=true)"
+    duck = duckdb_connection()
+    try:
+        label_sql = f'"{label_col}"' if label_col else "NULL"
+        table = duck.sql(
+            f"SELECT filename, file_row_number, {_row_keys_sql(parent, meta['modality'])} AS key, "
+            f"{label_sql} AS label FROM {source} ORDER BY filename, file_row_number"
+        ).to_arrow_table()
+        keys = table.column("key").to_numpy(zero_copy_only=False)
+        labels = table.column("label").to_numpy(zero_copy_only=False) if label_col else None
+        n = len(keys)
+        first_seen: dict = {}
+        keep = np.ones(n, dtype=bool)
+        dup_of = {}
+        for i, key in enumerate(keys):
+            if key in first_seen:
+                keep[i] = False
+                dup_of[i] = first_seen[key]
+            else:
+                first_seen[key] = i
+        duplicate_rows = n - len(first_seen)
+        duplicate_groups = sum(1 for c in Counter(keys).values() if c > 1)
+        if not dedupe:
+            keep[:] = True
+        if labels is not None and keep.any() and any(v is None for v in labels[keep]):
+            raise InvalidInput(f"label column {label_col!r} of {parent.ref} has nulls; cannot stratify")
+        which = assign(labels, keep, into, caps, seed)
+        names = list(into)
+        members = {s: set(keys[which == i]) for i, s in enumerate(names)}
+        overlaps = {
+            (a, b): len(members[a] & members[b]) for a, b in combinations(names, 2) if members[a] & members[b]
+        }
+        rejects = [(f"row {i}", f"duplicate of row {j}") for i, j in dup_of.items()] if dedupe else []
+
+        children = []
+        with staging(ws) as root:
+            staged = {}
+            for idx, s in enumerate(names):
+                folder = root / s
+                folder.mkdir()
+                sel = table.select(["filename", "file_row_number"]).filter(which == idx)
+                duck.register("selected", sel)
+                excluded = ["filename", "file_row_number"]
+                if s in drop and label_col:
+                    excluded += [c for c in (label_col, *LABEL_COLUMNS_IMAGE) if c in parent.columns]
+                    excluded = list(dict.fromkeys(excluded))
+                exclude_sql = ", ".join(f'"{c}"' for c in excluded)
+                row_group = IMAGE_ROW_GROUP if meta["modality"] == "image" else 122_880
+                duck.execute(
+                    f"COPY (SELECT * EXCLUDE ({exclude_sql}) FROM {source} SEMI JOIN selected "
+                    "USING (filename, file_row_number) ORDER BY filename, file_row_number) "
+                    f"TO {sql_str(str(folder / 'part-00000.parquet'))} "
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group})"
+                )
+                duck.unregister("selected")
+                staged[s] = build_manifest(folder)
+            params_base = {"seed": seed, "fractions": into, "per_class": caps, "dedupe": dedupe}
+            with open_catalog(ws, write=True) as con, transaction(con):
+                for idx, s in enumerate(names):
+                    kept_labels = label_col if s not in drop else None
+                    reg = register(ws, con, NewVersion(
+                        name=child_names[s], manifest=staged[s], staged=root / s,
+                        modality=meta["modality"], source=parent.node_id, format="split",
+                        label_column=kept_labels, owner=meta["owner"], license=meta["license"],
+                        description=meta["description"] or f"{s} split of {parent.dataset}",
+                        tags={**meta["tags"], "split": s, "parent": parent.dataset},
+                        details={"split": s, "parent": parent.node_id, **params_base,
+                                 "labels_dropped": s in drop},
+                        stage="split",
+                        inputs=[("version", parent.node_id, "split", {"split": s, **params_base})],
+                    ))
+                    classes = len(np.unique(labels[which == idx])) if labels is not None and s not in drop else None
+                    children.append(ChildReport(s, reg, int((which == idx).sum()), classes))
+                if rejects:  # what dedupe removed is recorded against the parent, once
+                    con.execute(
+                        "DELETE FROM rejects WHERE dataset = ? AND digest = ? AND stage = 'split-dedupe'",
+                        [parent.dataset, parent.digest],
+                    )
+                    con.executemany(
+                        "INSERT INTO rejects VALUES (?, ?, 'split-dedupe', ?, ?, now())",
+                        [[parent.dataset, parent.digest, item, reason] for item, reason in rejects],
+                    )
+    finally:
+        duck.close()
+    return SplitReport(
+        parent=parent, children=children, duplicate_rows=duplicate_rows, duplicate_groups=duplicate_groups,
+        overlaps=overlaps, removed=int((~keep).sum()), unassigned=int(((which == -1) & keep).sum()),
+    )

@@ -1,0 +1,134 @@
+"""Content-addressed Parquet store.
+
+A version's files are written to a private staging folder, hashed, and then
+moved into `store/<digest>/` with one atomic rename while the catalog lock is
+held. A process killed at any point leaves either nothing visible or a
+staging folder / unreferenced store folder that the next writer removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from datagov.errors import InvalidInput
+from datagov.workspace import Workspace
+
+DIGEST_ALGO = "sha256"
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str  # relative to the version folder
+    sha256: str
+    rows: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    schema: list[dict]  # [{"name": ..., "type": ...}] in column order
+    files: list[FileEntry]
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.bytes for f in self.files)
+
+    @property
+    def digest(self) -> str:
+        """sha256 over the canonical JSON of schema and file hashes: the same
+        content always yields the same digest, whatever its name or source."""
+        doc = {
+            "schema": self.schema,
+            "files": [[f.path, f.sha256, f.rows, f.bytes] for f in self.files],
+        }
+        canon = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def arrow_schema_doc(schema) -> list[dict]:
+    return [{"name": f.name, "type": str(f.type)} for f in schema]
+
+
+def build_manifest(folder: Path) -> Manifest:
+    """Hash every Parquet file under `folder`; all must share one schema."""
+    paths = sorted(folder.glob("*.parquet"))
+    if not paths:
+        raise InvalidInput(f"no Parquet files were written to {folder}")
+    files, schema = [], None
+    for path in paths:
+        meta = pq.read_metadata(path)
+        doc = arrow_schema_doc(meta.schema.to_arrow_schema())
+        if schema is None:
+            schema = doc
+        elif doc != schema:
+            raise InvalidInput(f"{path.name} has a different schema from {paths[0].name}")
+        files.append(FileEntry(path.name, sha256_file(path), meta.num_rows, path.stat().st_size))
+    return Manifest(schema=schema, files=files)
+
+
+def version_dir(ws: Workspace, digest: str) -> Path:
+    return ws.store_dir / digest
+
+
+def parquet_glob(ws: Workspace, digest: str) -> str:
+    """A DuckDB `read_parquet` argument for one version's files."""
+    return str(version_dir(ws, digest) / "*.parquet")
+
+
+@contextmanager
+def staging(ws: Workspace) -> Iterator[Path]:
+    """A private folder for work in progress, removed unless moved away."""
+    ws.tmp_dir.mkdir(parents=True, exist_ok=True)
+    path = ws.tmp_dir / f"{os.getpid()}-{secrets.token_hex(6)}"
+    path.mkdir()
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def publish(ws: Workspace, con: duckdb.DuckDBPyConnection, folder: Path, digest: str) -> Path:
+    """Move a staged version into the store (call with the catalog lock held).
+
+    A store folder that no catalog row references is debris from a killed
+    process and is replaced; one that is referenced already holds these bytes.
+    """
+    target = version_dir(ws, digest)
+    if target.exists():
+        known = con.execute("SELECT count(*) FROM files WHERE digest = ?", [digest]).fetchone()[0]
+        if known:
+            return target
+        shutil.rmtree(target)
+    ws.store_dir.mkdir(parents=True, exist_ok=True)
+    os.replace(folder, target)
+    return target
+
+
+def duckdb_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for data work, apart from the catalog file."""
+    con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
+    con.execute("SET preserve_insertion_order = true")  # keeps output (and digests) deterministic
+    return con

@@ -1,0 +1,136 @@
+"""Locating and creating a workspace: the folder holding `datagov.toml`.
+
+Layout (DESIGN.md): `catalog/` (DuckDB catalog, Parquet store, reports,
+MLflow state; git-ignored), `expectations/` (GX suites), `pipelines/` (specs).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datagov.errors import InvalidInput, NotAWorkspace
+
+CONFIG_NAME = "datagov.toml"
+ENV_HOME = "DATAGOV_HOME"
+
+DEFAULT_CONFIG = """\
+# datagov workspace settings. Every key is optional; these are the defaults.
+[catalog]
+# Seconds a command waits for another datagov process to release the catalog.
+lock_timeout = 60
+"""
+
+CATALOG_README = """\
+# catalog/
+
+Workspace state written by datagov; everything here except this README is
+git-ignored.
+
+- `catalog.duckdb`: the catalog (datasets, versions, files, lineage, ...)
+- `store/`: dataset versions as Parquet, one folder per content digest
+- `reports/`: HTML reports
+- `mlflow.db`, `mlruns/`: MLflow tracking and registry
+- `tmp/`: staging for work in progress (safe to delete when no datagov runs)
+"""
+
+GITIGNORE = """\
+*
+!.gitignore
+!README.md
+"""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    config: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def catalog_dir(self) -> Path:
+        return self.root / "catalog"
+
+    @property
+    def db_path(self) -> Path:
+        return self.catalog_dir / "catalog.duckdb"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.catalog_dir / "store"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.catalog_dir / "tmp"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.catalog_dir / "reports"
+
+    @property
+    def expectations_dir(self) -> Path:
+        return self.root / "expectations"
+
+    @property
+    def pipelines_dir(self) -> Path:
+        return self.root / "pipelines"
+
+    @property
+    def lock_timeout(self) -> float:
+        env = os.environ.get("DATAGOV_LOCK_TIMEOUT")
+        if env:
+            return float(env)
+        return float(self.config.get("catalog", {}).get("lock_timeout", 60))
+
+
+def _load(root: Path) -> Workspace:
+    try:
+        config = tomllib.loads((root / CONFIG_NAME).read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{root / CONFIG_NAME} is not valid TOML: {exc}") from exc
+    return Workspace(root=root, config=config)
+
+
+def find_workspace(explicit: str | os.PathLike | None = None, start: Path | None = None) -> Workspace:
+    """The workspace named by `explicit`, else DATAGOV_HOME, else the nearest
+    folder at or above `start` (the current directory) holding datagov.toml."""
+    named = explicit or os.environ.get(ENV_HOME)
+    if named:
+        root = Path(named).expanduser().resolve()
+        if not (root / CONFIG_NAME).is_file():
+            raise NotAWorkspace(
+                f"not a datagov workspace: {root} (no {CONFIG_NAME})",
+                hint=f"create one with: datagov init {root}",
+            )
+        return _load(root)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return _load(folder)
+    raise NotAWorkspace(
+        f"not a datagov workspace: {here} (no {CONFIG_NAME} here or above)",
+        hint="run `datagov init`, or pass --workspace / set DATAGOV_HOME",
+    )
+
+
+def init_workspace(root: str | os.PathLike) -> tuple[Workspace, bool]:
+    """Create the layout under `root` (idempotent); returns (workspace, created)."""
+    path = Path(root).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise InvalidInput(f"cannot create a workspace at {path}: it is a file")
+    created = not (path / CONFIG_NAME).exists()
+    for sub in ("catalog", "catalog/store", "catalog/reports", "expectations", "pipelines"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    if created:
+        (path / CONFIG_NAME).write_text(DEFAULT_CONFIG)
+    for name, text in (("README.md", CATALOG_README), (".gitignore", GITIGNORE)):
+        target = path / "catalog" / name
+        if not target.exists():
+            target.write_text(text)
+    ws = _load(path)
+    from datagov.catalog.db import open_catalog
+
+    with open_catalog(ws, write=True):
+        pass  # applies migrations so a fresh workspace has its tables
+    return ws, created
