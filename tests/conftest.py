@@ -1,0 +1,98 @@
+"""Fixtures: a real workspace under tmp_path and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from datagov.cli.app import app
+from datagov.workspace import Workspace, init_workspace
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch):
+    monkeypatch.delenv("DATAGOV_HOME", raising=False)
+    monkeypatch.delenv("DATAGOV_FAULT", raising=False)
+    monkeypatch.delenv("DATAGOV_LOCK_TIMEOUT", raising=False)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    workspace, _ = init_workspace(tmp_path / "ws")
+    return workspace
+
+
+class Cli:
+    """Runs `datagov --workspace WS ...` in-process and returns click's Result."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, workspace: bool = True):
+        argv = (["--workspace", str(self.ws.root)] if workspace else []) + [str(a) for a in args]
+        return self.runner.invoke(app, argv, catch_exceptions=False)
+
+
+@pytest.fixture
+def cli(ws: Workspace) -> Cli:
+    return Cli(ws)
+
+
+def run_datagov(*args: str, cwd: Path | None = None, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    """The real console entry point in a child process."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-c", "from datagov.cli.app import main; main()", *map(str, args)],
+        cwd=cwd, env=full_env, capture_output=True, text=True, **kw,
+    )
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def make_image_folder(root: Path, per_class: int = 6, classes=("cat", "dog"), size=(12, 10), seed=0) -> Path:
+    """A real ImageFolder: PNGs and JPEGs with random pixels."""
+    rng = np.random.default_rng(seed)
+    for c_idx, name in enumerate(classes):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, size=(*size, 3), dtype=np.uint8)
+            img = Image.fromarray(pixels)
+            if i % 3 == 2:
+                img.save(folder / f"{c_idx}_{i}.jpg", format="JPEG", quality=90)
+            else:
+                img.save(folder / f"{c_idx}_{i}.png", format="PNG")
+    return root
+
+
+def catalog_counts(ws: Workspace) -> dict[str, int]:
+    from datagov.catalog.db import open_catalog
+
+    with open_catalog(ws) as con:
+        return {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("datasets", "versions", "files", "rejects", "lineage")
+        }
+
+
+def store_folders(ws: Workspace) -> list[str]:
+    return sorted(p.name for p in ws.store_dir.iterdir()) if ws.store_dir.exists() else []
+
+
+def tmp_entries(ws: Workspace) -> list[str]:
+    return sorted(p.name for p in ws.tmp_dir.iterdir()) if ws.tmp_dir.exists() else []
