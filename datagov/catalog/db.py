@@ -77,7 +77,7 @@ def open_catalog(ws: Workspace, write: bool = False) -> Iterator[duckdb.DuckDBPy
         _held[key] = (con, 1)
         try:
             migrate(con)
-            sweep_staging(ws)
+            sweep(ws, con)
             yield con
         finally:
             del _held[key]
@@ -116,17 +116,26 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def sweep_staging(ws: Workspace) -> list[str]:
-    """Remove staging folders left by processes that died (killed mid-ingest).
+def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Remove what killed processes left behind; called with the lock held.
 
-    Staging folders are named `<pid>-<token>`; called with the lock held.
+    - staging folders (`tmp/<pid>-<token>`) of processes that are gone;
+    - store folders no catalog row references: a process killed between the
+      store rename and COMMIT. Holding the lock, no live writer is in that
+      window, so every unreferenced folder is debris.
     """
     removed = []
-    if not ws.tmp_dir.is_dir():
-        return removed
-    for entry in ws.tmp_dir.iterdir():
-        pid_text = entry.name.split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry.name)
+    if ws.tmp_dir.is_dir():
+        for entry in ws.tmp_dir.iterdir():
+            pid_text = entry.name.split("-", 1)[0]
+            if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(f"tmp/{entry.name}")
+    if ws.store_dir.is_dir():
+        on_disk = {p.name for p in ws.store_dir.iterdir() if p.is_dir()}
+        if on_disk:
+            known = {r[0] for r in con.execute("SELECT DISTINCT digest FROM files").fetchall()}
+            for name in sorted(on_disk - known):
+                shutil.rmtree(ws.store_dir / name, ignore_errors=True)
+                removed.append(f"store/{name}")
     return removed

@@ -1,0 +1,61 @@
+"""Several datagov processes on one workspace: serialised, never corrupted."""
+
+import json
+import subprocess
+import sys
+import time
+
+from datagov.catalog.db import catalog_lock, open_catalog
+from datagov.catalog.versions import history
+from tests.conftest import run_datagov
+from tests.test_crash_safety import INGEST, assert_consistent
+
+
+def write_csv(path, n, offset=0):
+    path.write_text("v,w\n" + "".join(f"{i + offset},{i * 2}\n" for i in range(n)))
+    return path
+
+
+def test_parallel_writers_all_land(ws, tmp_path):
+    sources = [
+        ("shared", write_csv(tmp_path / "s1.csv", 20_000)),
+        ("shared", write_csv(tmp_path / "s2.csv", 20_000, offset=7)),
+        ("alpha", write_csv(tmp_path / "a.csv", 30_000)),
+        ("beta", write_csv(tmp_path / "b.csv", 10_000)),
+    ]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", INGEST, "--workspace", str(ws.root), "ingest", str(src),
+                          "--name", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name, src in sources
+    ]
+    for p in procs:
+        _out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    with open_catalog(ws) as con:
+        shared = history(con, "shared")
+        assert len(shared) == 2
+        # one became the parent of the other: the version chain is intact
+        assert {v.parent_digest for v in shared} == {None, shared[1].digest}
+        assert con.execute("SELECT count(*) FROM versions").fetchone()[0] == 4
+    assert_consistent(ws)
+
+
+def test_second_process_waits_for_the_lock(ws):
+    with catalog_lock(ws):
+        start = time.monotonic()
+        child = subprocess.Popen([sys.executable, "-c", INGEST, "--workspace", str(ws.root), "datasets", "list",
+                                  "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        assert child.poll() is None  # still waiting
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    assert json.loads(out) == [] and time.monotonic() - start >= 1.0
+
+
+def test_lock_timeout_is_a_clear_error(ws):
+    with catalog_lock(ws):
+        proc = run_datagov("--workspace", ws.root, "datasets", "list", env={"DATAGOV_LOCK_TIMEOUT": "0.5"})
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[0] == (
+        f"Error: the catalog at {ws.db_path} is busy: another datagov process held its lock for more than 0.5s"
+    )
