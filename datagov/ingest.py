@@ -69,11 +69,20 @@ def ingest(
             raise SourceError(f"source is empty: {source} has no rows")
         faults.point("ingest:staged")
         new = NewVersion(
-            name=name, manifest=manifest, staged=folder, modality=result.modality, source=sid,
-            format=fmt, label_column=result.label_column, owner=owner, license=license,
-            description=description, tags=tags or {},
+            name=name,
+            manifest=manifest,
+            staged=folder,
+            modality=result.modality,
+            source=sid,
+            format=fmt,
+            label_column=result.label_column,
+            owner=owner,
+            license=license,
+            description=description,
+            tags=tags or {},
             details={**result.details, "ingest_options": {"label": opts.label, "skip_bad": opts.skip_bad}},
-            rejects=result.rejects, stage="ingest",
+            rejects=result.rejects,
+            stage="ingest",
             inputs=[("source", sid, "ingested", {"format": fmt})],
         )
         with open_catalog(ws, write=True) as con:

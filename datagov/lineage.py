@@ -141,6 +141,7 @@ def to_tree(graph: Graph):
     if up:
         grow(root.add("[bold]upstream[/bold]"), graph.focus, graph.parents, lambda e: e.src, frozenset({graph.focus}))
     if down:
-        grow(root.add("[bold]downstream[/bold]"), graph.focus, graph.children, lambda e: e.dst,
-             frozenset({graph.focus}))
+        grow(
+            root.add("[bold]downstream[/bold]"), graph.focus, graph.children, lambda e: e.dst, frozenset({graph.focus})
+        )
     return root

@@ -96,7 +96,7 @@ def _allocate(n: int, fractions: list[float]) -> list[int]:
     """Largest-remainder rounding of n * fractions (never more than n)."""
     raw = [n * f for f in fractions]
     counts = [int(np.floor(r)) for r in raw]
-    target = min(n, int(round(sum(raw))))
+    target = min(n, round(sum(raw)))
     order = sorted(range(len(raw)), key=lambda i: (-(raw[i] - counts[i]), i))
     for i in order[: max(0, target - sum(counts))]:
         counts[i] += 1
@@ -191,9 +191,7 @@ def split(
         which = assign(labels, keep, into, caps, seed)
         names = list(into)
         members = {s: set(keys[which == i]) for i, s in enumerate(names)}
-        overlaps = {
-            (a, b): len(members[a] & members[b]) for a, b in combinations(names, 2) if members[a] & members[b]
-        }
+        overlaps = {(a, b): len(members[a] & members[b]) for a, b in combinations(names, 2) if members[a] & members[b]}
         rejects = [(f"row {i}", f"duplicate of row {j}") for i, j in dup_of.items()] if dedupe else []
 
         children = []
@@ -217,22 +215,31 @@ def split(
                     f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group})"
                 )
                 duck.unregister("selected")
-                staged[s] = build_manifest(folder)
+                staged[s] = build_manifest(folder, duck)
             params_base = {"seed": seed, "fractions": into, "per_class": caps, "dedupe": dedupe}
             with open_catalog(ws, write=True) as con, transaction(con):
                 for idx, s in enumerate(names):
                     kept_labels = label_col if s not in drop else None
-                    reg = register(ws, con, NewVersion(
-                        name=child_names[s], manifest=staged[s], staged=root / s,
-                        modality=meta["modality"], source=parent.node_id, format="split",
-                        label_column=kept_labels, owner=meta["owner"], license=meta["license"],
-                        description=meta["description"] or f"{s} split of {parent.dataset}",
-                        tags={**meta["tags"], "split": s, "parent": parent.dataset},
-                        details={"split": s, "parent": parent.node_id, **params_base,
-                                 "labels_dropped": s in drop},
-                        stage="split",
-                        inputs=[("version", parent.node_id, "split", {"split": s, **params_base})],
-                    ))
+                    reg = register(
+                        ws,
+                        con,
+                        NewVersion(
+                            name=child_names[s],
+                            manifest=staged[s],
+                            staged=root / s,
+                            modality=meta["modality"],
+                            source=parent.node_id,
+                            format="split",
+                            label_column=kept_labels,
+                            owner=meta["owner"],
+                            license=meta["license"],
+                            description=meta["description"] or f"{s} split of {parent.dataset}",
+                            tags={**meta["tags"], "split": s, "parent": parent.dataset},
+                            details={"split": s, "parent": parent.node_id, **params_base, "labels_dropped": s in drop},
+                            stage="split",
+                            inputs=[("version", parent.node_id, "split", {"split": s, **params_base})],
+                        ),
+                    )
                     classes = len(np.unique(labels[which == idx])) if labels is not None and s not in drop else None
                     children.append(ChildReport(s, reg, int((which == idx).sum()), classes))
                 if rejects:  # what dedupe removed is recorded against the parent, once
@@ -247,6 +254,11 @@ def split(
     finally:
         duck.close()
     return SplitReport(
-        parent=parent, children=children, duplicate_rows=duplicate_rows, duplicate_groups=duplicate_groups,
-        overlaps=overlaps, removed=int((~keep).sum()), unassigned=int(((which == -1) & keep).sum()),
+        parent=parent,
+        children=children,
+        duplicate_rows=duplicate_rows,
+        duplicate_groups=duplicate_groups,
+        overlaps=overlaps,
+        removed=int((~keep).sum()),
+        unassigned=int(((which == -1) & keep).sum()),
     )

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 
 from datagov.errors import InvalidInput
 from datagov.workspace import Workspace
@@ -68,24 +67,34 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def arrow_schema_doc(schema) -> list[dict]:
-    return [{"name": f.name, "type": str(f.type)} for f in schema]
+def build_manifest(folder: Path, con: duckdb.DuckDBPyConnection | None = None) -> Manifest:
+    """Hash every Parquet file under `folder`; all must share one schema.
 
-
-def build_manifest(folder: Path) -> Manifest:
-    """Hash every Parquet file under `folder`; all must share one schema."""
+    Row counts and column types come from the Parquet footers through DuckDB
+    (types as DuckDB names them: the engine every check queries them with).
+    """
     paths = sorted(folder.glob("*.parquet"))
     if not paths:
         raise InvalidInput(f"no Parquet files were written to {folder}")
     files, schema = [], None
-    for path in paths:
-        meta = pq.read_metadata(path)
-        doc = arrow_schema_doc(meta.schema.to_arrow_schema())
-        if schema is None:
-            schema = doc
-        elif doc != schema:
-            raise InvalidInput(f"{path.name} has a different schema from {paths[0].name}")
-        files.append(FileEntry(path.name, sha256_file(path), meta.num_rows, path.stat().st_size))
+    own = con is None
+    con = con or duckdb.connect()
+    try:
+        for path in paths:
+            quoted = "'" + str(path).replace("'", "''") + "'"
+            rows = con.execute(f"SELECT num_rows FROM parquet_file_metadata({quoted})").fetchone()[0]
+            doc = [
+                {"name": name, "type": type_}
+                for name, type_, *_ in con.execute(f"DESCRIBE SELECT * FROM read_parquet({quoted})").fetchall()
+            ]
+            if schema is None:
+                schema = doc
+            elif doc != schema:
+                raise InvalidInput(f"{path.name} has a different schema from {paths[0].name}")
+            files.append(FileEntry(path.name, sha256_file(path), rows, path.stat().st_size))
+    finally:
+        if own:
+            con.close()
     return Manifest(schema=schema, files=files)
 
 

@@ -54,7 +54,11 @@ def run_datagov(*args: str, cwd: Path | None = None, env: dict | None = None, **
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-c", "from datagov.cli.app import main; main()", *map(str, args)],
-        cwd=cwd, env=full_env, capture_output=True, text=True, **kw,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        **kw,
     )
 
 

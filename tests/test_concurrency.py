@@ -24,8 +24,12 @@ def test_parallel_writers_all_land(ws, tmp_path):
         ("beta", write_csv(tmp_path / "b.csv", 10_000)),
     ]
     procs = [
-        subprocess.Popen([sys.executable, "-c", INGEST, "--workspace", str(ws.root), "ingest", str(src),
-                          "--name", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", INGEST, "--workspace", str(ws.root), "ingest", str(src), "--name", name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name, src in sources
     ]
     for p in procs:
@@ -43,8 +47,12 @@ def test_parallel_writers_all_land(ws, tmp_path):
 def test_second_process_waits_for_the_lock(ws):
     with catalog_lock(ws):
         start = time.monotonic()
-        child = subprocess.Popen([sys.executable, "-c", INGEST, "--workspace", str(ws.root), "datasets", "list",
-                                  "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", INGEST, "--workspace", str(ws.root), "datasets", "list", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(1.0)
         assert child.poll() is None  # still waiting
     out, err = child.communicate(timeout=30)

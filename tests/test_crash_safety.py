@@ -36,8 +36,9 @@ def assert_consistent(ws):
 
 @pytest.mark.parametrize("point", ["ingest:staged", "images:row-group", "register:published"])
 def test_kill_at_fault_point_then_rerun(ws, point):
-    proc = run_datagov("--workspace", ws.root, "ingest", "sklearn:digits", "--name", "digits",
-                       env={"DATAGOV_FAULT": point})
+    proc = run_datagov(
+        "--workspace", ws.root, "ingest", "sklearn:digits", "--name", "digits", env={"DATAGOV_FAULT": point}
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     listing = run_datagov("--workspace", ws.root, "datasets", "list")
     assert listing.returncode == 0 and "No datasets yet" in listing.stdout
@@ -51,8 +52,9 @@ def test_kill_at_fault_point_then_rerun(ws, point):
 
 def test_kill_during_split_commits_no_child(ws):
     assert run_datagov("--workspace", ws.root, "ingest", "sklearn:digits", "--name", "digits").returncode == 0
-    proc = run_datagov("--workspace", ws.root, "split", "digits", "--into", "a=0.5,b=0.5",
-                       env={"DATAGOV_FAULT": "register:published"})
+    proc = run_datagov(
+        "--workspace", ws.root, "split", "digits", "--into", "a=0.5,b=0.5", env={"DATAGOV_FAULT": "register:published"}
+    )
     assert proc.returncode == -signal.SIGKILL
     assert catalog_counts(ws)["versions"] == 1  # the parent alone: no partial set of children
     assert_consistent(ws)
@@ -64,9 +66,22 @@ def test_kill_at_staggered_moments(ws, tmp_path):
     delays = [0.3, 0.8, 1.5, 2.5, 4.0]
     for i, delay in enumerate(delays):
         child = subprocess.Popen(
-            [sys.executable, "-c", INGEST, "--workspace", str(ws.root), "ingest", str(root), "--name", "pets",
-             "--workers", "2", "--no-progress"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-c",
+                INGEST,
+                "--workspace",
+                str(ws.root),
+                "ingest",
+                str(root),
+                "--name",
+                "pets",
+                "--workers",
+                "2",
+                "--no-progress",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(delay)
         child.send_signal(signal.SIGKILL)

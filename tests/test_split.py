@@ -29,8 +29,10 @@ def test_split_is_stratified_and_deterministic(digits, ws):
     result = cli("split", "digits", "--into", "pretrain=0.7,finetune=0.1,eval=0.2", "--drop-labels", "pretrain")
     assert result.exit_code == 0, result.output
     assert "overlap between splits: none" in result.stdout
-    sizes = {s: json.loads(cli("datasets", "show", f"digits-{s}", "--json").stdout)["version"]["rows"]
-             for s in ("pretrain", "finetune", "eval")}
+    sizes = {
+        s: json.loads(cli("datasets", "show", f"digits-{s}", "--json").stdout)["version"]["rows"]
+        for s in ("pretrain", "finetune", "eval")
+    }
     assert sum(sizes.values()) == 1797
     assert abs(sizes["pretrain"] - 0.7 * 1797) <= 10 and abs(sizes["eval"] - 0.2 * 1797) <= 10
     counts = Counter(labels_of(ws, "digits-eval"))
@@ -41,8 +43,7 @@ def test_split_is_stratified_and_deterministic(digits, ws):
     again = cli("split", "digits", "--into", "pretrain=0.7,finetune=0.1,eval=0.2", "--drop-labels", "pretrain")
     assert again.exit_code == 0 and again.stdout.count("unchanged") == 3
     assert catalog_counts(ws) == before
-    other_seed = cli("split", "digits", "--into", "pretrain=0.7,finetune=0.1,eval=0.2", "--seed", "1",
-                     "--prefix", "d1")
+    other_seed = cli("split", "digits", "--into", "pretrain=0.7,finetune=0.1,eval=0.2", "--seed", "1", "--prefix", "d1")
     assert other_seed.exit_code == 0
     assert latest_digest(ws, "d1-eval") != latest_digest(ws, "digits-eval")
 
@@ -89,8 +90,9 @@ def test_duplicates_and_contamination_are_reported_then_removed(cli, ws, tmp_pat
     clean = cli("split", "dups", "--into", "train=0.5,test=0.5", "--seed", "3", "--dedupe", "--prefix", "clean")
     assert clean.exit_code == 0, clean.output
     assert "5 removed by --dedupe" in clean.stdout and "overlap between splits: none" in clean.stdout
-    total = sum(json.loads(cli("datasets", "show", f"clean-{s}", "--json").stdout)["version"]["rows"]
-                for s in ("train", "test"))
+    total = sum(
+        json.loads(cli("datasets", "show", f"clean-{s}", "--json").stdout)["version"]["rows"] for s in ("train", "test")
+    )
     assert total == 30
     rejects = json.loads(cli("datasets", "show", "dups", "--json").stdout)["rejects"]
     assert len(rejects) == 5 and all(r["stage"] == "split-dedupe" for r in rejects)

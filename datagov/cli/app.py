@@ -53,7 +53,11 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     workspace: str = typer.Option(
-        None, "--workspace", "-w", envvar="DATAGOV_HOME", metavar="DIR",
+        None,
+        "--workspace",
+        "-w",
+        envvar="DATAGOV_HOME",
+        metavar="DIR",
         help="Workspace folder (default: the nearest folder with datagov.toml, from here upward).",
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),

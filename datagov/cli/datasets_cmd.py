@@ -28,13 +28,19 @@ def list_(as_json: bool = JSON_OPTION) -> None:
         return
     table = Table(title="Datasets", title_justify="left")
     for col in ("name", "modality", "versions", "latest", "rows", "size", "owner", "license"):
-        table.add_column(col, justify="right" if col in ("versions", "rows", "size") else "left",
-                         no_wrap=col in ("name", "latest"))
+        table.add_column(
+            col, justify="right" if col in ("versions", "rows", "size") else "left", no_wrap=col in ("name", "latest")
+        )
     for d in rows:
         table.add_row(
-            d["name"], d["modality"], str(d["versions"]), (d["latest"] or "-")[:SHORT],
-            f"{d['rows']:,}" if d["rows"] is not None else "-", human_bytes(d["bytes"]),
-            d["owner"] or "-", d["license"] or "-",
+            d["name"],
+            d["modality"],
+            str(d["versions"]),
+            (d["latest"] or "-")[:SHORT],
+            f"{d['rows']:,}" if d["rows"] is not None else "-",
+            human_bytes(d["bytes"]),
+            d["owner"] or "-",
+            d["license"] or "-",
         )
     console().print(table)
 
@@ -62,23 +68,34 @@ def show(
         graph = graph_for(con, v.node_id)
     upstream = [(e.relation, label(e.src)) for e in graph.parents(graph.focus)]
     if as_json:
-        print_json({
-            "dataset": meta, "version": asdict(v),
-            "files": [dict(zip(("path", "sha256", "rows", "bytes"), f, strict=True)) for f in files],
-            "rejects": [dict(zip(("stage", "item", "reason"), r, strict=True)) for r in rejects],
-            "upstream": [{"relation": r, "node": n} for r, n in upstream],
-        })
+        print_json(
+            {
+                "dataset": meta,
+                "version": asdict(v),
+                "files": [dict(zip(("path", "sha256", "rows", "bytes"), f, strict=True)) for f in files],
+                "rejects": [dict(zip(("stage", "item", "reason"), r, strict=True)) for r in rejects],
+                "upstream": [{"relation": r, "node": n} for r, n in upstream],
+            }
+        )
         return
     out = console()
     info = Table(title=f"{v.ref}", show_header=False, title_justify="left")
     info.add_column(style="bold")
     info.add_column()
     for key, value in (
-        ("digest", v.digest), ("parent", v.parent_digest or "-"), ("created", when(v.created)),
-        ("modality", meta["modality"]), ("rows", f"{v.rows:,}"), ("size", human_bytes(v.bytes)),
-        ("label column", meta["label_column"] or "-"), ("owner", meta["owner"] or "-"),
-        ("license", meta["license"] or "-"), ("tags", tags_text(meta["tags"])),
-        ("description", meta["description"] or "-"), ("source", v.source or "-"), ("format", v.format or "-"),
+        ("digest", v.digest),
+        ("previous version", v.parent_digest or "-"),
+        ("created", when(v.created)),
+        ("modality", meta["modality"]),
+        ("rows", f"{v.rows:,}"),
+        ("size", human_bytes(v.bytes)),
+        ("label column", meta["label_column"] or "-"),
+        ("owner", meta["owner"] or "-"),
+        ("license", meta["license"] or "-"),
+        ("tags", tags_text(meta["tags"])),
+        ("description", meta["description"] or "-"),
+        ("source", v.source or "-"),
+        ("format", v.format or "-"),
     ):
         info.add_row(key, value)
     for relation, node in upstream:
@@ -125,8 +142,15 @@ def history(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> Non
     for col in ("version", "created", "rows", "size", "parent", "format", "source"):
         table.add_column(col, justify="right" if col in ("rows", "size") else "left")
     for v in versions:
-        table.add_row(v.short, when(v.created), f"{v.rows:,}", human_bytes(v.bytes),
-                      (v.parent_digest or "-")[:SHORT], v.format or "-", v.source or "-")
+        table.add_row(
+            v.short,
+            when(v.created),
+            f"{v.rows:,}",
+            human_bytes(v.bytes),
+            (v.parent_digest or "-")[:SHORT],
+            v.format or "-",
+            v.source or "-",
+        )
     console().print(table)
 
 

@@ -7,11 +7,21 @@ import shlex
 import typer
 
 STEPS: list[list[str]] = [
-    ["ingest", "sklearn:digits", "--name", "digits", "--owner", "data-team@example.com",
-     "--license", "CC-BY-4.0", "--tag", "source=uci", "--tag", "modality=image",
-     "--description", "UCI optical digits, 8x8 grayscale, 10 classes (bundled with scikit-learn)"],
-    ["split", "digits", "--into", "pretrain=0.7,finetune=0.1,eval=0.2", "--drop-labels", "pretrain",
-     "--seed", "0"],
+    [
+        "ingest",
+        "sklearn:digits",
+        "--name",
+        "digits",
+        "--owner",
+        "data-team@example.com",
+        "--license",
+        "CC-BY-4.0",
+        "--tag",
+        "source=uci",
+        "--description",
+        "UCI optical digits, 8x8 grayscale, 10 classes (bundled with scikit-learn)",
+    ],
+    ["split", "digits", "--into", "pretrain=0.7,finetune=0.1,eval=0.2", "--drop-labels", "pretrain", "--seed", "0"],
     ["datasets", "list"],
     ["datasets", "show", "digits-finetune"],
     ["datasets", "verify", "digits"],

@@ -41,10 +41,18 @@ def ingest(
     from datagov.sources import IngestOptions
 
     ws = workspace()
-    opts = IngestOptions(label=label, skip_bad=skip_bad, root=root, split=split, download=download,
-                         workers=workers, show_progress=progress)
-    result = run_ingest(ws, source, name, fmt, owner=owner, license=license, tags=parse_tags(tag),
-                        description=description, options=opts)
+    opts = IngestOptions(
+        label=label,
+        skip_bad=skip_bad,
+        root=root,
+        split=split,
+        download=download,
+        workers=workers,
+        show_progress=progress,
+    )
+    result = run_ingest(
+        ws, source, name, fmt, owner=owner, license=license, tags=parse_tags(tag), description=description, options=opts
+    )
     v, reg = result.version, result.registered
     if reg.created:
         status = "new version"
@@ -58,7 +66,7 @@ def ingest(
     table.add_row("version", v.ref)
     table.add_row("digest", v.digest)
     table.add_row("status", status)
-    table.add_row("parent", v.parent_digest[:12] if v.parent_digest else "-")
+    table.add_row("previous version", v.parent_digest[:12] if v.parent_digest else "-")
     table.add_row("format", result.format)
     table.add_row("rows", f"{v.rows:,}")
     table.add_row("stored", f"{human_bytes(v.bytes)} in {len(list(v.path(ws).glob('*.parquet')))} Parquet file(s)")

@@ -11,16 +11,16 @@ def split(
         ..., "--into", help="NAME=FRACTION,...; e.g. pretrain=0.7,finetune=0.1,eval=0.2 (sum <= 1)."
     ),
     per_class: str = typer.Option(
-        None, "--per-class", metavar="N|SPLIT=N,...",
+        None,
+        "--per-class",
+        metavar="N|SPLIT=N,...",
         help="Cap rows per class: N for every split, or per split (e.g. finetune=10).",
     ),
     drop_labels: list[str] = typer.Option(
         None, "--drop-labels", metavar="SPLIT", help="Remove label columns from this split; repeatable."
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same splits."),
-    dedupe: bool = typer.Option(
-        False, "--dedupe", help="Drop exact duplicates first, so no row lands in two splits."
-    ),
+    dedupe: bool = typer.Option(False, "--dedupe", help="Drop exact duplicates first, so no row lands in two splits."),
     prefix: str = typer.Option(None, "--prefix", help="Child names are PREFIX-SPLIT (default: the dataset name)."),
 ) -> None:
     """Split a version into child datasets, stratified by label when it has one.
@@ -36,8 +36,14 @@ def split(
 
     fractions = parse_into(into)
     report = run_split(
-        workspace(), ref, fractions, per_class=parse_per_class(per_class, fractions),
-        drop_labels=drop_labels or [], seed=seed, dedupe=dedupe, prefix=prefix,
+        workspace(),
+        ref,
+        fractions,
+        per_class=parse_per_class(per_class, fractions),
+        drop_labels=drop_labels or [],
+        seed=seed,
+        dedupe=dedupe,
+        prefix=prefix,
     )
     out = console()
     table = Table(title=f"Split {report.parent.ref}", title_justify="left")
@@ -46,7 +52,10 @@ def split(
     for child in report.children:
         v = child.registered.version
         table.add_row(
-            child.split, v.dataset, v.short, f"{child.rows:,}",
+            child.split,
+            v.dataset,
+            v.short,
+            f"{child.rows:,}",
             str(child.classes) if child.classes is not None else "-",
             "dropped" if v.details.get("labels_dropped") else "kept",
             "new" if child.registered.created else "unchanged",
@@ -60,8 +69,9 @@ def split(
         out.print(f"rows in no split: {report.unassigned:,} (fractions below 1 or --per-class caps)")
     if report.overlaps:
         for (a, b), n in report.overlaps.items():
-            typer.secho(f"Warning: {n:,} identical row(s) are in both {a} and {b} (contamination)",
-                        err=True, fg="yellow")
+            typer.secho(
+                f"Warning: {n:,} identical row(s) are in both {a} and {b} (contamination)", err=True, fg="yellow"
+            )
         typer.echo("  hint: rerun with --dedupe to remove duplicates before splitting", err=True)
     else:
         out.print("overlap between splits: none")

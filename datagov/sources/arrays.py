@@ -18,9 +18,9 @@ def to_uint8(images: np.ndarray, source: str) -> np.ndarray:
     """Images as uint8; floats in [0, 1] are scaled, other ranges refused."""
     if images.dtype == np.uint8:
         return images
-    if np.issubdtype(images.dtype, np.floating) and images.size and 0 <= images.min() and images.max() <= 1:
+    if np.issubdtype(images.dtype, np.floating) and images.size and images.min() >= 0 and images.max() <= 1:
         return np.round(images * 255).astype(np.uint8)
-    if np.issubdtype(images.dtype, np.integer) and images.size and 0 <= images.min() and images.max() <= 255:
+    if np.issubdtype(images.dtype, np.integer) and images.size and images.min() >= 0 and images.max() <= 255:
         return images.astype(np.uint8)
     raise SourceError(f"images in {source} must be uint8, integers in 0..255 or floats in 0..1")
 
@@ -47,16 +47,23 @@ def write_image_arrays(
     ids = [f"{prefix}/{i:0{width}d}" for i in range(len(images))]
     label_list = [int(v) for v in labels] if labels is not None else [None] * len(images)
     chunks = [
-        (images[i : i + CHUNK], ids[i : i + CHUNK], label_list[i : i + CHUNK])
-        for i in range(0, len(images), CHUNK)
+        (images[i : i + CHUNK], ids[i : i + CHUNK], label_list[i : i + CHUNK]) for i in range(0, len(images), CHUNK)
     ]
     writer = ImageParquetWriter(out, labels is not None, label_names)
 
     def on_bad(bad: list) -> None:  # encoding arrays cannot fail per item
         raise SourceError(f"{source}: {bad[0]}")
 
-    run_chunks(encode_arrays, chunks, [len(c[0]) for c in chunks], writer, workers=opts.workers,
-               label="encoding images", show_progress=opts.show_progress, on_bad=on_bad)
+    run_chunks(
+        encode_arrays,
+        chunks,
+        [len(c[0]) for c in chunks],
+        writer,
+        workers=opts.workers,
+        label="encoding images",
+        show_progress=opts.show_progress,
+        on_bad=on_bad,
+    )
     return SourceResult(
         modality="image",
         label_column="label" if labels is not None else None,

@@ -37,7 +37,12 @@ def write_sklearn_digits(out: Path, opts: IngestOptions) -> SourceResult:
     # Pixel values are 0..16; scale to the 0..255 range every image format uses.
     images = np.round(images * (255.0 / 16.0)).astype(np.uint8)
     return write_image_arrays(
-        images, targets, out, opts, source="sklearn:digits", prefix="digits",
+        images,
+        targets,
+        out,
+        opts,
+        source="sklearn:digits",
+        prefix="digits",
         label_names=[str(n) for n in range(10)],
         details={"origin": "sklearn.datasets.load_digits (UCI optical digits, 8x8)"},
     )
@@ -75,7 +80,12 @@ def write_torchvision(source: str, out: Path, opts: IngestOptions) -> SourceResu
     data = ds.data.numpy() if hasattr(ds.data, "numpy") else np.asarray(ds.data)
     targets = ds.targets.numpy() if hasattr(ds.targets, "numpy") else np.asarray(ds.targets)
     return write_image_arrays(
-        data, targets, out, opts, source=f"torchvision:{name}", prefix=f"{name}/{opts.split}",
+        data,
+        targets,
+        out,
+        opts,
+        source=f"torchvision:{name}",
+        prefix=f"{name}/{opts.split}",
         label_names=list(getattr(ds, "classes", [])) or None,
         details={"origin": f"torchvision.datasets.{name}", "split": opts.split},
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -25,16 +26,21 @@ def describe_pixels(pixels: np.ndarray) -> dict:
         height, width, channels = pixels.shape[0], pixels.shape[1], 1
     else:
         height, width, channels = pixels.shape
+    flat = np.ascontiguousarray(pixels).reshape(-1)
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{height}x{width}x{channels}:".encode())
-    h.update(np.ascontiguousarray(pixels).tobytes())
-    scaled = pixels.astype(np.float64) / 255.0
+    h.update(flat.tobytes())
+    # Exact integer moments: n*sum(x^2) - sum(x)^2 has no cancellation error,
+    # and is several times faster than float mean/std on small images.
+    wide = flat.astype(np.int64)
+    n, total, squares = flat.size, int(wide.sum()), int(wide @ wide)
+    variance = (n * squares - total * total) / (n * n) if n else 0.0
     return {
         "height": int(height),
         "width": int(width),
         "channels": int(channels),
-        "mean": float(scaled.mean()),
-        "std": float(scaled.std()),
+        "mean": total / n / 255.0 if n else 0.0,
+        "std": math.sqrt(variance) / 255.0,
         "pixel_hash": h.hexdigest(),
     }
 
@@ -60,9 +66,26 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def decode_files(items: list[tuple[str, str, int | None]]) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Worker: [(absolute path, relative path, label)] -> (rows, [(relative path, reason)])."""
-    rows, bad = [], []
+COLUMNS = ("image", "format", "path", "label", "height", "width", "channels", "mean", "std", "pixel_hash")
+
+
+class Columns(dict):
+    """Column name -> list of values: cheaper to pickle back than row dicts."""
+
+    def __init__(self) -> None:
+        super().__init__((name, []) for name in COLUMNS)
+
+    def append(self, row: dict) -> None:
+        for name in COLUMNS:
+            self[name].append(row[name])
+
+    def __len__(self) -> int:
+        return len(self["image"])
+
+
+def decode_files(items: list[tuple[str, str, int | None]]) -> tuple[Columns, list[tuple[str, str]]]:
+    """Worker: [(absolute path, relative path, label)] -> (columns, [(relative path, reason)])."""
+    rows, bad = Columns(), []
     for path, rel, label in items:
         try:
             with open(path, "rb") as fh:
@@ -77,15 +100,14 @@ def decode_files(items: list[tuple[str, str, int | None]]) -> tuple[list[dict], 
     return rows, bad
 
 
-def encode_arrays(chunk: tuple[np.ndarray, list[str], list[int | None]]) -> tuple[list[dict], list]:
+def encode_arrays(chunk: tuple[np.ndarray, list[str], list[int | None]]) -> tuple[Columns, list]:
     """Worker: raw uint8 arrays -> PNG bytes plus features."""
     arrays, ids, labels = chunk
-    rows = []
+    rows = Columns()
     for pixels, item, label in zip(arrays, ids, labels, strict=True):
         if pixels.ndim == 3 and pixels.shape[2] == 1:
             pixels = pixels[:, :, 0]
         rows.append(
-            {"image": encode_png(pixels), "format": "PNG", "path": item, "label": label,
-             **describe_pixels(pixels)}
+            {"image": encode_png(pixels), "format": "PNG", "path": item, "label": label, **describe_pixels(pixels)}
         )
     return rows, []

@@ -60,8 +60,16 @@ def write_imagefolder(source: str, out: Path, opts: IngestOptions) -> SourceResu
 
     writer = ImageParquetWriter(out, labelled, classes)
     chunks = chunked(items, CHUNK)
-    run_chunks(decode_files, chunks, [len(c) for c in chunks], writer, workers=opts.workers,
-               label="decoding images", show_progress=opts.show_progress, on_bad=on_bad)
+    run_chunks(
+        decode_files,
+        chunks,
+        [len(c) for c in chunks],
+        writer,
+        workers=opts.workers,
+        label="decoding images",
+        show_progress=opts.show_progress,
+        on_bad=on_bad,
+    )
     if writer.rows == 0:
         raise SourceError(f"no readable images in {source}: all {len(items)} files failed to decode")
     return SourceResult(

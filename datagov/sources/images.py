@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datagov import faults
+from datagov.sources.image_features import COLUMNS
 
 ROW_GROUP = 4096  # rows per row group: the unit training shards stream
 FILE_ROWS = 262_144  # rows per Parquet file before the next part starts
@@ -42,7 +43,7 @@ def image_schema(labelled: bool) -> pa.Schema:
 
 
 class ImageParquetWriter:
-    """Buffers rows and writes fixed-size row groups, rolling over to new parts."""
+    """Buffers columns and writes fixed-size row groups, rolling over to new parts."""
 
     def __init__(self, out: Path, labelled: bool, label_names: Sequence[str] | None = None) -> None:
         self.out = out
@@ -50,26 +51,28 @@ class ImageParquetWriter:
         self.labelled = labelled
         self.label_names = list(label_names) if label_names else None
         self.rows = 0
-        self._buffer: list[dict] = []
+        self._buffer: dict[str, list] = {name: [] for name in COLUMNS}
         self._writer: pq.ParquetWriter | None = None
         self._part = 0
         self._in_part = 0
 
-    def add(self, rows: Iterable[dict]) -> None:
-        self._buffer.extend(rows)
-        while len(self._buffer) >= ROW_GROUP:
-            self._flush(self._buffer[:ROW_GROUP])
-            del self._buffer[:ROW_GROUP]
+    def add(self, columns: Mapping[str, list]) -> None:
+        for name in COLUMNS:
+            self._buffer[name].extend(columns[name])
+        while len(self._buffer["image"]) >= ROW_GROUP:
+            self._flush({k: v[:ROW_GROUP] for k, v in self._buffer.items()})
+            for values in self._buffer.values():
+                del values[:ROW_GROUP]
 
     def close(self) -> None:
-        if self._buffer:
+        if self._buffer["image"]:
             self._flush(self._buffer)
-            self._buffer = []
+            self._buffer = {name: [] for name in COLUMNS}
         if self._writer is not None:
             self._writer.close()
             self._writer = None
 
-    def _flush(self, rows: list[dict]) -> None:
+    def _flush(self, rows: dict[str, list]) -> None:
         if self._writer is None or self._in_part >= FILE_ROWS:
             if self._writer is not None:
                 self._writer.close()
@@ -82,27 +85,31 @@ class ImageParquetWriter:
             if field.name == "label_name":
                 names = self.label_names
                 columns["label_name"] = [
-                    (names[r["label"]] if names else str(r["label"])) if r["label"] is not None else None
-                    for r in rows
+                    (names[v] if names else str(v)) if v is not None else None for v in rows["label"]
                 ]
             else:
-                columns[field.name] = [r[field.name] for r in rows]
+                columns[field.name] = rows[field.name]
         self._writer.write_table(pa.table(columns, schema=self.schema), row_group_size=ROW_GROUP)
-        self.rows += len(rows)
-        self._in_part += len(rows)
+        count = len(rows["image"])
+        self.rows += count
+        self._in_part += count
         faults.point("images:row-group")
 
 
 def _progress(total: int, label: str, enabled: bool):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeRemainingColumn)
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
     return Progress(
-        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-        console=console, disable=not (enabled and console.is_terminal), transient=False,
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not (enabled and console.is_terminal),
+        transient=False,
     )
 
 

@@ -48,8 +48,13 @@ def write_npz(source: str, out: Path, opts: IngestOptions) -> SourceResult:
     if image_arrays:
         label = opts.label or next((n for n in LABEL_NAMES if n in arrays), None)
         return write_image_arrays(
-            arrays[image_arrays[0]], arrays[label] if label else None, out, opts,
-            source=source, prefix=image_arrays[0], details={"array": image_arrays[0]},
+            arrays[image_arrays[0]],
+            arrays[label] if label else None,
+            out,
+            opts,
+            source=source,
+            prefix=image_arrays[0],
+            details={"array": image_arrays[0]},
         )
     columns: dict[str, np.ndarray] = {}
     for name, array in arrays.items():

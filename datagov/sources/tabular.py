@@ -17,22 +17,27 @@ from datagov.sources import IngestOptions, SourceResult
 from datagov.store import duckdb_connection
 
 PART = "part-00000.parquet"
-PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880"
+PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd"  # DuckDB's default row groups (122,880 rows)
 
 
 def sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+DELIMITERS = ",;|\t"
+
+
 def _csv_delimiter(path: Path) -> str:
+    """The candidate that occurs most in the header line (ties: ','). Passing
+    it explicitly lets DuckDB's strict mode report ragged rows, which its
+    sniffer would otherwise read as one wide text column."""
     if path.suffix.lower() == ".tsv":
         return "\t"
     with open(path, newline="", errors="replace") as fh:
-        sample = fh.read(64 * 1024)
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;|\t").delimiter
-    except csv.Error:
-        return ","
+        header = fh.readline()
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
 
 
 def _first_ragged_line(path: Path, delim: str) -> tuple[int, int, int] | None:
@@ -52,8 +57,7 @@ def reader_sql(path: Path, fmt: str) -> str:
     if fmt == "csv":
         delim = _csv_delimiter(path)
         return (
-            f"read_csv({sql_str(str(path))}, delim={sql_str(delim)}, header=true, "
-            "strict_mode=true, null_padding=false)"
+            f"read_csv({sql_str(str(path))}, delim={sql_str(delim)}, header=true, strict_mode=true, null_padding=false)"
         )
     if fmt == "jsonl":
         return f"read_json({sql_str(str(path))}, format='newline_delimited')"
@@ -67,9 +71,7 @@ def _explain(path: Path, fmt: str, exc: duckdb.Error) -> SourceError:
         ragged = _first_ragged_line(path, _csv_delimiter(path))
         if ragged:
             line, expected, found = ragged
-            return SourceError(
-                f"cannot read CSV {path}: line {line} has {found} fields, the header has {expected}"
-            )
+            return SourceError(f"cannot read CSV {path}: line {line} has {found} fields, the header has {expected}")
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return SourceError(f"cannot read {fmt} source {path}: {first}")
 
@@ -88,14 +90,13 @@ def write_duckdb_source(source: str, fmt: str, out: Path, opts: IngestOptions) -
             con.execute("SET enable_progress_bar = true")
         reader = reader_sql(path, fmt)
         try:
-            columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
-            if opts.label and opts.label not in columns:
-                raise SourceError(
-                    f"label column {opts.label!r} is not in {source}; columns: {', '.join(columns)}"
-                )
+            if opts.label:  # checked before the copy: a typo should not cost a full read
+                columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+                if opts.label not in columns:
+                    raise SourceError(f"label column {opts.label!r} is not in {source}; columns: {', '.join(columns)}")
             con.execute(f"COPY (SELECT * FROM {reader}) TO {sql_str(str(out / PART))} ({PARQUET_OPTIONS})")
         except duckdb.Error as exc:
             raise _explain(path, fmt, exc) from exc
     finally:
         con.close()
-    return SourceResult(modality="tabular", label_column=opts.label, details={"columns": len(columns)})
+    return SourceResult(modality="tabular", label_column=opts.label)

@@ -40,8 +40,12 @@ def test_flat_folder_is_unlabelled(cli, ws, tmp_path):
     (folder / ".DS_Store").write_bytes(b"\0junk")
     assert cli("ingest", folder, "--name", "flat").exit_code == 0
     assert [r[0] for r in rows(ws, "flat", "channels")] == [1, 1, 1]
-    assert "label" not in [c[0] for c in duckdb.sql(
-        f"DESCRIBE SELECT * FROM read_parquet('{parquet_glob(ws, latest_digest(ws, 'flat'))}')").fetchall()]
+    assert "label" not in [
+        c[0]
+        for c in duckdb.sql(
+            f"DESCRIBE SELECT * FROM read_parquet('{parquet_glob(ws, latest_digest(ws, 'flat'))}')"
+        ).fetchall()
+    ]
 
 
 def test_truncated_image_ingests_nothing(cli, ws, tmp_path):

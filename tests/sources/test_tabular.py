@@ -85,7 +85,12 @@ def assert_nothing_written(ws):
         (None, ".csv", [], "Error: source not found: {src}"),
         ("", ".csv", [], "Error: source is empty: {src}"),
         ("a,b\n", ".csv", [], "Error: source is empty: {src} has no rows"),
-        ("a,b,c\n1,2,3\n4,5\n6,7,8\n", ".csv", [], "Error: cannot read CSV {src}: line 3 has 2 fields, the header has 3"),
+        (
+            "a,b,c\n1,2,3\n4,5\n6,7,8\n",
+            ".csv",
+            [],
+            "Error: cannot read CSV {src}: line 3 has 2 fields, the header has 3",
+        ),
         ("a,b\n1,2\n", ".csv", ["--format", "xml"], "Error: unknown format 'xml'"),
         ("a,b\n1,2\n", ".txt", [], "Error: cannot tell the format of {src} from its name"),
         ("a,b\n1,2\n", ".csv", ["--label", "nope"], "Error: label column 'nope' is not in {src}; columns: a, b"),

@@ -1,0 +1,15 @@
+"""Run every benchmark and print its figures. Usage: python bench/run.py"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import cli_start, csv_ingest, image_ingest
+
+if __name__ == "__main__":
+    for bench in (csv_ingest, image_ingest, cli_start):
+        bench.main()
+        print()
