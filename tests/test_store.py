@@ -12,6 +12,7 @@ from datagov.sources import IngestOptions
 from datagov.store import Manifest, build_manifest, parquet_glob
 from datagov.workspace import init_workspace
 
+
 @st.composite
 def tables(draw):
     n = draw(st.integers(1, 30))
