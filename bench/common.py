@@ -33,6 +33,16 @@ def run(cmd: list[str], **kw) -> float:
     return elapsed
 
 
+def timed_ingest(workspace: str, source: Path | str) -> float:
+    """Wall time of `datagov ingest SOURCE` into a fresh workspace under bench/out."""
+    import shutil
+
+    ws = OUT / workspace
+    shutil.rmtree(ws, ignore_errors=True)
+    run([*DATAGOV, "init", str(ws)])
+    return run([*DATAGOV, "--workspace", str(ws), "ingest", str(source), "--name", "bench", "--no-progress"])
+
+
 def alternate(baseline: Callable[[], float], candidate: Callable[[], float], repeats: int) -> tuple[float, float]:
     """Median seconds of each, measured in turns."""
     base, cand = [], []

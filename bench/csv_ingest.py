@@ -9,7 +9,6 @@ Target: ratio <= 1.5. Usage: python -m bench.csv_ingest [ROWS]"""
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import sys
 
@@ -18,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from bench.common import DATAGOV, OUT, alternate, machine, report, run, timed
+from bench.common import OUT, alternate, machine, report, run, timed, timed_ingest
 
 
 def make_csv(path, rows: int) -> None:
@@ -58,10 +57,7 @@ def main(rows: int = 1_000_000, repeats: int = 5) -> float:
             con.close()
 
     def candidate() -> float:
-        ws = OUT / "ws-csv"
-        shutil.rmtree(ws, ignore_errors=True)
-        run([*DATAGOV, "init", str(ws)])
-        return run([*DATAGOV, "--workspace", str(ws), "ingest", str(src), "--name", "bench", "--no-progress"])
+        return timed_ingest("ws-csv", src)
 
     base, cand = alternate(baseline, candidate, repeats)
     inner = statistics.median(in_process() for _ in range(repeats))

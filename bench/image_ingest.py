@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.common import DATAGOV, OUT, alternate, machine, report, run
+from bench.common import OUT, alternate, machine, report, timed_ingest
 
 CLASSES = 10
 
@@ -123,10 +123,7 @@ def main(n: int = 70_000, repeats: int = 3) -> float:
         return float(proc.stdout.strip().splitlines()[-1])
 
     def candidate() -> float:
-        ws = OUT / "ws-images"
-        shutil.rmtree(ws, ignore_errors=True)
-        run([*DATAGOV, "init", str(ws)])
-        return run([*DATAGOV, "--workspace", str(ws), "ingest", str(root), "--name", "bench", "--no-progress"])
+        return timed_ingest("ws-images", root)
 
     base, cand = alternate(baseline, candidate, repeats)
     report(
