@@ -71,6 +71,32 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "receipts",
+        """
+        -- One row per suite run against one version: the gate trusts these
+        -- only when the suite file still has suite_digest.
+        CREATE TABLE receipts (
+            id VARCHAR PRIMARY KEY,
+            dataset VARCHAR NOT NULL,
+            digest VARCHAR NOT NULL,
+            suite VARCHAR NOT NULL,
+            suite_digest VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,            -- quality | match
+            success BOOLEAN NOT NULL,
+            status VARCHAR NOT NULL,          -- passed | failed | error
+            evaluated INTEGER NOT NULL,
+            successful INTEGER NOT NULL,
+            results JSON NOT NULL,
+            gx_version VARCHAR NOT NULL,
+            started TIMESTAMP NOT NULL,
+            duration DOUBLE NOT NULL,
+            report VARCHAR,
+            reference_digest VARCHAR          -- match receipts: the reference version
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

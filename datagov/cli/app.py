@@ -5,7 +5,16 @@ from __future__ import annotations
 import typer
 from typer.core import TyperGroup
 
-from datagov.cli import datasets_cmd, demo_cmd, ingest_cmd, init_cmd, lineage_cmd, split_cmd
+from datagov.cli import (
+    datasets_cmd,
+    demo_cmd,
+    expectations_cmd,
+    ingest_cmd,
+    init_cmd,
+    lineage_cmd,
+    split_cmd,
+    validate_cmd,
+)
 from datagov.cli.state import state
 
 
@@ -71,8 +80,10 @@ init_cmd.register(app)
 ingest_cmd.register(app)
 split_cmd.register(app)
 lineage_cmd.register(app)
+validate_cmd.register(app)
 demo_cmd.register(app)
 app.add_typer(datasets_cmd.app, name="datasets")
+app.add_typer(expectations_cmd.app, name="expectations")
 
 
 def main() -> None:

@@ -1,0 +1,96 @@
+"""`datagov expectations list | show | suggest`."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Manage Great Expectations suites in expectations/.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_() -> None:
+    """List the suites in expectations/ with their digests."""
+    from rich.table import Table
+
+    from datagov.cli.state import console, workspace
+    from datagov.quality.suites import list_suites, load_suite
+
+    ws = workspace()
+    names = list_suites(ws)
+    if not names:
+        typer.echo("No suites yet. Suggest one with: datagov expectations suggest DATASET --suite NAME")
+        return
+    table = Table(title="Suites", title_justify="left")
+    for col in ("suite", "expectations", "digest", "suggested from"):
+        table.add_column(col)
+    for name in names:
+        try:
+            suite = load_suite(ws, name)
+        except Exception as exc:  # one broken file should not hide the others
+            table.add_row(name, "-", "-", f"[red]unreadable: {getattr(exc, 'message', exc)}[/red]")
+            continue
+        source = suite.doc.get("meta", {}).get("datagov", {}).get("suggested_from", "-")
+        table.add_row(name, str(len(suite.expectations)), suite.digest[:12], source)
+    console().print(table)
+
+
+@app.command("show")
+def show(suite: str = typer.Argument(..., help="Suite name (expectations/SUITE.json).")) -> None:
+    """Show a suite's expectations."""
+    import json
+
+    from rich.table import Table
+
+    from datagov.cli.state import console, workspace
+    from datagov.quality.suites import load_suite
+
+    s = load_suite(workspace(), suite)
+    table = Table(title=f"Suite {s.name} ({s.path.name}, digest {s.digest[:12]})", title_justify="left")
+    for col in ("#", "expectation", "column", "arguments"):
+        table.add_column(col)
+    for i, exp in enumerate(s.expectations, 1):
+        kwargs = dict(exp.get("kwargs", {}))
+        column = kwargs.pop("column", "")
+        table.add_row(str(i), exp["type"], str(column), json.dumps(kwargs, default=str)[:100])
+    console().print(table)
+
+
+@app.command("suggest")
+def suggest(
+    ref: str = typer.Argument(..., metavar="NAME[@DIGEST]", help="The version to profile."),
+    suite: str = typer.Option(..., "--suite", "-s", help="Name of the suite to write."),
+    margin: float = typer.Option(0.1, "--margin", min=0.0, help="Widen ranges by this share of the observed range."),
+    row_margin: float = typer.Option(0.1, "--row-margin", min=0.0, help="Row count may vary by this share."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing suite."),
+) -> None:
+    """Write a starter suite from a version's profile (DuckDB statistics).
+
+    Ranges, value sets, nulls, uniqueness, mean/stdev and quantiles, with
+    margins; edit it afterwards. Never replaces a suite without --force.
+    """
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.versions import resolve
+    from datagov.cli.state import workspace
+    from datagov.quality.profile import profile_parquet
+    from datagov.quality.suggest import suggest_suite
+    from datagov.quality.suites import check_suite_name, save_suite, suite_path
+    from datagov.store import parquet_glob
+
+    ws = workspace()
+    check_suite_name(suite)
+    if suite_path(ws, suite).exists() and not force:
+        from datagov.errors import InvalidInput
+
+        raise InvalidInput(
+            f"suite {suite!r} already exists (expectations/{suite}.json)", hint="pass --force to replace it"
+        )
+    with open_catalog(ws) as con:
+        version = resolve(con, ref)
+    profile = profile_parquet(parquet_glob(ws, version.digest))
+    doc = suggest_suite(suite, profile, source=version.ref, margin=margin, row_margin=row_margin)
+    path = save_suite(ws, suite, doc, force=force)
+    typer.echo(
+        f"Wrote {path.relative_to(ws.root)}: {len(doc['expectations'])} expectations from {version.ref} "
+        f"({profile.rows:,} rows)"
+    )
+    typer.echo(f"Review it, then: datagov validate {version.dataset} --suite {suite}")

@@ -1,0 +1,112 @@
+"""`datagov validate` and `datagov validations list`."""
+
+from __future__ import annotations
+
+import typer
+
+validations = typer.Typer(help="Browse validation receipts.", no_args_is_help=True)
+
+
+def validate(
+    ref: str = typer.Argument(..., metavar="NAME[@DIGEST]", help="The version to validate."),
+    suite: list[str] = typer.Option(..., "--suite", "-s", help="Suite name; repeatable."),
+    verify: bool = typer.Option(False, "--verify", help="Re-hash every file first (sizes are always checked)."),
+) -> None:
+    """Validate a version against suites with Great Expectations on DuckDB.
+
+    Writes a receipt and an HTML report per suite. Exit 0 when every suite
+    passes, 3 when an expectation fails, 1 when one could not be evaluated.
+    """
+    from rich.table import Table
+
+    from datagov.cli.state import console, workspace
+    from datagov.errors import CheckFailed, InvalidInput
+    from datagov.quality.report import observed_text
+    from datagov.quality.validate import validate as run_validate
+
+    ws = workspace()
+    outcomes = run_validate(ws, ref, suite, verify=verify)
+    out = console()
+    for o in outcomes:
+        r = o.receipt
+        table = Table(title=f"{r.ref} against suite {r.suite}", title_justify="left")
+        for col in ("#", "result", "expectation", "column", "observed"):
+            table.add_column(col, overflow="fold")
+        for i, row in enumerate(r.results, 1):
+            mark = "[green]pass[/green]" if row["success"] else "[red]FAIL[/red]"
+            table.add_row(str(i), mark, row["type"], str(row.get("column") or ""), observed_text(row)[:80])
+        out.print(table)
+        colour = {"passed": "green", "failed": "red", "error": "magenta"}[r.status]
+        out.print(
+            f"[bold {colour}]{r.status.upper()}[/bold {colour}] {r.ref} against {r.suite}: "
+            f"{r.successful} of {r.evaluated} expectations met · receipt {r.id} · report {r.report}"
+        )
+    errored = [o.receipt for o in outcomes if o.receipt.status == "error"]
+    if errored:
+        r = errored[0]
+        i, row = next((i, row) for i, row in enumerate(r.results, 1) if row["error"])
+        raise InvalidInput(
+            f"suite {r.suite!r}, expectation #{i} ({row['type']}) could not be evaluated: {row['error']}"
+        )
+    failed = [o.receipt for o in outcomes if not o.receipt.success]
+    if failed:
+        raise CheckFailed(f"validation failed: {', '.join(f'{r.suite} ({r.id})' for r in failed)}")
+
+
+@validations.command("list")
+def list_(
+    name: str = typer.Argument(None, help="Only this dataset's receipts."),
+    limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List validation receipts, newest first, and whether the gate would still accept them."""
+    import contextlib
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.versions import check_name
+    from datagov.cli.state import console, print_json, when, workspace
+    from datagov.errors import DatagovError
+    from datagov.quality.receipts import list_receipts
+    from datagov.quality.suites import list_suites, load_suite
+
+    ws = workspace()
+    if name:
+        check_name(name)
+    with open_catalog(ws) as con:
+        receipts = list_receipts(con, dataset=name, limit=limit)
+    current = {}
+    for suite in list_suites(ws):
+        with contextlib.suppress(DatagovError):  # an unreadable suite: its receipts are simply not current
+            current[suite] = load_suite(ws, suite).digest
+    if as_json:
+        print_json([{**asdict(r), "suite_current": current.get(r.suite) == r.suite_digest} for r in receipts])
+        return
+    if not receipts:
+        typer.echo("No validations yet. Run: datagov validate DATASET --suite SUITE")
+        return
+    table = Table(title="Validations", title_justify="left")
+    for col in ("receipt", "version", "suite", "kind", "status", "met", "suite now", "started", "report"):
+        table.add_column(col, no_wrap=col in ("receipt", "version"))
+    for r in receipts:
+        now = "same" if current.get(r.suite) == r.suite_digest else "[yellow]changed[/yellow]"
+        colour = {"passed": "green", "failed": "red", "error": "magenta"}[r.status]
+        table.add_row(
+            r.id,
+            r.ref,
+            r.suite,
+            r.kind,
+            f"[{colour}]{r.status}[/{colour}]",
+            f"{r.successful}/{r.evaluated}",
+            now,
+            when(r.started),
+            r.report or "-",
+        )
+    console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate)
+    app.add_typer(validations, name="validations")

@@ -1,0 +1,101 @@
+"""The gate: may stage S use version V, given required suites?
+
+It answers only from receipts. A receipt counts when it passed, is for
+exactly this digest, and its suite digest equals the suite file's current
+digest (so editing a suite invalidates earlier receipts). The newest receipt
+for that (digest, suite) decides: a later failure outweighs an earlier pass.
+The stored files are also checked against the manifest (sizes, cheap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from datagov.catalog.db import open_catalog
+from datagov.catalog.versions import files_of, resolve
+from datagov.errors import DatagovError
+from datagov.quality.receipts import list_receipts
+from datagov.quality.suites import load_suite
+from datagov.verify import check_files
+from datagov.workspace import Workspace
+
+
+@dataclass
+class Reason:
+    code: str  # no-receipt | suite-changed | failed | suite-missing | data-changed
+    message: str
+    fix: str | None = None
+
+
+@dataclass
+class GateDecision:
+    stage: str
+    version_ref: str
+    digest: str
+    allowed: bool
+    reasons: list[Reason] = field(default_factory=list)
+    receipt_ids: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.allowed:
+            return f"gate open for {self.stage} on {self.version_ref}: receipts {', '.join(self.receipt_ids)}"
+        return f"gate refused {self.stage} on {self.version_ref}: " + "; ".join(r.message for r in self.reasons)
+
+
+def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: str = "quality") -> GateDecision:
+    with open_catalog(ws) as con:
+        version = resolve(con, ref)
+        manifest = files_of(con, version.digest)
+        receipts = list_receipts(con, digest=version.digest, kind=kind)
+    decision = GateDecision(stage, version.ref, version.digest, allowed=True)
+    problems = check_files(ws, version.digest, manifest, full=False)
+    if problems:
+        decision.reasons.append(
+            Reason(
+                "data-changed",
+                f"stored files of {version.ref} changed: " + ", ".join(f"{p.path} ({p.problem})" for p in problems),
+                fix=f"datagov datasets verify {version.ref}",
+            )
+        )
+    validate_cmd = f"datagov validate {version.ref} --suite {{}}"
+    for name in suites:
+        try:
+            suite = load_suite(ws, name)
+        except DatagovError as exc:
+            decision.reasons.append(Reason("suite-missing", exc.message))
+            continue
+        mine = [r for r in receipts if r.suite == name]
+        current = [r for r in mine if r.suite_digest == suite.digest]
+        if not current:
+            if mine:
+                decision.reasons.append(
+                    Reason(
+                        "suite-changed",
+                        f"suite {name!r} changed since {version.ref} was last validated against it "
+                        f"(receipt {mine[0].id})",
+                        fix=validate_cmd.format(name),
+                    )
+                )
+            else:
+                decision.reasons.append(
+                    Reason(
+                        "no-receipt",
+                        f"{version.ref} was never validated against suite {name!r}",
+                        fix=validate_cmd.format(name),
+                    )
+                )
+            continue
+        latest = current[0]
+        if not latest.success:
+            decision.reasons.append(
+                Reason(
+                    "failed",
+                    f"the latest validation of {version.ref} against {name!r} ({latest.id}) {latest.status}: "
+                    f"{latest.successful} of {latest.evaluated} expectations met",
+                    fix=f"fix the data or the suite, then {validate_cmd.format(name)}",
+                )
+            )
+            continue
+        decision.receipt_ids.append(latest.id)
+    decision.allowed = not decision.reasons
+    return decision

@@ -1,0 +1,1 @@
+"""Quality checks: GX suites, DuckDB profiles, validation, receipts."""

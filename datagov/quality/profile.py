@@ -1,0 +1,126 @@
+"""Column statistics of a version, computed by DuckDB over its Parquet files.
+
+One aggregate query for counts, ranges and moments; small GROUP BY queries
+for the value sets of low-cardinality columns. Nothing is loaded whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from datagov.sources.tabular import sql_str
+
+NUMERIC = {
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "REAL",
+}
+INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+VALUE_SET_MAX = 20  # at most this many distinct values: treat as categorical
+
+
+@dataclass
+class ColumnProfile:
+    name: str
+    type: str
+    nulls: int = 0
+    distinct: int = 0  # exact count of distinct non-null values
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    stdev: float | None = None
+    quantiles: list[float] = field(default_factory=list)
+    values: list | None = None  # sorted distinct values when few
+    counts: dict = field(default_factory=dict)  # value -> rows, when few
+    lengths: tuple[int, int] | None = None  # (min, max) string length
+
+    @property
+    def numeric(self) -> bool:
+        return self.type.upper() in NUMERIC or self.type.upper().startswith("DECIMAL")
+
+    @property
+    def integer(self) -> bool:
+        return self.type.upper() in INTEGER
+
+    @property
+    def blob(self) -> bool:
+        return self.type.upper() == "BLOB"
+
+
+@dataclass
+class Profile:
+    rows: int
+    columns: list[ColumnProfile]
+
+    def column(self, name: str) -> ColumnProfile:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def profile_parquet(glob: str, con: duckdb.DuckDBPyConnection | None = None) -> Profile:
+    own = con is None
+    con = con or duckdb.connect()
+    try:
+        source = f"read_parquet({sql_str(glob)})"
+        cols = [
+            ColumnProfile(name, type_) for name, type_, *_ in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        ]
+        parts = ["count(*)"]
+        for c in cols:
+            q = _q(c.name)
+            parts.append(f"count({q})")
+            if c.blob:
+                parts.append("NULL")
+                continue
+            parts.append(f"count(DISTINCT {q})")
+            if c.numeric:
+                qs = ", ".join(map(str, QUANTILES))
+                parts += [
+                    f"min({q})::DOUBLE",
+                    f"max({q})::DOUBLE",
+                    f"avg({q})::DOUBLE",
+                    f"stddev_samp({q})::DOUBLE",
+                    f"quantile_disc({q}::DOUBLE, [{qs}])",
+                ]
+            elif c.type.upper() == "VARCHAR":
+                parts += [f"min(length({q}))", f"max(length({q}))"]
+        row = list(con.execute(f"SELECT {', '.join(parts)} FROM {source}").fetchone())
+        rows = row.pop(0)
+        for c in cols:
+            c.nulls = rows - row.pop(0)
+            distinct = row.pop(0)
+            if c.blob:
+                continue
+            c.distinct = distinct
+            if c.numeric:
+                c.min, c.max, c.mean, c.stdev, quantiles = (row.pop(0) for _ in range(5))
+                c.quantiles = list(quantiles or [])
+            elif c.type.upper() == "VARCHAR":
+                lo, hi = row.pop(0), row.pop(0)
+                c.lengths = (lo, hi) if lo is not None else None
+            if 0 < c.distinct <= VALUE_SET_MAX:
+                pairs = con.execute(
+                    f"SELECT {_q(c.name)}, count(*) FROM {source} WHERE {_q(c.name)} IS NOT NULL "
+                    f"GROUP BY ALL ORDER BY 1"
+                ).fetchall()
+                c.values = [v for v, _ in pairs]
+                c.counts = {v: n for v, n in pairs}
+        return Profile(rows=rows, columns=cols)
+    finally:
+        if own:
+            con.close()

@@ -1,0 +1,80 @@
+"""A validation receipt as a self-contained HTML page (no scripts, no network)."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from datagov.quality.receipts import Receipt
+from datagov.workspace import Workspace
+
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d2433}
+h1{font-size:1.4rem;margin:0 0 .3rem}
+.meta{color:#556;margin-bottom:1rem}.meta code{background:#f1f3f7;padding:1px 4px;border-radius:3px}
+.verdict{display:inline-block;padding:.3rem .8rem;border-radius:4px;font-weight:600;color:#fff}
+.passed{background:#1f8a4c}.failed{background:#c0392b}.error{background:#8e44ad}
+table{border-collapse:collapse;width:100%;margin-top:1rem}
+th,td{border-bottom:1px solid #dde2ea;padding:.4rem .5rem;text-align:left;vertical-align:top}
+th{background:#f6f8fb}td.k{font-family:ui-monospace,monospace;font-size:12px;white-space:pre-wrap}
+.ok{color:#1f8a4c;font-weight:600}.bad{color:#c0392b;font-weight:600}
+"""
+
+
+def observed_text(row: dict) -> str:
+    if row.get("error"):
+        return f"error: {row['error']}"
+    res = row.get("result", {})
+    if "observed_value" in res:
+        value = res["observed_value"]
+        if isinstance(value, float):
+            return f"{value:.6g}"
+        return json.dumps(value, default=str)[:200]
+    if "unexpected_count" in res:
+        pct = res.get("unexpected_percent")
+        text = f"{res['unexpected_count']} unexpected" + (f" ({pct:.3g}%)" if pct is not None else "")
+        sample = res.get("partial_unexpected_list") or []
+        if sample:
+            text += ", e.g. " + ", ".join(map(str, sample[:5]))
+        return text
+    return "-"
+
+
+def expectation_args(row: dict) -> str:
+    kwargs = {k: v for k, v in row.get("kwargs", {}).items() if k != "column"}
+    return json.dumps(kwargs, default=str)
+
+
+def render(receipt: Receipt) -> str:
+    esc = html.escape
+    rows = []
+    for i, row in enumerate(receipt.results, 1):
+        mark = '<span class="ok">pass</span>' if row["success"] else '<span class="bad">FAIL</span>'
+        rows.append(
+            f"<tr><td>{i}</td><td>{mark}</td><td>{esc(row['type'])}</td><td>{esc(str(row.get('column') or ''))}</td>"
+            f"<td class=k>{esc(expectation_args(row))}</td><td class=k>{esc(observed_text(row))}</td></tr>"
+        )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{esc(receipt.suite)} on {esc(receipt.ref)}: {receipt.status}</title>
+<style>{CSS}</style></head><body>
+<h1>Validation of <code>{esc(receipt.ref)}</code> against suite <code>{esc(receipt.suite)}</code></h1>
+<div class="meta">receipt <code>{esc(receipt.id)}</code> · kind {esc(receipt.kind)} ·
+version digest <code>{esc(receipt.digest)}</code> · suite digest <code>{esc(receipt.suite_digest[:16])}…</code> ·
+started {receipt.started:%Y-%m-%d %H:%M:%S} UTC · {receipt.duration:.2f} s ·
+Great Expectations {esc(receipt.gx_version)}</div>
+<span class="verdict {receipt.status}">{receipt.status.upper()}: {receipt.successful} of {receipt.evaluated}
+expectations met</span>
+<table><thead><tr><th>#</th><th>result</th><th>expectation</th><th>column</th><th>arguments</th>
+<th>observed</th></tr></thead><tbody>
+{"".join(rows)}
+</tbody></table></body></html>
+"""
+
+
+def write_report(ws: Workspace, receipt: Receipt) -> Path:
+    ws.reports_dir.mkdir(parents=True, exist_ok=True)
+    path = ws.reports_dir / f"validation-{receipt.id}.html"
+    path.write_text(render(receipt))
+    return path

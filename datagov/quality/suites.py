@@ -1,0 +1,142 @@
+"""Expectation suites as files: `expectations/<name>.json`, GX's own format
+(`gx.ExpectationSuite(**json)` loads them), and their content digests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from datagov.catalog.versions import check_name
+from datagov.errors import InvalidInput, NotFound
+from datagov.workspace import Workspace
+
+COLUMN_KEYS = ("column", "column_A", "column_B")
+LIST_KEYS = ("column_list",)
+
+
+@dataclass(frozen=True)
+class SuiteFile:
+    name: str
+    path: Path
+    doc: dict  # the parsed JSON
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the canonical JSON: formatting does not count, any edit does."""
+        canon = json.dumps(self.doc, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canon.encode()).hexdigest()
+
+    @property
+    def expectations(self) -> list[dict]:
+        return self.doc.get("expectations", [])
+
+    def columns_used(self) -> list[tuple[int, str, str]]:
+        """(index, expectation type, column) for every column an expectation names."""
+        out = []
+        for i, exp in enumerate(self.expectations):
+            kwargs = exp.get("kwargs", {})
+            for key in COLUMN_KEYS:
+                if isinstance(kwargs.get(key), str):
+                    out.append((i, exp.get("type", "?"), kwargs[key]))
+            for key in LIST_KEYS:
+                if (
+                    isinstance(kwargs.get(key), list)
+                    and exp.get("type") != "expect_table_columns_to_match_ordered_list"
+                ):
+                    out.extend((i, exp.get("type", "?"), c) for c in kwargs[key] if isinstance(c, str))
+        return out
+
+
+def suite_path(ws: Workspace, name: str) -> Path:
+    check_suite_name(name)
+    return ws.expectations_dir / f"{name}.json"
+
+
+def check_suite_name(name: str) -> str:
+    try:
+        return check_name(name)
+    except InvalidInput:
+        raise InvalidInput(
+            f"invalid suite name {name!r}: use letters, digits, '.', '_' and '-' "
+            "(up to 128 characters, starting with a letter or digit, no '..')"
+        ) from None
+
+
+def list_suites(ws: Workspace) -> list[str]:
+    if not ws.expectations_dir.is_dir():
+        return []
+    return sorted(p.stem for p in ws.expectations_dir.glob("*.json"))
+
+
+def load_suite(ws: Workspace, name: str) -> SuiteFile:
+    """Read and structurally check a suite; GX builds it later (`build_suite`)."""
+    path = suite_path(ws, name)
+    if not path.is_file():
+        known = ", ".join(list_suites(ws)) or "none yet"
+        raise NotFound(
+            f"unknown suite {name!r} (no {path.relative_to(ws.root)}); suites: {known}",
+            hint=f"create one with: datagov expectations suggest DATASET --suite {name}",
+        )
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"suite {name!r} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("expectations"), list):
+        raise InvalidInput(f"suite {name!r} must be a JSON object with an 'expectations' list")
+    if doc.get("name") not in (None, name):
+        raise InvalidInput(f"suite file {path.name} names itself {doc.get('name')!r}; rename one to match")
+    for i, exp in enumerate(doc["expectations"]):
+        if not isinstance(exp, dict) or not isinstance(exp.get("type"), str):
+            raise InvalidInput(f"suite {name!r}, expectation #{i + 1}: needs a 'type' string")
+        if not isinstance(exp.get("kwargs", {}), dict):
+            raise InvalidInput(f"suite {name!r}, expectation #{i + 1} ({exp['type']}): 'kwargs' must be an object")
+    return SuiteFile(name, path, doc)
+
+
+def ensure_absent(ws: Workspace, name: str) -> None:
+    path = suite_path(ws, name)
+    if path.exists():
+        raise InvalidInput(
+            f"suite {name!r} already exists ({path.relative_to(ws.root)})", hint="pass --force to replace it"
+        )
+
+
+def save_suite(ws: Workspace, name: str, doc: dict, *, force: bool = False) -> Path:
+    path = suite_path(ws, name)
+    if not force:
+        ensure_absent(ws, name)
+    ws.expectations_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    os.replace(tmp, path)  # a reader never sees half a suite
+    return path
+
+
+def build_suite(suite: SuiteFile):
+    """The GX ExpectationSuite, or InvalidInput naming the suite and expectation."""
+    import great_expectations as gx
+    from great_expectations.exceptions import InvalidExpectationConfigurationError
+
+    from datagov.quality.gx_duckdb import UNSUPPORTED, quiet_gx
+
+    quiet_gx()
+    for i, exp in enumerate(suite.expectations):
+        if exp["type"] in UNSUPPORTED:
+            raise InvalidInput(
+                f"suite {suite.name!r}, expectation #{i + 1} ({exp['type']}) is not supported on DuckDB: "
+                f"{UNSUPPORTED[exp['type']]}; a version's column types are pinned by its digest"
+            )
+        try:
+            gx.ExpectationSuite(name=suite.name, expectations=[exp])
+        except InvalidExpectationConfigurationError as exc:
+            reason = str(exc).rsplit(": ", 1)[-1]
+            raise InvalidInput(f"suite {suite.name!r}, expectation #{i + 1} ({exp['type']}): {reason}") from None
+        except Exception as exc:  # pydantic ValidationError for bad kwargs, among others
+            reason = " ".join(str(exc).split())
+            raise InvalidInput(f"suite {suite.name!r}, expectation #{i + 1} ({exp['type']}): {reason}") from None
+    return gx.ExpectationSuite(**{k: v for k, v in suite.doc.items() if k != "name"}, name=suite.name)

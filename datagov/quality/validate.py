@@ -1,0 +1,159 @@
+"""`datagov validate`: integrity first, then each suite through GX's SQL
+engine on DuckDB reading the version's Parquet files in place, then one
+receipt (and one HTML report) per suite."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from datagov.catalog.db import open_catalog, transaction
+from datagov.catalog.versions import Version, files_of, resolve
+from datagov.errors import IntegrityError, InvalidInput
+from datagov.quality.receipts import Receipt, insert_receipt
+from datagov.quality.suites import SuiteFile, build_suite, load_suite
+from datagov.store import staging, version_dir
+from datagov.verify import check_files
+from datagov.workspace import Workspace
+
+KEPT_RESULT_KEYS = (
+    "observed_value",
+    "element_count",
+    "missing_count",
+    "unexpected_count",
+    "unexpected_percent",
+    "partial_unexpected_list",
+    "details",
+)
+
+
+def jsonable(value):
+    """numpy scalars and arrays, tuples and the like as plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+@dataclass
+class Outcome:
+    receipt: Receipt
+    suite: SuiteFile
+    version: Version
+
+
+def _check_integrity(ws: Workspace, version: Version, manifest: list, full: bool) -> None:
+    problems = check_files(ws, version.digest, manifest, full=full)
+    if problems:
+        listed = "; ".join(f"{p.path}: {p.problem} ({p.detail})" for p in problems[:5])
+        raise IntegrityError(
+            f"{version.ref} no longer matches its manifest, refusing to validate: {listed}",
+            hint=f"see `datagov datasets verify {version.ref}`",
+        )
+
+
+def _check_columns(suite: SuiteFile, version: Version) -> None:
+    have = set(version.columns)
+    for index, type_, column in suite.columns_used():
+        if column not in have:
+            raise InvalidInput(
+                f"suite {suite.name!r}, expectation #{index + 1} ({type_}): column {column!r} is not in "
+                f"{version.ref}; its columns: {', '.join(version.columns)}"
+            )
+
+
+def summarize(result) -> dict:
+    """One GX ExpectationValidationResult as a plain dict for the receipt."""
+    cfg = result.expectation_config
+    info = result.exception_info or {}
+    raised = bool(info.get("raised_exception"))
+    return {
+        "type": cfg.type,
+        "column": cfg.kwargs.get("column"),
+        "kwargs": jsonable({k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}),
+        "success": bool(result.success) and not raised,
+        "result": jsonable({k: v for k, v in (result.result or {}).items() if k in KEPT_RESULT_KEYS}),
+        "error": (info.get("exception_message") or "error") if raised else None,
+    }
+
+
+def validate(
+    ws: Workspace,
+    ref: str,
+    suite_names: list[str],
+    *,
+    verify: bool = False,
+    kind: str = "quality",
+    reference_digest: str | None = None,
+) -> list[Outcome]:
+    """Run every suite against the version; returns one outcome per suite.
+
+    Configuration problems (bad JSON, unknown expectation, missing column)
+    raise before anything runs, and write no receipt.
+    """
+    if not suite_names:
+        raise InvalidInput("name at least one suite with --suite")
+    with open_catalog(ws) as con:
+        version = resolve(con, ref)
+        manifest = files_of(con, version.digest)
+    _check_integrity(ws, version, manifest, full=verify)
+    suites = [load_suite(ws, name) for name in dict.fromkeys(suite_names)]
+    built = []
+    for suite in suites:
+        gx_suite = build_suite(suite)
+        _check_columns(suite, version)
+        built.append((suite, gx_suite))
+
+    from datagov.quality.gx_duckdb import duckdb_batch, gx_version, view_database
+
+    receipts = []
+    with staging(ws) as folder:
+        files = [str(version_dir(ws, version.digest) / path) for path, *_ in manifest]
+        database = view_database(folder / "view.duckdb", files)
+        with duckdb_batch(database) as batch:
+            for suite, gx_suite in built:
+                started = datetime.now(UTC).replace(tzinfo=None)
+                t0 = time.perf_counter()
+                result = batch.validate(gx_suite, result_format="SUMMARY")
+                duration = time.perf_counter() - t0
+                rows = [summarize(r) for r in result.results]
+                errored = any(r["error"] for r in rows)
+                success = all(r["success"] for r in rows) and not errored
+                receipts.append(
+                    Receipt(
+                        id=f"r-{secrets.token_hex(6)}",
+                        dataset=version.dataset,
+                        digest=version.digest,
+                        suite=suite.name,
+                        suite_digest=suite.digest,
+                        kind=kind,
+                        success=success,
+                        status="error" if errored else ("passed" if success else "failed"),
+                        evaluated=len(rows),
+                        successful=sum(r["success"] for r in rows),
+                        results=rows,
+                        gx_version=gx_version(),
+                        started=started,
+                        duration=duration,
+                        reference_digest=reference_digest,
+                    )
+                )
+    from datagov.quality.report import write_report
+
+    for receipt in receipts:
+        receipt.report = str(write_report(ws, receipt).relative_to(ws.root))
+    with open_catalog(ws, write=True) as con, transaction(con):
+        for receipt in receipts:
+            insert_receipt(con, receipt)
+    return [Outcome(r, s, version) for r, (s, _) in zip(receipts, built, strict=True)]
