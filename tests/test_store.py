@@ -16,12 +16,14 @@ from datagov.workspace import init_workspace
 @st.composite
 def tables(draw):
     n = draw(st.integers(1, 30))
-    return pa.table({
-        "i": draw(st.lists(st.integers(-(2**62), 2**62), min_size=n, max_size=n)),
-        "f": draw(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=n, max_size=n)),
-        "s": draw(st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=n, max_size=n)),
-        "b": draw(st.lists(st.booleans(), min_size=n, max_size=n)),
-    })
+    return pa.table(
+        {
+            "i": draw(st.lists(st.integers(-(2**62), 2**62), min_size=n, max_size=n)),
+            "f": draw(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=n, max_size=n)),
+            "s": draw(st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=n, max_size=n)),
+            "b": draw(st.lists(st.booleans(), min_size=n, max_size=n)),
+        }
+    )
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

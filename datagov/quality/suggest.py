@@ -36,8 +36,8 @@ def suggest_suite(name: str, profile: Profile, *, source: str, margin: float = 0
         _exp(
             "expect_table_row_count_to_be_between",
             f"rows within ±{row_margin:g} of {n}",
-            min_value=max(1, math.floor(n * (1 - row_margin))),
-            max_value=math.ceil(n * (1 + row_margin)),
+            min_value=max(1, math.floor(round(n * (1 - row_margin), 6))),  # 400 * 1.1 is 440.00000000000006
+            max_value=math.ceil(round(n * (1 + row_margin), 6)),
         ),
         _exp(
             "expect_table_columns_to_match_ordered_list",

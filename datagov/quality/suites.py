@@ -120,12 +120,21 @@ def save_suite(ws: Workspace, name: str, doc: dict, *, force: bool = False) -> P
 def build_suite(suite: SuiteFile):
     """The GX ExpectationSuite, or InvalidInput naming the suite and expectation."""
     import great_expectations as gx
-    from great_expectations.exceptions import InvalidExpectationConfigurationError
+    from great_expectations.exceptions import ExpectationNotFoundError, InvalidExpectationConfigurationError
+    from great_expectations.expectations.registry import get_expectation_impl
 
     from datagov.quality.gx_duckdb import UNSUPPORTED, quiet_gx
 
     quiet_gx()
     for i, exp in enumerate(suite.expectations):
+        # Looked up first: GX raises for an unknown type only the first time
+        # and afterwards drops it silently from the suite.
+        try:
+            get_expectation_impl(exp["type"])
+        except ExpectationNotFoundError:
+            raise InvalidInput(
+                f"suite {suite.name!r}, expectation #{i + 1}: unknown expectation type {exp['type']!r}"
+            ) from None
         if exp["type"] in UNSUPPORTED:
             raise InvalidInput(
                 f"suite {suite.name!r}, expectation #{i + 1} ({exp['type']}) is not supported on DuckDB: "
@@ -139,4 +148,7 @@ def build_suite(suite: SuiteFile):
         except Exception as exc:  # pydantic ValidationError for bad kwargs, among others
             reason = " ".join(str(exc).split())
             raise InvalidInput(f"suite {suite.name!r}, expectation #{i + 1} ({exp['type']}): {reason}") from None
-    return gx.ExpectationSuite(**{k: v for k, v in suite.doc.items() if k != "name"}, name=suite.name)
+    built = gx.ExpectationSuite(**{k: v for k, v in suite.doc.items() if k != "name"}, name=suite.name)
+    if len(built.expectations) != len(suite.expectations):  # never validate less than the file says
+        raise InvalidInput(f"suite {suite.name!r}: Great Expectations dropped some expectations while loading it")
+    return built

@@ -73,18 +73,34 @@ def _check_columns(suite: SuiteFile, version: Version) -> None:
             )
 
 
+def exception_messages(info: dict | None) -> list[str]:
+    """GX reports an error either flat ({"raised_exception": True, ...}) or
+    per metric ({"MetricConfigurationID(...)": {...}}): the messages of both."""
+    if not info:
+        return []
+    if "raised_exception" in info:
+        return [info.get("exception_message") or "error"] if info.get("raised_exception") else []
+    return [
+        str(v.get("exception_message") or "error")
+        for v in info.values()
+        if isinstance(v, dict)
+        and v.get("raised_exception", True)
+        and ("exception_message" in v or "exception_traceback" in v)
+    ]
+
+
 def summarize(result) -> dict:
     """One GX ExpectationValidationResult as a plain dict for the receipt."""
     cfg = result.expectation_config
-    info = result.exception_info or {}
-    raised = bool(info.get("raised_exception"))
+    errors = exception_messages(result.exception_info)
+    raised = bool(errors)
     return {
         "type": cfg.type,
         "column": cfg.kwargs.get("column"),
         "kwargs": jsonable({k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}),
         "success": bool(result.success) and not raised,
         "result": jsonable({k: v for k, v in (result.result or {}).items() if k in KEPT_RESULT_KEYS}),
-        "error": (info.get("exception_message") or "error") if raised else None,
+        "error": errors[0] if raised else None,
     }
 
 

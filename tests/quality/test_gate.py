@@ -1,0 +1,65 @@
+"""Every way the gate refuses, and the one way it opens."""
+
+import pytest
+
+from datagov.gate import check_gate
+from tests.quality.conftest import exp, write_suite
+
+SUITE = [exp("expect_column_values_to_not_be_null", column="x")]
+
+
+@pytest.fixture
+def validated(table, ws):
+    write_suite(ws, "s", SUITE)
+    assert table("validate", "t", "--suite", "s").exit_code == 0
+    return ws
+
+
+def test_open_with_a_current_passing_receipt(validated):
+    decision = check_gate(validated, "pretrain", "t", ["s"])
+    assert decision.allowed and decision.reasons == []
+    assert len(decision.receipt_ids) == 1 and decision.receipt_ids[0].startswith("r-")
+    assert decision.summary().startswith("gate open for pretrain on t@")
+
+
+def test_refused_without_receipt(table, ws):
+    write_suite(ws, "s", SUITE)
+    decision = check_gate(ws, "pretrain", "t", ["s"])
+    assert not decision.allowed
+    [reason] = decision.reasons
+    assert (
+        reason.code == "no-receipt"
+        and reason.fix.startswith("datagov validate t@")
+        and reason.fix.endswith(" --suite s")
+    )
+
+
+def test_refused_after_suite_edit(validated):
+    write_suite(validated, "s", [*SUITE, exp("expect_column_values_to_not_be_null", column="y")])
+    [reason] = check_gate(validated, "pretrain", "t", ["s"]).reasons
+    assert reason.code == "suite-changed" and "suite 's' changed since" in reason.message
+
+
+def test_refused_when_latest_failed(validated, table):
+    write_suite(validated, "s", [exp("expect_column_max_to_be_between", column="x", max_value=0)])
+    assert table("validate", "t", "--suite", "s").exit_code == 3
+    [reason] = check_gate(validated, "pretrain", "t", ["s"]).reasons
+    assert reason.code == "failed" and "failed: 0 of 1 expectations met" in reason.message
+
+
+def test_reverting_a_suite_revives_its_receipt(validated, table):
+    """Receipts are bound to suite content: the failing receipt belongs to the edited
+    suite, so restoring the original content makes the original passing receipt count."""
+    write_suite(validated, "s", [exp("expect_column_max_to_be_between", column="x", max_value=0)])
+    assert table("validate", "t", "--suite", "s").exit_code == 3
+    write_suite(validated, "s", SUITE)  # back to the passing content: the old passing receipt counts again
+    assert check_gate(validated, "pretrain", "t", ["s"]).allowed
+
+
+def test_refused_for_missing_suite_and_changed_files(validated):
+    decision = check_gate(validated, "pretrain", "t", ["s", "gone"])
+    assert [r.code for r in decision.reasons] == ["suite-missing"]
+    part = next(validated.store_dir.iterdir()) / "part-00000.parquet"
+    part.write_bytes(part.read_bytes()[:-1])
+    codes = [r.code for r in check_gate(validated, "pretrain", "t", ["s"]).reasons]
+    assert codes == ["data-changed"]
