@@ -25,12 +25,30 @@ STEPS: list[list[str]] = [
     ["datasets", "list"],
     ["datasets", "show", "digits-finetune"],
     ["datasets", "verify", "digits"],
+    # Starter suites: one for the unlabelled pretraining split, one for the labelled
+    # splits (suggested from finetune, with a row margin wide enough for eval).
+    ["expectations", "suggest", "digits-pretrain", "--suite", "digits-pretrain"],
+    ["expectations", "suggest", "digits-finetune", "--suite", "digits-labelled", "--row-margin", "1.5"],
+    ["expectations", "list"],
+    ["validate", "digits-pretrain", "--suite", "digits-pretrain"],
+    ["validate", "digits-finetune", "--suite", "digits-labelled"],
+    ["validate", "digits-eval", "--suite", "digits-labelled"],
+    ["validations", "list", "--limit", "6"],
     ["lineage", "digits"],
 ]
 
 
+def _skip_reason(ws, step: list[str]) -> str | None:
+    """Suggest never overwrites: a suite that exists (perhaps edited) is kept."""
+    if step[:2] == ["expectations", "suggest"]:
+        suite = step[step.index("--suite") + 1]
+        if (ws.expectations_dir / f"{suite}.json").exists():
+            return f"expectations/{suite}.json exists; keeping it (delete it to suggest again)"
+    return None
+
+
 def demo(ctx: typer.Context) -> None:
-    """Run the main job in this workspace: ingest digits, split, list, lineage.
+    """Run the main job in this workspace: ingest, split, suggest, validate, lineage.
 
     Every step is an ordinary datagov command, printed before it runs.
     Running the demo again changes nothing: the same content is the same version.
@@ -43,6 +61,9 @@ def demo(ctx: typer.Context) -> None:
     out = console()
     for step in STEPS:
         out.print(f"\n[bold green]$ datagov {shlex.join(step)}[/bold green]")
+        if reason := _skip_reason(ws, step):
+            out.print(f"[dim]skipped: {reason}[/dim]")
+            continue
         try:
             root.main(prefix + step, prog_name="datagov", standalone_mode=False)
         except typer.Exit as exc:
