@@ -66,16 +66,16 @@ def list_(
     from rich.table import Table
 
     from datagov.catalog.db import open_catalog
-    from datagov.catalog.versions import check_name
+    from datagov.catalog.versions import check_name, dataset_row
     from datagov.cli.state import console, print_json, when, workspace
-    from datagov.errors import DatagovError
+    from datagov.errors import DatagovError, NotFound
     from datagov.quality.receipts import list_receipts
     from datagov.quality.suites import list_suites, load_suite
 
     ws = workspace()
-    if name:
-        check_name(name)
     with open_catalog(ws) as con:
+        if name and dataset_row(con, check_name(name)) is None:
+            raise NotFound(f"unknown dataset {name!r}", hint="see `datagov datasets list`")
         receipts = list_receipts(con, dataset=name, limit=limit)
     current = {}
     for suite in list_suites(ws):

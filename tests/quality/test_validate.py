@@ -42,6 +42,8 @@ def test_passing_validation_writes_receipt_and_report(table, ws):
     assert not re.search(r"(src|href)=\"?https?:", page)  # opens with no network
     listing = table("validations", "list", "t", "--json")
     assert json.loads(listing.stdout)[0]["suite_current"] is True
+    unknown = table("validations", "list", "nope")
+    assert unknown.exit_code == 1 and unknown.stderr.splitlines()[0] == "Error: unknown dataset 'nope'"
 
 
 def test_failing_validation_exits_3_with_a_failed_receipt(table, ws):
