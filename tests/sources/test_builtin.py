@@ -31,8 +31,11 @@ def write_idx(path, array: np.ndarray):
     path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
-def test_torchvision_mnist_from_local_idx_files(cli, ws, tmp_path):
-    raw = tmp_path / "root" / "MNIST" / "raw"
+@pytest.mark.parametrize("dataset", ["MNIST", "FashionMNIST"])
+def test_torchvision_idx_datasets_from_local_files(cli, ws, tmp_path, dataset):
+    """MNIST and FashionMNIST share the IDX layout under ROOT/NAME/raw. (CIFAR10's loader
+    checks its files' MD5 sums, so it can only be tested with the real download.)"""
+    raw = tmp_path / "root" / dataset / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (20, 28, 28), dtype=np.uint8)
@@ -41,16 +44,19 @@ def test_torchvision_mnist_from_local_idx_files(cli, ws, tmp_path):
     write_idx(raw / "train-labels-idx1-ubyte", labels)
     write_idx(raw / "t10k-images-idx3-ubyte", images[:5])
     write_idx(raw / "t10k-labels-idx1-ubyte", labels[:5])
-    result = cli("ingest", "torchvision:MNIST", "--root", tmp_path / "root", "--name", "mnist")
+    result = cli("ingest", f"torchvision:{dataset}", "--root", tmp_path / "root", "--name", "mnist")
     assert result.exit_code == 0, result.output
     got = rows(ws, "mnist", "label, label_name, height, mean")
     assert [r[0] for r in got] == labels.tolist()
-    from torchvision.datasets import MNIST
+    import torchvision.datasets
 
-    assert [r[1] for r in got] == [MNIST.classes[v] for v in labels]  # e.g. "7 - seven"
+    classes = getattr(torchvision.datasets, dataset).classes
+    assert [r[1] for r in got] == [classes[v] for v in labels]  # e.g. "7 - seven", "Ankle boot"
     assert got[0][2] == 28
     assert abs(got[0][3] - images[0].mean() / 255) < 1e-12
-    test = cli("ingest", "torchvision:MNIST", "--root", tmp_path / "root", "--split", "test", "--name", "mnist-test")
+    test = cli(
+        "ingest", f"torchvision:{dataset}", "--root", tmp_path / "root", "--split", "test", "--name", "mnist-test"
+    )
     assert test.exit_code == 0 and len(rows(ws, "mnist-test", "label")) == 5
 
 
