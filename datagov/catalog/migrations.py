@@ -97,6 +97,40 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        3,
+        "runs, waivers",
+        """
+        CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY,       -- the MLflow run id
+            stage VARCHAR NOT NULL,           -- pretrain | transfer
+            pipeline VARCHAR NOT NULL,        -- the spec file
+            experiment VARCHAR NOT NULL,
+            dataset VARCHAR NOT NULL,
+            digest VARCHAR NOT NULL,
+            gate JSON NOT NULL,               -- the gate decision the run started under
+            waiver_id VARCHAR,
+            status VARCHAR NOT NULL,          -- running | finished | failed
+            model_name VARCHAR,
+            model_version VARCHAR,
+            metrics JSON,
+            started TIMESTAMP NOT NULL,
+            ended TIMESTAMP
+        );
+        -- The only way past a refusing gate; always recorded with its reason.
+        CREATE TABLE waivers (
+            id VARCHAR PRIMARY KEY,
+            target VARCHAR NOT NULL,          -- the version node (name@digest)
+            stage VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            who VARCHAR NOT NULL,
+            refused JSON NOT NULL,            -- what the gate said
+            created TIMESTAMP NOT NULL,
+            expires TIMESTAMP,
+            run_id VARCHAR
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -12,6 +12,7 @@ from datagov.cli import (
     ingest_cmd,
     init_cmd,
     lineage_cmd,
+    pretrain_cmd,
     split_cmd,
     validate_cmd,
 )
@@ -81,6 +82,7 @@ ingest_cmd.register(app)
 split_cmd.register(app)
 lineage_cmd.register(app)
 validate_cmd.register(app)
+pretrain_cmd.register(app)
 demo_cmd.register(app)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(expectations_cmd.app, name="expectations")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -17,17 +18,18 @@ COLUMN_KEYS = ("column", "column_A", "column_B")
 LIST_KEYS = ("column_list",)
 
 
+def content_digest(doc: dict) -> str:
+    """sha256 of the canonical JSON: formatting does not count, any edit does."""
+    canon = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class SuiteFile:
     name: str
     path: Path
-    doc: dict  # the parsed JSON
-
-    @property
-    def digest(self) -> str:
-        """sha256 of the canonical JSON: formatting does not count, any edit does."""
-        canon = json.dumps(self.doc, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(canon.encode()).hexdigest()
+    doc: dict  # the parsed JSON; never handed to GX itself (GX edits what it is given)
+    digest: str  # of the file as read
 
     @property
     def expectations(self) -> list[dict]:
@@ -95,7 +97,7 @@ def load_suite(ws: Workspace, name: str) -> SuiteFile:
             raise InvalidInput(f"suite {name!r}, expectation #{i + 1}: needs a 'type' string")
         if not isinstance(exp.get("kwargs", {}), dict):
             raise InvalidInput(f"suite {name!r}, expectation #{i + 1} ({exp['type']}): 'kwargs' must be an object")
-    return SuiteFile(name, path, doc)
+    return SuiteFile(name, path, doc, content_digest(doc))
 
 
 def ensure_absent(ws: Workspace, name: str) -> None:
@@ -141,14 +143,15 @@ def build_suite(suite: SuiteFile):
                 f"{UNSUPPORTED[exp['type']]}; a version's column types are pinned by its digest"
             )
         try:
-            gx.ExpectationSuite(name=suite.name, expectations=[exp])
+            gx.ExpectationSuite(name=suite.name, expectations=[copy.deepcopy(exp)])
         except InvalidExpectationConfigurationError as exc:
             reason = str(exc).rsplit(": ", 1)[-1]
             raise InvalidInput(f"suite {suite.name!r}, expectation #{i + 1} ({exp['type']}): {reason}") from None
         except Exception as exc:  # pydantic ValidationError for bad kwargs, among others
             reason = " ".join(str(exc).split())
             raise InvalidInput(f"suite {suite.name!r}, expectation #{i + 1} ({exp['type']}): {reason}") from None
-    built = gx.ExpectationSuite(**{k: v for k, v in suite.doc.items() if k != "name"}, name=suite.name)
+    doc = copy.deepcopy(suite.doc)  # GX fills in ids and defaults in place
+    built = gx.ExpectationSuite(**{k: v for k, v in doc.items() if k != "name"}, name=suite.name)
     if len(built.expectations) != len(suite.expectations):  # never validate less than the file says
         raise InvalidInput(f"suite {suite.name!r}: Great Expectations dropped some expectations while loading it")
     return built

@@ -63,3 +63,16 @@ def test_refused_for_missing_suite_and_changed_files(validated):
     part.write_bytes(part.read_bytes()[:-1])
     codes = [r.code for r in check_gate(validated, "pretrain", "t", ["s"]).reasons]
     assert codes == ["data-changed"]
+
+
+def test_suggested_suite_receipt_opens_the_gate(table, ws):
+    """GX edits the expectation dicts it is given; the receipt must still carry
+    the digest of the suite file as it is on disk."""
+    from datagov.quality.suites import load_suite
+
+    assert table("expectations", "suggest", "t", "--suite", "rich").exit_code == 0
+    before = load_suite(ws, "rich").digest
+    assert table("validate", "t", "--suite", "rich").exit_code == 0
+    assert load_suite(ws, "rich").digest == before
+    decision = check_gate(ws, "pretrain", "t", ["rich"])
+    assert decision.allowed, decision.summary()

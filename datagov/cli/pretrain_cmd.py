@@ -1,0 +1,34 @@
+"""`datagov pretrain`."""
+
+from __future__ import annotations
+
+import typer
+
+
+def pretrain(
+    pipeline: str = typer.Argument(..., metavar="PIPELINE.yaml", help="A pretraining spec (see pipelines/)."),
+    overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE ...]", help="Override spec keys, e.g. train.epochs=3."),
+    waive: str = typer.Option(None, "--waive", metavar="REASON", help="Run despite a refusing gate; recorded."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Pretrain an autoencoder on a validated dataset version, logged to MLflow.
+
+    The gate runs first: without passing receipts for the spec's suites on
+    exactly this version it refuses (exit 4) and says how to fix it.
+    """
+    from datagov.cli.state import workspace
+    from datagov.training.pretrain import pretrain as run_pretrain
+
+    result = run_pretrain(workspace(), pipeline, overrides or [], waive=waive, progress=progress)
+    if result.waiver_id:
+        typer.secho(f"Warning: gate waived ({result.waiver_id}): {waive}", err=True, fg="yellow")
+    m = result.metrics
+    typer.echo(f"Pretrained on {result.device}: train loss {m['train_loss']:.5f}, val loss {m['val_loss']:.5f}, "
+               f"{m['samples_per_s']:,.0f} samples/s")
+    typer.echo(f"MLflow run {result.run_id}")
+    typer.echo(f"Registered models:/{result.model_name}/{result.model_version} "
+               f"(alias models:/{result.model_name}@{result.alias})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("pretrain")(pretrain)

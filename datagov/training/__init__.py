@@ -1,0 +1,1 @@
+"""Gated training pipelines: specs, streaming data, autoencoders, runs."""

@@ -1,0 +1,172 @@
+"""Pipeline specs: YAML into typed dataclasses, `key=value` overrides, and
+every problem reported at once with its key path (torchtune's habit)."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from datagov.errors import InvalidInput
+
+
+@dataclass
+class DataSpec:
+    dataset: str  # NAME or NAME@DIGEST
+    suites: list[str] = field(default_factory=list)
+    validation_every: int = 10  # every Nth row is held out for validation loss
+
+
+@dataclass
+class ModelSpec:
+    kind: str = "auto"  # auto | mlp | conv
+    hidden: list[int] = field(default_factory=lambda: [256, 128])
+    channels: list[int] = field(default_factory=lambda: [32, 64])
+    latent: int = 32
+
+
+@dataclass
+class TrainSpec:
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    loss: str = "mse"  # mse | bce
+    noise: float = 0.0  # denoising: std of Gaussian noise added to inputs
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    workers: int = 0
+
+
+@dataclass
+class RegisterSpec:
+    model_name: str = ""
+    alias: str = "latest-validated"
+
+
+@dataclass
+class PretrainSpec:
+    name: str
+    data: DataSpec
+    model: ModelSpec = field(default_factory=ModelSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    register: RegisterSpec = field(default_factory=RegisterSpec)
+
+
+CHOICES = {
+    "model.kind": ("auto", "mlp", "conv"),
+    "train.loss": ("mse", "bce"),
+    "train.device": ("auto", "cpu", "cuda"),
+}
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, path: str, errors: list[str]) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            errors.append(f"{path}: expected a mapping, got {type(value).__name__}")
+            return None
+        return _build(tp, value, path, errors)
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            errors.append(f"{path}: expected a list of {_type_name(inner)}, got {type(value).__name__}")
+            return None
+        return [_convert(v, inner, f"{path}[{i}]", errors) for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
+        errors.append(f"{path}: expected {tp.__name__}, got {type(value).__name__} ({value!r})")
+        return None
+    return value
+
+
+def _build(cls: type, raw: dict, prefix: str, errors: list[str]) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            errors.append(f"{prefix + '.' if prefix else ''}{key}: unknown key (known: {', '.join(fields)})")
+    kwargs = {}
+    for name, f in fields.items():
+        path = f"{prefix}.{name}" if prefix else name
+        if name in raw:
+            kwargs[name] = _convert(raw[name], hints[name], path, errors)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            errors.append(f"{path}: required")
+            kwargs[name] = None
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # only reachable with errors already recorded
+        errors.append(f"{prefix or cls.__name__}: {exc}")
+        return None
+
+
+def apply_overrides(raw: dict, overrides: list[str], errors: list[str]) -> dict:
+    """`train.epochs=3` sets raw["train"]["epochs"] = 3 (values parsed as YAML)."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            errors.append(f"override {item!r}: expected KEY=VALUE, e.g. train.epochs=3")
+            continue
+        node = raw
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                errors.append(f"override {item!r}: {part} is not a mapping")
+                break
+        else:
+            node[parts[-1]] = yaml.safe_load(text) if text else ""
+    return raw
+
+
+def load_spec(path: str | Path, overrides: list[str] | None = None, cls: type = PretrainSpec) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInput(f"pipeline spec not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"pipeline spec {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"pipeline spec {path} must be a mapping at the top level")
+    errors: list[str] = []
+    raw = apply_overrides(raw, overrides or [], errors)
+    spec = _build(cls, raw, "", errors)
+    if spec is not None:
+        flat = flatten(dataclasses.asdict(spec))
+        for key, allowed in CHOICES.items():
+            if key in flat and flat[key] not in allowed:
+                errors.append(f"{key}: {flat[key]!r} is not one of {', '.join(allowed)}")
+        if not flat.get("data.suites"):
+            errors.append("data.suites: name at least one suite; training data must pass checks")
+        for key in ("train.epochs", "train.batch_size", "model.latent", "data.validation_every"):
+            if isinstance(flat.get(key), int) and flat[key] < 1:
+                errors.append(f"{key}: must be at least 1")
+    if errors:
+        raise InvalidInput(
+            f"pipeline spec {path} has {len(errors)} problem(s):\n  " + "\n  ".join(errors)
+        )
+    return spec
+
+
+def flatten(doc: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in doc.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            out.update(flatten(value, path))
+        else:
+            out[path] = value
+    return out
