@@ -21,7 +21,9 @@ def configure(ws: Workspace):
 
     import mlflow
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # datagov prints what was logged and registered itself; MLflow's own notes
+    # (registration chatter, the pickle-format caution) would repeat it.
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     uri = tracking_uri(ws)
     mlflow.set_tracking_uri(uri)
@@ -39,21 +41,41 @@ def experiment_id(ws: Workspace, name: str) -> str:
     return mlflow.create_experiment(name, artifact_location=artifacts.as_uri())
 
 
-_MLFLOW_TYPES = {"BLOB": "binary", "VARCHAR": "string", "BIGINT": "long", "INTEGER": "integer",
-                 "DOUBLE": "double", "FLOAT": "float", "BOOLEAN": "boolean"}
+MLFLOW_DIGEST_CHARS = 36  # MLflow's limit for a dataset digest
+
+
+_MLFLOW_TYPES = {
+    "BLOB": "binary",
+    "VARCHAR": "string",
+    "BIGINT": "long",
+    "INTEGER": "integer",
+    "DOUBLE": "double",
+    "FLOAT": "float",
+    "BOOLEAN": "boolean",
+}
 
 
 def log_dataset(ws: Workspace, version: Version, context: str) -> None:
     """Record a version as an MLflow dataset input, with our digest, without loading it."""
     import mlflow
-    from mlflow.data.filesystem_dataset_source import FileSystemDatasetSource
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
     from mlflow.types import ColSpec, Schema
 
     cols = [ColSpec(_MLFLOW_TYPES.get(c["type"].upper(), "string"), c["name"]) for c in version.schema]
-    dataset = MetaDataset(FileSystemDatasetSource(str(version.path(ws))), name=version.ref,
-                          digest=version.digest, schema=Schema(cols))
-    mlflow.log_input(dataset, context=context, tags={"datagov.dataset": version.dataset, "datagov.rows": str(version.rows)})
+    import warnings
+
+    with warnings.catch_warnings():  # "can be interpreted in multiple ways": both are the local source
+        warnings.simplefilter("ignore", UserWarning)
+        source = resolve_dataset_source(str(version.path(ws)))
+    # MLflow rejects digests over 36 characters: it gets our digest's prefix (144
+    # bits; `datagov ... NAME@PREFIX` resolves it) and the full digest as a tag.
+    dataset = MetaDataset(source, name=version.ref, digest=version.digest[:MLFLOW_DIGEST_CHARS], schema=Schema(cols))
+    mlflow.log_input(
+        dataset,
+        context=context,
+        tags={"datagov.dataset": version.dataset, "datagov.digest": version.digest, "datagov.rows": str(version.rows)},
+    )
 
 
 def flat_params(flat: dict[str, Any]) -> dict[str, str]:

@@ -7,7 +7,9 @@ import typer
 
 def pretrain(
     pipeline: str = typer.Argument(..., metavar="PIPELINE.yaml", help="A pretraining spec (see pipelines/)."),
-    overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE ...]", help="Override spec keys, e.g. train.epochs=3."),
+    overrides: list[str] = typer.Argument(
+        None, metavar="[KEY=VALUE ...]", help="Override spec keys, e.g. train.epochs=3."
+    ),
     waive: str = typer.Option(None, "--waive", metavar="REASON", help="Run despite a refusing gate; recorded."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -23,11 +25,15 @@ def pretrain(
     if result.waiver_id:
         typer.secho(f"Warning: gate waived ({result.waiver_id}): {waive}", err=True, fg="yellow")
     m = result.metrics
-    typer.echo(f"Pretrained on {result.device}: train loss {m['train_loss']:.5f}, val loss {m['val_loss']:.5f}, "
-               f"{m['samples_per_s']:,.0f} samples/s")
+    typer.echo(
+        f"Pretrained on {result.device}: train loss {m['train_loss']:.5f}, val loss {m['val_loss']:.5f}, "
+        f"{m['samples_per_s']:,.0f} samples/s"
+    )
     typer.echo(f"MLflow run {result.run_id}")
-    typer.echo(f"Registered models:/{result.model_name}/{result.model_version} "
-               f"(alias models:/{result.model_name}@{result.alias})")
+    typer.echo(
+        f"Registered models:/{result.model_name}/{result.model_version} "
+        f"(alias models:/{result.model_name}@{result.alias})"
+    )
 
 
 def register(app: typer.Typer) -> None:

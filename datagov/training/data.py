@@ -50,12 +50,19 @@ def row_groups(files: list[str]) -> list[RowGroup]:
 
 
 def decode_batch(blobs: list[bytes], shape: ImageShape) -> torch.Tensor:
-    """Encoded images -> float tensor (N, C, H, W) in [0, 1]."""
+    """Encoded images -> uint8 tensor (N, C, H, W). Kept as bytes until the
+    training device (`to_unit_float`): a quarter of float32's traffic between
+    loader workers, pinned memory and the GPU."""
     mode = ImageReadMode.GRAY if shape.channels == 1 else ImageReadMode.RGB
     out = torch.empty((len(blobs), shape.channels, shape.height, shape.width), dtype=torch.uint8)
     for i, blob in enumerate(blobs):
         out[i] = decode_image(torch.frombuffer(bytearray(blob), dtype=torch.uint8), mode=mode)
-    return out.float().div_(255.0)
+    return out
+
+
+def to_unit_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels -> float in [0, 1], on whatever device they are on."""
+    return images.float().div_(255.0) if images.dtype == torch.uint8 else images
 
 
 class ParquetImageStream(IterableDataset):
@@ -113,8 +120,11 @@ class ParquetImageStream(IterableDataset):
             for start in range(0, len(idx), self.batch_size):
                 take = idx[start : start + self.batch_size]
                 images = decode_batch([blobs[i] for i in take], self.shape)
-                y = torch.as_tensor(labels[take], dtype=torch.long) if labels is not None else torch.full(
-                    (len(take),), -1, dtype=torch.long)
+                y = (
+                    torch.as_tensor(labels[take], dtype=torch.long)
+                    if labels is not None
+                    else torch.full((len(take),), -1, dtype=torch.long)
+                )
                 yield images, y
 
     def __len__(self) -> int:  # batches per epoch for one shard, for progress bars

@@ -9,13 +9,16 @@ import torch
 from torch import nn
 
 from datagov.errors import InvalidInput
+from datagov.training.data import to_unit_float
 
 
 def pick_device(requested: str) -> torch.device:
     if requested == "cuda" or (requested == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
-            raise InvalidInput("train.device=cuda, but no CUDA device is available here",
-                               hint="use train.device=auto (CUDA when present, CPU otherwise)")
+            raise InvalidInput(
+                "train.device=cuda, but no CUDA device is available here",
+                hint="use train.device=auto (CUDA when present, CPU otherwise)",
+            )
         return torch.device("cuda")
     return torch.device("cpu")
 
@@ -46,11 +49,12 @@ def run_epoch(
     training = optimizer is not None
     model.train(training)
     total, count, start = 0.0, 0, time.perf_counter()
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast(
-        "cpu", enabled=False)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    )
     with torch.set_grad_enabled(training):
         for images, _labels in batches:
-            images = images.to(device, non_blocking=True)
+            images = to_unit_float(images.to(device, non_blocking=True))
             inputs = images + noise * torch.randn_like(images) if training and noise > 0 else images
             with autocast:
                 logits = model(inputs)

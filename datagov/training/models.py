@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -22,13 +24,13 @@ class MLPAutoencoder(nn.Module):
         self.shape = shape
         dims = [shape.numel, *hidden]
         enc: list[nn.Module] = [nn.Flatten()]
-        for a, b in zip(dims, dims[1:], strict=False):
+        for a, b in itertools.pairwise(dims):
             enc += [nn.Linear(a, b), nn.ReLU()]
         enc.append(nn.Linear(dims[-1], latent))
         self.encoder = nn.Sequential(*enc)
         rdims = [latent, *reversed(hidden)]
         dec: list[nn.Module] = []
-        for a, b in zip(rdims, rdims[1:], strict=False):
+        for a, b in itertools.pairwise(rdims):
             dec += [nn.Linear(a, b), nn.ReLU()]
         dec.append(nn.Linear(rdims[-1], shape.numel))
         self.decoder = nn.Sequential(*dec)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from datagov.catalog.db import open_catalog, transaction
-from datagov.catalog.versions import Version, add_edge, dataset_row, files_of, resolve
+from datagov.catalog.versions import Version, add_edge, files_of, resolve
 from datagov.errors import GateRefused, InvalidInput
 from datagov.gate import GateDecision, check_gate
 from datagov.store import duckdb_connection, parquet_glob, version_dir
@@ -90,7 +90,6 @@ def pretrain(
     with open_catalog(ws) as con:
         version = resolve(con, spec.data.dataset)
         manifest = files_of(con, version.digest)
-        label_column = dataset_row(con, version.dataset)["label_column"]
     if not decision.allowed and not waive:
         raise refuse(decision)
     if waive is not None and not waive.strip():
@@ -100,7 +99,7 @@ def pretrain(
 
     from datagov import tracking
     from datagov.training.data import ParquetImageStream
-    from datagov.training.loop import pick_device, reconstruction_loss, run_epoch, seed_everything
+    from datagov.training.loop import pick_device, reconstruction_loss, seed_everything
     from datagov.training.models import build_autoencoder, pick_kind
 
     device = pick_device(spec.train.device)
@@ -120,35 +119,62 @@ def pretrain(
     mlflow = tracking.configure(ws)
     model_name = spec.register.model_name or spec.name
     flat = flatten(dataclasses.asdict(spec))
-    gate_doc = {"allowed": decision.allowed, "reasons": [dataclasses.asdict(r) for r in decision.reasons],
-                "receipts": decision.receipt_ids, "waiver": waiver_id, "waiver_reason": waive}
+    gate_doc = {
+        "allowed": decision.allowed,
+        "reasons": [dataclasses.asdict(r) for r in decision.reasons],
+        "receipts": decision.receipt_ids,
+        "waiver": waiver_id,
+        "waiver_reason": waive,
+    }
     started = now()
     with mlflow.start_run(experiment_id=tracking.experiment_id(ws, spec.name)) as run:
         run_id = run.info.run_id
         _record_run(ws, run_id, spec_path, spec.name, version, gate_doc, waiver_id, started)
         try:
             mlflow.log_params(tracking.flat_params({**flat, "model.resolved_kind": kind, "device": device.type}))
-            mlflow.set_tags({
-                "datagov.stage": "pretrain", "datagov.dataset": version.ref, "datagov.digest": version.digest,
-                "datagov.suites": ",".join(spec.data.suites), "datagov.receipts": ",".join(decision.receipt_ids),
-                "datagov.gate": "open" if decision.allowed else "waived",
-                **({"datagov.waiver": waive, "datagov.waiver_id": waiver_id} if waiver_id else {}),
-            })
+            mlflow.set_tags(
+                {
+                    "datagov.stage": "pretrain",
+                    "datagov.dataset": version.ref,
+                    "datagov.digest": version.digest,
+                    "datagov.suites": ",".join(spec.data.suites),
+                    "datagov.receipts": ",".join(decision.receipt_ids),
+                    "datagov.gate": "open" if decision.allowed else "waived",
+                    **({"datagov.waiver": waive, "datagov.waiver_id": waiver_id} if waiver_id else {}),
+                }
+            )
             mlflow.log_artifact(str(spec_path), artifact_path="pipeline")
             mlflow.log_dict(gate_doc, "gate/decision.json")
             tracking.log_dataset(ws, version, "training")
             tracking.log_dataset(ws, version, "validation")
-            metrics = _train(model, optimizer, loss_fn, train_stream, val_stream, loader_kw, device, spec,
-                             mlflow, progress)
+            metrics = _train(
+                model, optimizer, loss_fn, train_stream, val_stream, loader_kw, device, spec, mlflow, progress
+            )
             info = _log_model(model, shape, model_name, mlflow)
-            _tag_version(model_name, info.registered_model_version, spec.register.alias, version, spec,
-                         decision, waiver_id, waive)
+            _tag_version(
+                model_name,
+                info.registered_model_version,
+                spec.register.alias,
+                version,
+                spec,
+                decision,
+                waiver_id,
+                waive,
+            )
         except BaseException:
             _finish_run(ws, run_id, "failed", None, None, {})
             raise
     _finish_run(ws, run_id, "finished", model_name, str(info.registered_model_version), metrics)
-    return PretrainResult(run_id, model_name, str(info.registered_model_version), spec.register.alias, metrics,
-                          decision, waiver_id, device.type)
+    return PretrainResult(
+        run_id,
+        model_name,
+        str(info.registered_model_version),
+        spec.register.alias,
+        metrics,
+        decision,
+        waiver_id,
+        device.type,
+    )
 
 
 def _train(model, optimizer, loss_fn, train_stream, val_stream, loader_kw, device, spec, mlflow, progress) -> dict:
@@ -156,10 +182,18 @@ def _train(model, optimizer, loss_fn, train_stream, val_stream, loader_kw, devic
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from torch.utils.data import DataLoader
 
+    from datagov.training.loop import run_epoch
+
     console = Console(stderr=True)
-    bar = Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("loss {task.fields[loss]:.4f} · {task.fields[rate]}"), TimeElapsedColumn(),
-                   console=console, disable=not (progress and console.is_terminal))
+    bar = Progress(
+        TextColumn("[bold]epoch {task.fields[epoch]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f} · {task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not (progress and console.is_terminal),
+    )
     metrics: dict = {}
     with bar:
         task = bar.add_task("train", total=len(train_stream), epoch=0, loss=float("nan"), rate="")
@@ -172,8 +206,15 @@ def _train(model, optimizer, loss_fn, train_stream, val_stream, loader_kw, devic
                 _seen["n"] += n
                 bar.update(task, advance=1, loss=loss)
 
-            train_loss, n, secs = run_epoch(model, DataLoader(train_stream, **loader_kw), device, loss_fn,
-                                            optimizer=optimizer, noise=spec.train.noise, on_batch=tick)
+            train_loss, n, secs = run_epoch(
+                model,
+                DataLoader(train_stream, **loader_kw),
+                device,
+                loss_fn,
+                optimizer=optimizer,
+                noise=spec.train.noise,
+                on_batch=tick,
+            )
             val_loss, _, _ = run_epoch(model, DataLoader(val_stream, **loader_kw), device, loss_fn)
             bar.update(task, rate=f"{n / max(secs, 1e-9):,.0f} samples/s")
             metrics = {"train_loss": train_loss, "val_loss": val_loss, "samples_per_s": n / max(secs, 1e-9)}
@@ -194,8 +235,12 @@ def _log_model(model, shape, model_name: str, mlflow):
     # pickle, not MLflow 3's default pt2: transfer loads the module back and
     # trains it further, which an exported program cannot do.
     return mlflow.pytorch.log_model(
-        model, name="model", input_example=example, signature=infer_signature(example, output),
-        serialization_format="pickle", registered_model_name=model_name,
+        model,
+        name="model",
+        input_example=example,
+        signature=infer_signature(example, output),
+        serialization_format="pickle",
+        registered_model_name=model_name,
         pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
     )
 
@@ -205,8 +250,11 @@ def _tag_version(name, version_number, alias, version: Version, spec, decision, 
 
     client = MlflowClient()
     tags = {
-        "datagov.stage": "pretrain", "datagov.dataset": version.ref, "datagov.digest": version.digest,
-        "datagov.suites": ",".join(spec.data.suites), "datagov.receipts": ",".join(decision.receipt_ids),
+        "datagov.stage": "pretrain",
+        "datagov.dataset": version.ref,
+        "datagov.digest": version.digest,
+        "datagov.suites": ",".join(spec.data.suites),
+        "datagov.receipts": ",".join(decision.receipt_ids),
     }
     if waiver_id:
         tags |= {"datagov.waiver": waive, "datagov.waiver_id": waiver_id}
@@ -220,8 +268,16 @@ def _record_run(ws, run_id, spec_path, experiment, version: Version, gate_doc, w
         con.execute(
             "INSERT INTO runs (run_id, stage, pipeline, experiment, dataset, digest, gate, waiver_id, status, "
             "started) VALUES (?, 'pretrain', ?, ?, ?, ?, ?, ?, 'running', ?)",
-            [run_id, str(spec_path), experiment, version.dataset, version.digest, json.dumps(gate_doc), waiver_id,
-             started],
+            [
+                run_id,
+                str(spec_path),
+                experiment,
+                version.dataset,
+                version.digest,
+                json.dumps(gate_doc),
+                waiver_id,
+                started,
+            ],
         )
         if waiver_id:
             con.execute("UPDATE waivers SET run_id = ? WHERE id = ?", [run_id, waiver_id])

@@ -155,9 +155,7 @@ def load_spec(path: str | Path, overrides: list[str] | None = None, cls: type = 
             if isinstance(flat.get(key), int) and flat[key] < 1:
                 errors.append(f"{key}: must be at least 1")
     if errors:
-        raise InvalidInput(
-            f"pipeline spec {path} has {len(errors)} problem(s):\n  " + "\n  ".join(errors)
-        )
+        raise InvalidInput(f"pipeline spec {path} has {len(errors)} problem(s):\n  " + "\n  ".join(errors))
     return spec
 
 

@@ -1,0 +1,175 @@
+"""Input pipeline: training steps/s with the Parquet-streaming loader against
+the same model fed from an in-memory tensor (on the training device), same run.
+
+  python -m bench.train_input cpu   # benchmark 1: MLP autoencoder, 8x8x1, batch 256. Target: ratio >= 0.9
+  python -m bench.train_input gpu [WORKERS]   # benchmark 2: conv autoencoder, 32x32x3, batch 256, CUDA.
+                                             # Target: >= 0.9
+
+Generates its own data (PNG-encoded, as datagov stores images) with pyarrow
+and Pillow, so it runs without a workspace, DuckDB or MLflow (the GPU machine
+has none of them). GPU utilisation is sampled with NVML while each side runs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from datagov.training.data import ImageShape, ParquetImageStream, decode_batch, to_unit_float
+from datagov.training.loop import reconstruction_loss
+from datagov.training.models import build_autoencoder
+
+ROW_GROUP = 4096
+
+
+def make_parquet(folder: Path, n: int, shape: ImageShape, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    blobs = []
+    for _ in range(n):
+        base = rng.integers(0, 256, size=(shape.height, shape.width, shape.channels), dtype=np.uint8)
+        pixels = base[:, :, 0] if shape.channels == 1 else base
+        buf = io.BytesIO()
+        Image.fromarray(pixels).save(buf, format="PNG")
+        blobs.append(buf.getvalue())
+    path = folder / "part-00000.parquet"
+    pq.write_table(pa.table({"image": pa.array(blobs, pa.binary())}), path, row_group_size=ROW_GROUP)
+    return [str(path)]
+
+
+class Utilisation:
+    """Mean GPU utilisation (%) over a block, sampled every 50 ms with NVML."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled, self.samples, self._stop = enabled, [], threading.Event()
+
+    def __enter__(self):
+        if self.enabled:
+            import pynvml
+
+            pynvml.nvmlInit()
+            handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+
+            def poll() -> None:
+                while not self._stop.wait(0.05):
+                    self.samples.append(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+
+            self._thread = threading.Thread(target=poll, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.samples)) if self.samples else float("nan")
+
+
+def train_steps(model, batches, device, steps: int) -> float:
+    """Seconds for `steps` optimizer steps (after 10 warm-up steps)."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = reconstruction_loss("mse")
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    )
+    it = iter(batches)
+    start = None
+    for step in range(steps + 10):
+        if step == 10:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+        images = to_unit_float(next(it).to(device, non_blocking=True))
+        with autocast:
+            logits = model(images)
+        loss = loss_fn(logits.float(), images)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def forever_memory(tensor: torch.Tensor, batch: int, seed: int = 0):
+    g = torch.Generator(device=tensor.device).manual_seed(seed)
+    while True:
+        order = torch.randperm(len(tensor), generator=g, device=tensor.device)
+        for i in range(0, len(tensor) - batch + 1, batch):
+            yield tensor[order[i : i + batch]]
+
+
+def forever_stream(files, shape, batch: int, workers: int, pin: bool):
+    stream = ParquetImageStream(files, shape, split="all", batch_size=batch, shuffle=True)
+    epoch = 0
+    while True:
+        stream.set_epoch(epoch)
+        loader = DataLoader(
+            stream,
+            batch_size=None,
+            num_workers=workers,
+            pin_memory=pin,
+            persistent_workers=False,
+            prefetch_factor=4 if workers else None,
+        )
+        for images, _ in loader:
+            if images.shape[0] == batch:
+                yield images
+        epoch += 1
+
+
+def main(mode: str = "cpu", workers: int | None = None) -> float:
+    gpu = mode == "gpu"
+    if gpu and not torch.cuda.is_available():
+        print("benchmark 2 needs a CUDA GPU; none here")
+        return float("nan")
+    device = torch.device("cuda" if gpu else "cpu")
+    shape = ImageShape(3, 32, 32) if gpu else ImageShape(1, 8, 8)
+    n, batch = (50_000, 256) if gpu else (20_000, 256)
+    steps = 600 if gpu else 300
+    if workers is None:  # leave one core for the training process itself
+        workers = max(1, (os.cpu_count() or 2) - 2) if gpu else max(1, (os.cpu_count() or 2) - 1)
+    kind, channels, hidden = ("conv", [32, 64, 128], [256]) if gpu else ("mlp", [32], [256, 128])
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = make_parquet(Path(tmp), n, shape)
+        table = pq.read_table(files[0])
+        memory = decode_batch(table.column("image").to_pylist(), shape).to(device)
+        results = {}
+        for name, batches in (
+            ("in-memory tensor", forever_memory(memory, batch)),
+            ("Parquet stream", forever_stream(files, shape, batch, workers, gpu)),
+        ):
+            model = build_autoencoder(kind, shape, hidden, channels, 64).to(device)
+            with Utilisation(gpu) as util:
+                seconds = train_steps(model, batches, device, steps)
+            results[name] = (steps / seconds, util.mean)
+    ratio = results["Parquet stream"][0] / results["in-memory tensor"][0]
+    where = torch.cuda.get_device_name(0) if gpu else f"CPU, {os.cpu_count()} cores"
+    print(
+        f"Input pipeline: {kind} autoencoder, {shape.channels}x{shape.height}x{shape.width}, batch {batch}, "
+        f"{steps} steps, {where}, loader workers {workers}"
+    )
+    for label, (rate, util) in results.items():
+        extra = f"   GPU util {util:5.1f} %" if gpu else ""
+        print(f"  {label:<18} {rate:9.1f} steps/s  {rate * batch:11,.0f} samples/s{extra}")
+    print(f"  ratio {ratio:5.2f}   target >= 0.9   {'PASS' if ratio >= 0.9 else 'MISS'}")
+    return ratio
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "cpu", int(sys.argv[2]) if len(sys.argv) > 2 else None)
