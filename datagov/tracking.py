@@ -11,8 +11,13 @@ from datagov.catalog.versions import Version
 from datagov.workspace import Workspace
 
 
+# Read once: mlflow.set_tracking_uri() writes MLFLOW_TRACKING_URI into the
+# environment, so reading it later would return our own last workspace's URI.
+_USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
+
+
 def tracking_uri(ws: Workspace) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{ws.catalog_dir / 'mlflow.db'}"
+    return _USER_TRACKING_URI or f"sqlite:///{ws.catalog_dir / 'mlflow.db'}"
 
 
 def configure(ws: Workspace):

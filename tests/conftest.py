@@ -24,6 +24,7 @@ def _isolated_env(monkeypatch):
     monkeypatch.delenv("DATAGOV_HOME", raising=False)
     monkeypatch.delenv("DATAGOV_FAULT", raising=False)
     monkeypatch.delenv("DATAGOV_LOCK_TIMEOUT", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # MLflow sets it; undone after each test
 
 
 @pytest.fixture

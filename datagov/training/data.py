@@ -9,6 +9,7 @@ disjoint data. Images are decoded with torchvision. Every `every`-th row
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,6 +18,11 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 from torchvision.io import ImageReadMode, decode_image
+
+# torchvision 0.29 deprecates its decoders in favour of TorchCodec and warns on
+# every call; the pinned release still ships them. Migrating is a follow-up.
+warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision",
+                        category=DeprecationWarning)
 
 
 @dataclass(frozen=True)
