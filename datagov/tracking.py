@@ -10,7 +10,6 @@ from typing import Any
 from datagov.catalog.versions import Version
 from datagov.workspace import Workspace
 
-
 # Read once: mlflow.set_tracking_uri() writes MLFLOW_TRACKING_URI into the
 # environment, so reading it later would return our own last workspace's URI.
 _USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")

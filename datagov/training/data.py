@@ -21,8 +21,9 @@ from torchvision.io import ImageReadMode, decode_image
 
 # torchvision 0.29 deprecates its decoders in favour of TorchCodec and warns on
 # every call; the pinned release still ships them. Migrating is a follow-up.
-warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision",
-                        category=DeprecationWarning)
+warnings.filterwarnings(
+    "ignore", message="The image decoding and encoding capabilities of TorchVision", category=DeprecationWarning
+)
 
 
 @dataclass(frozen=True)
