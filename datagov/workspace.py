@@ -32,7 +32,7 @@ git-ignored.
 - `catalog.duckdb`: the catalog (datasets, versions, files, lineage, ...)
 - `store/`: dataset versions as Parquet, one folder per content digest
 - `reports/`: HTML reports
-- `mlflow.db`, `mlruns/`: MLflow tracking and registry
+- `mlflow.db`, `mlartifacts/`: MLflow tracking, registry and artifacts
 - `tmp/`: staging for work in progress (safe to delete when no datagov runs)
 """
 

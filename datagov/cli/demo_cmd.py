@@ -34,6 +34,8 @@ STEPS: list[list[str]] = [
     ["validate", "digits-finetune", "--suite", "digits-labelled"],
     ["validate", "digits-eval", "--suite", "digits-labelled"],
     ["validations", "list", "--limit", "6"],
+    # The gate opens: digits-pretrain has a passing receipt for its suite.
+    ["pretrain", "pipelines/pretrain-digits.yaml"],
     ["lineage", "digits"],
 ]
 
@@ -44,11 +46,13 @@ def _skip_reason(ws, step: list[str]) -> str | None:
         suite = step[step.index("--suite") + 1]
         if (ws.expectations_dir / f"{suite}.json").exists():
             return f"expectations/{suite}.json exists; keeping it (delete it to suggest again)"
+    if step[0] == "pretrain" and not (ws.root / step[1]).is_file():
+        return f"no {step[1]} in this workspace (the repository ships one)"
     return None
 
 
 def demo(ctx: typer.Context) -> None:
-    """Run the main job in this workspace: ingest, split, suggest, validate, lineage.
+    """Run the main job in this workspace: ingest, split, suggest, validate, pretrain, lineage.
 
     Every step is an ordinary datagov command, printed before it runs.
     Running the demo again changes nothing: the same content is the same version.
@@ -64,6 +68,8 @@ def demo(ctx: typer.Context) -> None:
         if reason := _skip_reason(ws, step):
             out.print(f"[dim]skipped: {reason}[/dim]")
             continue
+        if step[0] == "pretrain":  # specs are paths: resolve against the workspace, not the cwd
+            step = [step[0], str(ws.root / step[1]), *step[2:]]
         try:
             root.main(prefix + step, prog_name="datagov", standalone_mode=False)
         except typer.Exit as exc:

@@ -7,8 +7,10 @@ run starts, any failure ends it as FAILED and the catalog row says so.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import getpass
+import io
 import json
 import secrets
 from dataclasses import dataclass
@@ -233,16 +235,18 @@ def _log_model(model, shape, model_name: str, mlflow):
     with torch.no_grad():
         output = model(torch.from_numpy(example)).numpy()
     # pickle, not MLflow 3's default pt2: transfer loads the module back and
-    # trains it further, which an exported program cannot do.
-    return mlflow.pytorch.log_model(
-        model,
-        name="model",
-        input_example=example,
-        signature=infer_signature(example, output),
-        serialization_format="pickle",
-        registered_model_name=model_name,
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-    )
+    # trains it further, which an exported program cannot do. MLflow prints
+    # registration notes on stderr (not through logging); datagov reports them.
+    with contextlib.redirect_stderr(io.StringIO()):
+        return mlflow.pytorch.log_model(
+            model,
+            name="model",
+            input_example=example,
+            signature=infer_signature(example, output),
+            serialization_format="pickle",
+            registered_model_name=model_name,
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+        )
 
 
 def _tag_version(name, version_number, alias, version: Version, spec, decision, waiver_id, waive) -> None:
