@@ -115,17 +115,17 @@ def forever_memory(tensor: torch.Tensor, batch: int, seed: int = 0):
 
 def forever_stream(files, shape, batch: int, workers: int, pin: bool):
     stream = ParquetImageStream(files, shape, split="all", batch_size=batch, shuffle=True)
+    loader = DataLoader(  # once: persistent workers see set_epoch through shared memory
+        stream,
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=pin,
+        persistent_workers=workers > 0,
+        prefetch_factor=4 if workers else None,
+    )
     epoch = 0
     while True:
         stream.set_epoch(epoch)
-        loader = DataLoader(
-            stream,
-            batch_size=None,
-            num_workers=workers,
-            pin_memory=pin,
-            persistent_workers=False,
-            prefetch_factor=4 if workers else None,
-        )
         for images, _ in loader:
             if images.shape[0] == batch:
                 yield images

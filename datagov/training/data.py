@@ -1,14 +1,18 @@
 """Streaming a version's image Parquet files into tensors.
 
-Row groups are the unit of work: each (rank, worker) reads its own share of
-them, so no process loads the whole dataset, and distributed ranks see
-disjoint data. Images are decoded with torchvision. Every `every`-th row
-(by position in the version) is held out as the validation split.
+Slices of row groups (`UNIT_ROWS` rows) are the unit of work: each (rank,
+worker) decodes its own share of them, so no process loads the whole
+dataset, distributed ranks see disjoint data, and many workers stay busy even
+when a version has few row groups. The epoch lives in shared memory, so
+persistent loader workers (started once, not every epoch) see `set_epoch`.
+Images are decoded with torchvision. Every `every`-th row (by position in
+the version) is held out as the validation split.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +39,9 @@ class ImageShape:
     @property
     def numel(self) -> int:
         return self.channels * self.height * self.width
+
+
+UNIT_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -92,22 +99,31 @@ class ParquetImageStream(IterableDataset):
         self.groups = row_groups(files)
         self.shape = shape
         self.split, self.every, self.batch_size = split, every, batch_size
-        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        self.shuffle, self.seed = shuffle, seed
+        self._epoch = multiprocessing.Value("q", 0, lock=False)  # shared with forked workers
         self.rank, self.world_size = rank, world_size
         self.label_column = label_column
+        self.units = [(g, start) for g in self.groups for start in range(0, g.rows, UNIT_ROWS)]
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch.value
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self._epoch.value = epoch
 
-    def _mine(self) -> list[RowGroup]:
+    def _mine(self) -> list[tuple[RowGroup, int]]:
+        """This shard's (row group, first row) units, grouped by row group so
+        each is read once."""
         info = get_worker_info()
         workers, worker = (info.num_workers, info.id) if info else (1, 0)
         shards, shard = self.world_size * workers, self.rank * workers + worker
-        groups = list(self.groups)
+        units = list(self.units)
         if self.shuffle:
-            order = np.random.default_rng((self.seed, self.epoch)).permutation(len(groups))
-            groups = [groups[i] for i in order]
-        return groups[shard::shards]
+            order = np.random.default_rng((self.seed, self.epoch)).permutation(len(units))
+            units = [units[i] for i in order]
+        mine = units[shard::shards]
+        return sorted(mine, key=lambda u: (u[0].first_row, u[1])) if not self.shuffle else mine
 
     def _keep(self, group: RowGroup) -> np.ndarray:
         positions = np.arange(group.first_row, group.first_row + group.rows)
@@ -115,15 +131,20 @@ class ParquetImageStream(IterableDataset):
         return {"train": ~held_out, "val": held_out, "all": np.ones(group.rows, bool)}[self.split]
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        rng = np.random.default_rng((self.seed, self.epoch, self.rank))
+        info = get_worker_info()
+        rng = np.random.default_rng((self.seed, self.epoch, self.rank, info.id if info else 0))
         columns = ["image"] + ([self.label_column] if self.label_column else [])
-        for group in self._mine():
-            table = pq.ParquetFile(group.file).read_row_group(group.index, columns=columns)
-            idx = np.flatnonzero(self._keep(group))
+        cached: tuple[RowGroup, list, np.ndarray | None] | None = None
+        for group, first in self._mine():
+            if cached is None or cached[0] != group:
+                table = pq.ParquetFile(group.file).read_row_group(group.index, columns=columns)
+                labels_all = table.column(self.label_column).to_numpy() if self.label_column else None
+                cached = (group, table.column("image").to_pylist(), labels_all)
+            _, blobs, labels = cached
+            keep = self._keep(group)
+            idx = first + np.flatnonzero(keep[first : first + UNIT_ROWS])
             if self.shuffle:
                 rng.shuffle(idx)
-            blobs = table.column("image").to_pylist()
-            labels = table.column(self.label_column).to_numpy() if self.label_column else None
             for start in range(0, len(idx), self.batch_size):
                 take = idx[start : start + self.batch_size]
                 images = decode_batch([blobs[i] for i in take], self.shape)

@@ -116,7 +116,12 @@ def pretrain(
     common = dict(every=spec.data.validation_every, batch_size=spec.train.batch_size, seed=spec.train.seed)
     train_stream = ParquetImageStream(files, shape, split="train", shuffle=True, **common)
     val_stream = ParquetImageStream(files, shape, split="val", shuffle=False, **common)
-    loader_kw = dict(batch_size=None, num_workers=spec.train.workers, pin_memory=device.type == "cuda")
+    loader_kw = dict(
+        batch_size=None,
+        num_workers=spec.train.workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=spec.train.workers > 0,
+    )
 
     mlflow = tracking.configure(ws)
     model_name = spec.register.model_name or spec.name
@@ -197,6 +202,9 @@ def _train(model, optimizer, loss_fn, train_stream, val_stream, loader_kw, devic
         disable=not (progress and console.is_terminal),
     )
     metrics: dict = {}
+    # Built once: persistent workers read the epoch from the streams' shared memory.
+    train_loader = DataLoader(train_stream, **loader_kw)
+    val_loader = DataLoader(val_stream, **loader_kw)
     with bar:
         task = bar.add_task("train", total=len(train_stream), epoch=0, loss=float("nan"), rate="")
         for epoch in range(spec.train.epochs):
@@ -210,14 +218,14 @@ def _train(model, optimizer, loss_fn, train_stream, val_stream, loader_kw, devic
 
             train_loss, n, secs = run_epoch(
                 model,
-                DataLoader(train_stream, **loader_kw),
+                train_loader,
                 device,
                 loss_fn,
                 optimizer=optimizer,
                 noise=spec.train.noise,
                 on_batch=tick,
             )
-            val_loss, _, _ = run_epoch(model, DataLoader(val_stream, **loader_kw), device, loss_fn)
+            val_loss, _, _ = run_epoch(model, val_loader, device, loss_fn)
             bar.update(task, rate=f"{n / max(secs, 1e-9):,.0f} samples/s")
             metrics = {"train_loss": train_loss, "val_loss": val_loss, "samples_per_s": n / max(secs, 1e-9)}
             mlflow.log_metrics(metrics, step=epoch)

@@ -112,4 +112,4 @@ def test_cuda_requested_without_cuda_is_a_clear_error(digits_ws, ws):
     assert not (ws.catalog_dir / "mlflow.db").exists()  # refused before any MLflow run could be left RUNNING
 
 
-STORED_VAL_LOSS = 0.6316249843627687  # torch 2.14.1, CPU, seed 0, the TINY settings above
+STORED_VAL_LOSS = 0.621525646202148  # torch 2.14.1, CPU, seed 0, the TINY settings above
