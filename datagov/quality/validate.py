@@ -7,10 +7,9 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from datagov.catalog.db import open_catalog, transaction
-from datagov.catalog.versions import Version, files_of, resolve
+from datagov.catalog.versions import Version, files_of, now, resolve
 from datagov.errors import IntegrityError, InvalidInput
 from datagov.quality.receipts import Receipt, insert_receipt
 from datagov.quality.suites import SuiteFile, build_suite, load_suite
@@ -139,7 +138,7 @@ def validate(
         database = view_database(folder / "view.duckdb", files)
         with duckdb_batch(database) as batch:
             for suite, gx_suite in built:
-                started = datetime.now(UTC).replace(tzinfo=None)
+                started = now()
                 t0 = time.perf_counter()
                 result = batch.validate(gx_suite, result_format="SUMMARY")
                 duration = time.perf_counter() - t0

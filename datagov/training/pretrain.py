@@ -14,11 +14,10 @@ import io
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from datagov.catalog.db import open_catalog, transaction
-from datagov.catalog.versions import Version, add_edge, files_of, resolve
+from datagov.catalog.versions import Version, add_edge, files_of, now, resolve
 from datagov.errors import GateRefused, InvalidInput
 from datagov.gate import GateDecision, check_gate
 from datagov.store import duckdb_connection, parquet_glob, version_dir
@@ -36,10 +35,6 @@ class PretrainResult:
     decision: GateDecision
     waiver_id: str | None
     device: str
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def refuse(decision: GateDecision) -> GateRefused:
