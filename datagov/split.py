@@ -18,7 +18,7 @@ import numpy as np
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.versions import NewVersion, Registered, Version, check_name, dataset_row, register, resolve
 from datagov.errors import InvalidInput
-from datagov.sources.tabular import sql_str
+from datagov.sql import sql_ident, sql_str
 from datagov.store import build_manifest, duckdb_connection, parquet_glob, staging
 from datagov.workspace import Workspace
 
@@ -133,7 +133,7 @@ def assign(
 def _row_keys_sql(version: Version, modality: str) -> str:
     if modality == "image" and "pixel_hash" in version.columns:
         return "pixel_hash"
-    cols = ", ".join(f'"{c}"' for c in version.columns)
+    cols = ", ".join(sql_ident(c) for c in version.columns)
     return f"md5(CAST(ROW({cols}) AS VARCHAR))"
 
 
@@ -165,7 +165,7 @@ def split(
     source = f"read_parquet({glob}, filename=true, file_row_number=true)"
     duck = duckdb_connection()
     try:
-        label_sql = f'"{label_col}"' if label_col else "NULL"
+        label_sql = sql_ident(label_col) if label_col else "NULL"
         table = duck.sql(
             f"SELECT filename, file_row_number, {_row_keys_sql(parent, meta['modality'])} AS key, "
             f"{label_sql} AS label FROM {source} ORDER BY filename, file_row_number"
@@ -206,7 +206,7 @@ def split(
                 if s in drop and label_col:
                     excluded += [c for c in (label_col, *LABEL_COLUMNS_IMAGE) if c in parent.columns]
                     excluded = list(dict.fromkeys(excluded))
-                exclude_sql = ", ".join(f'"{c}"' for c in excluded)
+                exclude_sql = ", ".join(sql_ident(c) for c in excluded)
                 row_group = IMAGE_ROW_GROUP if meta["modality"] == "image" else 122_880
                 duck.execute(
                     f"COPY (SELECT * EXCLUDE ({exclude_sql}) FROM {source} SEMI JOIN selected "

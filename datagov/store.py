@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from datagov.errors import InvalidInput
+from datagov.sql import sql_str
 from datagov.workspace import Workspace
 
 DIGEST_ALGO = "sha256"
@@ -81,7 +82,7 @@ def build_manifest(folder: Path, con: duckdb.DuckDBPyConnection | None = None) -
     con = con or duckdb.connect()
     try:
         for path in paths:
-            quoted = "'" + str(path).replace("'", "''") + "'"
+            quoted = sql_str(str(path))
             rows = con.execute(f"SELECT num_rows FROM parquet_file_metadata({quoted})").fetchone()[0]
             doc = [
                 {"name": name, "type": type_}

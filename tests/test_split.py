@@ -138,3 +138,13 @@ def test_allocate_and_assign_units():
     which = assign(labels, np.ones(100, bool), {"a": 0.8, "b": 0.2}, {}, seed=0)
     assert Counter(labels[which == 1]) == {0: 10, 1: 10}
     assert (assign(labels, np.ones(100, bool), {"a": 0.8, "b": 0.2}, {}, seed=0) == which).all()
+
+
+def test_column_names_with_quotes_split(cli, ws, tmp_path):
+    src = tmp_path / "q.csv"
+    src.write_text('"say ""hi""",label\n' + "".join(f"{i},{i % 2}\n" for i in range(40)))
+    assert cli("ingest", src, "--name", "q", "--label", "label").exit_code == 0
+    result = cli("split", "q", "--into", "a=0.5,b=0.5", "--drop-labels", "b")
+    assert result.exit_code == 0, result.output
+    cols = json.loads(cli("datasets", "show", "q-b", "--json").stdout)["version"]["schema"]
+    assert [c["name"] for c in cols] == ['say "hi"']

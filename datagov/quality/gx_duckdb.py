@@ -102,7 +102,9 @@ def view_database(path: Path, parquet_files: list[str]) -> Path:
     """A DuckDB file whose view `data` reads the given Parquet files in place."""
     import duckdb
 
-    files = ", ".join("'" + f.replace("'", "''") + "'" for f in parquet_files)
+    from datagov.sql import sql_str
+
+    files = ", ".join(sql_str(f) for f in parquet_files)
     con = duckdb.connect(str(path))
     try:
         con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS SELECT * FROM read_parquet([{files}])")

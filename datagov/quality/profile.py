@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from datagov.sources.tabular import sql_str
+from datagov.sql import sql_ident, sql_str
 
 NUMERIC = {
     "TINYINT",
@@ -68,10 +68,6 @@ class Profile:
         return next(c for c in self.columns if c.name == name)
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def profile_parquet(glob: str, con: duckdb.DuckDBPyConnection | None = None) -> Profile:
     own = con is None
     con = con or duckdb.connect()
@@ -82,7 +78,7 @@ def profile_parquet(glob: str, con: duckdb.DuckDBPyConnection | None = None) -> 
         ]
         parts = ["count(*)"]
         for c in cols:
-            q = _q(c.name)
+            q = sql_ident(c.name)
             parts.append(f"count({q})")
             if c.blob:
                 parts.append("NULL")
@@ -115,7 +111,7 @@ def profile_parquet(glob: str, con: duckdb.DuckDBPyConnection | None = None) -> 
                 c.lengths = (lo, hi) if lo is not None else None
             if 0 < c.distinct <= VALUE_SET_MAX:
                 pairs = con.execute(
-                    f"SELECT {_q(c.name)}, count(*) FROM {source} WHERE {_q(c.name)} IS NOT NULL "
+                    f"SELECT {sql_ident(c.name)}, count(*) FROM {source} WHERE {sql_ident(c.name)} IS NOT NULL "
                     f"GROUP BY ALL ORDER BY 1"
                 ).fetchall()
                 c.values = [v for v, _ in pairs]

@@ -14,14 +14,11 @@ import duckdb
 
 from datagov.errors import SourceError
 from datagov.sources import IngestOptions, SourceResult
+from datagov.sql import sql_str
 from datagov.store import duckdb_connection
 
 PART = "part-00000.parquet"
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd"  # DuckDB's default row groups (122,880 rows)
-
-
-def sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 DELIMITERS = ",;|\t"

@@ -20,6 +20,7 @@ from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.versions import Version, add_edge, files_of, now, resolve
 from datagov.errors import GateRefused, InvalidInput
 from datagov.gate import GateDecision, check_gate
+from datagov.sql import sql_str
 from datagov.store import duckdb_connection, parquet_glob, version_dir
 from datagov.training.spec import PretrainSpec, flatten, load_spec
 from datagov.workspace import Workspace
@@ -54,7 +55,7 @@ def image_shape(ws: Workspace, version: Version):
     con = duckdb_connection()
     try:
         rows = con.execute(
-            f"SELECT DISTINCT channels, height, width FROM read_parquet('{parquet_glob(ws, version.digest)}')"
+            f"SELECT DISTINCT channels, height, width FROM read_parquet({sql_str(parquet_glob(ws, version.digest))})"
         ).fetchall()
     finally:
         con.close()
