@@ -26,11 +26,11 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def check_name(name: str) -> str:
-    """Names become folder names and SQL values: keep them to a safe alphabet."""
+def check_name(name: str, what: str = "dataset") -> str:
+    """Names become folder and file names and SQL values: keep them to a safe alphabet."""
     if not _NAME.match(name) or ".." in name:
         raise InvalidInput(
-            f"invalid dataset name {name!r}: use letters, digits, '.', '_' and '-' "
+            f"invalid {what} name {name!r}: use letters, digits, '.', '_' and '-' "
             "(up to 128 characters, starting with a letter or digit, no '..')"
         )
     return name

@@ -13,6 +13,7 @@ def list_() -> None:
     from rich.table import Table
 
     from datagov.cli.state import console, workspace
+    from datagov.errors import DatagovError
     from datagov.quality.suites import list_suites, load_suite
 
     ws = workspace()
@@ -26,8 +27,8 @@ def list_() -> None:
     for name in names:
         try:
             suite = load_suite(ws, name)
-        except Exception as exc:  # one broken file should not hide the others
-            table.add_row(name, "-", "-", f"[red]unreadable: {getattr(exc, 'message', exc)}[/red]")
+        except DatagovError as exc:  # one broken file should not hide the others
+            table.add_row(name, "-", "-", f"[red]unreadable: {exc.message}[/red]")
             continue
         source = suite.doc.get("meta", {}).get("datagov", {}).get("suggested_from", "-")
         table.add_row(name, str(len(suite.expectations)), suite.digest[:12], source)

@@ -12,21 +12,8 @@ import duckdb
 
 from datagov.sql import sql_ident, sql_str
 
-NUMERIC = {
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "FLOAT",
-    "DOUBLE",
-    "REAL",
-}
 INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+NUMERIC = INTEGER | {"FLOAT", "DOUBLE", "REAL"}
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 VALUE_SET_MAX = 20  # at most this many distinct values: treat as categorical
 

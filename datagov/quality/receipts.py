@@ -104,8 +104,3 @@ def list_receipts(
     if limit:
         sql += f" LIMIT {int(limit)}"
     return [_receipt(r) for r in con.execute(sql, args).fetchall()]
-
-
-def get_receipt(con: duckdb.DuckDBPyConnection, receipt_id: str) -> Receipt | None:
-    row = con.execute(f"SELECT {_COLS} FROM receipts WHERE id = ?", [receipt_id]).fetchone()
-    return _receipt(row) if row else None

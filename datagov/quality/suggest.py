@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from datagov.quality.profile import Profile
+from datagov.quality.profile import QUANTILES, Profile
 
 
 def _exp(type_: str, rule: str, **kwargs) -> dict:
@@ -96,8 +96,6 @@ def suggest_suite(name: str, profile: Profile, *, source: str, margin: float = 0
                     )
                 )
             if len(c.quantiles) == 5:
-                from datagov.quality.profile import QUANTILES
-
                 exps.append(
                     _exp(
                         "expect_column_quantile_values_to_be_between",

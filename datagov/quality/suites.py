@@ -58,13 +58,7 @@ def suite_path(ws: Workspace, name: str) -> Path:
 
 
 def check_suite_name(name: str) -> str:
-    try:
-        return check_name(name)
-    except InvalidInput:
-        raise InvalidInput(
-            f"invalid suite name {name!r}: use letters, digits, '.', '_' and '-' "
-            "(up to 128 characters, starting with a letter or digit, no '..')"
-        ) from None
+    return check_name(name, "suite")
 
 
 def list_suites(ws: Workspace) -> list[str]:

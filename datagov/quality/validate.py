@@ -136,6 +136,7 @@ def validate(
     with staging(ws) as folder:
         files = [str(version_dir(ws, version.digest) / path) for path, *_ in manifest]
         database = view_database(folder / "view.duckdb", files)
+        gx_release = gx_version()
         with duckdb_batch(database) as batch:
             for suite, gx_suite in built:
                 started = now()
@@ -158,7 +159,7 @@ def validate(
                         evaluated=len(rows),
                         successful=sum(r["success"] for r in rows),
                         results=rows,
-                        gx_version=gx_version(),
+                        gx_version=gx_release,
                         started=started,
                         duration=duration,
                         reference_digest=reference_digest,

@@ -77,8 +77,7 @@ def write_source(source: str, fmt: str, out: Path, opts: IngestOptions) -> Sourc
     """Read `source` as `fmt` and write Parquet parts into `out`."""
     if fmt not in FORMATS:
         raise SourceError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
-    if fmt == "auto":
-        fmt = detect_format(source)
+    fmt = resolved_format(source, fmt)
     if fmt in ("parquet", "csv", "jsonl"):
         from datagov.sources.tabular import write_duckdb_source
 
