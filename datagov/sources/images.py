@@ -96,20 +96,18 @@ class ImageParquetWriter:
         faults.point("images:row-group")
 
 
-def _progress(total: int, label: str, enabled: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def _progress(label: str, enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-    console = Console(stderr=True)
-    return Progress(
+    from datagov.progress import progress_bar
+
+    return progress_bar(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),
         TimeRemainingColumn(),
-        console=console,
-        disable=not (enabled and console.is_terminal),
-        transient=False,
+        enabled=enabled,
     )
 
 
@@ -132,7 +130,7 @@ def run_chunks(
     workers = workers or os.cpu_count() or 1
     parallel = workers > 1 and total >= IN_PROCESS_BELOW
     start = time.perf_counter()
-    with _progress(total, label, show_progress) as progress:
+    with _progress(label, show_progress) as progress:
         task = progress.add_task(label, total=total, rate="")
         if parallel:
             # forkserver: workers do not inherit the parent's threads (DuckDB,

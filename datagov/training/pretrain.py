@@ -84,10 +84,12 @@ def pretrain(
     progress: bool = True,
 ) -> PretrainResult:
     spec: PretrainSpec = load_spec(spec_path, overrides)
-    decision = check_gate(ws, "pretrain", spec.data.dataset, spec.data.suites)
     with open_catalog(ws) as con:
         version = resolve(con, spec.data.dataset)
         manifest = files_of(con, version.digest)
+    # The gate is asked about this exact digest: `NAME` resolved twice could
+    # name a newer, unchecked version ingested in between.
+    decision = check_gate(ws, "pretrain", version.node_id, spec.data.suites)
     if not decision.allowed and not waive:
         raise refuse(decision)
     if waive is not None and not waive.strip():
@@ -129,23 +131,21 @@ def pretrain(
         "waiver": waiver_id,
         "waiver_reason": waive,
     }
+    provenance = {  # on the run and on the registered model version
+        "datagov.stage": "pretrain",
+        "datagov.dataset": version.ref,
+        "datagov.digest": version.digest,
+        "datagov.suites": ",".join(spec.data.suites),
+        "datagov.receipts": ",".join(decision.receipt_ids),
+        **({"datagov.waiver": waive, "datagov.waiver_id": waiver_id} if waiver_id else {}),
+    }
     started = now()
     with mlflow.start_run(experiment_id=tracking.experiment_id(ws, spec.name)) as run:
         run_id = run.info.run_id
         _record_run(ws, run_id, spec_path, spec.name, version, gate_doc, waiver_id, started)
         try:
             mlflow.log_params(tracking.flat_params({**flat, "model.resolved_kind": kind, "device": device.type}))
-            mlflow.set_tags(
-                {
-                    "datagov.stage": "pretrain",
-                    "datagov.dataset": version.ref,
-                    "datagov.digest": version.digest,
-                    "datagov.suites": ",".join(spec.data.suites),
-                    "datagov.receipts": ",".join(decision.receipt_ids),
-                    "datagov.gate": "open" if decision.allowed else "waived",
-                    **({"datagov.waiver": waive, "datagov.waiver_id": waiver_id} if waiver_id else {}),
-                }
-            )
+            mlflow.set_tags({**provenance, "datagov.gate": "open" if decision.allowed else "waived"})
             mlflow.log_artifact(str(spec_path), artifact_path="pipeline")
             mlflow.log_dict(gate_doc, "gate/decision.json")
             tracking.log_dataset(ws, version, "training")
@@ -154,16 +154,7 @@ def pretrain(
                 model, optimizer, loss_fn, train_stream, val_stream, loader_kw, device, spec, mlflow, progress
             )
             info = _log_model(model, shape, model_name, mlflow)
-            _tag_version(
-                model_name,
-                info.registered_model_version,
-                spec.register.alias,
-                version,
-                spec,
-                decision,
-                waiver_id,
-                waive,
-            )
+            _tag_version(model_name, info.registered_model_version, spec.register.alias, provenance)
         except BaseException:
             _finish_run(ws, run_id, "failed", None, None, {})
             raise
@@ -181,21 +172,19 @@ def pretrain(
 
 
 def _train(model, optimizer, loss_fn, train_stream, val_stream, loader_kw, device, spec, mlflow, progress) -> dict:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from torch.utils.data import DataLoader
 
+    from datagov.progress import progress_bar
     from datagov.training.loop import run_epoch
 
-    console = Console(stderr=True)
-    bar = Progress(
+    bar = progress_bar(
         TextColumn("[bold]epoch {task.fields[epoch]}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("loss {task.fields[loss]:.4f} · {task.fields[rate]}"),
         TimeElapsedColumn(),
-        console=console,
-        disable=not (progress and console.is_terminal),
+        enabled=progress,
     )
     metrics: dict = {}
     # Built once: persistent workers read the epoch from the streams' shared memory.
@@ -206,10 +195,8 @@ def _train(model, optimizer, loss_fn, train_stream, val_stream, loader_kw, devic
         for epoch in range(spec.train.epochs):
             train_stream.set_epoch(epoch)
             bar.reset(task, total=len(train_stream), epoch=f"{epoch + 1}/{spec.train.epochs}")
-            seen = {"n": 0}
 
-            def tick(n: int, loss: float, _seen=seen) -> None:
-                _seen["n"] += n
+            def tick(_n: int, loss: float) -> None:
                 bar.update(task, advance=1, loss=loss)
 
             train_loss, n, secs = run_epoch(
@@ -253,19 +240,10 @@ def _log_model(model, shape, model_name: str, mlflow):
         )
 
 
-def _tag_version(name, version_number, alias, version: Version, spec, decision, waiver_id, waive) -> None:
+def _tag_version(name: str, version_number, alias: str, tags: dict[str, str]) -> None:
     from mlflow import MlflowClient
 
     client = MlflowClient()
-    tags = {
-        "datagov.stage": "pretrain",
-        "datagov.dataset": version.ref,
-        "datagov.digest": version.digest,
-        "datagov.suites": ",".join(spec.data.suites),
-        "datagov.receipts": ",".join(decision.receipt_ids),
-    }
-    if waiver_id:
-        tags |= {"datagov.waiver": waive, "datagov.waiver_id": waiver_id}
     for key, value in tags.items():
         client.set_model_version_tag(name, str(version_number), key, value)
     client.set_registered_model_alias(name, alias, str(version_number))
