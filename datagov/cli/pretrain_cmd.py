@@ -22,11 +22,14 @@ def pretrain(
     from datagov.training.pretrain import pretrain as run_pretrain
 
     result = run_pretrain(workspace(), pipeline, overrides or [], waive=waive, progress=progress)
+    if result.run_id is None:  # a torchrun rank other than 0: rank 0 reports
+        return
     if result.waiver_id:
         typer.secho(f"Warning: gate waived ({result.waiver_id}): {waive}", err=True, fg="yellow")
     m = result.metrics
+    where = f" on {result.world_size} processes" if result.world_size > 1 else ""
     typer.echo(
-        f"Pretrained on {result.device}: train loss {m['train_loss']:.5f}, val loss {m['val_loss']:.5f}, "
+        f"Pretrained on {result.device}{where}: train loss {m['train_loss']:.5f}, val loss {m['val_loss']:.5f}, "
         f"{m['samples_per_s']:,.0f} samples/s"
     )
     typer.echo(f"MLflow run {result.run_id}")

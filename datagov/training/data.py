@@ -23,22 +23,13 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 from torchvision.io import ImageReadMode, decode_image
 
+from datagov.training.inputs import ImageShape
+
 # torchvision 0.29 deprecates its decoders in favour of TorchCodec and warns on
 # every call; the pinned release still ships them. Migrating is a follow-up.
 warnings.filterwarnings(
     "ignore", message="The image decoding and encoding capabilities of TorchVision", category=DeprecationWarning
 )
-
-
-@dataclass(frozen=True)
-class ImageShape:
-    channels: int
-    height: int
-    width: int
-
-    @property
-    def numel(self) -> int:
-        return self.channels * self.height * self.width
 
 
 UNIT_ROWS = 1024

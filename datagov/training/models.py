@@ -7,7 +7,7 @@ import itertools
 import torch
 from torch import nn
 
-from datagov.training.data import ImageShape
+from datagov.training.inputs import ImageShape
 
 CONV_MIN_SIDE = 16  # below this an MLP is both faster and better
 

@@ -1,36 +1,10 @@
 """Gated pretraining with real DuckDB, Great Expectations, MLflow (under
 tmp_path) and a tiny real training on the digits."""
 
-import shutil
-
 import pytest
 
 from datagov.catalog.db import open_catalog
-from tests.conftest import REPO
-
-SPEC = REPO / "pipelines" / "pretrain-digits.yaml"
-TINY = ["train.epochs=2", "model.hidden=[32]", "model.latent=8", "train.device=cpu"]
-
-
-@pytest.fixture
-def digits_ws(cli, ws):
-    """digits split as in the demo, with the repository's suite."""
-    assert cli("ingest", "sklearn:digits", "--name", "digits").exit_code == 0
-    assert (
-        cli("split", "digits", "--into", "pretrain=0.7,finetune=0.1,eval=0.2", "--drop-labels", "pretrain").exit_code
-        == 0
-    )
-    shutil.copy(REPO / "expectations" / "digits-pretrain.json", ws.expectations_dir)
-    return cli
-
-
-def mlflow_runs(ws):
-    import mlflow
-
-    from datagov import tracking
-
-    tracking.configure(ws)
-    return mlflow.search_runs(search_all_experiments=True, output_format="list")
+from tests.training.conftest import SPEC, TINY, mlflow_runs
 
 
 def test_unvalidated_data_is_refused_with_the_fix(digits_ws, ws):

@@ -1,0 +1,88 @@
+"""What a training stage needs to know about a dataset version before it
+starts torch: its files, its one image shape, its label column."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from datagov.catalog.db import open_catalog
+from datagov.catalog.versions import Version, files_of, resolve
+from datagov.errors import InvalidInput
+from datagov.sql import sql_ident, sql_str
+from datagov.store import duckdb_connection, parquet_glob, version_dir
+from datagov.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class ImageShape:
+    channels: int
+    height: int
+    width: int
+
+    @property
+    def numel(self) -> int:
+        return self.channels * self.height * self.width
+
+    def __str__(self) -> str:
+        return f"{self.channels}x{self.height}x{self.width}"
+
+
+@dataclass
+class ImageInput:
+    version: Version
+    files: list[str]
+    shape: ImageShape
+
+
+def image_input(ws: Workspace, ref: str) -> ImageInput:
+    """Resolve once; the stage then uses this exact digest throughout."""
+    with open_catalog(ws) as con:
+        version = resolve(con, ref)
+        manifest = files_of(con, version.digest)
+    files = [str(version_dir(ws, version.digest) / f[0]) for f in manifest]
+    return ImageInput(version, files, image_shape(ws, version))
+
+
+def image_shape(ws: Workspace, version: Version) -> ImageShape:
+    """The one (C, H, W) shared by every image, or an error saying otherwise."""
+    if "image" not in version.columns:
+        raise InvalidInput(f"{version.ref} has no image column; training needs an image dataset")
+    con = duckdb_connection()
+    try:
+        rows = con.execute(
+            f"SELECT DISTINCT channels, height, width FROM read_parquet({sql_str(parquet_glob(ws, version.digest))})"
+        ).fetchall()
+    finally:
+        con.close()
+    if len(rows) != 1:
+        raise InvalidInput(f"{version.ref} mixes image shapes {sorted(rows)[:5]}; resize them to one shape first")
+    return ImageShape(*rows[0])
+
+
+INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+
+
+def label_counts(ws: Workspace, version: Version, column: str) -> dict[int, tuple[str, int]]:
+    """{label: (display name, rows)}; errors when the column is missing,
+    not integer class ids, or has nulls."""
+    types = {c["name"]: c["type"].upper() for c in version.schema}
+    if column not in types:
+        raise InvalidInput(
+            f"{version.ref} has no label column {column!r} (columns: {', '.join(version.columns)})",
+            hint="transfer needs labelled data; set data.label_column, or split without --drop-labels",
+        )
+    if types[column] not in INTEGER_TYPES:
+        raise InvalidInput(f"label column {column!r} of {version.ref} is {types[column]}, not integer class ids")
+    name_col = "label_name" if "label_name" in types and column == "label" else None
+    name_sql = f"any_value({sql_ident(name_col)})" if name_col else "NULL"
+    con = duckdb_connection()
+    try:
+        rows = con.execute(
+            f"SELECT {sql_ident(column)}, {name_sql}, count(*) FROM read_parquet("
+            f"{sql_str(parquet_glob(ws, version.digest))}) GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    if any(label is None for label, _, _ in rows):
+        raise InvalidInput(f"label column {column!r} of {version.ref} has missing labels")
+    return {int(label): (str(name) if name is not None else str(label), n) for label, name, n in rows}
