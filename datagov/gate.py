@@ -99,3 +99,16 @@ def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: 
         decision.receipt_ids.append(latest.id)
     decision.allowed = not decision.reasons
     return decision
+
+
+def combine(stage: str, decisions: list[GateDecision]) -> GateDecision:
+    """One decision for a stage that uses several versions (transfer: train and eval)."""
+    refs = list(dict.fromkeys(d.version_ref for d in decisions))
+    return GateDecision(
+        stage,
+        " and ".join(refs),
+        decisions[0].digest,
+        allowed=all(d.allowed for d in decisions),
+        reasons=[r for d in decisions for r in d.reasons],
+        receipt_ids=list(dict.fromkeys(i for d in decisions for i in d.receipt_ids)),
+    )

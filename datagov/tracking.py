@@ -59,8 +59,12 @@ _MLFLOW_TYPES = {
 }
 
 
-def log_dataset(ws: Workspace, version: Version, context: str) -> None:
-    """Record a version as an MLflow dataset input, with our digest, without loading it."""
+def log_dataset(ws: Workspace, version: Version, context: str, holdout_every: int | None = None) -> None:
+    """Record a version as an MLflow dataset input, with our digest, without loading it.
+
+    `holdout_every=N` names the validation rows held out of it (every Nth):
+    MLflow keeps one input per (name, digest) and run, so the held-out
+    subset needs its own name to appear beside the training input."""
     import mlflow
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
@@ -74,11 +78,17 @@ def log_dataset(ws: Workspace, version: Version, context: str) -> None:
         source = resolve_dataset_source(str(version.path(ws)))
     # MLflow rejects digests over 36 characters: it gets our digest's prefix (144
     # bits; `datagov ... NAME@PREFIX` resolves it) and the full digest as a tag.
-    dataset = MetaDataset(source, name=version.ref, digest=version.digest[:MLFLOW_DIGEST_CHARS], schema=Schema(cols))
+    name = f"{version.ref}:holdout-1-in-{holdout_every}" if holdout_every else version.ref
+    dataset = MetaDataset(source, name=name, digest=version.digest[:MLFLOW_DIGEST_CHARS], schema=Schema(cols))
     mlflow.log_input(
         dataset,
         context=context,
-        tags={"datagov.dataset": version.dataset, "datagov.digest": version.digest, "datagov.rows": str(version.rows)},
+        tags={
+            "datagov.dataset": version.dataset,
+            "datagov.digest": version.digest,
+            "datagov.rows": str(version.rows),
+            **({"datagov.holdout_every": str(holdout_every)} if holdout_every else {}),
+        },
     )
 
 

@@ -13,7 +13,9 @@ from datagov.cli import (
     init_cmd,
     lineage_cmd,
     pretrain_cmd,
+    runs_cmd,
     split_cmd,
+    transfer_cmd,
     validate_cmd,
 )
 from datagov.cli.state import state
@@ -83,6 +85,8 @@ split_cmd.register(app)
 lineage_cmd.register(app)
 validate_cmd.register(app)
 pretrain_cmd.register(app)
+transfer_cmd.register(app)
+runs_cmd.register(app)
 demo_cmd.register(app)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(expectations_cmd.app, name="expectations")

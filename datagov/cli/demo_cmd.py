@@ -36,8 +36,15 @@ STEPS: list[list[str]] = [
     ["validations", "list", "--limit", "6"],
     # The gate opens: digits-pretrain has a passing receipt for its suite.
     ["pretrain", "pipelines/pretrain-digits.yaml"],
+    # Transfer to the few labelled rows, both ways, beside a from-scratch baseline.
+    ["transfer", "pipelines/transfer-digits.yaml", "--strategy", "features"],
+    ["transfer", "pipelines/transfer-digits.yaml", "--strategy", "finetune", "--baseline"],
+    ["runs", "list"],
     ["lineage", "digits"],
 ]
+
+
+PIPELINE_STEPS = ("pretrain", "transfer")
 
 
 def _skip_reason(ws, step: list[str]) -> str | None:
@@ -46,13 +53,13 @@ def _skip_reason(ws, step: list[str]) -> str | None:
         suite = step[step.index("--suite") + 1]
         if (ws.expectations_dir / f"{suite}.json").exists():
             return f"expectations/{suite}.json exists; keeping it (delete it to suggest again)"
-    if step[0] == "pretrain" and not (ws.root / step[1]).is_file():
+    if step[0] in PIPELINE_STEPS and not (ws.root / step[1]).is_file():
         return f"no {step[1]} in this workspace (the repository ships one)"
     return None
 
 
 def demo(ctx: typer.Context) -> None:
-    """Run the main job in this workspace: ingest, split, suggest, validate, pretrain, lineage.
+    """Run the main job in this workspace: ingest, split, suggest, validate, pretrain, transfer, lineage.
 
     Every step is an ordinary datagov command, printed before it runs.
     Running the demo again changes nothing: the same content is the same version.
@@ -68,7 +75,7 @@ def demo(ctx: typer.Context) -> None:
         if reason := _skip_reason(ws, step):
             out.print(f"[dim]skipped: {reason}[/dim]")
             continue
-        if step[0] == "pretrain":  # specs are paths: resolve against the workspace, not the cwd
+        if step[0] in PIPELINE_STEPS:  # specs are paths: resolve against the workspace, not the cwd
             step = [step[0], str(ws.root / step[1]), *step[2:]]
         try:
             root.main(prefix + step, prog_name="datagov", standalone_mode=False)

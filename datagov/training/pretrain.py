@@ -127,7 +127,7 @@ def pretrain(
                 mlflow.log_artifact(str(spec_path), artifact_path="pipeline")
                 mlflow.log_dict(gate_doc, "gate/decision.json")
                 tracking.log_dataset(ws, version, "training")
-                tracking.log_dataset(ws, version, "validation")
+                tracking.log_dataset(ws, version, "validation", holdout_every=spec.data.validation_every)
                 metrics = _train(**fit, mlflow=mlflow, progress=progress)
                 digests = dist.weight_digests(model)
                 if dist.active:

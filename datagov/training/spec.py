@@ -57,10 +57,46 @@ class PretrainSpec:
     register: RegisterSpec = field(default_factory=RegisterSpec)
 
 
+@dataclass
+class TransferDataSpec:
+    train: str  # the labelled target version: NAME or NAME@DIGEST
+    eval: str  # where accuracy is reported
+    suites: list[str] = field(default_factory=list)
+    label_column: str = "label"
+    validation_every: int = 5  # every Nth training row is held out for early stopping
+
+
+@dataclass
+class TransferTrainSpec:
+    epochs: int = 100
+    batch_size: int = 32
+    lr: float = 3e-3  # the classifier head (and the whole network in the baseline)
+    encoder_lr: float = 3e-4  # finetune: the pretrained encoder learns slower
+    weight_decay: float = 0.0
+    patience: int = 15  # early stopping: epochs without a better validation loss
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 0
+
+
+@dataclass
+class TransferSpec:
+    name: str
+    encoder: str  # models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN_ID/model
+    data: TransferDataSpec
+    strategy: str = "finetune"  # finetune | features
+    baseline: bool = False  # also train the same classifier from scratch
+    train: TransferTrainSpec = field(default_factory=TransferTrainSpec)
+    register: RegisterSpec = field(default_factory=RegisterSpec)
+
+
+SPEC_CLASSES = {"pretrain": PretrainSpec, "transfer": TransferSpec}  # by the command that runs them
+
 CHOICES = {
     "model.kind": ("auto", "mlp", "conv"),
     "train.loss": ("mse", "bce"),
     "train.device": ("auto", "cpu", "cuda"),
+    "strategy": ("finetune", "features"),
 }
 
 
@@ -151,9 +187,15 @@ def load_spec(path: str | Path, overrides: list[str] | None = None, cls: type = 
                 errors.append(f"{key}: {flat[key]!r} is not one of {', '.join(allowed)}")
         if not flat.get("data.suites"):
             errors.append("data.suites: name at least one suite; training data must pass checks")
-        for key in ("train.epochs", "train.batch_size", "model.latent", "data.validation_every"):
-            if isinstance(flat.get(key), int) and flat[key] < 1:
-                errors.append(f"{key}: must be at least 1")
+        for key, least in (
+            ("train.epochs", 1),
+            ("train.batch_size", 1),
+            ("train.patience", 1),
+            ("model.latent", 1),
+            ("data.validation_every", 2),  # 1 would hold out every row
+        ):
+            if isinstance(flat.get(key), int) and flat[key] < least:
+                errors.append(f"{key}: must be at least {least}")
     if errors:
         raise InvalidInput(f"pipeline spec {path} has {len(errors)} problem(s):\n  " + "\n  ".join(errors))
     return spec

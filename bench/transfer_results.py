@@ -1,0 +1,175 @@
+"""The results table: eval accuracy on the digits for 5, 10, 50 and all labels
+per class, for a classifier trained from scratch, on frozen pretrained
+features, and fine-tuned end to end; mean ± std over 3 seeds.
+
+  python bench/transfer_results.py            # prints the table
+  python bench/transfer_results.py --readme   # and writes it into README.md
+
+Everything goes through datagov: the digits are ingested and split by the
+CLI, the pool is validated, the autoencoder is pretrained (per seed) by
+`datagov pretrain` on the unlabelled pool, and the classifiers are trained
+by the same `train_classifier` that `datagov transfer` uses, with the
+budget in pipelines/transfer-digits.yaml. Only the labelled subsets are
+drawn here, per class and per seed, from the pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import DATAGOV, OUT, REPO, run
+
+LABELS = (5, 10, 50, None)  # per class; None: every labelled row in the pool
+SEEDS = (0, 1, 2)
+STRATEGIES = ("scratch", "features", "finetune")
+MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
+
+
+def prepare(ws: Path) -> None:
+    shutil.rmtree(ws, ignore_errors=True)
+    dg = [*DATAGOV, "--workspace", str(ws)]
+    run([*DATAGOV, "init", str(ws)])
+    run([*dg, "ingest", "sklearn:digits", "--name", "digits", "--no-progress"])
+    run([*dg, "split", "digits", "--into", "pool=0.8,eval=0.2", "--seed", "0"])
+    run([*dg, "expectations", "suggest", "digits-pool", "--suite", "digits-pool"])
+    run([*dg, "validate", "digits-pool", "--suite", "digits-pool"])
+
+
+def load(ws, name: str):
+    """All images and labels of a version, decoded by the training stream."""
+    import torch
+
+    from datagov.training.data import ParquetImageStream
+    from datagov.training.inputs import image_input
+
+    data = image_input(ws, name)
+    stream = ParquetImageStream(data.files, data.shape, split="all", shuffle=False, batch_size=4096,
+                                label_column="label")  # fmt: skip
+    xs, ys = zip(*stream, strict=True)
+    return torch.cat(xs), torch.cat(ys)
+
+
+def labelled_subset(y, per_class: int | None, seed: int):
+    import numpy as np
+
+    if per_class is None:
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    picks = [rng.choice(np.flatnonzero(y.numpy() == c), per_class, replace=False) for c in np.unique(y.numpy())]
+    return np.sort(np.concatenate(picks))
+
+
+def batches(x, y, size: int, seed: int | None = None):
+    import torch
+
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed)) if seed is not None else None
+    idx = order if order is not None else torch.arange(len(y))
+    return [(x[idx[i : i + size]], y[idx[i : i + size]]) for i in range(0, len(y), size)]
+
+
+def main(update_readme: bool = False) -> str:
+    import torch
+
+    from datagov.training.classify import Budget, accuracy, train_classifier
+    from datagov.training.pretrain import pretrain
+    from datagov.training.spec import TransferSpec, load_spec
+    from datagov.workspace import Workspace
+
+    started = time.perf_counter()
+    ws_path = OUT / "transfer-results"
+    prepare(ws_path)
+    ws = Workspace(ws_path)
+    spec = load_spec(REPO / "pipelines" / "transfer-digits.yaml", cls=TransferSpec)
+    t, every = spec.train, spec.data.validation_every
+    pool_x, pool_y = load(ws, "digits-pool")
+    eval_x, eval_y = load(ws, "digits-eval")
+    names = [str(c) for c in range(10)]
+    device = torch.device("cpu")
+    results: dict[tuple, list[float]] = {}
+    for seed in SEEDS:
+        encoder = pretrain(
+            ws, REPO / "pipelines" / "pretrain-digits.yaml",
+            ["data.dataset=digits-pool", "data.suites=[digits-pool]", f"train.seed={seed}",
+             "register.model_name=bench-autoencoder", "train.device=cpu"],
+            progress=False,
+        )  # fmt: skip
+        import mlflow.pytorch
+
+        ae = mlflow.pytorch.load_model(f"models:/bench-autoencoder/{encoder.model_version}", map_location="cpu")
+        for per_class in LABELS:
+            idx = labelled_subset(pool_y, per_class, seed)
+            held = torch.zeros(len(idx), dtype=torch.bool)
+            held[::every] = True  # the same hold-out rule as the Parquet stream
+            tx, ty = pool_x[idx][~held], pool_y[idx][~held]
+            vx, vy = pool_x[idx][held], pool_y[idx][held]
+            budget = Budget(t.epochs, t.patience, t.batch_size, t.lr, t.encoder_lr, t.weight_decay, seed)
+            for strategy in STRATEGIES:
+                clf, _ = train_classifier(
+                    strategy, ae.encoder, names,
+                    train=lambda epoch, tx=tx, ty=ty, s=seed: batches(tx, ty, t.batch_size, seed=s * 1000 + epoch),
+                    train_ordered=lambda tx=tx, ty=ty: batches(tx, ty, 1024),
+                    val=batches(vx, vy, 1024), budget=budget, device=device,
+                )  # fmt: skip
+                acc = accuracy(clf, batches(eval_x, eval_y, 1024), device, names).overall
+                results.setdefault((per_class, strategy), []).append(acc)
+                print(f"  seed {seed} labels/class {per_class or 'all'} {strategy}: {acc:.4f}", flush=True)
+    table = render(results, len(pool_y), len(eval_y), time.perf_counter() - started)
+    print(table)
+    if update_readme:
+        readme = REPO / "README.md"
+        text = readme.read_text()
+        start, end = MARKERS
+        block = f"{start}\n{table}{end}"
+        text, n = re.subn(re.escape(start) + r".*?" + re.escape(end), lambda _m: block, text, flags=re.S)
+        if n != 1:
+            raise SystemExit(f"README.md needs one {start} ... {end} block")
+        readme.write_text(text)
+        print("README.md updated")
+    return table
+
+
+def render(results: dict, pool: int, evals: int, seconds: float) -> str:
+    def cell(values: list[float]) -> str:
+        mean = 100 * statistics.mean(values)
+        std = 100 * statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{mean:.1f} ± {std:.1f}"
+
+    lines = [
+        "| labels per class | scratch | features (frozen encoder) | finetune |",
+        "|---|---|---|---|",
+    ]
+    for per_class in LABELS:
+        row = [cell(results[(per_class, s)]) for s in STRATEGIES]
+        best = max(range(3), key=lambda i: statistics.mean(results[(per_class, STRATEGIES[i])]))
+        row[best] = f"**{row[best]}**"
+        lines.append(f"| {per_class or f'all (~{pool // 10})'} | " + " | ".join(row) + " |")
+    lines.append("")
+    lines.append(
+        f"Eval accuracy (%) on {evals} held-out digits, mean ± std over seeds {', '.join(map(str, SEEDS))}; "
+        f"encoder pretrained on the {pool} pool images without labels; budget from "
+        f"pipelines/transfer-digits.yaml. Produced by `python bench/transfer_results.py --readme` "
+        f"in {seconds / 60:.1f} min on {_machine()}."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _machine() -> str:
+    import os
+
+    import torch
+
+    return f"{os.cpu_count()} CPU cores, torch {torch.__version__}"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--readme", action="store_true", help="write the table into README.md")
+    main(parser.parse_args().readme)

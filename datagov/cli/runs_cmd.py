@@ -1,0 +1,77 @@
+"""`datagov runs list`: the training runs the catalog knows, with their results."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Training runs recorded in the catalog (pretrain, transfer).", no_args_is_help=True)
+
+# The figures worth a column, per stage, in the order shown.
+KEY_METRICS = {
+    "pretrain": (("train_loss", "train loss"), ("val_loss", "val loss")),
+    "transfer": (("eval_accuracy", "eval acc"), ("baseline_eval_accuracy", "scratch"), ("pretraining_gain", "gain")),
+}
+
+
+def _summary(stage: str, metrics: dict) -> str:
+    parts = [f"{label} {metrics[key]:.4f}" for key, label in KEY_METRICS.get(stage, ()) if key in metrics]
+    return ", ".join(parts) or "-"
+
+
+@app.command("list")
+def list_runs(
+    stage: str = typer.Option(None, "--stage", help="Only this stage: pretrain or transfer."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="Show at most this many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List training runs, newest first: stage, data, gate, status, model, results."""
+    import json
+
+    from rich.table import Table
+
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.versions import SHORT
+    from datagov.cli.state import console, print_json, when, workspace
+
+    with open_catalog(workspace()) as con:
+        rows = con.execute(
+            "SELECT run_id, stage, experiment, dataset, digest, status, model_name, model_version, metrics, "
+            "gate, waiver_id, started, ended FROM runs WHERE ? IS NULL OR stage = ? "
+            "ORDER BY started DESC LIMIT ?",
+            [stage, stage, limit],
+        ).fetchall()
+    cols = ("run_id", "stage", "pipeline", "dataset", "digest", "status", "model_name", "model_version",
+            "metrics", "gate", "waiver_id", "started", "ended")  # fmt: skip
+    runs = [dict(zip(cols, r, strict=True)) for r in rows]
+    for r in runs:
+        r["metrics"] = json.loads(r["metrics"]) if r["metrics"] else {}
+        r["gate"] = json.loads(r["gate"])
+    if as_json:
+        print_json(runs)
+        return
+    if not runs:
+        typer.echo("No training runs yet. Run: datagov pretrain PIPELINE.yaml")
+        return
+    table = Table(title="Training runs", title_justify="left")
+    for col in ("run", "stage", "pipeline", "trained on", "gate", "status", "model", "results", "started"):
+        table.add_column(col, no_wrap=col in ("run", "trained on", "model"))
+    for r in runs:
+        colour = {"finished": "green", "failed": "red", "running": "yellow"}.get(r["status"], "white")
+        gate = "[yellow]waived[/yellow]" if r["waiver_id"] else "open"
+        model = f"{r['model_name']}/{r['model_version']}" if r["model_name"] else "-"
+        table.add_row(
+            r["run_id"][:12],
+            r["stage"],
+            r["pipeline"],
+            f"{r['dataset']}@{r['digest'][:SHORT]}",
+            gate,
+            f"[{colour}]{r['status']}[/{colour}]",
+            model,
+            _summary(r["stage"], r["metrics"]),
+            when(r["started"]),
+        )
+    console().print(table)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="runs")

@@ -1,0 +1,315 @@
+"""`datagov transfer`: a classifier on a pretrained encoder, gated, logged.
+
+Checks run before any MLflow run starts: the spec, both dataset versions and
+their labels, the encoder (exists, right input shape), then the gate on the
+training and evaluation versions. `finetune` trains encoder and head end to
+end (the encoder at a smaller learning rate); `features` freezes the encoder,
+extracts features once and trains a linear head. `--baseline` trains the same
+classifier from random weights with the same budget, in a nested run, so the
+value of pretraining is a number on the parent run (`pretraining_gain`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datagov.errors import InvalidInput
+from datagov.gate import GateDecision, check_gate, combine
+from datagov.training.inputs import image_input, label_counts
+from datagov.training.records import (
+    finish_run,
+    gate_document,
+    log_model,
+    record_run,
+    record_waiver,
+    refuse,
+    tag_version,
+)
+from datagov.training.spec import TransferSpec, flatten, load_spec
+from datagov.workspace import Workspace
+
+
+@dataclass
+class Outcome:
+    """One trained classifier's results."""
+
+    label: str  # finetune | features | scratch
+    accuracy: float
+    per_class: dict[str, float]
+    best_epoch: int
+    epochs_run: int
+
+
+@dataclass
+class TransferResult:
+    run_id: str
+    model_name: str
+    model_version: str
+    alias: str
+    strategy: str
+    outcome: Outcome
+    baseline: Outcome | None
+    class_counts: dict[str, int]  # eval rows per class
+    decision: GateDecision
+    waiver_id: str | None
+    encoder: str
+    device: str
+    extra_metrics: dict = field(default_factory=dict)
+
+
+def transfer(
+    ws: Workspace,
+    spec_path: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    strategy: str | None = None,
+    baseline: bool | None = None,
+    waive: str | None = None,
+    progress: bool = True,
+) -> TransferResult:
+    overrides = list(overrides or [])
+    if strategy:
+        overrides.append(f"strategy={strategy}")
+    if baseline:
+        overrides.append("baseline=true")
+    spec: TransferSpec = load_spec(spec_path, overrides, TransferSpec)
+    if waive is not None and not waive.strip():
+        raise InvalidInput("--waive needs a reason")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise InvalidInput(
+            "transfer runs in one process (labelled sets are small); run it without torchrun",
+            hint="torchrun is for `datagov pretrain`",
+        )
+    train_in, eval_in = image_input(ws, spec.data.train), image_input(ws, spec.data.eval)
+    train_labels = label_counts(ws, train_in.version, spec.data.label_column)
+    eval_labels = label_counts(ws, eval_in.version, spec.data.label_column)
+    if len(train_labels) < 2:
+        raise InvalidInput(f"{train_in.version.ref} has {len(train_labels)} class(es); a classifier needs two")
+    classes = sorted(set(train_labels) | set(eval_labels))
+    names = {**{k: v[0] for k, v in eval_labels.items()}, **{k: v[0] for k, v in train_labels.items()}}
+    class_names = [names[c] for c in classes]
+
+    import torch
+
+    from datagov import tracking
+    from datagov.training.encoders import load_autoencoder, resolve_encoder
+    from datagov.training.loop import pick_device, seed_everything
+
+    device = pick_device(spec.train.device)
+    mlflow = tracking.configure(ws)
+    source = resolve_encoder(spec.encoder)
+    autoencoder = load_autoencoder(source)
+    for data in (train_in, eval_in):
+        if (autoencoder.shape.channels, autoencoder.shape.height, autoencoder.shape.width) != (
+            data.shape.channels,
+            data.shape.height,
+            data.shape.width,
+        ):
+            raise InvalidInput(
+                f"the encoder {source.uri} takes {autoencoder.shape} images; {data.version.ref} has {data.shape}",
+                hint="pretrain an encoder on data of this shape, or resize the images",
+            )
+
+    decision = combine(
+        "transfer",
+        [check_gate(ws, "transfer", d.version.node_id, spec.data.suites) for d in _distinct(train_in, eval_in)],
+    )
+    if not decision.allowed and not waive:
+        raise refuse(decision)
+    waiver_id = (
+        record_waiver(ws, train_in.version.node_id, "transfer", waive, decision) if not decision.allowed else None
+    )
+
+    seed_everything(spec.train.seed, device)
+    sources = _Sources(train_in, eval_in, spec, torch.tensor(classes))
+    gate_doc = gate_document(decision, waiver_id, waive)
+    provenance = {
+        "datagov.stage": "transfer",
+        "datagov.strategy": spec.strategy,
+        "datagov.dataset": train_in.version.ref,
+        "datagov.digest": train_in.version.digest,
+        "datagov.eval_dataset": eval_in.version.ref,
+        "datagov.eval_digest": eval_in.version.digest,
+        "datagov.suites": ",".join(spec.data.suites),
+        "datagov.receipts": ",".join(decision.receipt_ids),
+        "datagov.encoder": source.uri,
+        "datagov.encoder_version": source.pinned_uri,
+        **({"datagov.encoder_pretrain_digest": source.pretrain_digest} if source.pretrain_digest else {}),
+        **({"datagov.waiver": waive, "datagov.waiver_id": waiver_id} if waiver_id else {}),
+    }
+    model_name = spec.register.model_name or spec.name
+    with mlflow.start_run(experiment_id=tracking.experiment_id(ws, spec.name), run_name=spec.strategy) as run:
+        run_id = run.info.run_id
+        record_run(
+            ws, run_id, "transfer", spec_path, spec.name, train_in.version, gate_doc, waiver_id,
+            inputs=[
+                (("version", train_in.version.node_id), "trained"),
+                (("version", eval_in.version.node_id), "evaluated"),
+                (source.node, "initialized"),
+            ],
+        )  # fmt: skip
+        try:
+            mlflow.log_params(tracking.flat_params({**flatten(dataclasses.asdict(spec)), "device": device.type}))
+            mlflow.set_tags({**provenance, "datagov.gate": "open" if decision.allowed else "waived"})
+            mlflow.log_artifact(str(spec_path), artifact_path="pipeline")
+            mlflow.log_dict(gate_doc, "gate/decision.json")
+            _log_inputs(ws, train_in, eval_in, spec.data.validation_every)
+            model, outcome = _train_one(
+                spec.strategy, autoencoder, sources, class_names, spec, device, mlflow, progress
+            )
+            metrics = _outcome_metrics(outcome)
+            base = None
+            if spec.baseline:
+                with mlflow.start_run(run_name="baseline", nested=True):
+                    mlflow.set_tags({"datagov.stage": "transfer-baseline", "datagov.baseline_of": run_id})
+                    mlflow.log_params(tracking.flat_params(flatten(dataclasses.asdict(spec.train))))
+                    _log_inputs(ws, train_in, eval_in, spec.data.validation_every)
+                    _, base = _train_one("scratch", autoencoder, sources, class_names, spec, device, mlflow, progress)
+                    mlflow.log_metrics(_outcome_metrics(base))
+                metrics |= {
+                    "baseline_eval_accuracy": base.accuracy,
+                    "pretraining_gain": outcome.accuracy - base.accuracy,
+                }
+            mlflow.log_metrics(metrics)
+            mlflow.log_dict(
+                {
+                    "classes": class_names,
+                    "eval_rows": {names[c]: eval_labels.get(c, ("", 0))[1] for c in classes},
+                    spec.strategy: outcome.per_class,
+                    **({"baseline": base.per_class} if base else {}),
+                },
+                "results/per_class_accuracy.json",
+            )
+            example = torch.zeros((2, *_chw(eval_in.shape)), dtype=torch.float32).numpy()
+            info = log_model(model, example, model_name, mlflow)
+            tag_version(model_name, info.registered_model_version, spec.register.alias, provenance)
+        except BaseException:
+            finish_run(ws, run_id, "failed", None, None, {})
+            raise
+    finish_run(ws, run_id, "finished", model_name, str(info.registered_model_version), metrics)
+    return TransferResult(
+        run_id,
+        model_name,
+        str(info.registered_model_version),
+        spec.register.alias,
+        spec.strategy,
+        outcome,
+        base,
+        {names[c]: eval_labels.get(c, ("", 0))[1] for c in classes},
+        decision,
+        waiver_id,
+        source.pinned_uri,
+        device.type,
+    )
+
+
+def _distinct(*inputs):
+    seen, out = set(), []
+    for i in inputs:
+        if i.version.node_id not in seen:
+            seen.add(i.version.node_id)
+            out.append(i)
+    return out
+
+
+def _chw(shape) -> tuple[int, int, int]:
+    return (shape.channels, shape.height, shape.width)
+
+
+def _log_inputs(ws, train_in, eval_in, every: int) -> None:
+    from datagov import tracking
+
+    tracking.log_dataset(ws, train_in.version, "training")
+    tracking.log_dataset(ws, train_in.version, "validation", holdout_every=every)
+    tracking.log_dataset(ws, eval_in.version, "evaluation")
+
+
+def _metric_key(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_\-. /]", "_", text)
+
+
+def _outcome_metrics(outcome: Outcome) -> dict[str, float]:
+    return {
+        "eval_accuracy": outcome.accuracy,
+        "best_epoch": outcome.best_epoch,
+        **{f"eval_accuracy.{_metric_key(k)}": v for k, v in outcome.per_class.items()},
+    }
+
+
+class _Sources:
+    """The three labelled streams, yielding class indices instead of raw labels."""
+
+    def __init__(self, train_in, eval_in, spec: TransferSpec, classes) -> None:
+        from datagov.training.data import ParquetImageStream
+
+        common = dict(
+            every=spec.data.validation_every,
+            batch_size=spec.train.batch_size,
+            seed=spec.train.seed,
+            label_column=spec.data.label_column,
+        )
+        self.train = ParquetImageStream(train_in.files, train_in.shape, split="train", shuffle=True, **common)
+        self.train_fixed = ParquetImageStream(train_in.files, train_in.shape, split="train", shuffle=False, **common)
+        self.val = ParquetImageStream(train_in.files, train_in.shape, split="val", shuffle=False, **common)
+        self.eval = ParquetImageStream(eval_in.files, eval_in.shape, split="all", shuffle=False, **common)
+        self.classes = classes
+        self.workers = spec.train.workers
+        if len(self.val) == 0 or len(self.train) == 0:
+            raise InvalidInput(
+                f"{train_in.version.ref} has too few rows to hold out every "
+                f"{spec.data.validation_every}th for early stopping",
+                hint="lower data.validation_every, or label more rows",
+            )
+
+    def batches(self, stream, epoch: int = 0):
+        from torch.utils.data import DataLoader
+
+        stream.set_epoch(epoch)
+        import torch
+
+        for x, y in DataLoader(stream, batch_size=None, num_workers=self.workers):
+            yield x, torch.searchsorted(self.classes, y)
+
+
+def _train_one(label, autoencoder, sources: _Sources, class_names, spec: TransferSpec, device, mlflow, progress):
+    """Train one classifier (finetune, features or the scratch baseline); returns (model, Outcome)."""
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+
+    from datagov.progress import progress_bar
+    from datagov.training.classify import Budget, accuracy, train_classifier
+
+    t = spec.train
+    budget = Budget(t.epochs, t.patience, t.batch_size, t.lr, t.encoder_lr, t.weight_decay, t.seed)
+    bar = progress_bar(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        TextColumn("epoch {task.completed}/{task.total} · val acc {task.fields[acc]}"),
+        TimeElapsedColumn(),
+        enabled=progress,
+    )
+
+    def on_epoch(epoch: int, metrics: dict) -> None:
+        mlflow.log_metrics(metrics, step=epoch)
+        bar.update(task, advance=1, acc=f"{metrics['val_accuracy']:.3f}")
+
+    with bar:
+        task = bar.add_task(label, total=t.epochs, acc="-")
+        clf, result = train_classifier(
+            label,
+            autoencoder.encoder,
+            class_names,
+            train=lambda epoch: sources.batches(sources.train, epoch),
+            train_ordered=lambda: sources.batches(sources.train_fixed),
+            val=list(sources.batches(sources.val)),  # labelled sets are small: decoded once
+            budget=budget,
+            device=device,
+            on_epoch=on_epoch,
+        )
+        bar.update(task, total=result.epochs_run)
+    acc = accuracy(clf, sources.batches(sources.eval), device, class_names)
+    per_class = {name: acc.of(name) for name in class_names}
+    return clf, Outcome(label, acc.overall, per_class, result.best_epoch, result.epochs_run)

@@ -1,0 +1,161 @@
+"""Gated transfer with real MLflow (under tmp_path): the encoder from the
+registry, both strategies, the scratch baseline, and the bad-input contract."""
+
+import io
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from datagov.catalog.db import open_catalog
+from tests.conftest import REPO, make_image_folder
+from tests.training.conftest import SPEC, TINY, mlflow_runs
+
+TRANSFER = REPO / "pipelines" / "transfer-digits.yaml"
+QUICK = ["train.epochs=4", "train.patience=2", "train.device=cpu"]
+
+
+@pytest.fixture
+def pretrained(digits_ws):
+    for name, suite in (("digits-pretrain", "digits-pretrain"), ("digits-finetune", "digits-labelled"),
+                        ("digits-eval", "digits-labelled")):  # fmt: skip
+        assert digits_ws("validate", name, "--suite", suite).exit_code == 0
+    assert digits_ws("pretrain", SPEC, *TINY, "--no-progress").exit_code == 0
+    return digits_ws
+
+
+def eval_images(ws):
+    """digits-eval decoded here with Pillow, independently of datagov's stream."""
+    with open_catalog(ws) as con:
+        digest = con.execute("SELECT digest FROM versions WHERE dataset = 'digits-eval'").fetchone()[0]
+    table = pq.read_table(ws.store_dir / digest, columns=["image", "label"])
+    x = np.stack([np.asarray(Image.open(io.BytesIO(b))) for b in table.column("image").to_pylist()])
+    return x[:, None].astype(np.float32) / 255.0, table.column("label").to_numpy()
+
+
+def test_features_with_baseline_logs_registers_and_links(pretrained, ws):
+    result = pretrained("transfer", TRANSFER, *QUICK, "--strategy", "features", "--baseline", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "Registered models:/digits-classifier/1 (alias models:/digits-classifier@latest-validated)" in result.stdout
+    assert "features: eval accuracy" in result.stdout and "pretraining gain" in result.stdout
+
+    runs = {r.info.run_name: r for r in mlflow_runs(ws) if r.data.tags.get("datagov.stage", "").startswith("transfer")}
+    parent, base = runs["features"], runs["baseline"]
+    assert parent.info.status == base.info.status == "FINISHED"
+    assert base.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    m = parent.data.metrics
+    assert m["pretraining_gain"] == pytest.approx(m["eval_accuracy"] - m["baseline_eval_accuracy"])
+    assert {f"eval_accuracy.{c}" for c in range(10)} <= set(m)
+    contexts = {
+        (tags["mlflow.data.context"], i.dataset.name[: i.dataset.name.index("@")])
+        for i in parent.inputs.dataset_inputs
+        for tags in [{t.key: t.value for t in i.tags}]
+    }
+    assert contexts == {
+        ("training", "digits-finetune"),
+        ("validation", "digits-finetune"),
+        ("evaluation", "digits-eval"),
+    }
+    assert parent.data.tags["datagov.encoder_version"] == "models:/digits-autoencoder/1"
+
+    from mlflow import MlflowClient
+
+    mv = MlflowClient().get_model_version_by_alias("digits-classifier", "latest-validated")
+    with open_catalog(ws) as con:
+        train_digest, pre_digest = (
+            con.execute(f"SELECT digest FROM versions WHERE dataset = '{n}'").fetchone()[0]
+            for n in ("digits-finetune", "digits-pretrain")
+        )
+        stages = con.execute("SELECT stage, status FROM runs ORDER BY started").fetchall()
+    assert mv.tags["datagov.digest"] == train_digest and mv.tags["datagov.encoder_pretrain_digest"] == pre_digest
+    assert stages == [("pretrain", "finished"), ("transfer", "finished")]
+
+    # The logged accuracy is what the registered model really scores.
+    import mlflow.pytorch
+    import torch
+
+    model = mlflow.pytorch.load_model("models:/digits-classifier@latest-validated")
+    x, y = eval_images(ws)
+    with torch.no_grad():
+        pred = model(torch.from_numpy(x)).argmax(1).numpy()
+    assert m["eval_accuracy"] == pytest.approx((pred == y).mean())
+    assert m["eval_accuracy.3"] == pytest.approx((pred[y == 3] == 3).mean())
+
+    tree = pretrained("lineage", "digits").stdout
+    assert "model digits-autoencoder/1 (registered)" in tree and "(initialized)" in tree
+    assert "model digits-classifier/1 (registered)" in tree and "(evaluated)" in tree
+
+
+def test_finetune_moves_the_encoder_and_registers_a_new_version(pretrained, ws):
+    result = pretrained("transfer", TRANSFER, *QUICK, "--no-progress")  # the spec's strategy: finetune
+    assert result.exit_code == 0, result.output
+    assert "finetune: eval accuracy" in result.stdout and "models:/digits-classifier/1" in result.stdout
+    import mlflow.pytorch
+    import torch
+
+    clf = mlflow.pytorch.load_model("models:/digits-classifier/1")
+    ae = mlflow.pytorch.load_model("models:/digits-autoencoder/1")
+    first = next(m for m in ae.encoder if isinstance(m, torch.nn.Linear))
+    tuned = next(m for m in clf.encoder if isinstance(m, torch.nn.Linear))
+    assert not torch.equal(first.weight, tuned.weight)
+
+
+def test_unvalidated_target_is_refused_with_the_fix(digits_ws, ws):
+    assert digits_ws("validate", "digits-pretrain", "--suite", "digits-pretrain").exit_code == 0
+    assert digits_ws("validate", "digits-eval", "--suite", "digits-labelled").exit_code == 0
+    assert digits_ws("pretrain", SPEC, *TINY, "--no-progress").exit_code == 0
+    result = digits_ws("transfer", TRANSFER, *QUICK)
+    assert result.exit_code == 4
+    assert result.stderr.startswith("Error: gate refused transfer on digits-finetune@")
+    assert "fix: datagov validate digits-finetune@" in result.stderr
+    with open_catalog(ws) as con:
+        assert con.execute("SELECT count(*) FROM runs WHERE stage = 'transfer'").fetchone()[0] == 0
+
+    waived = digits_ws("transfer", TRANSFER, *QUICK, "--waive", "labels audited by hand", "--no-progress")
+    assert waived.exit_code == 0, waived.output
+    with open_catalog(ws) as con:
+        assert con.execute("SELECT stage, reason FROM waivers").fetchall() == [("transfer", "labels audited by hand")]
+
+
+def no_running_runs(ws) -> bool:
+    return all(r.info.status != "RUNNING" for r in mlflow_runs(ws))
+
+
+BAD_INPUT = [  # (override, what the one error line says); one workspace for all: each is refused up front
+    ("encoder=models:/no-such-model@latest", "Error: no encoder at models:/no-such-model@latest: "),
+    ("encoder=models:/digits-autoencoder/7", "Error: no encoder at models:/digits-autoencoder/7: "),
+    ("encoder=s3://bucket/model", "Error: encoder 's3://bucket/model' is not a model URI"),
+    ("data.train=digits-pretrain", "has no label column 'label'"),  # labels dropped by the split
+    ("data.eval=nope", "Error: unknown dataset 'nope'"),
+    ("data.label_column=digit", "has no label column 'digit'"),
+    ("train.epochs=none", "train.epochs: expected int, got str ('none')"),
+]
+
+
+def test_bad_input_is_one_clear_error(pretrained, ws):
+    for override, message in BAD_INPUT:
+        result = pretrained("transfer", TRANSFER, *QUICK, override)
+        assert result.exit_code == 1, (override, result.output)
+        assert result.stderr.startswith("Error: ") and message in result.stderr, (override, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert no_running_runs(ws)
+    with open_catalog(ws) as con:
+        assert con.execute("SELECT count(*) FROM runs WHERE stage = 'transfer'").fetchone()[0] == 0
+
+
+def test_encoder_input_shape_must_match_the_data(pretrained, ws, tmp_path):
+    folder = make_image_folder(tmp_path / "pets", per_class=6)
+    assert pretrained("ingest", folder, "--name", "pets").exit_code == 0
+    result = pretrained("transfer", TRANSFER, *QUICK, "data.train=pets", "data.eval=pets")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "Error: the encoder models:/digits-autoencoder@latest-validated takes 1x8x8 images; "
+        f"{_ref(ws, 'pets')} has 3x12x10"  # CxHxW
+    )
+    assert no_running_runs(ws)
+
+
+def _ref(ws, name):
+    with open_catalog(ws) as con:
+        return f"{name}@" + con.execute("SELECT digest FROM versions WHERE dataset = ?", [name]).fetchone()[0][:12]
