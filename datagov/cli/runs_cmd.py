@@ -54,13 +54,13 @@ def list_runs(
         return
     table = Table(title="Training runs", title_justify="left")
     for col in ("run", "stage", "pipeline", "trained on", "gate", "status", "model", "results", "started"):
-        table.add_column(col, no_wrap=col in ("run", "trained on", "model"))
+        table.add_column(col, no_wrap=col in ("run", "pipeline", "trained on", "model", "results"))
     for r in runs:
         colour = {"finished": "green", "failed": "red", "running": "yellow"}.get(r["status"], "white")
         gate = "[yellow]waived[/yellow]" if r["waiver_id"] else "open"
         model = f"{r['model_name']}/{r['model_version']}" if r["model_name"] else "-"
         table.add_row(
-            r["run_id"][:12],
+            r["run_id"][:8],
             r["stage"],
             r["pipeline"],
             f"{r['dataset']}@{r['digest'][:SHORT]}",
