@@ -112,3 +112,80 @@ def combine(stage: str, decisions: list[GateDecision]) -> GateDecision:
         reasons=[r for d in decisions for r in d.reasons],
         receipt_ids=list(dict.fromkeys(i for d in decisions for i in d.receipt_ids)),
     )
+
+
+def check_match(ws: Workspace, stage: str, ref: str, reference_digest: str | None, encoder: str) -> GateDecision:
+    """May `stage` fine-tune on version `ref` with an encoder pretrained on
+    `reference_digest`? Only with a passing `match` receipt, newest for its
+    suite and made with the suite file as it is now, bound to exactly that
+    reference. Any one such suite is enough."""
+    with open_catalog(ws) as con:
+        version = resolve(con, ref)
+        receipts = list_receipts(con, digest=version.digest, kind="match")
+        reference = (
+            con.execute(
+                "SELECT dataset FROM versions WHERE digest = ? ORDER BY created LIMIT 1", [reference_digest]
+            ).fetchone()
+            if reference_digest
+            else None
+        )
+    decision = GateDecision(stage, version.ref, version.digest, allowed=False)
+    if not reference_digest:
+        decision.reasons.append(
+            Reason(
+                "no-reference",
+                f"the encoder {encoder} has no datagov.digest tag, so its pretraining data is unknown and "
+                f"{version.ref} cannot be matched against it",
+                fix="use an encoder pretrained by `datagov pretrain`, or --waive REASON",
+            )
+        )
+        return decision
+    ref_label = f"{reference[0]}@{reference_digest[:12]}" if reference else reference_digest[:12]
+    suite_name = f"{reference[0] if reference else 'pretrain'}-match"
+    fix = (
+        f"datagov expectations match {ref_label} --suite {suite_name} && "
+        f"datagov validate {version.ref} --suite {suite_name}"
+    )
+    mine = [r for r in receipts if r.reference_digest == reference_digest]
+    latest: dict[str, object] = {}
+    for r in mine:  # newest first: the first per suite decides
+        latest.setdefault(r.suite, r)
+    stale, failed = [], []
+    for name, r in latest.items():
+        try:
+            current = load_suite(ws, name).digest == r.suite_digest
+        except DatagovError:
+            current = False
+        if not current:
+            stale.append(name)
+        elif r.success:
+            decision.receipt_ids.append(r.id)
+        else:
+            failed.append(r)
+    if decision.receipt_ids:
+        decision.allowed = True
+        return decision
+    if failed:
+        r = failed[0]
+        decision.reasons.append(
+            Reason(
+                "match-failed",
+                f"{version.ref} does not match the encoder's pretraining data {ref_label}: "
+                f"{r.successful} of {r.evaluated} expectations of {r.suite!r} met (receipt {r.id}); "
+                f"see `datagov shift {ref_label} {version.ref}`",
+                fix=f"fine-tune on data like {ref_label}, or --waive REASON",
+            )
+        )
+    elif stale:
+        decision.reasons.append(
+            Reason("suite-changed", f"match suite {stale[0]!r} changed since {version.ref} was validated", fix=fix)
+        )
+    else:
+        decision.reasons.append(
+            Reason(
+                "no-match",
+                f"{version.ref} was never checked against the encoder's pretraining data {ref_label}",
+                fix=fix,
+            )
+        )
+    return decision

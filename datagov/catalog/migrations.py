@@ -131,6 +131,31 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "drift_reports",
+        """
+        -- One row per `datagov shift`: the verdict and where its JSON and HTML are.
+        CREATE TABLE drift_reports (
+            id VARCHAR PRIMARY KEY,
+            reference VARCHAR NOT NULL,       -- name@digest
+            reference_digest VARCHAR NOT NULL,
+            target VARCHAR NOT NULL,
+            target_digest VARCHAR NOT NULL,
+            drift BOOLEAN NOT NULL,
+            share DOUBLE NOT NULL,            -- of tested columns drifting
+            mode VARCHAR NOT NULL,            -- tests | distances
+            encoder VARCHAR,                  -- the pinned model URI, when embeddings were compared
+            embedding_drift BOOLEAN,
+            recommendation VARCHAR,
+            summary JSON NOT NULL,
+            report VARCHAR NOT NULL,          -- HTML, relative to the workspace
+            data VARCHAR NOT NULL,            -- JSON, relative to the workspace
+            created TIMESTAMP NOT NULL,
+            duration DOUBLE NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

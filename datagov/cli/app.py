@@ -14,6 +14,7 @@ from datagov.cli import (
     lineage_cmd,
     pretrain_cmd,
     runs_cmd,
+    shift_cmd,
     split_cmd,
     transfer_cmd,
     validate_cmd,
@@ -87,6 +88,7 @@ validate_cmd.register(app)
 pretrain_cmd.register(app)
 transfer_cmd.register(app)
 runs_cmd.register(app)
+shift_cmd.register(app)
 demo_cmd.register(app)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(expectations_cmd.app, name="expectations")

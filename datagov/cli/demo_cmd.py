@@ -36,6 +36,12 @@ STEPS: list[list[str]] = [
     ["validations", "list", "--limit", "6"],
     # The gate opens: digits-pretrain has a passing receipt for its suite.
     ["pretrain", "pipelines/pretrain-digits.yaml"],
+    # Before fine-tuning: is the labelled data like the pretraining data? A report
+    # (columns, encoder embeddings), then the distribution-match suite the transfer
+    # gate requires (rewritten each time: it encodes the current pretraining version).
+    ["shift", "digits-pretrain", "digits-finetune"],
+    ["expectations", "match", "digits-pretrain", "--suite", "digits-pretrain-match", "--force"],
+    ["validate", "digits-finetune", "--suite", "digits-pretrain-match"],
     # Transfer to the few labelled rows, both ways, beside a from-scratch baseline.
     ["transfer", "pipelines/transfer-digits.yaml", "--strategy", "features"],
     ["transfer", "pipelines/transfer-digits.yaml", "--strategy", "finetune", "--baseline"],
@@ -59,7 +65,7 @@ def _skip_reason(ws, step: list[str]) -> str | None:
 
 
 def demo(ctx: typer.Context) -> None:
-    """Run the main job in this workspace: ingest, split, suggest, validate, pretrain, transfer, lineage.
+    """Run the main job here: ingest, split, suggest, validate, pretrain, shift, match, transfer, lineage.
 
     Every step is an ordinary datagov command, printed before it runs.
     Running the demo again changes nothing: the same content is the same version.

@@ -1,4 +1,4 @@
-"""`datagov expectations list | show | suggest`."""
+"""`datagov expectations list | show | suggest | match`."""
 
 from __future__ import annotations
 
@@ -95,3 +95,50 @@ def suggest(
         f"({profile.rows:,} rows)"
     )
     typer.echo(f"Review it, then: datagov validate {version.dataset} --suite {suite}")
+
+
+@app.command("match")
+def match(
+    ref: str = typer.Argument(..., metavar="REFERENCE", help="NAME[@DIGEST] whose distribution the suite encodes."),
+    suite: str = typer.Option(..., "--suite", "-s", help="Name of the suite to write."),
+    threshold: float = typer.Option(
+        0.15, "--kl-threshold", min=0.0, help="Largest KL divergence from the reference's partition per column."
+    ),
+    margin: float = typer.Option(0.1, "--margin", min=0.0, help="Quantiles may move this share of the 5-95 % spread."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing suite."),
+) -> None:
+    """Write a distribution-match suite from a reference version (pretraining data).
+
+    KL divergence against the reference's decile partition and quantile ranges
+    per numeric column; value sets and proportions per categorical column.
+    Validating a target with it writes a `match` receipt, which `datagov
+    transfer` requires for the encoder's pretraining data.
+    """
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.versions import resolve
+    from datagov.cli.state import workspace
+    from datagov.errors import InvalidInput
+    from datagov.quality.match import match_suite, reference_partitions
+    from datagov.quality.profile import profile_parquet
+    from datagov.quality.suites import check_suite_name, save_suite, suite_path
+    from datagov.store import parquet_glob
+
+    ws = workspace()
+    check_suite_name(suite)
+    if suite_path(ws, suite).exists() and not force:
+        raise InvalidInput(
+            f"suite {suite!r} already exists (expectations/{suite}.json)", hint="pass --force to replace it"
+        )
+    with open_catalog(ws) as con:
+        version = resolve(con, ref)
+    glob = parquet_glob(ws, version.digest)
+    profile = profile_parquet(glob)
+    doc = match_suite(
+        suite, profile, reference_partitions(glob, profile), reference=version.node_id,
+        reference_digest=version.digest, threshold=threshold, margin=margin, images="image" in version.columns,
+    )  # fmt: skip
+    if not doc["expectations"]:
+        raise InvalidInput(f"{version.ref} has no column a match suite could describe")
+    path = save_suite(ws, suite, doc, force=force)
+    typer.echo(f"Wrote {path.relative_to(ws.root)}: {len(doc['expectations'])} expectations matching {version.ref}")
+    typer.echo(f"Then: datagov validate TARGET --suite {suite}   (a 'match' receipt against {version.ref})")

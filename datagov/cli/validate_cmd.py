@@ -97,7 +97,7 @@ def list_(
             r.id,
             r.ref,
             r.suite,
-            r.kind,
+            r.kind + (f" vs {r.reference_digest[:12]}" if r.reference_digest else ""),
             f"[{colour}]{r.status}[/{colour}]",
             f"{r.successful}/{r.evaluated}",
             now,

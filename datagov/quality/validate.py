@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.versions import Version, files_of, now, resolve
 from datagov.errors import IntegrityError, InvalidInput
+from datagov.quality.match import match_info
 from datagov.quality.receipts import Receipt, insert_receipt
 from datagov.quality.suites import SuiteFile, build_suite, load_suite
 from datagov.store import staging, version_dir
@@ -109,13 +110,13 @@ def validate(
     suite_names: list[str],
     *,
     verify: bool = False,
-    kind: str = "quality",
-    reference_digest: str | None = None,
 ) -> list[Outcome]:
     """Run every suite against the version; returns one outcome per suite.
 
     Configuration problems (bad JSON, unknown expectation, missing column)
-    raise before anything runs, and write no receipt.
+    raise before anything runs, and write no receipt. A distribution-match
+    suite (`datagov expectations match`) writes a `match` receipt bound to its
+    reference digest; any other suite a `quality` receipt.
     """
     if not suite_names:
         raise InvalidInput("name at least one suite with --suite")
@@ -153,7 +154,7 @@ def validate(
                         digest=version.digest,
                         suite=suite.name,
                         suite_digest=suite.digest,
-                        kind=kind,
+                        kind="match" if match_info(suite.doc) else "quality",
                         success=success,
                         status="error" if errored else ("passed" if success else "failed"),
                         evaluated=len(rows),
@@ -162,7 +163,7 @@ def validate(
                         gx_version=gx_release,
                         started=started,
                         duration=duration,
-                        reference_digest=reference_digest,
+                        reference_digest=(match_info(suite.doc) or {}).get("reference_digest"),
                     )
                 )
     from datagov.quality.report import write_report

@@ -2,7 +2,9 @@
 
 Checks run before any MLflow run starts: the spec, both dataset versions and
 their labels, the encoder (exists, right input shape), then the gate on the
-training and evaluation versions. `finetune` trains encoder and head end to
+training and evaluation versions, and the distribution-match gate (the training
+version must have a passing `match` receipt against the encoder's pretraining
+data). `finetune` trains encoder and head end to
 end (the encoder at a smaller learning rate); `features` freezes the encoder,
 extracts features once and trains a linear head. `--baseline` trains the same
 classifier from random weights with the same budget, in a nested run, so the
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datagov.errors import InvalidInput
-from datagov.gate import GateDecision, check_gate, combine
+from datagov.gate import GateDecision, check_gate, check_match, combine
 from datagov.training.inputs import image_input, label_counts
 from datagov.training.records import (
     finish_run,
@@ -116,7 +118,11 @@ def transfer(
 
     decision = combine(
         "transfer",
-        [check_gate(ws, "transfer", d.version.node_id, spec.data.suites) for d in _distinct(train_in, eval_in)],
+        [
+            *(check_gate(ws, "transfer", d.version.node_id, spec.data.suites) for d in _distinct(train_in, eval_in)),
+            # Fine-tuning data must look like the data the encoder was pretrained on.
+            check_match(ws, "transfer", train_in.version.node_id, source.pretrain_digest, source.pinned_uri),
+        ],
     )
     if not decision.allowed and not waive:
         raise refuse(decision)

@@ -2,6 +2,7 @@
 registry, both strategies, the scratch baseline, and the bad-input contract."""
 
 import io
+import json
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -22,6 +23,8 @@ def pretrained(digits_ws):
                         ("digits-eval", "digits-labelled")):  # fmt: skip
         assert digits_ws("validate", name, "--suite", suite).exit_code == 0
     assert digits_ws("pretrain", SPEC, *TINY, "--no-progress").exit_code == 0
+    assert digits_ws("expectations", "match", "digits-pretrain", "--suite", "digits-pretrain-match").exit_code == 0
+    assert digits_ws("validate", "digits-finetune", "--suite", "digits-pretrain-match").exit_code == 0
     return digits_ws
 
 
@@ -116,6 +119,49 @@ def test_unvalidated_target_is_refused_with_the_fix(digits_ws, ws):
     assert waived.exit_code == 0, waived.output
     with open_catalog(ws) as con:
         assert con.execute("SELECT stage, reason FROM waivers").fetchall() == [("transfer", "labels audited by hand")]
+
+
+def test_fine_tuning_data_must_match_the_pretraining_data(digits_ws, ws):
+    for name, suite in (("digits-pretrain", "digits-pretrain"), ("digits-finetune", "digits-labelled"),
+                        ("digits-eval", "digits-labelled")):  # fmt: skip
+        assert digits_ws("validate", name, "--suite", suite).exit_code == 0
+    assert digits_ws("pretrain", SPEC, *TINY, "--no-progress").exit_code == 0
+    pre, fine = _ref(ws, "digits-pretrain"), _ref(ws, "digits-finetune")
+
+    refused = digits_ws("transfer", TRANSFER, *QUICK)
+    assert refused.exit_code == 4
+    assert f"{fine} was never checked against the encoder's pretraining data {pre}" in refused.stderr
+    fix = (
+        f"fix: datagov expectations match {pre} --suite digits-pretrain-match && "
+        f"datagov validate {fine} --suite digits-pretrain-match"
+    )
+    assert fix in refused.stderr
+
+    # The fix, as printed, opens the gate; the receipt is a match receipt bound to both digests.
+    assert digits_ws("expectations", "match", pre, "--suite", "digits-pretrain-match").exit_code == 0
+    assert digits_ws("validate", fine, "--suite", "digits-pretrain-match").exit_code == 0
+    with open_catalog(ws) as con:
+        kind, ref_digest = con.execute(
+            "SELECT kind, reference_digest FROM receipts WHERE suite = 'digits-pretrain-match'"
+        ).fetchone()
+        pre_digest = con.execute("SELECT digest FROM versions WHERE dataset = 'digits-pretrain'").fetchone()[0]
+    assert (kind, ref_digest) == ("match", pre_digest)
+    listed = json.loads(digits_ws("validations", "list", "--json").stdout)
+    assert [(r["kind"], r["reference_digest"]) for r in listed if r["suite"] == "digits-pretrain-match"] == [
+        ("match", pre_digest)
+    ]
+    assert digits_ws("transfer", TRANSFER, *QUICK, "--no-progress").exit_code == 0
+
+    # A target that fails its match suite is refused again, naming the failing receipt.
+    path = ws.expectations_dir / "digits-pretrain-match.json"
+    suite = json.loads(path.read_text())
+    for exp in suite["expectations"]:
+        if exp["type"] == "expect_column_kl_divergence_to_be_less_than":
+            exp["kwargs"]["threshold"] = 1e-6
+    path.write_text(json.dumps(suite))
+    assert digits_ws("validate", fine, "--suite", "digits-pretrain-match").exit_code == 3
+    again = digits_ws("transfer", TRANSFER, *QUICK)
+    assert again.exit_code == 4 and f"{fine} does not match the encoder's pretraining data {pre}" in again.stderr
 
 
 def no_running_runs(ws) -> bool:

@@ -1,0 +1,151 @@
+"""Distribution-match suites: a GX suite that encodes a reference version's
+distribution, so validating a target against it asks "is this data like the
+data the model was pretrained on?".
+
+Per numeric column: KL divergence against the reference's partition (its
+deciles as bin edges, with small tail weights for values beyond its range)
+and the 5/25/50/75/95 % quantiles within ± margin × the reference's
+5–95 % spread. Per categorical column (at most 20 values): the value set and
+KL divergence against the reference's category proportions. The suite's
+`meta.datagov.match` names the reference digest; validating with it writes
+a receipt of kind `match` bound to both digests.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from datagov.quality.profile import QUANTILES, Profile
+from datagov.sql import sql_ident, sql_str
+
+TAIL = 0.01  # weight kept for values below/above the reference's range (total 2 %)
+KL_THRESHOLD = 0.15  # KL over 10 bins from ~200 target rows is ~0.03-0.08 by chance alone
+SKIP_IMAGE_COLUMNS = ("label", "label_name")  # label shift is the shift report's business, not a gate
+
+
+def _exp(type_: str, rule: str, **kwargs) -> dict:
+    return {"type": type_, "kwargs": kwargs, "meta": {"datagov": {"rule": rule}}}
+
+
+def match_info(doc: dict) -> dict | None:
+    """{"reference": NAME@DIGEST, "reference_digest": ...} for a match suite, else None."""
+    info = doc.get("meta", {}).get("datagov", {}).get("match")
+    return info if isinstance(info, dict) and info.get("reference_digest") else None
+
+
+def match_suite(
+    name: str,
+    profile: Profile,
+    partitions: dict[str, tuple[list[float], list[int]]],
+    *,
+    reference: str,
+    reference_digest: str,
+    threshold: float = KL_THRESHOLD,
+    margin: float = 0.1,
+    images: bool = False,
+) -> dict:
+    """`partitions`: per numeric column, (bin edges, counts per bin) from the reference."""
+    exps = []
+    for c in profile.columns:
+        if c.blob or (images and c.name in SKIP_IMAGE_COLUMNS) or c.nulls == profile.rows:
+            continue
+        if c.values is not None and len(c.values) > 1:
+            total = sum(c.counts.values())
+            exps.append(
+                _exp(
+                    "expect_column_distinct_values_to_be_in_set",
+                    "the reference's categories",
+                    column=c.name,
+                    value_set=list(c.values),
+                )
+            )
+            exps.append(
+                _exp(
+                    "expect_column_kl_divergence_to_be_less_than",
+                    f"category proportions within KL {threshold:g} of the reference",
+                    column=c.name,
+                    threshold=threshold,
+                    partition_object={
+                        "values": list(c.values),
+                        "weights": [c.counts[v] / total for v in c.values],
+                    },
+                )
+            )
+        elif c.values is not None:  # one constant value
+            exps.append(
+                _exp("expect_column_distinct_values_to_be_in_set", "the reference's constant", column=c.name,
+                     value_set=list(c.values))
+            )  # fmt: skip
+        elif c.name in partitions and len(c.quantiles) == 5:
+            edges, counts = partitions[c.name]
+            total = sum(counts)
+            spread = (c.quantiles[-1] - c.quantiles[0]) or (c.max - c.min) or 1.0
+            exps.append(
+                _exp(
+                    "expect_column_kl_divergence_to_be_less_than",
+                    f"KL {threshold:g} against the reference's decile partition",
+                    column=c.name,
+                    threshold=threshold,
+                    partition_object={
+                        "bins": edges,
+                        "weights": [(1 - 2 * TAIL) * n / total for n in counts],
+                        "tail_weights": [TAIL, TAIL],
+                    },
+                )
+            )
+            exps.append(
+                _exp(
+                    "expect_column_quantile_values_to_be_between",
+                    f"quantiles within ±{margin:g} x the reference's 5-95 % spread",
+                    column=c.name,
+                    quantile_ranges={
+                        "quantiles": list(QUANTILES),
+                        "value_ranges": [[q - margin * spread, q + margin * spread] for q in c.quantiles],
+                    },
+                )
+            )
+    return {
+        "name": name,
+        "expectations": exps,
+        "meta": {
+            "datagov": {
+                "match": {"reference": reference, "reference_digest": reference_digest},
+                "kl_threshold": threshold,
+                "margin": margin,
+            }
+        },
+        "notes": (
+            f"Distribution-match suite for {reference}, written by `datagov expectations match`. Validating a "
+            f"target with it writes a 'match' receipt that the transfer gate requires."
+        ),
+    }
+
+
+def reference_partitions(glob: str, profile: Profile) -> dict[str, tuple[list[float], list[int]]]:
+    """Per continuous numeric column: bin edges at the reference's min, deciles
+    and max, and the rows in each bin (two DuckDB scans for all columns)."""
+    cols = [c for c in profile.columns if c.numeric and c.values is None and c.min is not None]
+    if not cols:
+        return {}
+    source = f"read_parquet({sql_str(glob)})"
+    qs = ", ".join(str(i / 10) for i in range(1, 10))
+    con = duckdb.connect()
+    try:
+        row = con.execute(
+            f"SELECT {', '.join(f'quantile_cont({sql_ident(c.name)}, [{qs}])' for c in cols)} FROM {source}"
+        ).fetchone()
+        edges = {c.name: sorted({c.min, *row[i], c.max}) for i, c in enumerate(cols)}
+        # Bin i holds edges[i] <= x < edges[i + 1]; the last bin includes the maximum.
+        exprs = [
+            f"histogram(least({' + '.join(f'({sql_ident(c.name)} >= {e!r})::INTEGER' for e in edges[c.name][1:])}, "
+            f"{len(edges[c.name]) - 2}))"
+            for c in cols
+        ]
+        hist = con.execute(f"SELECT {', '.join(exprs)} FROM {source}").fetchone()
+    finally:
+        con.close()
+    out = {}
+    for c, h in zip(cols, hist, strict=True):
+        e = edges[c.name]
+        out[c.name] = (e, [int((h or {}).get(i, 0)) for i in range(len(e) - 1)])
+    return out

@@ -1,0 +1,1 @@
+"""Distribution shift between dataset versions: per-column tests, embedding MMD, reports."""

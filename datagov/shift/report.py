@@ -1,0 +1,286 @@
+"""`datagov shift`: compare a target version with a reference, decide, recommend
+a transfer strategy, and keep the report (JSON, HTML, catalog row, lineage)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from datagov.catalog.db import open_catalog, transaction
+from datagov.catalog.versions import Version, add_edge, dataset_row, now, resolve
+from datagov.errors import InvalidInput
+from datagov.shift.columns import ColumnShift, ShiftSettings, Skipped, compare_columns, verdict
+from datagov.shift.embedding import EmbeddingShift
+from datagov.sql import sql_ident, sql_str
+from datagov.store import duckdb_connection, parquet_glob
+from datagov.workspace import Workspace
+
+FEW_LABELS = 10  # labels per class at or below which a frozen encoder is the safer bet
+IMAGE_DERIVED = ("label_name",)  # restates `label`; testing both would count one shift twice
+
+
+@dataclass
+class Recommendation:
+    strategy: str | None  # features | finetune | None (nothing to fine-tune on)
+    why: str
+    rule: str = (
+        f"heuristic: shifted (embedding MMD when an encoder was used, else the column verdict) and more than "
+        f"{FEW_LABELS} labels per class -> finetune; shifted with fewer -> features (too few labels to move the "
+        f"encoder; label more); not shifted and at most {FEW_LABELS} per class -> features; not shifted with "
+        f"more -> finetune"
+    )
+
+
+@dataclass
+class ShiftReport:
+    id: str
+    reference: Version
+    target: Version
+    settings: ShiftSettings
+    mode: str  # tests | distances
+    columns: list[ColumnShift]
+    skipped: list[Skipped]
+    notes: list[str]
+    drift: bool
+    share: float
+    why: list[str]
+    embedding: EmbeddingShift | None
+    labelled: tuple[int, int]  # labelled target rows, classes
+    recommendation: Recommendation
+    created: datetime
+    duration: float = 0.0
+    report_path: str = ""
+    data_path: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        cols = []
+        for c in self.columns:
+            d = asdict(c)
+            d["psi_band"] = c.psi_band
+            cols.append(d)
+        return {
+            "id": self.id,
+            "reference": {"ref": self.reference.ref, "digest": self.reference.digest, "rows": self.reference.rows},
+            "target": {"ref": self.target.ref, "digest": self.target.digest, "rows": self.target.rows},
+            "mode": self.mode,
+            "settings": asdict(self.settings),
+            "drift": self.drift,
+            "share": self.share,
+            "why": self.why,
+            "columns": cols,
+            "skipped": [asdict(s) for s in self.skipped],
+            "notes": self.notes,
+            "embedding": asdict(self.embedding) if self.embedding else None,
+            "label_column": self.extra.get("label"),
+            "labelled_target_rows": self.labelled[0],
+            "classes": self.labelled[1],
+            "recommendation": asdict(self.recommendation),
+            "created": self.created.isoformat(),
+            "duration_s": round(self.duration, 3),
+            "report": self.report_path,
+        }
+
+
+def _side(ws: Workspace, version: Version):
+    from datagov.shift.columns import Side
+
+    types = {c["name"]: c["type"] for c in version.schema}
+    return Side(version.ref, f"read_parquet({sql_str(parquet_glob(ws, version.digest))})", version.rows, types)
+
+
+def _label_column(ws: Workspace, version: Version) -> str | None:
+    with open_catalog(ws) as con:
+        row = dataset_row(con, version.dataset)
+    column = (row or {}).get("label_column")
+    return column if column in version.columns else None
+
+
+def _labelled(ws: Workspace, target: Version, column: str | None) -> tuple[int, int]:
+    if not column:
+        return 0, 0
+    con = duckdb_connection()
+    try:
+        q = sql_ident(column)
+        rows, classes = con.execute(
+            f"SELECT count({q}), count(DISTINCT {q}) FROM read_parquet({sql_str(parquet_glob(ws, target.digest))})"
+        ).fetchone()
+    finally:
+        con.close()
+    return rows, classes
+
+
+def recommend(shifted: bool, labelled: int, classes: int) -> Recommendation:
+    if not labelled:
+        return Recommendation(None, "the target has no labelled rows: nothing to fine-tune on yet")
+    per_class = labelled / max(classes, 1)
+    n = f"{per_class:.0f} labels per class"
+    if shifted and per_class > FEW_LABELS:
+        return Recommendation("finetune", f"shifted, and {n} are enough to adapt the encoder end to end")
+    if shifted:
+        return Recommendation(
+            "features", f"shifted, but {n} are too few to move the encoder without overfitting; label more data"
+        )
+    if per_class <= FEW_LABELS:
+        return Recommendation("features", f"no shift, and with {n} a frozen encoder with a linear head is safest")
+    return Recommendation("finetune", f"no shift, and {n} let end-to-end fine-tuning add a little")
+
+
+def run_shift(
+    ws: Workspace,
+    reference_ref: str,
+    target_ref: str,
+    settings: ShiftSettings,
+    *,
+    encoder: str | None = "auto",  # a model URI, "auto" (newest pretraining on the reference) or None
+    sample: int = 2000,
+    permutations: int = 200,
+) -> ShiftReport:
+    started, t0 = now(), time.perf_counter()
+    with open_catalog(ws) as con:
+        reference = resolve(con, reference_ref)
+        target = resolve(con, target_ref)
+    images = "image" in reference.columns and "image" in target.columns
+    exclude = tuple(settings.exclude)
+    if images:
+        exclude += tuple(c for c in IMAGE_DERIVED if c not in (settings.columns or ()))
+    settings = ShiftSettings(**{**asdict(settings), "exclude": exclude})
+    for column in [*(settings.columns or ()), *settings.keys, *settings.thresholds]:
+        if column not in reference.columns and column not in target.columns:
+            raise InvalidInput(
+                f"column {column!r} is in neither {reference.ref} nor {target.ref}; "
+                f"columns: {', '.join(reference.columns)}"
+            )
+    con = duckdb_connection()
+    try:
+        columns, skipped, notes = compare_columns(con, _side(ws, reference), _side(ws, target), settings)
+    finally:
+        con.close()
+    drift, share, why = verdict(columns, settings)
+    embedding = None
+    if images and encoder:
+        from datagov.shift.embedding import default_encoder, embedding_shift
+
+        uri = default_encoder(ws, reference) if encoder == "auto" else encoder
+        if uri:
+            embedding = embedding_shift(
+                ws,
+                reference,
+                target,
+                uri,
+                sample=sample,
+                permutations=permutations,
+                alpha=settings.alpha,
+                seed=settings.seed,
+            )
+            notes.append(f"embeddings: {embedding.note}")
+            if embedding.drift:
+                drift = True
+                why.append(f"the encoder's embeddings differ (MMD p = {embedding.p_value:.3g} < {settings.alpha})")
+        else:
+            notes.append(
+                f"no encoder compared: no finished pretraining run on {reference.ref}; "
+                "pass --encoder models:/NAME@ALIAS"
+            )
+    label = _label_column(ws, target)
+    labelled = _labelled(ws, target, label)
+    shifted = embedding.drift if embedding else drift
+    small = min(reference.rows, target.rows) <= settings.small_rows
+    return ShiftReport(
+        id=f"d-{secrets.token_hex(6)}",
+        reference=reference,
+        target=target,
+        settings=settings,
+        mode="tests" if small else "distances",
+        columns=columns,
+        skipped=skipped,
+        notes=notes,
+        drift=drift,
+        share=share,
+        why=why,
+        embedding=embedding,
+        labelled=labelled,
+        recommendation=recommend(shifted, *labelled),
+        created=started,
+        duration=time.perf_counter() - t0,
+        extra={"label": label},
+    )
+
+
+def save_report(ws: Workspace, report: ShiftReport) -> None:
+    """JSON and HTML under catalog/reports/, then the catalog row and lineage
+    edges in one transaction (files first: a row never points at nothing)."""
+    from datagov.shift.html import render_html
+
+    ws.reports_dir.mkdir(parents=True, exist_ok=True)
+    html_path = ws.reports_dir / f"shift-{report.id}.html"
+    json_path = ws.reports_dir / f"shift-{report.id}.json"
+    report.report_path = str(html_path.relative_to(ws.root))
+    report.data_path = str(json_path.relative_to(ws.root))
+    doc = report.to_json()
+    for path, text in ((json_path, json.dumps(doc, indent=2, default=str)), (html_path, render_html(doc))):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    emb = report.embedding
+    summary = {
+        "why": report.why,
+        "drifting": [c.column for c in report.columns if c.drift],
+        "tested": len(report.columns),
+        "embedding_p": emb.p_value if emb else None,
+        "recommendation": report.recommendation.strategy,
+    }
+    with open_catalog(ws, write=True) as con, transaction(con):
+        con.execute(
+            "INSERT INTO drift_reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                report.id,
+                report.reference.node_id,
+                report.reference.digest,
+                report.target.node_id,
+                report.target.digest,
+                report.drift,
+                report.share,
+                report.mode,
+                emb.pinned if emb else None,
+                emb.drift if emb else None,
+                report.recommendation.strategy,
+                json.dumps(summary),
+                report.report_path,
+                report.data_path,
+                report.created,
+                report.duration,
+            ],
+        )
+        params = {"drift": report.drift}
+        add_edge(con, "version", report.reference.node_id, "drift_report", report.id, "shift-reference", params=params)
+        add_edge(con, "version", report.target.node_id, "drift_report", report.id, "shift-target", params=params)
+        if emb:
+            add_edge(con, *emb.node, "drift_report", report.id, "embedded", params={"uri": emb.pinned})
+
+
+def list_reports(ws: Workspace, dataset: str | None = None, limit: int = 20) -> list[dict]:
+    cols = (
+        "id",
+        "reference",
+        "target",
+        "drift",
+        "share",
+        "mode",
+        "encoder",
+        "embedding_drift",
+        "recommendation",
+        "report",
+        "created",
+    )
+    with open_catalog(ws) as con:
+        rows = con.execute(
+            f"SELECT {', '.join(cols)} FROM drift_reports WHERE ? IS NULL OR split_part(reference, '@', 1) = ? "
+            "OR split_part(target, '@', 1) = ? ORDER BY created DESC LIMIT ?",
+            [dataset, dataset, dataset, limit],
+        ).fetchall()
+    return [dict(zip(cols, r, strict=True)) for r in rows]
