@@ -133,7 +133,7 @@ def reference_partitions(glob: str, profile: Profile) -> dict[str, tuple[list[fl
     try:
         row = con.execute(
             f"SELECT {', '.join(f'quantile_cont({sql_ident(c.name)}, [{qs}])' for c in cols)} FROM {source}"
-        ).fetchone()
+        ).fetchall()[0]
         edges = {c.name: sorted({c.min, *row[i], c.max}) for i, c in enumerate(cols)}
         # Bin i holds edges[i] <= x < edges[i + 1]; the last bin includes the maximum.
         exprs = [
@@ -141,7 +141,7 @@ def reference_partitions(glob: str, profile: Profile) -> dict[str, tuple[list[fl
             f"{len(edges[c.name]) - 2}))"
             for c in cols
         ]
-        hist = con.execute(f"SELECT {', '.join(exprs)} FROM {source}").fetchone()
+        hist = con.execute(f"SELECT {', '.join(exprs)} FROM {source}").fetchall()[0]
     finally:
         con.close()
     out = {}

@@ -1,9 +1,9 @@
 """Per-column shift between two tables, from DuckDB aggregates.
 
-Each side costs a handful of scans, whatever its size: one for counts and
-moments, one with every column's histogram on shared bins (and the PSI bins,
-the reference's deciles), plus exact value counts where a hypothesis test
-needs them. Only those aggregates reach Python.
+Each side costs two scans, whatever its size: one for counts and moments,
+one with every column's histogram on 256 bins shared by both sides (which
+give the distances, PSI and the plots), plus, for hypothesis tests, one for
+exact value counts. Only those aggregates reach Python.
 
 Size-aware tests (README "Shift"): when either side has at most
 `small_rows` rows, hypothesis tests (two-sample KS for numeric columns,
@@ -28,7 +28,6 @@ from datagov.sql import sql_ident
 
 FINE_BINS = 256  # shared bins for distances on large data
 PLOT_BINS = 32  # what the report draws (FINE_BINS / 8)
-PSI_EDGES = tuple(i / 10 for i in range(1, 10))  # reference deciles
 OTHER = "(other)"  # categories beyond MAX_CATEGORIES in a target
 MAX_CATEGORIES = 100
 
@@ -86,6 +85,10 @@ def _numeric(type_: str) -> bool:
     return type_.upper() in NUMERIC or type_.upper().startswith("DECIMAL")
 
 
+def _floating(type_: str) -> bool:
+    return type_.upper() in ("FLOAT", "DOUBLE", "REAL")
+
+
 def _categorical_type(type_: str) -> bool:
     return type_.upper() in ("VARCHAR", "BOOLEAN")
 
@@ -94,10 +97,11 @@ def _moments(con, side: Side, columns: list[str]) -> dict[str, dict]:
     parts = []
     for c in columns:
         q = sql_ident(c)
-        parts += [f"count({q})", f"approx_count_distinct({q})"]
+        # Distinct values only matter for what may be categorical: floats are taken as continuous.
+        parts += [f"count({q})", "NULL" if _floating(side.types[c]) else f"approx_count_distinct({q})"]
         if _numeric(side.types[c]):
             parts += [f"min({q})::DOUBLE", f"max({q})::DOUBLE", f"stddev_samp({q})::DOUBLE"]
-    row = list(con.execute(f"SELECT {', '.join(parts)} FROM {side.source}").fetchone())
+    row = list(con.execute(f"SELECT {', '.join(parts)} FROM {side.source}").fetchall()[0])
     out = {}
     for c in columns:
         m = {"count": row.pop(0), "distinct": row.pop(0)}
@@ -112,7 +116,7 @@ def _histograms(con, side: Side, exprs: dict[str, str]) -> dict[str, dict]:
     if not exprs:
         return {}
     names = list(exprs)
-    row = con.execute(f"SELECT {', '.join(f'histogram({exprs[n]})' for n in names)} FROM {side.source}").fetchone()
+    row = con.execute(f"SELECT {', '.join(f'histogram({exprs[n]})' for n in names)} FROM {side.source}").fetchall()[0]
     return {n: dict(h or {}) for n, h in zip(names, row, strict=True)}
 
 
@@ -171,10 +175,10 @@ def compare_columns(
     numeric, categorical = [], []
     for c in present:
         both_numeric = _numeric(ref.types[c]) and _numeric(target.types[c])
-        if both_numeric and ref_m[c]["distinct"] > VALUE_SET_MAX:
+        if both_numeric and (ref_m[c]["distinct"] is None or ref_m[c]["distinct"] > VALUE_SET_MAX):
             numeric.append(c)
         elif both_numeric or _categorical_type(ref.types[c]):
-            if ref_m[c]["distinct"] > MAX_CATEGORIES:
+            if (ref_m[c]["distinct"] or 0) > MAX_CATEGORIES:
                 skipped.append(Skipped(c, f"text with ~{ref_m[c]['distinct']:,} distinct values (an id or hash)"))
             elif ref_m[c]["count"] == 0:
                 skipped.append(Skipped(c, "all null in the reference"))
@@ -185,14 +189,7 @@ def compare_columns(
     numeric = [c for c in numeric if (ref_m[c]["count"] and tgt_m[c]["count"]) or _note_empty(c, skipped)]
     small = min(ref.rows, target.rows) <= settings.small_rows
 
-    # Shared bins over both sides' range, and the reference's deciles for PSI.
-    deciles = {}
-    if numeric:
-        qs = ", ".join(map(str, PSI_EDGES))
-        row = con.execute(
-            f"SELECT {', '.join(f'quantile_cont({sql_ident(c)}, [{qs}])' for c in numeric)} FROM {ref.source}"
-        ).fetchone()
-        deciles = {c: sorted(set(row[i])) for i, c in enumerate(numeric)}
+    # Shared bins over both sides' range: distances, PSI and plots all come from them.
     exprs, bins = {}, {}
     for c in numeric:
         lo = min(ref_m[c]["min"], tgt_m[c]["min"])
@@ -201,7 +198,6 @@ def compare_columns(
         bins[c] = (lo, width)
         q = sql_ident(c)
         exprs[f"fine:{c}"] = f"least(floor(({q} - {lo!r}) / {width!r}), {FINE_BINS - 1})::INTEGER"
-        exprs[f"psi:{c}"] = " + ".join(f"({q} > {e!r})::INTEGER" for e in deciles[c]) or "0"
     for c in categorical:
         exprs[f"cat:{c}"] = f"{sql_ident(c)}::VARCHAR"
     ref_h = _histograms(con, ref, exprs)
@@ -215,7 +211,7 @@ def compare_columns(
                 notes.append(note)
             row = con.execute(
                 f"SELECT {', '.join(f'histogram({sql_ident(c)}::DOUBLE)' for c in numeric)} FROM {source}"
-            ).fetchone()
+            ).fetchall()[0]
             for c, h in zip(numeric, row, strict=True):
                 h = h or {}
                 exact.setdefault(c, [None, None])[out] = stats.Weighted.of(list(h), list(h.values()))
@@ -233,7 +229,7 @@ def compare_columns(
                 stats.Weighted(centres, fine[0]), stats.Weighted(centres, fine[1]), ref_m[c]["std"] or 0.0
             )
             test, p = "wasserstein", None
-        psi = stats.psi(ref_h[f"psi:{c}"], tgt_h[f"psi:{c}"])
+        psi = stats.psi(*_decile_groups(*fine))
         plot_counts = [f.reshape(PLOT_BINS, -1).sum(1).tolist() for f in fine]
         edges = (lo + width * (FINE_BINS // PLOT_BINS) * np.arange(PLOT_BINS + 1)).tolist()
         results.append(
@@ -292,6 +288,16 @@ def compare_columns(
     order = {c: i for i, c in enumerate(wanted)}
     results.sort(key=lambda r: order[r.column])
     return results, skipped, notes
+
+
+def _decile_groups(ref: np.ndarray, tgt: np.ndarray) -> tuple[dict, dict]:
+    """PSI's ten bins, made of whole shared bins: a new bin starts where the
+    reference's cumulative share passes the next decile (exact deciles would
+    cost a sort of the reference; these differ by less than one shared bin)."""
+    before = np.concatenate([[0.0], np.cumsum(ref)[:-1]]) / max(ref.sum(), 1)
+    group = np.minimum(np.floor(before * 10 + 1e-9), 9).astype(int)
+    a, b = np.bincount(group, ref, 10), np.bincount(group, tgt, 10)
+    return dict(enumerate(a)), dict(enumerate(b))
 
 
 def _note_empty(column: str, skipped: list[Skipped]) -> bool:

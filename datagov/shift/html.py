@@ -1,11 +1,12 @@
-"""The shift report as one self-contained HTML page: inline SVG plots drawn by
-matplotlib from the report's aggregates and bounded samples (no scripts, no
-network, nothing loaded from the datasets themselves)."""
+"""The shift report as one self-contained HTML page: inline SVG plots drawn
+from the report's aggregates and bounded samples (no scripts, no network,
+nothing loaded from the datasets themselves)."""
 
 from __future__ import annotations
 
 import html
-import io
+
+from datagov.shift import svg as charts
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d2433;max-width:1200px}
@@ -20,73 +21,10 @@ th,td{border-bottom:1px solid #dde2ea;padding:.35rem .5rem;text-align:left}th{ba
 figure.plot svg{width:100%;height:auto}figcaption{font-size:12px;color:#556}
 """
 
-REF, TGT = "#3b6fb6", "#e08a1e"
-
-
-def _svg(fig) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]  # drop the XML prologue and doctype
-
 
 def _figure(plot_id: str, svg: str, caption: str) -> str:
     caption = f"<figcaption>{html.escape(caption)}</figcaption>"
     return f'<figure class="plot" id="plot-{html.escape(plot_id)}">{svg}{caption}</figure>'
-
-
-def _share(counts: list) -> list[float]:
-    total = sum(counts) or 1
-    return [c / total for c in counts]
-
-
-def _histogram(edges: list, ref: list, tgt: list, title: str, refname: str, tgtname: str):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.2, 2.6))
-    ax.stairs(_share(ref), edges, fill=True, alpha=0.45, color=REF, label=refname)
-    ax.stairs(_share(tgt), edges, fill=True, alpha=0.45, color=TGT, label=tgtname)
-    ax.set_title(title, fontsize=10)
-    ax.set_ylabel("share of rows", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7)
-    return fig
-
-
-def _bars(categories: list, ref: list, tgt: list, title: str, refname: str, tgtname: str):
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fig, ax = plt.subplots(figsize=(4.2, 2.6))
-    x = np.arange(len(categories))
-    ax.bar(x - 0.2, _share(ref), 0.4, color=REF, label=refname)
-    ax.bar(x + 0.2, _share(tgt), 0.4, color=TGT, label=tgtname)
-    ax.set_xticks(x, [str(c)[:10] for c in categories], fontsize=7, rotation=45 if len(categories) > 8 else 0)
-    ax.set_title(title, fontsize=10)
-    ax.set_ylabel("share of rows", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7)
-    return fig
-
-
-def _scatter(pca: dict, refname: str, tgtname: str):
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fig, ax = plt.subplots(figsize=(4.2, 3.2))
-    for points, colour, name in ((pca["reference"], REF, refname), (pca["target"], TGT, tgtname)):
-        p = np.asarray(points).reshape(-1, 2)
-        ax.scatter(p[:, 0], p[:, 1], s=5, alpha=0.5, color=colour, label=name)
-    ev = pca.get("explained", [0, 0])
-    ax.set_xlabel(f"PC1 ({ev[0]:.0%})", fontsize=8)
-    ax.set_ylabel(f"PC2 ({ev[1]:.0%})", fontsize=8)
-    ax.set_title("encoder embeddings, 2-D PCA", fontsize=10)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, markerscale=3)
-    return fig
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -98,10 +36,6 @@ def _fmt(value, digits: int = 4) -> str:
 
 
 def render_html(doc: dict) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    matplotlib.rcParams["svg.fonttype"] = "none"  # text as text: smaller, selectable
     e = html.escape
     ref, tgt = doc["reference"]["ref"], doc["target"]["ref"]
     rows, figures, labels = [], [], []
@@ -118,22 +52,28 @@ def render_html(doc: dict) -> str:
         plot = c.get("plot") or {}
         caption = f"{c['column']}: {c['test']} {stat}" + (" - drift" if c["drift"] else "")
         if "edges" in plot:
-            fig = _histogram(plot["edges"], plot["reference"], plot["target"], c["column"], ref, tgt)
-            figures.append(_figure(c["column"], _svg(fig), caption))
+            svg = charts.histogram(c["column"], plot["edges"], plot["reference"], plot["target"], (ref, tgt))
+            figures.append(_figure(c["column"], svg, caption))
         elif "categories" in plot:
-            fig = _bars(plot["categories"], plot["reference"], plot["target"], c["column"], ref, tgt)
-            (labels if c["column"] == doc.get("label_column") else figures).append(
-                _figure(c["column"], _svg(fig), caption)
-            )
+            svg = charts.bars(c["column"], plot["categories"], plot["reference"], plot["target"], (ref, tgt))
+            (labels if c["column"] == doc.get("label_column") else figures).append(_figure(c["column"], svg, caption))
     skipped = "".join(f"<li><code>{e(s['column'])}</code>: {e(s['reason'])}</li>" for s in doc["skipped"])
     notes = "".join(f"<li>{e(n)}</li>" for n in doc["notes"])
     emb_html = ""
     emb = doc.get("embedding")
     if emb:
         recon = emb["recon"]
-        fig = _histogram(recon["edges"], recon["reference"], recon["target"], "reconstruction error (MSE)", ref, tgt)
-        emb_figs = _figure("pca", _svg(_scatter(emb["pca"], ref, tgt)), "embeddings projected on two principal axes")
-        emb_figs += _figure("reconstruction", _svg(fig), f"KS {recon['ks']:.3f}, p {recon['p_value']:.3g}")
+        pca = emb["pca"]
+        ev = pca.get("explained", [0, 0])
+        scatter = charts.scatter(
+            f"encoder embeddings, 2-D PCA ({ev[0]:.0%} + {ev[1]:.0%} of variance)",
+            pca["reference"], pca["target"], (ref, tgt),
+        )  # fmt: skip
+        errors = charts.histogram(
+            "reconstruction error (MSE)", recon["edges"], recon["reference"], recon["target"], (ref, tgt)
+        )
+        emb_figs = _figure("pca", scatter, "embeddings projected on two principal axes")
+        emb_figs += _figure("reconstruction", errors, f"KS {recon['ks']:.3f}, p {recon['p_value']:.3g}")
         verdict = '<span class="bad">shifted</span>' if emb["drift"] else '<span class="ok">no shift</span>'
         emb_html = (
             f"<h2>Encoder embedding space</h2><p>Encoder <code>{e(emb['pinned'])}</code>; "
