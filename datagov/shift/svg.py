@@ -11,6 +11,10 @@ LEFT, RIGHT, TOP, BOTTOM = 44, 10, 26, 34
 REF, TGT = "#3b6fb6", "#e08a1e"
 
 
+def _short(name: str, size: int = 22) -> str:
+    return name if len(name) <= size else name[: size - 1] + "…"
+
+
 def _num(v: float) -> str:
     return f"{v:.3g}"
 
@@ -19,7 +23,7 @@ def _frame(title: str, body: str, x_labels: tuple[str, str], y_labels: tuple[str
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
     legend = "".join(
         f'<rect x="{LEFT + 8 + i * 170}" y="{H - 14}" width="10" height="10" fill="{c}" fill-opacity="0.6"/>'
-        f'<text x="{LEFT + 22 + i * 170}" y="{H - 5}" font-size="10">{escape(n if len(n) <= 22 else n[:21] + "…")}</text>'
+        f'<text x="{LEFT + 22 + i * 170}" y="{H - 5}" font-size="10">{escape(_short(n))}</text>'
         for i, (c, n) in enumerate(((REF, names[0]), (TGT, names[1])))
     )
     return (
