@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 from datagov.training.data import ImageShape, ParquetImageStream, decode_batch, to_unit_float
 from datagov.training.loop import reconstruction_loss
 from datagov.training.models import build_autoencoder
+from datagov.training.pixel_cache import build_pixels
 
 ROW_GROUP = 4096
 
@@ -113,8 +114,8 @@ def forever_memory(tensor: torch.Tensor, batch: int, seed: int = 0):
             yield tensor[order[i : i + batch]]
 
 
-def forever_stream(files, shape, batch: int, workers: int, pin: bool):
-    stream = ParquetImageStream(files, shape, split="all", batch_size=batch, shuffle=True)
+def forever_stream(files, shape, batch: int, workers: int, pin: bool, pixels: str | None = None):
+    stream = ParquetImageStream(files, shape, split="all", batch_size=batch, shuffle=True, pixels=pixels)
     loader = DataLoader(  # once: persistent workers see set_epoch through shared memory
         stream,
         batch_size=None,
@@ -149,16 +150,22 @@ def main(mode: str = "cpu", workers: int | None = None) -> float:
         files = make_parquet(Path(tmp), n, shape)
         table = pq.read_table(files[0])
         memory = decode_batch(table.column("image").to_pylist(), shape).to(device)
+        pixels = Path(tmp) / "pixels.u8"
+        start = time.perf_counter()
+        build_pixels(files, shape, pixels, expected=n * shape.numel)
+        cache_seconds = time.perf_counter() - start
         results = {}
         for name, batches in (
             ("in-memory tensor", forever_memory(memory, batch)),
             ("Parquet stream", forever_stream(files, shape, batch, workers, gpu)),
+            ("stream + cache", forever_stream(files, shape, batch, workers, gpu, str(pixels))),
         ):
             model = build_autoencoder(kind, shape, hidden, channels, 64).to(device)
             with Utilisation(gpu) as util:
                 seconds = train_steps(model, batches, device, steps)
             results[name] = (steps / seconds, util.mean)
     ratio = results["Parquet stream"][0] / results["in-memory tensor"][0]
+    cached = results["stream + cache"][0] / results["in-memory tensor"][0]
     where = torch.cuda.get_device_name(0) if gpu else f"CPU, {os.cpu_count()} cores"
     print(
         f"Input pipeline: {kind} autoencoder, {shape.channels}x{shape.height}x{shape.width}, batch {batch}, "
@@ -167,8 +174,10 @@ def main(mode: str = "cpu", workers: int | None = None) -> float:
     for label, (rate, util) in results.items():
         extra = f"   GPU util {util:5.1f} %" if gpu else ""
         print(f"  {label:<18} {rate:9.1f} steps/s  {rate * batch:11,.0f} samples/s{extra}")
-    print(f"  ratio {ratio:5.2f}   target >= 0.9   {'PASS' if ratio >= 0.9 else 'MISS'}")
-    return ratio
+    print(f"  ratio, decoding every epoch        {ratio:5.2f}   target >= 0.9   {'PASS' if ratio >= 0.9 else 'MISS'}")
+    print(f"  ratio, decoded-pixel cache         {cached:5.2f}   target >= 0.9   {'PASS' if cached >= 0.9 else 'MISS'}")
+    print(f"  (building the cache: {cache_seconds:.2f} s once per version, {n:,} images)")
+    return cached
 
 
 if __name__ == "__main__":

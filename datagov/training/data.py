@@ -5,7 +5,8 @@ worker) decodes its own share of them, so no process loads the whole
 dataset, distributed ranks see disjoint data, and many workers stay busy even
 when a version has few row groups. The epoch lives in shared memory, so
 persistent loader workers (started once, not every epoch) see `set_epoch`.
-Images are decoded with torchvision. Every `every`-th row (by position in
+Images are decoded with torchvision, or gathered from the version's
+decoded-pixel cache when training passes one (`pixel_cache.py`). Every `every`-th row (by position in
 the version) is held out as the validation split.
 """
 
@@ -86,8 +87,11 @@ class ParquetImageStream(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
         label_column: str | None = None,
+        pixels: str | None = None,  # a decoded-pixel file (training/pixel_cache.py) instead of decoding
     ) -> None:
         self.groups = row_groups(files)
+        self.pixels = pixels
+        self._memmap: np.ndarray | None = None  # opened lazily, in each worker
         self.shape = shape
         self.split, self.every, self.batch_size = split, every, batch_size
         self.shuffle, self.seed = shuffle, seed
@@ -124,13 +128,13 @@ class ParquetImageStream(IterableDataset):
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         info = get_worker_info()
         rng = np.random.default_rng((self.seed, self.epoch, self.rank, info.id if info else 0))
-        columns = ["image"] + ([self.label_column] if self.label_column else [])
-        cached: tuple[RowGroup, list, np.ndarray | None] | None = None
+        columns = ([] if self.pixels else ["image"]) + ([self.label_column] if self.label_column else [])
+        cached: tuple[RowGroup, list | None, np.ndarray | None] | None = None
         for group, first in self._mine():
             if cached is None or cached[0] != group:
-                table = pq.ParquetFile(group.file).read_row_group(group.index, columns=columns)
+                table = pq.ParquetFile(group.file).read_row_group(group.index, columns=columns) if columns else None
                 labels_all = table.column(self.label_column).to_numpy() if self.label_column else None
-                cached = (group, table.column("image").to_pylist(), labels_all)
+                cached = (group, None if self.pixels else table.column("image").to_pylist(), labels_all)
             _, blobs, labels = cached
             keep = self._keep(group)
             idx = first + np.flatnonzero(keep[first : first + UNIT_ROWS])
@@ -138,13 +142,24 @@ class ParquetImageStream(IterableDataset):
                 rng.shuffle(idx)
             for start in range(0, len(idx), self.batch_size):
                 take = idx[start : start + self.batch_size]
-                images = decode_batch([blobs[i] for i in take], self.shape)
+                images = (
+                    self._gather(group.first_row + take)
+                    if self.pixels
+                    else decode_batch([blobs[i] for i in take], self.shape)
+                )
                 y = (
                     torch.as_tensor(labels[take], dtype=torch.long)
                     if labels is not None
                     else torch.full((len(take),), -1, dtype=torch.long)
                 )
                 yield images, y
+
+    def _gather(self, positions: np.ndarray) -> torch.Tensor:
+        if self._memmap is None:
+            rows = sum(g.rows for g in self.groups)
+            shape = (rows, self.shape.channels, self.shape.height, self.shape.width)
+            self._memmap = np.memmap(self.pixels, dtype=np.uint8, mode="r", shape=shape)
+        return torch.from_numpy(self._memmap[positions])  # fancy indexing copies: safe to hand on
 
     def __len__(self) -> int:  # batches per epoch for one shard, for progress bars
         rows = sum(int(self._keep(g).sum()) for g in self.groups)

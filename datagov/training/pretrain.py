@@ -69,6 +69,7 @@ def pretrain(
     from datagov.training.data import ParquetImageStream
     from datagov.training.loop import reconstruction_loss, seed_everything
     from datagov.training.models import build_autoencoder, pick_kind
+    from datagov.training.pixel_cache import ensure_pixels
 
     dist = distributed.setup(spec.train.device)
     try:
@@ -84,6 +85,7 @@ def pretrain(
             seed=spec.train.seed,
             rank=dist.rank,
             world_size=dist.world_size,
+            pixels=ensure_pixels(ws, data) if spec.train.decode_cache else None,
         )
         streams = (
             ParquetImageStream(data.files, shape, split="train", shuffle=True, **common),

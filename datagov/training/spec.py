@@ -40,6 +40,7 @@ class TrainSpec:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     workers: int = 0
+    decode_cache: bool = True  # decode each version once into catalog/cache/ (training/pixel_cache.py)
 
 
 @dataclass
@@ -77,6 +78,7 @@ class TransferTrainSpec:
     seed: int = 0
     device: str = "auto"
     workers: int = 0
+    decode_cache: bool = True
 
 
 @dataclass

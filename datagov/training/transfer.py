@@ -131,7 +131,7 @@ def transfer(
     )
 
     seed_everything(spec.train.seed, device)
-    sources = _Sources(train_in, eval_in, spec, torch.tensor(classes))
+    sources = _Sources(ws, train_in, eval_in, spec, torch.tensor(classes))
     gate_doc = gate_document(decision, waiver_id, waive)
     provenance = {
         "datagov.stage": "transfer",
@@ -249,8 +249,9 @@ def _outcome_metrics(outcome: Outcome) -> dict[str, float]:
 class _Sources:
     """The three labelled streams, yielding class indices instead of raw labels."""
 
-    def __init__(self, train_in, eval_in, spec: TransferSpec, classes) -> None:
+    def __init__(self, ws, train_in, eval_in, spec: TransferSpec, classes) -> None:
         from datagov.training.data import ParquetImageStream
+        from datagov.training.pixel_cache import ensure_pixels
 
         common = dict(
             every=spec.data.validation_every,
@@ -258,10 +259,15 @@ class _Sources:
             seed=spec.train.seed,
             label_column=spec.data.label_column,
         )
-        self.train = ParquetImageStream(train_in.files, train_in.shape, split="train", shuffle=True, **common)
-        self.train_fixed = ParquetImageStream(train_in.files, train_in.shape, split="train", shuffle=False, **common)
-        self.val = ParquetImageStream(train_in.files, train_in.shape, split="val", shuffle=False, **common)
-        self.eval = ParquetImageStream(eval_in.files, eval_in.shape, split="all", shuffle=False, **common)
+        cache = {
+            d.version.digest: ensure_pixels(ws, d) if spec.train.decode_cache else None for d in (train_in, eval_in)
+        }
+        t, e = (train_in.files, train_in.shape), (eval_in.files, eval_in.shape)
+        train_px, eval_px = cache[train_in.version.digest], cache[eval_in.version.digest]
+        self.train = ParquetImageStream(*t, split="train", shuffle=True, pixels=train_px, **common)
+        self.train_fixed = ParquetImageStream(*t, split="train", shuffle=False, pixels=train_px, **common)
+        self.val = ParquetImageStream(*t, split="val", shuffle=False, pixels=train_px, **common)
+        self.eval = ParquetImageStream(*e, split="all", shuffle=False, pixels=eval_px, **common)
         self.classes = classes
         self.workers = spec.train.workers
         if len(self.val) == 0 or len(self.train) == 0:

@@ -68,3 +68,22 @@ def test_images_decode_to_uint8(files):
     )
     assert images.dtype == torch.uint8 and images.shape == (3, 1, 4, 4)
     assert images[:, 0, 0, 0].tolist() == [int(v) % 256 for v in labels]
+
+
+def test_the_decoded_pixel_cache_yields_exactly_what_decoding_does(files, tmp_path):
+    from datagov.training.pixel_cache import build_pixels
+
+    pixels = tmp_path / "pixels.u8"
+    build_pixels(files, SHAPE, pixels, expected=N * SHAPE.numel)
+    assert pixels.stat().st_size == N * 16 and not list(tmp_path.glob(".*.tmp"))
+    for split in ("train", "val"):
+        kw = dict(split=split, batch_size=64, shuffle=True, seed=3, label_column="label", world_size=2, rank=1)
+        plain = list(ParquetImageStream(files, SHAPE, **kw))
+        cached = list(ParquetImageStream(files, SHAPE, pixels=str(pixels), **kw))
+        assert len(plain) == len(cached) > 0
+        for (xa, ya), (xb, yb) in zip(plain, cached, strict=True):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+            assert xb.dtype == torch.uint8 and torch.equal(xb[:, 0, 0, 0], (yb % 256).to(torch.uint8))
+    with pytest.raises(OSError, match="expected"):  # a wrong size never lands under the final name
+        build_pixels(files, SHAPE, tmp_path / "bad.u8", expected=1)
+    assert not (tmp_path / "bad.u8").exists()

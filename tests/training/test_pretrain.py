@@ -89,3 +89,23 @@ def test_cuda_requested_without_cuda_is_a_clear_error(digits_ws, ws):
 
 
 STORED_VAL_LOSS = 0.621525646202148  # torch 2.14.1, CPU, seed 0, the pinned settings above
+
+
+def test_pretraining_decodes_each_version_once_into_the_cache(digits_ws, ws, monkeypatch):
+    from datagov.training import pixel_cache
+
+    assert digits_ws("validate", "digits-pretrain", "--suite", "digits-pretrain").exit_code == 0
+    assert digits_ws("pretrain", SPEC, *TINY, "--no-progress").exit_code == 0
+    (cache,) = (ws.catalog_dir / "cache").glob("*/pixels-1x8x8.u8")
+    with open_catalog(ws) as con:
+        digest, rows = con.execute("SELECT digest, rows FROM versions WHERE dataset = 'digits-pretrain'").fetchone()
+    assert cache.parent.name == digest and cache.stat().st_size == rows * 64
+    built = cache.stat().st_mtime_ns
+    assert digits_ws("pretrain", SPEC, *TINY, "--no-progress").exit_code == 0
+    assert cache.stat().st_mtime_ns == built  # reused, not rebuilt
+    # Too big for the cache: decoded on the fly, and nothing is written.
+    from datagov.training.inputs import image_input
+
+    monkeypatch.setattr(pixel_cache, "MAX_BYTES", 10)
+    assert pixel_cache.ensure_pixels(ws, image_input(ws, "digits-finetune")) is None
+    assert len(list((ws.catalog_dir / "cache").glob("*/*.u8"))) == 1
