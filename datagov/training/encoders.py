@@ -69,3 +69,32 @@ def load_autoencoder(source: EncoderSource):
     if not (hasattr(model, "encoder") and hasattr(model, "shape")):
         raise InvalidInput(f"{source.uri} is not a datagov autoencoder (no .encoder and .shape)")
     return model
+
+
+def pretraining_digest(ws, source: EncoderSource) -> str | None:
+    """The digest of the data the encoder was pretrained on, from the catalog's
+    lineage (version -trained-> run -registered-> model), else from the
+    model's `datagov.digest` tag (an encoder registered by another workspace).
+    The two must agree: a tag that contradicts the lineage is refused."""
+    from datagov.catalog.db import open_catalog
+    from datagov.errors import IntegrityError
+
+    kind, ident = source.node
+    with open_catalog(ws) as con:
+        rows = con.execute(
+            "SELECT DISTINCT t.src_id FROM lineage t JOIN lineage r ON r.src_kind = 'run' AND r.src_id = t.dst_id "
+            "WHERE t.src_kind = 'version' AND t.relation = 'trained' AND t.dst_kind = 'run' "
+            "AND ((? = 'model' AND r.dst_kind = 'model' AND r.dst_id = ?) OR (? = 'run' AND t.dst_id = ?))",
+            [kind, ident, kind, ident],
+        ).fetchall()
+    digests = {r[0].rpartition("@")[2] for r in rows}
+    if len(digests) > 1:
+        raise IntegrityError(f"lineage says {source.pinned_uri} was trained on several versions: {sorted(digests)}")
+    found = next(iter(digests), None)
+    tagged = source.pretrain_digest
+    if found and tagged and found != tagged:
+        raise IntegrityError(
+            f"{source.pinned_uri} is tagged datagov.digest={tagged[:12]} but the catalog's lineage says it was "
+            f"pretrained on {found[:12]}"
+        )
+    return found or tagged

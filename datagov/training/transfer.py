@@ -98,7 +98,7 @@ def transfer(
     import torch
 
     from datagov import tracking
-    from datagov.training.encoders import load_autoencoder, resolve_encoder
+    from datagov.training.encoders import load_autoencoder, pretraining_digest, resolve_encoder
     from datagov.training.loop import pick_device, seed_everything
 
     device = pick_device(spec.train.device)
@@ -121,7 +121,7 @@ def transfer(
         [
             *(check_gate(ws, "transfer", d.version.node_id, spec.data.suites) for d in _distinct(train_in, eval_in)),
             # Fine-tuning data must look like the data the encoder was pretrained on.
-            check_match(ws, "transfer", train_in.version.node_id, source.pretrain_digest, source.pinned_uri),
+            check_match(ws, "transfer", train_in.version.node_id, pretraining_digest(ws, source), source.pinned_uri),
         ],
     )
     if not decision.allowed and not waive:

@@ -205,3 +205,13 @@ def test_encoder_input_shape_must_match_the_data(pretrained, ws, tmp_path):
 def _ref(ws, name):
     with open_catalog(ws) as con:
         return f"{name}@" + con.execute("SELECT digest FROM versions WHERE dataset = ?", [name]).fetchone()[0][:12]
+
+
+def test_an_encoder_tag_that_contradicts_the_lineage_is_refused(pretrained, ws):
+    from mlflow import MlflowClient
+
+    MlflowClient().set_model_version_tag("digits-autoencoder", "1", "datagov.digest", "0" * 64)
+    result = pretrained("transfer", TRANSFER, *QUICK)
+    assert result.exit_code == 3  # an integrity problem, like a changed file
+    assert "is tagged datagov.digest=000000000000 but the catalog's lineage says it was pretrained on" in result.stderr
+    assert no_running_runs(ws)
