@@ -13,14 +13,13 @@ from datetime import datetime
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.versions import Version, add_edge, dataset_row, now, resolve
 from datagov.errors import InvalidInput
-from datagov.shift.columns import ColumnShift, ShiftSettings, Skipped, compare_columns, verdict
+from datagov.shift.columns import DERIVED, ColumnShift, ShiftSettings, Skipped, compare_columns, verdict
 from datagov.shift.embedding import EmbeddingShift
 from datagov.sql import sql_ident, sql_str
 from datagov.store import duckdb_connection, parquet_glob
 from datagov.workspace import Workspace
 
 FEW_LABELS = 10  # labels per class at or below which a frozen encoder is the safer bet
-IMAGE_DERIVED = ("label_name",)  # restates `label`; testing both would count one shift twice
 
 
 @dataclass
@@ -147,7 +146,7 @@ def run_shift(
     images = "image" in reference.columns and "image" in target.columns
     exclude = tuple(settings.exclude)
     if images:
-        exclude += tuple(c for c in IMAGE_DERIVED if c not in (settings.columns or ()))
+        exclude += tuple(c for c in DERIVED if c not in (settings.columns or ()))
     settings = ShiftSettings(**{**asdict(settings), "exclude": exclude})
     for column in [*(settings.columns or ()), *settings.keys, *settings.thresholds]:
         if column not in reference.columns and column not in target.columns:
