@@ -21,6 +21,15 @@ DEFAULT_CONFIG = """\
 [catalog]
 # Seconds a command waits for another datagov process to release the catalog.
 lock_timeout = 60
+
+[gate]
+# Days a waiver (--waive REASON) stays valid; promotion refuses a model whose
+# waiver has expired.
+waiver_days = 30
+
+[audit]
+# A receipt older than this many days is reported as stale by `datagov audit run`.
+max_receipt_age_days = 30
 """
 
 CATALOG_README = """\
@@ -82,6 +91,14 @@ class Workspace:
         if env:
             return float(env)
         return float(self.config.get("catalog", {}).get("lock_timeout", 60))
+
+    @property
+    def waiver_days(self) -> float:
+        return float(self.config.get("gate", {}).get("waiver_days", 30))
+
+    @property
+    def max_receipt_age_days(self) -> float:
+        return float(self.config.get("audit", {}).get("max_receipt_age_days", 30))
 
 
 def _load(root: Path) -> Workspace:

@@ -156,6 +156,50 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "audits, audit_results, promotions",
+        """
+        -- An audit row is written 'running' first and finished in one
+        -- transaction with its results; a killed audit stays 'running' until
+        -- the next one marks it 'interrupted'. Never 'passed' unless it ended.
+        CREATE TABLE audits (
+            id VARCHAR PRIMARY KEY,
+            scope VARCHAR,                    -- a dataset name, or NULL for everything
+            status VARCHAR NOT NULL,          -- running | passed | failed | interrupted
+            pid INTEGER NOT NULL,
+            host VARCHAR NOT NULL,
+            versions INTEGER,
+            failed INTEGER,
+            summary JSON,
+            report VARCHAR,
+            started TIMESTAMP NOT NULL,
+            ended TIMESTAMP
+        );
+        CREATE TABLE audit_results (
+            audit_id VARCHAR NOT NULL,
+            version VARCHAR NOT NULL,         -- name@digest
+            digest VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,          -- passed | failed
+            findings JSON NOT NULL,           -- [{check, severity, item, message}]
+            profile JSON,                     -- compared by the next audit
+            receipts JSON,                    -- receipts this audit wrote
+            models JSON,                      -- model versions it fed
+            PRIMARY KEY (audit_id, version)
+        );
+        CREATE TABLE promotions (
+            id VARCHAR PRIMARY KEY,
+            model_name VARCHAR NOT NULL,
+            model_version VARCHAR NOT NULL,
+            alias VARCHAR NOT NULL,
+            previous_version VARCHAR,         -- where the alias pointed before
+            decision JSON NOT NULL,
+            waiver_id VARCHAR,
+            who VARCHAR NOT NULL,
+            created TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

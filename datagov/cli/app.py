@@ -6,6 +6,7 @@ import typer
 from typer.core import TyperGroup
 
 from datagov.cli import (
+    audit_cmd,
     datasets_cmd,
     demo_cmd,
     expectations_cmd,
@@ -90,6 +91,7 @@ transfer_cmd.register(app)
 runs_cmd.register(app)
 shift_cmd.register(app)
 demo_cmd.register(app)
+audit_cmd.register(app)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(expectations_cmd.app, name="expectations")
 

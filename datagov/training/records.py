@@ -12,6 +12,7 @@ import getpass
 import io
 import json
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from datagov.catalog.db import open_catalog, transaction
@@ -42,11 +43,21 @@ def gate_document(decision: GateDecision, waiver_id: str | None, waive: str | No
 
 def record_waiver(ws: Workspace, target: str, stage: str, reason: str, decision: GateDecision) -> str:
     waiver_id = f"w-{secrets.token_hex(6)}"
+    at = now()
     refused = [dataclasses.asdict(r) for r in decision.reasons]
     with open_catalog(ws, write=True) as con:
         con.execute(
-            "INSERT INTO waivers VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-            [waiver_id, target, stage, reason, getpass.getuser(), json.dumps(refused), now()],
+            "INSERT INTO waivers VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            [
+                waiver_id,
+                target,
+                stage,
+                reason,
+                getpass.getuser(),
+                json.dumps(refused),
+                at,
+                at + timedelta(days=ws.waiver_days),
+            ],
         )
     return waiver_id
 

@@ -1,0 +1,1 @@
+"""Scheduled quality audits: re-check the data behind registered models."""

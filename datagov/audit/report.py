@@ -1,0 +1,74 @@
+"""An audit as JSON and a self-contained HTML page under catalog/reports/."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from datagov.quality.report import CSS
+from datagov.workspace import Workspace
+
+
+def audit_document(audit) -> dict:
+    return {
+        "id": audit.id,
+        "scope": audit.scope,
+        "status": audit.status,
+        "started": audit.started.isoformat(),
+        "ended": audit.ended.isoformat() if audit.ended else None,
+        "interrupted_before": audit.interrupted,
+        "versions": [
+            {
+                "version": r.ref,
+                "digest": r.digest,
+                "status": "failed" if r.failed else "passed",
+                "findings": [asdict(f) for f in r.findings],
+                "receipts": r.receipts,
+                "models": r.models,
+            }
+            for r in audit.results
+        ],
+        "models_affected": sorted({m for r in audit.failed for m in r.models}),
+    }
+
+
+def write_report(ws: Workspace, audit) -> Path:
+    doc = audit_document(audit)
+    e = html.escape
+    rows = []
+    for v in doc["versions"]:
+        cls = "bad" if v["status"] == "failed" else "ok"
+        findings = (
+            "<br>".join(f"{'⚠ ' if f['severity'] == 'warning' else ''}{e(f['message'])}" for f in v["findings"]) or "-"
+        )
+        rows.append(
+            f"<tr><td>{e(v['version'])}</td><td class='{cls}'>{v['status']}</td><td>{findings}</td>"
+            f"<td>{e(', '.join(v['models']) or '-')}</td><td>{e(', '.join(v['receipts']) or '-')}</td></tr>"
+        )
+    affected = "".join(f"<li><code>{e(m)}</code></li>" for m in doc["models_affected"])
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Audit {e(audit.id)}</title><style>{CSS}</style></head><body>
+<h1>Audit {e(audit.id)}</h1>
+<div class="meta">{e(doc["started"])} to {e(doc["ended"] or "-")}, scope {
+        e(audit.scope or "every audited version")
+    }</div>
+<span class="verdict {"failed" if audit.failed else "passed"}">{audit.status.upper()}</span>
+{
+        f"<h2>Model versions trained on failing data</h2><ul>{affected}</ul><p>Each is tagged "
+        "<code>datagov.audit=failed</code> and cannot be promoted until a passing audit.</p>"
+        if affected
+        else ""
+    }
+<table><tr><th>version</th><th>status</th><th>findings</th><th>models fed</th><th>receipts written</th></tr>
+{"".join(rows)}</table></body></html>
+"""
+    ws.reports_dir.mkdir(parents=True, exist_ok=True)
+    path = ws.reports_dir / f"audit-{audit.id}.html"
+    for target, text in ((path, page), (path.with_suffix(".json"), json.dumps(doc, indent=2, default=str))):
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, target)
+    return path

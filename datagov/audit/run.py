@@ -1,0 +1,304 @@
+"""`datagov audit run`: is the data our models were trained on still good?
+
+For every version that has receipts or fed a registered model (or those of
+one dataset): re-hash its files against the manifest, re-run the suites it
+was validated with as they are now, check the age of its newest passing
+receipts, and compare its profile with the previous audit's. Model versions
+trained on a version that fails get the MLflow tag `datagov.audit=failed`
+(and `passed` again after a clean audit); promotion refuses them meanwhile.
+
+Crash safety: the audit row is inserted as `running` before any work, and
+the results and final status are written in one transaction at the end. A
+killed audit stays `running` until the next audit marks it `interrupted`;
+it is never `passed`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from datagov import faults
+from datagov.catalog.db import open_catalog, transaction
+from datagov.catalog.versions import Version, files_of, now, resolve
+from datagov.errors import DatagovError, NotFound
+from datagov.workspace import Workspace
+
+PROFILE_TOLERANCE = 1e-9  # same bytes, same statistics: any difference is a change
+
+
+@dataclass
+class Finding:
+    check: str  # integrity | suite | suite-missing | stale | profile
+    severity: str  # failure | warning
+    item: str  # a file, a suite, a column
+    message: str
+
+
+@dataclass
+class VersionAudit:
+    version: str  # name@digest
+    ref: str
+    digest: str
+    findings: list[Finding] = field(default_factory=list)
+    receipts: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    profile: dict | None = None
+
+    @property
+    def failed(self) -> bool:
+        return any(f.severity == "failure" for f in self.findings)
+
+
+@dataclass
+class Audit:
+    id: str
+    scope: str | None
+    started: datetime
+    results: list[VersionAudit]
+    interrupted: list[str]  # earlier audits found dead and marked
+    ended: datetime | None = None
+    report: str | None = None
+
+    @property
+    def failed(self) -> list[VersionAudit]:
+        return [r for r in self.results if r.failed]
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.failed else "passed"
+
+
+def _alive(pid: int, host: str) -> bool:
+    if host != socket.gethostname():
+        return True  # cannot tell: leave another machine's audit alone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_interrupted(ws: Workspace) -> list[str]:
+    with open_catalog(ws, write=True) as con:
+        running = con.execute("SELECT id, pid, host FROM audits WHERE status = 'running'").fetchall()
+        dead = [i for i, pid, host in running if not _alive(pid, host)]
+        for audit_id in dead:
+            con.execute("UPDATE audits SET status = 'interrupted', ended = ? WHERE id = ?", [now(), audit_id])
+    return dead
+
+
+def audit_targets(ws: Workspace, dataset: str | None) -> list[Version]:
+    """Versions with receipts or that trained a registered model, oldest first."""
+    with open_catalog(ws) as con:
+        if dataset is not None:
+            resolve(con, dataset)  # an unknown name is an error, not an empty audit
+        rows = con.execute(
+            "SELECT DISTINCT v.dataset, v.digest, v.created FROM versions v WHERE (? IS NULL OR v.dataset = ?) AND ("
+            " EXISTS (SELECT 1 FROM receipts r WHERE r.digest = v.digest AND r.dataset = v.dataset)"
+            " OR EXISTS (SELECT 1 FROM runs u WHERE u.digest = v.digest AND u.dataset = v.dataset"
+            "            AND u.model_name IS NOT NULL)) ORDER BY v.created, v.dataset",
+            [dataset, dataset],
+        ).fetchall()
+        return [resolve(con, f"{name}@{digest}") for name, digest, _ in rows]
+
+
+def _models_fed(con, version: Version) -> list[str]:
+    rows = con.execute(
+        "SELECT DISTINCT model_name, model_version FROM runs WHERE dataset = ? AND digest = ? "
+        "AND model_name IS NOT NULL ORDER BY 1, 2",
+        [version.dataset, version.digest],
+    ).fetchall()
+    return [f"{n}/{v}" for n, v in rows]
+
+
+def _profile(ws: Workspace, version: Version) -> dict:
+    from datagov.quality.profile import profile_parquet
+    from datagov.store import parquet_glob
+
+    p = profile_parquet(parquet_glob(ws, version.digest))
+    return {
+        "rows": p.rows,
+        "columns": {
+            c.name: {k: getattr(c, k) for k in ("type", "nulls", "distinct", "min", "max", "mean", "stdev")}
+            for c in p.columns
+        },
+    }
+
+
+def _profile_changes(old: dict, new: dict) -> list[Finding]:
+    out = []
+    if old.get("rows") != new["rows"]:
+        out.append(
+            Finding("profile", "failure", "rows", f"{old.get('rows')} rows at the last audit, now {new['rows']}")
+        )
+    for name, stats in new["columns"].items():
+        before = old.get("columns", {}).get(name)
+        if before is None:
+            out.append(Finding("profile", "failure", name, "column is new since the last audit"))
+            continue
+        for key, value in stats.items():
+            was = before.get(key)
+            if isinstance(value, float) and isinstance(was, float):
+                if abs(value - was) > PROFILE_TOLERANCE * max(1.0, abs(was)):
+                    out.append(Finding("profile", "failure", name, f"{key} was {was:.6g}, now {value:.6g}"))
+            elif value != was:
+                out.append(Finding("profile", "failure", name, f"{key} was {was}, now {value}"))
+    return out
+
+
+def _audit_version(ws: Workspace, version: Version, previous_profile: dict | None, max_age: timedelta) -> VersionAudit:
+    from datagov.quality.receipts import list_receipts
+    from datagov.quality.suites import load_suite
+    from datagov.quality.validate import validate
+    from datagov.verify import check_files
+
+    result = VersionAudit(version.node_id, version.ref, version.digest)
+    with open_catalog(ws) as con:
+        manifest = files_of(con, version.digest)
+        receipts = list_receipts(con, dataset=version.dataset, digest=version.digest)
+        result.models = _models_fed(con, version)
+    for problem in check_files(ws, version.digest, manifest, full=True):
+        result.findings.append(
+            Finding("integrity", "failure", problem.path, f"{problem.path}: {problem.problem} ({problem.detail})")
+        )
+    started = now()
+    suites = list(dict.fromkeys(r.suite for r in receipts))
+    for name in suites:
+        passing = [r for r in receipts if r.suite == name and r.success]
+        if passing and started - passing[0].started > max_age:
+            age = (started - passing[0].started).days
+            result.findings.append(
+                Finding("stale", "warning", name, f"newest passing receipt for {name!r} is {age} days old")
+            )
+    if any(f.check == "integrity" for f in result.findings):
+        return result  # suites and profiles of changed files would describe the wrong data
+    for name in suites:
+        try:
+            load_suite(ws, name)
+        except DatagovError as exc:
+            result.findings.append(Finding("suite-missing", "failure", name, exc.message))
+            continue
+        try:
+            (outcome,) = validate(ws, version.node_id, [name])
+        except DatagovError as exc:  # the suite no longer fits the data (a column it names is gone, ...)
+            result.findings.append(Finding("suite", "failure", name, exc.message))
+            continue
+        receipt = outcome.receipt
+        result.receipts.append(receipt.id)
+        for i, row in enumerate(receipt.results, 1):
+            if not row["success"]:
+                from datagov.quality.report import observed_text
+
+                column = f" on {row['column']!r}" if row.get("column") else ""
+                result.findings.append(
+                    Finding(
+                        "suite",
+                        "failure",
+                        name,
+                        f"suite {name!r}, expectation #{i} {row['type']}{column} failed: {observed_text(row)[:160]}",
+                    )
+                )
+    result.profile = _profile(ws, version)
+    if previous_profile is not None:
+        result.findings += _profile_changes(previous_profile, result.profile)
+    return result
+
+
+def _previous_profiles(ws: Workspace) -> dict[str, dict]:
+    with open_catalog(ws) as con:
+        rows = con.execute(
+            "SELECT r.version, r.profile FROM audit_results r JOIN audits a ON a.id = r.audit_id "
+            "WHERE a.status IN ('passed', 'failed') AND r.profile IS NOT NULL ORDER BY a.started"
+        ).fetchall()
+    return {version: json.loads(profile) for version, profile in rows}  # newest wins
+
+
+def _tag_models(ws: Workspace, audit: Audit) -> None:
+    """Reverse impact: every model version fed by an audited version learns the verdict."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from datagov import tracking
+
+    tracking.configure(ws)
+    client = MlflowClient()
+    verdicts: dict[str, str] = {}
+    for r in audit.results:
+        for model in r.models:
+            verdicts[model] = "failed" if r.failed or verdicts.get(model) == "failed" else "passed"
+    for model, verdict in verdicts.items():
+        name, version = model.rsplit("/", 1)
+        try:
+            client.set_model_version_tag(name, version, "datagov.audit", verdict)
+            client.set_model_version_tag(name, version, "datagov.audit_id", audit.id)
+        except MlflowException:
+            continue  # deleted from the registry since; the catalog still lists it
+
+
+def run_audit(ws: Workspace, dataset: str | None = None, *, on_version=None) -> Audit:
+    interrupted = mark_interrupted(ws)
+    targets = audit_targets(ws, dataset)
+    if dataset is not None and not targets:
+        raise NotFound(f"{dataset!r} has no receipts and fed no registered model: nothing to audit")
+    audit = Audit(f"a-{secrets.token_hex(6)}", dataset, now(), [], interrupted)
+    with open_catalog(ws, write=True) as con:
+        con.execute(
+            "INSERT INTO audits (id, scope, status, pid, host, started) VALUES (?, ?, 'running', ?, ?, ?)",
+            [audit.id, dataset, os.getpid(), socket.gethostname(), audit.started],
+        )
+    previous = _previous_profiles(ws)
+    max_age = timedelta(days=ws.max_receipt_age_days)
+    for i, version in enumerate(targets):
+        audit.results.append(_audit_version(ws, version, previous.get(version.node_id), max_age))
+        if on_version:
+            on_version(audit.results[-1])
+        if i == 0:
+            faults.point("audit-after-first-version")
+    audit.ended = now()
+    from datagov.audit.report import write_report
+
+    audit.report = str(write_report(ws, audit).relative_to(ws.root))
+    with open_catalog(ws, write=True) as con, transaction(con):
+        for r in audit.results:
+            con.execute(
+                "INSERT INTO audit_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [audit.id, r.version, r.digest, "failed" if r.failed else "passed",
+                 json.dumps([asdict(f) for f in r.findings]), json.dumps(r.profile, default=str) if r.profile else None,
+                 json.dumps(r.receipts), json.dumps(r.models)],
+            )  # fmt: skip
+        summary = {"failed": [r.ref for r in audit.failed], "interrupted": interrupted}
+        con.execute(
+            "UPDATE audits SET status = ?, versions = ?, failed = ?, summary = ?, report = ?, ended = ? WHERE id = ?",
+            [audit.status, len(audit.results), len(audit.failed), json.dumps(summary), audit.report, audit.ended,
+             audit.id],
+        )  # fmt: skip
+    if any(r.models for r in audit.results):
+        _tag_models(ws, audit)
+    return audit
+
+
+def latest_audit_status(con, digest: str) -> tuple[str, str] | None:
+    """(status, audit id) of the newest finished audit that covered this digest."""
+    row = con.execute(
+        "SELECT r.status, a.id FROM audit_results r JOIN audits a ON a.id = r.audit_id "
+        "WHERE r.digest = ? AND a.status IN ('passed', 'failed') ORDER BY a.started DESC LIMIT 1",
+        [digest],
+    ).fetchall()
+    return (row[0][0], row[0][1]) if row else None
+
+
+def history(ws: Workspace, limit: int = 20) -> list[dict]:
+    cols = ("id", "scope", "status", "versions", "failed", "started", "ended", "report", "summary")
+    with open_catalog(ws) as con:
+        rows = con.execute(f"SELECT {', '.join(cols)} FROM audits ORDER BY started DESC LIMIT ?", [limit]).fetchall()
+    out = [dict(zip(cols, r, strict=True)) for r in rows]
+    for r in out:
+        r["summary"] = json.loads(r["summary"]) if r["summary"] else {}
+    return out

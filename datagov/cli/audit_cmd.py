@@ -1,0 +1,198 @@
+"""`datagov audit run | history | schedule | serve`."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Audit the data behind receipts and registered models, now or on a schedule.",
+                  no_args_is_help=True)  # fmt: skip
+
+CRON_MARK = "# datagov-audit"
+
+
+def cron_trigger(expr: str):
+    """APScheduler's parser: five crontab fields, or a clear error."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from datagov.errors import InvalidInput
+
+    try:
+        return CronTrigger.from_crontab(expr)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"bad cron expression {expr!r}: {exc}", hint='five fields: minute hour day month weekday, e.g. "0 3 * * *"'
+        ) from None
+
+
+@app.command("run")
+def run(
+    dataset: str = typer.Option(None, "--dataset", "-d", help="Only this dataset's versions."),
+    as_json: bool = typer.Option(False, "--json", help="Print the audit as JSON."),
+) -> None:
+    """Re-hash, re-validate and re-profile every version with receipts or models.
+
+    Model versions trained on a failing version are tagged datagov.audit=failed
+    in MLflow and cannot be promoted. Exit 0 when all passed, 3 when anything
+    regressed.
+    """
+    from rich.table import Table
+
+    from datagov.audit.report import audit_document
+    from datagov.audit.run import run_audit
+    from datagov.cli.state import console, print_json, workspace
+    from datagov.errors import CheckFailed
+
+    ws = workspace()
+    out = console()
+    audit = run_audit(ws, dataset)
+    if as_json:
+        print_json(audit_document(audit))
+    else:
+        for dead in audit.interrupted:
+            out.print(f"[yellow]note:[/yellow] audit {dead} had been interrupted; marked so")
+        table = Table(title=f"Audit {audit.id}", title_justify="left")
+        for col in ("version", "status", "findings", "models fed"):
+            table.add_column(col, overflow="fold")
+        for r in audit.results:
+            status = "[red]FAILED[/red]" if r.failed else "[green]passed[/green]"
+            findings = "\n".join(("warning: " if f.severity == "warning" else "") + f.message for f in r.findings)
+            table.add_row(r.ref, status, findings or "-", ", ".join(r.models) or "-")
+        out.print(table)
+        affected = sorted({m for r in audit.failed for m in r.models})
+        if affected:
+            out.print("Tagged datagov.audit=failed (promotion refused): " + ", ".join(affected))
+        colour = "red" if audit.failed else "green"
+        out.print(
+            f"[bold {colour}]{audit.status.upper()}[/bold {colour}]: {len(audit.results)} versions audited, "
+            f"{len(audit.failed)} failed · report {audit.report}"
+        )
+    if audit.failed:
+        raise CheckFailed(f"audit {audit.id} failed: " + ", ".join(r.ref for r in audit.failed))
+
+
+@app.command("history")
+def history_(
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="Show at most this many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Past audits, newest first (running, passed, failed or interrupted)."""
+    from rich.table import Table
+
+    from datagov.audit.run import history
+    from datagov.cli.state import console, print_json, when, workspace
+
+    audits = history(workspace(), limit)
+    if as_json:
+        print_json(audits)
+        return
+    if not audits:
+        typer.echo("No audits yet. Run: datagov audit run")
+        return
+    table = Table(title="Audits", title_justify="left")
+    for col in ("audit", "status", "scope", "versions", "failed", "started", "report"):
+        table.add_column(col, no_wrap=col in ("audit", "report"))
+    for a in audits:
+        colour = {"passed": "green", "failed": "red", "running": "yellow"}.get(a["status"], "magenta")
+        table.add_row(
+            a["id"], f"[{colour}]{a['status']}[/{colour}]", a["scope"] or "all",
+            str(a["versions"] if a["versions"] is not None else "-"),
+            ", ".join(a["summary"].get("failed", [])) or ("-" if a["status"] != "running" else ""),
+            when(a["started"]), a["report"] or "-",
+        )  # fmt: skip
+    console().print(table)
+
+
+def cron_line(ws, expr: str, log: str) -> str:
+    import shlex
+    import sys
+
+    cmd = f"{shlex.quote(sys.executable)} -m datagov --workspace {shlex.quote(str(ws.root))} audit run"
+    return f"{expr} {cmd} >> {shlex.quote(log)} 2>&1 {CRON_MARK} {ws.root}"
+
+
+@app.command("schedule")
+def schedule(
+    cron: str = typer.Argument(..., metavar="CRON", help='When, in crontab syntax, e.g. "0 3 * * *" (03:00 daily).'),
+    print_only: bool = typer.Option(False, "--print", help="Print the crontab line instead of installing it."),
+    log: str = typer.Option(None, "--log", help="Append audit output here (default: catalog/audit.log)."),
+) -> None:
+    """Install (or print) a crontab entry that runs `datagov audit run` here.
+
+    Replaces this workspace's earlier entry; other crontab lines are kept.
+    """
+    import shutil
+    import subprocess
+
+    from datagov.cli.state import workspace
+    from datagov.errors import InvalidInput
+
+    ws = workspace()
+    cron_trigger(cron)
+    line = cron_line(ws, cron, log or str(ws.catalog_dir / "audit.log"))
+    if print_only:
+        typer.echo(line)
+        return
+    if shutil.which("crontab") is None:
+        raise InvalidInput(
+            "no crontab command on this machine",
+            hint="add the line from `datagov audit schedule CRON --print` yourself, or run `datagov audit serve`",
+        )
+    current = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
+    keep = [
+        existing
+        for existing in (current.stdout.splitlines() if current.returncode == 0 else [])
+        if not existing.endswith(f"{CRON_MARK} {ws.root}")
+    ]
+    result = subprocess.run(["crontab", "-"], input="\n".join([*keep, line]) + "\n", capture_output=True, text=True)
+    if result.returncode != 0:
+        raise InvalidInput(f"crontab refused the entry: {result.stderr.strip()}")
+    typer.echo(f"Installed: {line}")
+
+
+@app.command("serve")
+def serve(
+    cron: str = typer.Option(None, "--cron", metavar="CRON", help="When, in crontab syntax."),
+    every: float = typer.Option(None, "--every", min=1.0, metavar="SECONDS", help="Or every N seconds."),
+    max_runs: int = typer.Option(0, "--max-runs", min=0, help="Stop after this many audits (0: never)."),
+) -> None:
+    """Run audits on a schedule in the foreground (for containers; Ctrl-C stops).
+
+    Each audit runs as its own `datagov audit run` process, so one crash
+    cannot take the scheduler down; its output goes to this one's stdout.
+    """
+    import contextlib
+    import subprocess
+    import sys
+    from datetime import datetime
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from datagov.cli.state import workspace
+    from datagov.errors import InvalidInput
+
+    if (cron is None) == (every is None):
+        raise InvalidInput("give exactly one of --cron CRON and --every SECONDS")
+    ws = workspace()
+    trigger = cron_trigger(cron) if cron else IntervalTrigger(seconds=every)
+    scheduler = BlockingScheduler()
+    runs = 0
+
+    def audit() -> None:
+        nonlocal runs
+        runs += 1
+        typer.echo(f"[{datetime.now().isoformat(timespec='seconds')}] audit {runs} starting")
+        done = subprocess.run([sys.executable, "-m", "datagov", "--workspace", str(ws.root), "audit", "run"])
+        typer.echo(f"[{datetime.now().isoformat(timespec='seconds')}] audit {runs} exit {done.returncode}")
+        if max_runs and runs >= max_runs:
+            scheduler.shutdown(wait=False)
+
+    first = {} if cron else {"next_run_time": datetime.now()}  # an interval starts now; cron waits for its time
+    scheduler.add_job(audit, trigger, max_instances=1, coalesce=True, **first)
+    typer.echo(f"Auditing {ws.root} on {cron or f'every {every:g} s'}; Ctrl-C stops.")
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):  # Ctrl-C is how a foreground server stops
+        scheduler.start()
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="audit")
