@@ -13,6 +13,7 @@ from datagov.cli import (
     ingest_cmd,
     init_cmd,
     lineage_cmd,
+    models_cmd,
     pretrain_cmd,
     runs_cmd,
     shift_cmd,
@@ -92,6 +93,7 @@ runs_cmd.register(app)
 shift_cmd.register(app)
 demo_cmd.register(app)
 audit_cmd.register(app)
+models_cmd.register(app)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(expectations_cmd.app, name="expectations")
 

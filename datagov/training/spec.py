@@ -47,6 +47,9 @@ class TrainSpec:
 class RegisterSpec:
     model_name: str = ""
     alias: str = "latest-validated"
+    # `datagov models promote` moves an alias only while these hold (metric name: bound).
+    promote_min: dict[str, float] = field(default_factory=dict)
+    promote_max: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -119,6 +122,12 @@ def _convert(value: Any, tp: Any, path: str, errors: list[str]) -> Any:
             errors.append(f"{path}: expected a list of {_type_name(inner)}, got {type(value).__name__}")
             return None
         return [_convert(v, inner, f"{path}[{i}]", errors) for i, v in enumerate(value)]
+    if origin is dict:
+        _, inner = typing.get_args(tp)
+        if not isinstance(value, dict):
+            errors.append(f"{path}: expected a mapping of {_type_name(inner)}, got {type(value).__name__}")
+            return None
+        return {str(k): _convert(v, inner, f"{path}.{k}", errors) for k, v in value.items()}
     if origin in (typing.Union, types.UnionType):
         return value
     if tp is float and isinstance(value, int) and not isinstance(value, bool):

@@ -1,0 +1,157 @@
+"""`datagov models list | review | promote`."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Review registered models and promote them through the data gate.", no_args_is_help=True)
+
+KEY_METRICS = ("eval_accuracy", "baseline_eval_accuracy", "val_loss", "train_loss")
+
+
+@app.command("list")
+def list_(
+    name: str = typer.Argument(None, help="Only this registered model."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Registered model versions, newest first: aliases, data, audit status."""
+    from rich.table import Table
+
+    from datagov.cli.state import console, print_json, workspace
+    from datagov.errors import NotFound
+    from datagov.review.facts import client
+
+    c = client(workspace())
+    models = [m.name for m in c.search_registered_models() if name is None or m.name == name]
+    if name and not models:
+        raise NotFound(f"unknown model {name!r}", hint="see `datagov models list`")
+    rows = []
+    for model in sorted(models):
+        for mv in sorted(c.search_model_versions(f"name = '{model}'"), key=lambda v: -int(v.version)):
+            tags = dict(mv.tags)
+            rows.append({
+                "model": model, "version": str(mv.version), "aliases": list(mv.aliases),
+                "stage": tags.get("datagov.stage", "-"), "dataset": tags.get("datagov.dataset", "-"),
+                "audit": tags.get("datagov.audit", "-"), "run_id": mv.run_id,
+            })  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo("No registered models yet. Run: datagov pretrain PIPELINE.yaml")
+        return
+    table = Table(title="Registered models", title_justify="left")
+    for col in ("model", "version", "aliases", "stage", "trained on", "audit", "run"):
+        table.add_column(col, no_wrap=True)
+    for r in rows:
+        audit = {"failed": "[red]failed[/red]", "passed": "[green]passed[/green]"}.get(r["audit"], r["audit"])
+        table.add_row(r["model"], r["version"], ", ".join(r["aliases"]) or "-", r["stage"], r["dataset"], audit,
+                      r["run_id"][:8])  # fmt: skip
+    console().print(table)
+
+
+@app.command("review")
+def review(
+    name: str = typer.Argument(..., help="Registered model name."),
+    version: str = typer.Argument(None, help="Version (default: the newest)."),
+    html: str = typer.Option(None, "--html", metavar="FILE", help="Also write a self-contained HTML page."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """What was this model trained on, was that data valid, and is it still?
+
+    Metrics, aliases, training and evaluation data (owners, licenses,
+    digests), the receipts the gate used and whether they still hold, drift
+    reports, waivers, the latest audit, and whether promotion would pass.
+    """
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from datagov.cli.state import console, print_json, when, workspace
+    from datagov.review.facts import as_json as facts_json
+    from datagov.review.facts import gather
+    from datagov.review.promote import promotion_reasons
+
+    ws = workspace()
+    facts = gather(ws, name, version)
+    reasons = promotion_reasons(facts)
+    if html:
+        from datagov.review.html import render_review
+
+        Path(html).parent.mkdir(parents=True, exist_ok=True)
+        Path(html).write_text(render_review(facts, reasons))
+    if as_json:
+        print_json({**facts_json(facts), "promotable": not reasons, "promotion_refusals": [r.message for r in reasons]})
+        return
+    out = console()
+    metrics = ", ".join(f"{k} {facts.metrics[k]:.4f}" for k in KEY_METRICS if k in facts.metrics) or "-"
+    out.print(f"[bold]{facts.uri}[/bold] ({facts.stage}), aliases: {', '.join(facts.aliases) or '-'}, "
+              f"registered {when(facts.created)}, run {facts.run_id}")  # fmt: skip
+    out.print(f"Metrics: {metrics}")
+    if "datagov.encoder_version" in facts.tags:
+        out.print(f"Encoder: {facts.tags['datagov.encoder_version']}")
+    table = Table(title="Data", title_justify="left")
+    for col in ("role", "version", "owner", "license", "receipts at training (now)", "drift reports", "latest audit"):
+        table.add_column(col, overflow="fold")
+    for d in facts.data:
+        receipts = (
+            "\n".join(
+                f"{r.id} {r.suite} [{'green' if r.valid_now else 'red'}]"
+                f"{'valid' if r.valid_now else 'INVALID: ' + r.why}[/]"
+                for r in d.receipts
+            )
+            or "-"
+        )
+        drift = (
+            "\n".join(
+                f"{r['id']} vs {r['reference']}: " + ("[red]drift[/red]" if r["drift"] else "[green]no drift[/green]")
+                for r in d.drift_reports[:3]
+            )
+            or "-"
+        )
+        audit = "-" if not d.audit else ("[red]failed[/red] " if d.audit[0] == "failed" else "[green]passed[/green] ")
+        audit += d.audit[1] if d.audit else ""
+        table.add_row(d.role, d.ref, d.owner or "-", d.license or "-", receipts, drift, audit)
+    out.print(table)
+    for w in facts.waivers:
+        state = "[red]expired[/red]" if w.expired else f"expires {w.expires:%Y-%m-%d}" if w.expires else "no expiry"
+        out.print(f"Waiver {w.id} ({w.stage}) by {w.who}: {w.reason!r}, {state}")
+    for p in facts.promotions:
+        out.print(f"Promoted to @{p['alias']} by {p['who']} {when(p['created'])} ({p['id']})")
+    if reasons:
+        out.print("[bold red]Promotion would be refused:[/bold red]")
+        for r in reasons:
+            out.print(f"  - {r.message}")
+    else:
+        out.print(
+            "[bold green]Promotable:[/bold green] receipts hold, audits pass, no expired waiver, metrics in bounds"
+        )
+    if html:
+        out.print(f"Review page: {html}")
+
+
+@app.command("promote")
+def promote_cmd(
+    name: str = typer.Argument(..., help="Registered model name."),
+    version: str = typer.Argument(..., help="The version to promote."),
+    alias: str = typer.Option(..., "--alias", "-a", help="The alias to move, e.g. production."),
+    waive: str = typer.Option(None, "--waive", metavar="REASON", help="Promote despite refusals (recorded)."),
+) -> None:
+    """Point ALIAS at VERSION, only if its data still holds up (else exit 4).
+
+    Checks: receipts still valid, no failed audit, no expired waiver, metric
+    bounds from the pipeline spec. Recorded in the catalog and as MLflow tags.
+    """
+    from datagov.cli.state import console, workspace
+    from datagov.review.promote import promote
+
+    p = promote(workspace(), name, version, alias, waive=waive)
+    out = console()
+    moved = f" (was version {p.previous})" if p.previous and p.previous != p.facts.version else ""
+    out.print(f"models:/{name}@{alias} -> version {p.facts.version}{moved} · promotion {p.id}")
+    if p.waiver_id:
+        out.print(f"[yellow]waived[/yellow] ({p.waiver_id}): " + "; ".join(r.message for r in p.reasons))
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="models")

@@ -1,0 +1,226 @@
+"""Everything a reviewer asks of one registered model version, gathered from
+the MLflow registry and the catalog: its metrics and aliases, the data it
+was trained and evaluated on (owners, licenses, digests), the receipts the
+gate relied on at training time and whether they still hold, match receipts
+and drift reports for that data, waivers, and the latest audit."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from datagov.catalog.db import open_catalog
+from datagov.catalog.versions import SHORT, dataset_row, now, resolve
+from datagov.errors import NotFound
+from datagov.workspace import Workspace
+
+
+@dataclass
+class ReceiptFacts:
+    id: str
+    suite: str
+    kind: str
+    status: str
+    started: datetime
+    valid_now: bool
+    why: str  # why not, or "current"
+
+
+@dataclass
+class DataFacts:
+    role: str  # trained | evaluated
+    ref: str
+    node: str
+    digest: str
+    owner: str | None
+    license: str | None
+    receipts: list[ReceiptFacts] = field(default_factory=list)  # those the gate used at training time
+    drift_reports: list[dict] = field(default_factory=list)
+    audit: tuple[str, str] | None = None  # (status, audit id) of the latest audit covering it
+
+
+@dataclass
+class Waiver:
+    id: str
+    stage: str
+    reason: str
+    who: str
+    created: datetime
+    expires: datetime | None
+
+    @property
+    def expired(self) -> bool:
+        return self.expires is not None and self.expires < now()
+
+
+@dataclass
+class ModelFacts:
+    name: str
+    version: str
+    run_id: str
+    stage: str
+    aliases: list[str]
+    tags: dict[str, str]
+    metrics: dict[str, float]
+    params: dict[str, str]
+    created: datetime
+    data: list[DataFacts]
+    waivers: list[Waiver]
+    promotions: list[dict]
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+def client(ws: Workspace):
+    """An MlflowClient on this workspace's store, or a clear error naming the URI."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from datagov import tracking
+    from datagov.errors import DatagovError
+
+    tracking.configure(ws)
+    c = MlflowClient()
+    try:
+        c.search_registered_models(max_results=1)
+    except (MlflowException, OSError, Exception) as exc:  # an unreachable server raises many kinds
+        first = str(getattr(exc, "message", exc)).strip().splitlines()[0][:200]
+        raise DatagovError(f"cannot reach the MLflow store at {tracking.tracking_uri(ws)}: {first}") from None
+    return c
+
+
+def model_version(c, name: str, version: str | None):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if version is None:
+            versions = c.search_model_versions(f"name = '{name}'")
+            if not versions:
+                raise NotFound(f"unknown model {name!r}", hint="see `datagov models list`")
+            return max(versions, key=lambda v: int(v.version))
+        return c.get_model_version(name, version)
+    except MlflowException:
+        known = c.search_model_versions(f"name = '{name}'") if c.search_registered_models(f"name = '{name}'") else []
+        if not known:
+            raise NotFound(f"unknown model {name!r}", hint="see `datagov models list`") from None
+        listed = ", ".join(sorted((v.version for v in known), key=int))
+        raise NotFound(f"model {name!r} has no version {version} (versions: {listed})") from None
+
+
+def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
+    from datagov.quality.receipts import list_receipts
+    from datagov.quality.suites import load_suite
+    from datagov.verify import check_files
+
+    out = []
+    for rid in ids:
+        row = con.execute("SELECT dataset, digest FROM receipts WHERE id = ?", [rid]).fetchall()
+        if not row:
+            continue
+        dataset, digest = row[0]
+        mine = next(r for r in list_receipts(con, dataset=dataset, digest=digest) if r.id == rid)
+        newest = list_receipts(con, dataset=dataset, digest=digest, suite=mine.suite)[0]
+        try:
+            current_suite = load_suite(ws, mine.suite).digest
+        except Exception:  # gone or unreadable: the receipt no longer vouches for anything
+            current_suite = None
+        from datagov.catalog.versions import files_of
+
+        changed = check_files(ws, digest, files_of(con, digest), full=False)
+        if current_suite != mine.suite_digest:
+            why = f"suite {mine.suite!r} changed since" if current_suite else f"suite {mine.suite!r} is gone"
+        elif changed:
+            why = "the stored files changed: " + ", ".join(p.path for p in changed)
+        elif not newest.success:
+            why = f"a later validation failed ({newest.id})"
+        else:
+            why = "current"
+        out.append(ReceiptFacts(rid, mine.suite, mine.kind, mine.status, mine.started, why == "current", why))
+    return out
+
+
+def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
+    from datagov.audit.run import latest_audit_status
+
+    c = client(ws)
+    mv = model_version(c, name, version)
+    run = c.get_run(mv.run_id)
+    tags = dict(mv.tags)
+    receipt_ids = [r for r in tags.get("datagov.receipts", "").split(",") if r]
+    data: list[DataFacts] = []
+    with open_catalog(ws) as con:
+        edges = con.execute(
+            "SELECT src_id, relation FROM lineage WHERE src_kind = 'version' AND dst_kind = 'run' AND dst_id = ? "
+            "ORDER BY relation DESC, src_id",
+            [mv.run_id],
+        ).fetchall()
+        receipts = _receipt_facts(con, ws, receipt_ids)
+        for node, relation in edges:
+            version_ = resolve(con, node)
+            meta = dataset_row(con, version_.dataset) or {}
+            facts = DataFacts(relation, version_.ref, node, version_.digest, meta.get("owner"), meta.get("license"))
+            facts.receipts = [r for r in receipts if _receipt_digest(con, r.id) == version_.digest]
+            reports = con.execute(
+                "SELECT id, reference, drift, embedding_drift, recommendation, report, created FROM drift_reports "
+                "WHERE target_digest = ? ORDER BY created DESC",
+                [version_.digest],
+            ).fetchall()
+            facts.drift_reports = [
+                {"id": r[0], "reference": _short(r[1]), "drift": r[2], "embedding_drift": r[3],
+                 "recommendation": r[4], "report": r[5], "created": r[6]}
+                for r in reports
+            ]  # fmt: skip
+            facts.audit = latest_audit_status(con, version_.digest)
+            data.append(facts)
+        waivers = [
+            Waiver(*row)
+            for row in con.execute(
+                "SELECT id, stage, reason, who, created, expires FROM waivers WHERE run_id = ? ORDER BY created",
+                [mv.run_id],
+            ).fetchall()
+        ]
+        promotions = [
+            {"id": r[0], "alias": r[1], "previous": r[2], "who": r[3], "created": r[4], "waiver_id": r[5]}
+            for r in con.execute(
+                "SELECT id, alias, previous_version, who, created, waiver_id FROM promotions "
+                "WHERE model_name = ? AND model_version = ? ORDER BY created",
+                [mv.name, str(mv.version)],
+            ).fetchall()
+        ]
+    return ModelFacts(
+        name=mv.name,
+        version=str(mv.version),
+        run_id=mv.run_id,
+        stage=tags.get("datagov.stage", run.data.tags.get("datagov.stage", "?")),
+        aliases=list(mv.aliases),
+        tags=tags,
+        metrics=dict(run.data.metrics),
+        params=dict(run.data.params),
+        created=datetime.fromtimestamp(mv.creation_timestamp / 1000),
+        data=data,
+        waivers=waivers,
+        promotions=promotions,
+    )
+
+
+def _receipt_digest(con, rid: str) -> str | None:
+    row = con.execute("SELECT digest FROM receipts WHERE id = ?", [rid]).fetchall()
+    return row[0][0] if row else None
+
+
+def _short(node: str) -> str:
+    name, _, digest = node.partition("@")
+    return f"{name}@{digest[:SHORT]}"
+
+
+def as_json(facts: ModelFacts) -> dict:
+    from dataclasses import asdict
+
+    doc = asdict(facts)
+    doc["uri"] = facts.uri
+    for w, raw in zip(facts.waivers, doc["waivers"], strict=True):
+        raw["expired"] = w.expired
+    return json.loads(json.dumps(doc, default=str))

@@ -1,0 +1,120 @@
+"""`datagov models promote`: move an alias only to a model version whose data
+still holds up.
+
+Refused (exit 4, every reason with its fix) unless: each receipt the gate
+relied on at training time is still valid (suite unchanged, files
+unchanged, no later failure); no latest audit of its data failed (nor is
+the version tagged `datagov.audit=failed`); no waiver it was trained under
+has expired; and the metric bounds its pipeline spec set
+(`register.promote_min` / `promote_max`, logged as params at training time)
+hold. `--waive REASON` moves it anyway, recorded like every waiver.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import secrets
+from dataclasses import asdict, dataclass
+
+from datagov.catalog.db import open_catalog, transaction
+from datagov.catalog.versions import check_name, now
+from datagov.gate import GateDecision, Reason
+from datagov.review.facts import ModelFacts, client, gather
+from datagov.workspace import Workspace
+
+MIN, MAX = "register.promote_min.", "register.promote_max."
+
+
+def promotion_reasons(facts: ModelFacts) -> list[Reason]:
+    reasons = []
+    audit_failed = False
+    for d in facts.data:
+        for r in d.receipts:
+            if not r.valid_now:
+                reasons.append(
+                    Reason("receipt-invalid", f"{d.ref}: receipt {r.id} ({r.suite}) no longer holds: {r.why}",
+                           fix=f"datagov validate {d.ref} --suite {r.suite}")
+                )  # fmt: skip
+        if d.audit and d.audit[0] == "failed":
+            audit_failed = True
+            reasons.append(
+                Reason("audit-failed", f"the latest audit of {d.ref} ({d.audit[1]}) failed",
+                       fix=f"see `datagov audit history`; fix the data, then `datagov audit run --dataset "
+                           f"{d.ref.split('@')[0]}`")
+            )  # fmt: skip
+    if facts.tags.get("datagov.audit") == "failed" and not audit_failed:
+        reasons.append(
+            Reason("audit-failed", f"{facts.uri} is tagged datagov.audit=failed ({facts.tags.get('datagov.audit_id')})",
+                   fix="datagov audit run")
+        )  # fmt: skip
+    for w in facts.waivers:
+        if w.expired:
+            reasons.append(
+                Reason("waiver-expired", f"waiver {w.id} ({w.reason!r}) expired on {w.expires:%Y-%m-%d}",
+                       fix="retrain on data with passing receipts")
+            )  # fmt: skip
+    for key, bound in sorted(facts.params.items()):
+        for prefix, ok, word in ((MIN, lambda a, b: a >= b, "at least"), (MAX, lambda a, b: a <= b, "at most")):
+            if not key.startswith(prefix):
+                continue
+            metric, limit = key[len(prefix) :], float(bound)
+            actual = facts.metrics.get(metric)
+            if actual is None:
+                reasons.append(Reason("metric-missing", f"the spec bounds {metric!r}, which the run never logged"))
+            elif not ok(actual, limit):
+                reasons.append(
+                    Reason("metric", f"{metric} is {actual:.4g}; the pipeline spec wants {word} {limit:g}",
+                           fix="retrain, or change register.promote_* in the spec for the next run")
+                )  # fmt: skip
+    return reasons
+
+
+@dataclass
+class Promotion:
+    id: str
+    facts: ModelFacts
+    alias: str
+    previous: str | None
+    reasons: list[Reason]
+    waiver_id: str | None
+
+
+def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | None = None) -> Promotion:
+    from datagov.errors import InvalidInput
+    from datagov.training.records import record_waiver, refuse
+
+    check_name(alias, "alias")
+    if waive is not None and not waive.strip():
+        raise InvalidInput("--waive needs a reason")
+    facts = gather(ws, name, version)
+    reasons = promotion_reasons(facts)
+    decision = GateDecision("promote", facts.uri, facts.tags.get("datagov.digest", ""), not reasons, reasons)
+    if reasons and not waive:
+        raise refuse(decision)
+    waiver_id = record_waiver(ws, f"{name}/{version}", "promote", waive, decision) if reasons else None
+    c = client(ws)
+    previous = _alias_target(c, name, alias)
+    c.set_registered_model_alias(name, alias, facts.version)
+    promotion_id = f"p-{secrets.token_hex(6)}"
+    c.set_model_version_tag(name, facts.version, f"datagov.promoted.{alias}", now().isoformat(timespec="seconds"))
+    c.set_model_version_tag(name, facts.version, "datagov.promotion_id", promotion_id)
+    if waiver_id:
+        c.set_model_version_tag(name, facts.version, "datagov.promotion_waiver", waive)
+    with open_catalog(ws, write=True) as con, transaction(con):
+        con.execute(
+            "INSERT INTO promotions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [promotion_id, name, facts.version, alias, previous,
+             json.dumps({"allowed": not reasons, "reasons": [asdict(r) for r in reasons]}), waiver_id,
+             getpass.getuser(), now()],
+        )  # fmt: skip
+    return Promotion(promotion_id, facts, alias, previous, reasons, waiver_id)
+
+
+def _alias_target(c, name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(c.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
