@@ -22,15 +22,18 @@ def list_(
     from datagov.review.facts import client
 
     c = client(workspace())
-    models = [m.name for m in c.search_registered_models() if name is None or m.name == name]
+    registered = {m.name: m for m in c.search_registered_models() if name is None or m.name == name}
+    models = list(registered)
     if name and not models:
         raise NotFound(f"unknown model {name!r}", hint="see `datagov models list`")
     rows = []
     for model in sorted(models):
+        aliases = registered[model].aliases or {}  # search results leave ModelVersion.aliases empty
         for mv in sorted(c.search_model_versions(f"name = '{model}'"), key=lambda v: -int(v.version)):
             tags = dict(mv.tags)
             rows.append({
-                "model": model, "version": str(mv.version), "aliases": list(mv.aliases),
+                "model": model, "version": str(mv.version),
+                "aliases": sorted(a for a, v in aliases.items() if str(v) == str(mv.version)),
                 "stage": tags.get("datagov.stage", "-"), "dataset": tags.get("datagov.dataset", "-"),
                 "audit": tags.get("datagov.audit", "-"), "run_id": mv.run_id,
             })  # fmt: skip

@@ -7,6 +7,7 @@ and drift reports for that data, waivers, and the latest audit."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -82,6 +83,9 @@ def client(ws: Workspace):
     from datagov import tracking
     from datagov.errors import DatagovError
 
+    # MLflow retries an unreachable server 7 times with backoff (minutes); a review should say so sooner.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     tracking.configure(ws)
     c = MlflowClient()
     try:
@@ -100,13 +104,14 @@ def model_version(c, name: str, version: str | None):
             versions = c.search_model_versions(f"name = '{name}'")
             if not versions:
                 raise NotFound(f"unknown model {name!r}", hint="see `datagov models list`")
-            return max(versions, key=lambda v: int(v.version))
+            newest = max(versions, key=lambda v: int(v.version))
+            return c.get_model_version(name, newest.version)  # search results carry no aliases
         return c.get_model_version(name, version)
     except MlflowException:
         known = c.search_model_versions(f"name = '{name}'") if c.search_registered_models(f"name = '{name}'") else []
         if not known:
             raise NotFound(f"unknown model {name!r}", hint="see `datagov models list`") from None
-        listed = ", ".join(sorted((v.version for v in known), key=int))
+        listed = ", ".join(sorted((str(v.version) for v in known), key=int))
         raise NotFound(f"model {name!r} has no version {version} (versions: {listed})") from None
 
 

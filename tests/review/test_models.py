@@ -1,0 +1,93 @@
+"""Review and promotion against a real MLflow registry and catalog: what a
+model was trained on, whether that still holds, and the promotion gate."""
+
+import json
+
+from datagov.catalog.db import open_catalog
+from tests.audit.conftest import QUICK, TRANSFER
+from tests.conftest import run_datagov
+from tests.training.conftest import SPEC, TINY
+
+
+def test_review_answers_what_it_was_trained_on_and_whether_that_holds(trained, ws, tmp_path):
+    listed = json.loads(trained("models", "list", "--json").stdout)
+    assert [(m["model"], m["version"], m["aliases"]) for m in listed] == [
+        ("digits-autoencoder", "1", ["latest-validated"]),
+        ("digits-classifier", "1", ["latest-validated"]),
+    ]
+    result = trained("models", "review", "digits-classifier", "--json", "--html", tmp_path / "review.html")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["uri"] == "models:/digits-classifier/1"
+    assert doc["promotable"] is True, doc["promotion_refusals"]
+    roles = {d["role"]: d for d in doc["data"]}
+    assert set(roles) == {"trained", "evaluated"}
+    trained_on = roles["trained"]
+    assert trained_on["ref"].startswith("digits-finetune@") and trained_on["digest"] == doc["tags"]["datagov.digest"]
+    assert (trained_on["owner"], trained_on["license"]) == (None, None)  # ingested without them in the fixture
+    suites = {r["suite"]: r["valid_now"] for r in trained_on["receipts"]}
+    assert suites == {"digits-labelled": True, "pre-match": True}
+    assert "eval_accuracy" in doc["metrics"]
+    page = (tmp_path / "review.html").read_text()
+    assert "PROMOTABLE" in page and "digits-finetune@" in page and "http" not in page
+
+    # Editing a suite the model's receipts were made with invalidates them for review and promotion.
+    path = ws.expectations_dir / "digits-labelled.json"
+    path.write_text(path.read_text().replace('"notes"', '"description": "tightened", "notes"'))
+    again = json.loads(trained("models", "review", "digits-classifier", "1", "--json").stdout)
+    assert again["promotable"] is False
+    assert any("no longer holds: suite 'digits-labelled' changed since" in m for m in again["promotion_refusals"])
+    refused = trained("models", "promote", "digits-classifier", "1", "--alias", "production")
+    assert refused.exit_code == 4 and "fix: datagov validate digits-finetune@" in refused.stderr
+
+
+def test_promotion_moves_the_alias_records_it_and_enforces_spec_bounds_and_waivers(trained, ws):
+    ok = trained("models", "promote", "digits-classifier", "1", "--alias", "production")
+    assert ok.exit_code == 0, ok.output
+    assert "models:/digits-classifier@production -> version 1" in ok.stdout
+
+    # A version below the spec's bound is refused; --waive promotes it, recorded.
+    low = trained("transfer", TRANSFER, *QUICK, "--strategy", "features", "register.promote_min.eval_accuracy=0.999",
+                  "--no-progress")  # fmt: skip
+    assert low.exit_code == 0, low.output
+    refused = trained("models", "promote", "digits-classifier", "2", "--alias", "production")
+    assert refused.exit_code == 4
+    assert "eval_accuracy is 0." in refused.stderr and "the pipeline spec wants at least 0.999" in refused.stderr
+    waived = trained("models", "promote", "digits-classifier", "2", "--alias", "production", "--waive", "demo only")
+    assert waived.exit_code == 0 and "(was version 1)" in waived.stdout
+
+    from mlflow import MlflowClient
+
+    mv = MlflowClient().get_model_version_by_alias("digits-classifier", "production")
+    assert str(mv.version) == "2" and mv.tags["datagov.promotion_waiver"] == "demo only"
+    with open_catalog(ws) as con:
+        rows = con.execute("SELECT model_version, alias, previous_version, waiver_id IS NOT NULL FROM promotions "
+                           "ORDER BY created").fetchall()  # fmt: skip
+        assert rows == [("1", "production", None, False), ("2", "production", "1", True)]
+        assert con.execute("SELECT stage, reason FROM waivers").fetchall() == [("promote", "demo only")]
+
+    # A model trained under a waiver cannot be promoted once the waiver expires.
+    assert trained("pretrain", SPEC, *TINY, "data.suites=[never-written]", "register.promote_max.val_loss=9",
+                   "--waive", "exploring",
+                   "--no-progress").exit_code == 0  # fmt: skip
+    assert trained("models", "promote", "digits-autoencoder", "2", "--alias", "candidate").exit_code == 0
+    with open_catalog(ws, write=True) as con:
+        con.execute("UPDATE waivers SET expires = created - INTERVAL 1 DAY WHERE reason = 'exploring'")
+    expired = trained("models", "promote", "digits-autoencoder", "2", "--alias", "candidate")
+    assert expired.exit_code == 4 and "('exploring') expired on" in expired.stderr
+
+
+def test_bad_input_is_one_clear_error(trained, ws):
+    for args, message in (
+        (("models", "review", "nope"), "Error: unknown model 'nope'"),
+        (("models", "promote", "digits-autoencoder", "9", "--alias", "x"), "has no version 9 (versions: 1)"),
+        (("models", "promote", "digits-autoencoder", "1", "--alias", "a/b"), "Error: "),
+    ):
+        result = trained(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr.startswith(message) or message in result.stderr, (args, result.stderr)
+    down = run_datagov("--workspace", ws.root, "models", "list",
+                       env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+                       timeout=120)  # fmt: skip
+    assert down.returncode == 1
+    assert down.stderr.startswith("Error: cannot reach the MLflow store at http://127.0.0.1:9")
