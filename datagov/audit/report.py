@@ -27,6 +27,7 @@ def audit_document(audit) -> dict:
                 "status": "failed" if r.failed else "passed",
                 "findings": [asdict(f) for f in r.findings],
                 "receipts": r.receipts,
+                "reused": r.reused,
                 "models": r.models,
             }
             for r in audit.results
@@ -46,7 +47,8 @@ def write_report(ws: Workspace, audit) -> Path:
         )
         rows.append(
             f"<tr><td>{e(v['version'])}</td><td class='{cls}'>{v['status']}</td><td>{findings}</td>"
-            f"<td>{e(', '.join(v['models']) or '-')}</td><td>{e(', '.join(v['receipts']) or '-')}</td></tr>"
+            f"<td>{e(', '.join(v['models']) or '-')}</td><td>{e(', '.join(v['receipts']) or '-')}</td>"
+            f"<td>{e(', '.join(v['reused']) or '-')}</td></tr>"
         )
     affected = "".join(f"<li><code>{e(m)}</code></li>" for m in doc["models_affected"])
     page = f"""<!doctype html>
@@ -62,7 +64,8 @@ def write_report(ws: Workspace, audit) -> Path:
         if affected
         else ""
     }
-<table><tr><th>version</th><th>status</th><th>findings</th><th>models fed</th><th>receipts written</th></tr>
+<table><tr><th>version</th><th>status</th><th>findings</th><th>models fed</th><th>receipts written</th>
+<th>receipts still answering</th></tr>
 {"".join(rows)}</table></body></html>
 """
     ws.reports_dir.mkdir(parents=True, exist_ok=True)

@@ -27,9 +27,16 @@ def cron_trigger(expr: str):
 @app.command("run")
 def run(
     dataset: str = typer.Option(None, "--dataset", "-d", help="Only this dataset's versions."),
+    revalidate: bool = typer.Option(
+        False, "--revalidate", help="Re-run every suite, even where a receipt for the same bytes, suite and GX stands."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the audit as JSON."),
 ) -> None:
     """Re-hash, re-validate and re-profile every version with receipts or models.
+
+    A suite is re-run unless its newest receipt is for the same bytes (just
+    re-hashed), the same suite file and GX release, and younger than
+    [audit] max_receipt_age_days; --revalidate re-runs them all.
 
     Model versions trained on a failing version are tagged datagov.audit=failed
     in MLflow and cannot be promoted. Exit 0 when all passed, 3 when anything
@@ -44,7 +51,7 @@ def run(
 
     ws = workspace()
     out = console()
-    audit = run_audit(ws, dataset)
+    audit = run_audit(ws, dataset, revalidate=revalidate)
     if as_json:
         print_json(audit_document(audit))
     else:

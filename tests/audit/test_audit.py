@@ -43,6 +43,15 @@ def test_a_clean_audit_passes_and_tags_the_models(trained, ws):
     assert fed["digits-pretrain"] == ["digits-autoencoder/1"] and fed["digits-finetune"] == ["digits-classifier/1"]
     assert _tags(ws, "digits-classifier", "1")["datagov.audit"] == "passed"
     assert (ws.root / f"catalog/reports/audit-{doc['id']}.html").is_file()
+    # Same bytes, same suites, same GX: the receipts still answer and nothing is re-run...
+    assert all(v["reused"] and not v["receipts"] for v in doc["versions"])
+    with open_catalog(ws) as con:
+        before = con.execute("SELECT count(*) FROM receipts").fetchone()[0]
+    # ...unless asked to.
+    forced = json.loads(trained("audit", "run", "--revalidate", "--json").stdout)
+    assert forced["status"] == "passed" and all(v["receipts"] and not v["reused"] for v in forced["versions"])
+    with open_catalog(ws) as con:
+        assert con.execute("SELECT count(*) FROM receipts").fetchone()[0] == before + 4  # 3 quality + 1 match
 
 
 def test_corrupted_files_are_named_and_block_every_model_they_fed(trained, ws):
@@ -127,3 +136,17 @@ def test_serve_runs_audits_on_a_schedule_and_schedule_writes_a_crontab_line(trai
         assert done.returncode == 0, done.stderr
     lines = saved.read_text().splitlines()
     assert lines[0] == "MAILTO=ops" and len(lines) == 2 and lines[1].startswith("30 4 * * 1 ")
+
+
+def test_profile_differences_become_findings():
+    from datagov.audit.run import _profile_changes
+
+    old = {"rows": 10, "columns": {"a": {"type": "DOUBLE", "nulls": 0, "mean": 1.0}}}
+    new = {"rows": 11, "columns": {"a": {"type": "DOUBLE", "nulls": 0, "mean": 1.5}, "b": {"type": "BIGINT"}}}
+    found = {(f.item, f.message) for f in _profile_changes(old, new)}
+    assert found == {
+        ("rows", "10 rows at the last audit, now 11"),
+        ("a", "mean was 1, now 1.5"),
+        ("b", "column is new since the last audit"),
+    }
+    assert _profile_changes(new, new) == []
