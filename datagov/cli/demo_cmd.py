@@ -47,6 +47,10 @@ STEPS: list[list[str]] = [
     ["transfer", "pipelines/transfer-digits.yaml", "--strategy", "finetune", "--baseline"],
     ["runs", "list"],
     ["lineage", "digits"],
+    # What a reviewer and an operator do next: what was the newest classifier trained
+    # on, is that data still good, and does everything behind a model still check out?
+    ["models", "review", "digits-classifier"],
+    ["audit", "run"],
 ]
 
 
@@ -65,7 +69,7 @@ def _skip_reason(ws, step: list[str]) -> str | None:
 
 
 def demo(ctx: typer.Context) -> None:
-    """Run the main job here: ingest, split, suggest, validate, pretrain, shift, match, transfer, lineage.
+    """Run the main job here: ingest, split, validate, pretrain, shift, transfer, lineage, review, audit.
 
     Every step is an ordinary datagov command, printed before it runs.
     Running the demo again changes nothing: the same content is the same version.
