@@ -180,6 +180,7 @@ def _audit_version(
     ws: Workspace, version: Version, previous_profile: dict | None, max_age: timedelta, revalidate: bool
 ) -> VersionAudit:
     from datagov.quality.receipts import list_receipts
+    from datagov.quality.report import observed_text
     from datagov.quality.suites import load_suite
     from datagov.quality.validate import validate
     from datagov.verify import check_files
@@ -226,8 +227,6 @@ def _audit_version(
             result.receipts.append(receipt.id)
         for i, row in enumerate(receipt.results, 1):
             if not row["success"]:
-                from datagov.quality.report import observed_text
-
                 column = f" on {row['column']!r}" if row.get("column") else ""
                 result.findings.append(
                     Finding(
