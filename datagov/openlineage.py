@@ -106,8 +106,15 @@ def events_for(ws: Workspace, ref: str) -> list[dict]:
             list(run_ids),
         ).fetchall()
 
+    def version_of(node: str):
+        """Versions outside the graph (an encoder's pretraining data) are looked up once."""
+        if node not in meta:
+            with open_catalog(ws) as con:
+                meta[node] = resolve(con, node)
+        return meta[node]
+
     def dataset(node: str, cls, *, assertions=None):
-        v = meta.get(node) or resolve_quiet(ws, node)
+        v = version_of(node)
         owner, _license = owners.get(v.dataset, (None, None))  # OpenLineage has no core license facet
         facets = {
             "schema": sch.SchemaDatasetFacet(
@@ -134,7 +141,7 @@ def events_for(ws: Workspace, ref: str) -> list[dict]:
     events = []
     for e in ingests:
         node = e.dst[1]
-        v = meta.get(node) or resolve_quiet(ws, node)
+        v = version_of(node)
         source = ev.InputDataset(namespace="file", name=e.src[1])
         events += pair(_run_id("ingest", node), f"ingest.{v.dataset}", v.created, v.created, "COMPLETE", [source],
                        [dataset(node, ev.OutputDataset)])  # fmt: skip
@@ -166,11 +173,6 @@ def events_for(ws: Workspace, ref: str) -> list[dict]:
 
     docs = [Serde.to_dict(e) for e in events]
     return sorted(docs, key=lambda d: (d["eventTime"], d["eventType"] != "START"))
-
-
-def resolve_quiet(ws: Workspace, node: str):
-    with open_catalog(ws) as con:
-        return resolve(con, node)
 
 
 def _tracking(ws: Workspace) -> str:

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from datagov import faults
-from datagov.catalog.db import open_catalog, transaction
+from datagov.catalog.db import open_catalog, pid_alive, transaction
 from datagov.catalog.versions import Version, files_of, now, resolve
 from datagov.errors import DatagovError, NotFound
 from datagov.workspace import Workspace
@@ -82,13 +82,7 @@ class Audit:
 def _alive(pid: int, host: str) -> bool:
     if host != socket.gethostname():
         return True  # cannot tell: leave another machine's audit alone
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def mark_interrupted(ws: Workspace) -> list[str]:

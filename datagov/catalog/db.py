@@ -106,7 +106,8 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is a process with this id running on this machine?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -128,7 +129,7 @@ def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
     if ws.tmp_dir.is_dir():
         for entry in ws.tmp_dir.iterdir():
             pid_text = entry.name.split("-", 1)[0]
-            if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
+            if pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text)):
                 shutil.rmtree(entry, ignore_errors=True)
                 removed.append(f"tmp/{entry.name}")
     if ws.store_dir.is_dir():

@@ -74,17 +74,13 @@ def suggest(
     from datagov.cli.state import workspace
     from datagov.quality.profile import profile_parquet
     from datagov.quality.suggest import suggest_suite
-    from datagov.quality.suites import check_suite_name, save_suite, suite_path
+    from datagov.quality.suites import check_suite_name, ensure_absent, save_suite
     from datagov.store import parquet_glob
 
     ws = workspace()
     check_suite_name(suite)
-    if suite_path(ws, suite).exists() and not force:
-        from datagov.errors import InvalidInput
-
-        raise InvalidInput(
-            f"suite {suite!r} already exists (expectations/{suite}.json)", hint="pass --force to replace it"
-        )
+    if not force:  # before profiling: refuse early, not after the work
+        ensure_absent(ws, suite)
     with open_catalog(ws) as con:
         version = resolve(con, ref)
     profile = profile_parquet(parquet_glob(ws, version.digest))
@@ -120,15 +116,13 @@ def match(
     from datagov.errors import InvalidInput
     from datagov.quality.match import match_suite, reference_partitions
     from datagov.quality.profile import profile_parquet
-    from datagov.quality.suites import check_suite_name, save_suite, suite_path
+    from datagov.quality.suites import check_suite_name, ensure_absent, save_suite
     from datagov.store import parquet_glob
 
     ws = workspace()
     check_suite_name(suite)
-    if suite_path(ws, suite).exists() and not force:
-        raise InvalidInput(
-            f"suite {suite!r} already exists (expectations/{suite}.json)", hint="pass --force to replace it"
-        )
+    if not force:
+        ensure_absent(ws, suite)
     with open_catalog(ws) as con:
         version = resolve(con, ref)
     glob = parquet_glob(ws, version.digest)

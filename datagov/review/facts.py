@@ -20,6 +20,7 @@ from datagov.workspace import Workspace
 @dataclass
 class ReceiptFacts:
     id: str
+    digest: str  # of the version it was made for
     suite: str
     kind: str
     status: str
@@ -115,34 +116,36 @@ def model_version(c, name: str, version: str | None):
 
 
 def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
+    from datagov.catalog.versions import files_of
+    from datagov.errors import DatagovError
     from datagov.quality.receipts import list_receipts
     from datagov.quality.suites import load_suite
     from datagov.verify import check_files
 
-    out = []
+    out, changed_files = [], {}
     for rid in ids:
-        row = con.execute("SELECT dataset, digest FROM receipts WHERE id = ?", [rid]).fetchall()
+        row = con.execute("SELECT dataset, digest, suite FROM receipts WHERE id = ?", [rid]).fetchall()
         if not row:
             continue
-        dataset, digest = row[0]
-        mine = next(r for r in list_receipts(con, dataset=dataset, digest=digest) if r.id == rid)
-        newest = list_receipts(con, dataset=dataset, digest=digest, suite=mine.suite)[0]
+        dataset, digest, suite = row[0]
+        same_suite = list_receipts(con, dataset=dataset, digest=digest, suite=suite)  # newest first
+        mine, newest = next(r for r in same_suite if r.id == rid), same_suite[0]
         try:
-            current_suite = load_suite(ws, mine.suite).digest
-        except Exception:  # gone or unreadable: the receipt no longer vouches for anything
+            current_suite = load_suite(ws, suite).digest
+        except DatagovError:  # gone or unreadable: the receipt no longer vouches for anything
             current_suite = None
-        from datagov.catalog.versions import files_of
-
-        changed = check_files(ws, digest, files_of(con, digest), full=False)
+        if digest not in changed_files:  # one version's receipts share its files: check them once
+            changed_files[digest] = check_files(ws, digest, files_of(con, digest), full=False)
+        changed = changed_files[digest]
         if current_suite != mine.suite_digest:
-            why = f"suite {mine.suite!r} changed since" if current_suite else f"suite {mine.suite!r} is gone"
+            why = f"suite {suite!r} changed since" if current_suite else f"suite {suite!r} is gone"
         elif changed:
             why = "the stored files changed: " + ", ".join(p.path for p in changed)
         elif not newest.success:
             why = f"a later validation failed ({newest.id})"
         else:
             why = "current"
-        out.append(ReceiptFacts(rid, mine.suite, mine.kind, mine.status, mine.started, why == "current", why))
+        out.append(ReceiptFacts(rid, digest, suite, mine.kind, mine.status, mine.started, why == "current", why))
     return out
 
 
@@ -166,7 +169,7 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
             version_ = resolve(con, node)
             meta = dataset_row(con, version_.dataset) or {}
             facts = DataFacts(relation, version_.ref, node, version_.digest, meta.get("owner"), meta.get("license"))
-            facts.receipts = [r for r in receipts if _receipt_digest(con, r.id) == version_.digest]
+            facts.receipts = [r for r in receipts if r.digest == version_.digest]
             reports = con.execute(
                 "SELECT id, reference, drift, embedding_drift, recommendation, report, created FROM drift_reports "
                 "WHERE target_digest = ? ORDER BY created DESC",
@@ -208,11 +211,6 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
         waivers=waivers,
         promotions=promotions,
     )
-
-
-def _receipt_digest(con, rid: str) -> str | None:
-    row = con.execute("SELECT digest FROM receipts WHERE id = ?", [rid]).fetchall()
-    return row[0][0] if row else None
 
 
 def _short(node: str) -> str:

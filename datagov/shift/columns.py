@@ -46,6 +46,10 @@ class ShiftSettings:
     sample_rows: int = 200_000  # exact value counts for a test: sample a bigger side to this
     seed: int = 0
 
+    def mode(self, reference_rows: int, target_rows: int) -> str:
+        """tests (KS, chi-square) when either side is small, else distances."""
+        return "tests" if min(reference_rows, target_rows) <= self.small_rows else "distances"
+
 
 @dataclass
 class Side:
@@ -177,7 +181,10 @@ def compare_columns(
     for c in present:
         both_numeric = _numeric(ref.types[c]) and _numeric(target.types[c])
         if both_numeric and (ref_m[c]["distinct"] is None or ref_m[c]["distinct"] > VALUE_SET_MAX):
-            numeric.append(c)
+            if ref_m[c]["count"] and tgt_m[c]["count"]:
+                numeric.append(c)
+            else:
+                skipped.append(Skipped(c, "no non-null values on one side"))
         elif both_numeric or _categorical_type(ref.types[c]):
             if (ref_m[c]["distinct"] or 0) > MAX_CATEGORIES:
                 skipped.append(Skipped(c, f"text with ~{ref_m[c]['distinct']:,} distinct values (an id or hash)"))
@@ -187,8 +194,7 @@ def compare_columns(
                 categorical.append(c)
         else:
             skipped.append(Skipped(c, f"types differ: {ref.types[c]} and {target.types[c]}"))
-    numeric = [c for c in numeric if (ref_m[c]["count"] and tgt_m[c]["count"]) or _note_empty(c, skipped)]
-    small = min(ref.rows, target.rows) <= settings.small_rows
+    small = settings.mode(ref.rows, target.rows) == "tests"
 
     # Shared bins over both sides' range: distances, PSI and plots all come from them.
     exprs, bins = {}, {}
@@ -311,11 +317,6 @@ def _decile_groups(ref: np.ndarray, tgt: np.ndarray) -> tuple[dict, dict]:
     group = np.minimum(np.floor(before * 10 + 1e-9), 9).astype(int)
     a, b = np.bincount(group, ref, 10), np.bincount(group, tgt, 10)
     return dict(enumerate(a)), dict(enumerate(b))
-
-
-def _note_empty(column: str, skipped: list[Skipped]) -> bool:
-    skipped.append(Skipped(column, "no non-null values on one side"))
-    return False
 
 
 def _dense(hist: dict, size: int) -> np.ndarray:

@@ -7,7 +7,7 @@ import json
 import os
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from datagov.catalog.db import open_catalog, transaction
@@ -147,7 +147,7 @@ def run_shift(
     exclude = tuple(settings.exclude)
     if images:
         exclude += tuple(c for c in DERIVED if c not in (settings.columns or ()))
-    settings = ShiftSettings(**{**asdict(settings), "exclude": exclude})
+    settings = replace(settings, exclude=exclude)
     for column in [*(settings.columns or ()), *settings.keys, *settings.thresholds]:
         if column not in reference.columns and column not in target.columns:
             raise InvalidInput(
@@ -188,13 +188,12 @@ def run_shift(
     label = _label_column(ws, target)
     labelled = _labelled(ws, target, label)
     shifted = embedding.drift if embedding else drift
-    small = min(reference.rows, target.rows) <= settings.small_rows
     return ShiftReport(
         id=f"d-{secrets.token_hex(6)}",
         reference=reference,
         target=target,
         settings=settings,
-        mode="tests" if small else "distances",
+        mode=settings.mode(reference.rows, target.rows),
         columns=columns,
         skipped=skipped,
         notes=notes,

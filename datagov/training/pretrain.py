@@ -19,11 +19,10 @@ from datagov.training.inputs import image_input
 from datagov.training.records import (
     finish_run,
     gate_document,
-    log_model,
     record_run,
     record_waiver,
     refuse,
-    tag_version,
+    register_model,
 )
 from datagov.training.spec import PretrainSpec, flatten, load_spec
 from datagov.workspace import Workspace
@@ -136,16 +135,17 @@ def pretrain(
                     mlflow.set_tag("datagov.ddp.weight_digests", ",".join(d[:16] for d in digests))
                 dist.check_in_sync(digests)
                 example = np.zeros((2, shape.channels, shape.height, shape.width), dtype=np.float32)
-                info = log_model(distributed.unwrap(model), example, model_name, mlflow)
-                tag_version(model_name, info.registered_model_version, spec.register.alias, provenance)
+                model_version = register_model(
+                    distributed.unwrap(model), example, model_name, spec.register.alias, provenance, mlflow
+                )
             except BaseException:
                 finish_run(ws, run_id, "failed", None, None, {})
                 raise
-        finish_run(ws, run_id, "finished", model_name, str(info.registered_model_version), metrics)
+        finish_run(ws, run_id, "finished", model_name, model_version, metrics)
         return PretrainResult(
             run_id,
             model_name,
-            str(info.registered_model_version),
+            model_version,
             spec.register.alias,
             metrics,
             decision,

@@ -100,7 +100,15 @@ def finish_run(
             add_edge(con, "run", run_id, "model", f"{model_name}/{model_version}", "registered")
 
 
-def log_model(model, example, model_name: str, mlflow):
+def register_model(model, example, model_name: str, alias: str, tags: dict[str, str], mlflow) -> str:
+    """Log and register a torch module, tag the new version and point the
+    alias at it; returns the version number."""
+    info = _log_model(model, example, model_name, mlflow)
+    _tag_version(model_name, info.registered_model_version, alias, tags)
+    return str(info.registered_model_version)
+
+
+def _log_model(model, example, model_name: str, mlflow):
     """Log and register a torch module with signature and input example."""
     import mlflow.pytorch
     import torch
@@ -124,7 +132,7 @@ def log_model(model, example, model_name: str, mlflow):
         )
 
 
-def tag_version(name: str, version_number, alias: str, tags: dict[str, str]) -> None:
+def _tag_version(name: str, version_number, alias: str, tags: dict[str, str]) -> None:
     from mlflow import MlflowClient
 
     client = MlflowClient()

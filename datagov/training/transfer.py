@@ -25,11 +25,10 @@ from datagov.training.inputs import image_input, label_counts
 from datagov.training.records import (
     finish_run,
     gate_document,
-    log_model,
     record_run,
     record_waiver,
     refuse,
-    tag_version,
+    register_model,
 )
 from datagov.training.spec import TransferSpec, flatten, load_spec
 from datagov.workspace import Workspace
@@ -191,16 +190,15 @@ def transfer(
                 "results/per_class_accuracy.json",
             )
             example = torch.zeros((2, *_chw(eval_in.shape)), dtype=torch.float32).numpy()
-            info = log_model(model, example, model_name, mlflow)
-            tag_version(model_name, info.registered_model_version, spec.register.alias, provenance)
+            model_version = register_model(model, example, model_name, spec.register.alias, provenance, mlflow)
         except BaseException:
             finish_run(ws, run_id, "failed", None, None, {})
             raise
-    finish_run(ws, run_id, "finished", model_name, str(info.registered_model_version), metrics)
+    finish_run(ws, run_id, "finished", model_name, model_version, metrics)
     return TransferResult(
         run_id,
         model_name,
-        str(info.registered_model_version),
+        model_version,
         spec.register.alias,
         spec.strategy,
         outcome,

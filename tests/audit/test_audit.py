@@ -69,10 +69,16 @@ def test_corrupted_files_are_named_and_block_every_model_they_fed(trained, ws):
     for f in (flipped, truncated, deleted):
         assert f.name in result.stdout
     doc = json.loads((sorted((ws.reports_dir).glob("audit-*.json"))[0]).read_text())
-    messages = [f["message"] for v in doc["versions"] for f in v["findings"]]
-    assert any(m.startswith(f"{flipped.name}: hash") for m in messages)
-    assert any(m.startswith(f"{truncated.name}: size") for m in messages)
-    assert any(m.startswith(f"{deleted.name}: missing") for m in messages)
+    # Every version stores part-00000.parquet: each problem must sit under its own version.
+    integrity = {
+        v["version"].split("@")[0]: [f["message"].split(" (")[0] for f in v["findings"] if f["check"] == "integrity"]
+        for v in doc["versions"]
+    }
+    assert integrity == {
+        "digits-pretrain": [f"{flipped.name}: hash"],
+        "digits-finetune": [f"{truncated.name}: size"],
+        "digits-eval": [f"{deleted.name}: missing"],
+    }
     assert doc["models_affected"] == ["digits-autoencoder/1", "digits-classifier/1"]
     for name in ("digits-autoencoder", "digits-classifier"):
         assert _tags(ws, name, "1")["datagov.audit"] == "failed"

@@ -26,7 +26,7 @@ def test_review_answers_what_it_was_trained_on_and_whether_that_holds(trained, w
     assert trained_on["ref"].startswith("digits-finetune@") and trained_on["digest"] == doc["tags"]["datagov.digest"]
     assert (trained_on["owner"], trained_on["license"]) == (None, None)  # ingested without them in the fixture
     suites = {r["suite"]: r["valid_now"] for r in trained_on["receipts"]}
-    assert suites == {"digits-labelled": True, "pre-match": True}
+    assert suites == {"digits-labelled": True, "digits-pretrain-match": True}
     assert "eval_accuracy" in doc["metrics"]
     page = (tmp_path / "review.html").read_text()
     assert "PROMOTABLE" in page and "digits-finetune@" in page and "http" not in page

@@ -8,6 +8,7 @@ import pytest
 from tests.conftest import REPO
 
 SPEC = REPO / "pipelines" / "pretrain-digits.yaml"
+TRANSFER = REPO / "pipelines" / "transfer-digits.yaml"
 TINY = ["train.epochs=2", "model.hidden=[32]", "model.latent=8", "train.device=cpu"]
 
 
@@ -22,6 +23,19 @@ def digits_ws(cli, ws):
     for suite in ("digits-pretrain", "digits-labelled"):
         shutil.copy(REPO / "expectations" / f"{suite}.json", ws.expectations_dir)
     return cli
+
+
+@pytest.fixture
+def pretrained(digits_ws):
+    """Every split validated, an autoencoder registered, and digits-finetune
+    matched against its pretraining data: what transfer needs."""
+    for name, suite in (("digits-pretrain", "digits-pretrain"), ("digits-finetune", "digits-labelled"),
+                        ("digits-eval", "digits-labelled")):  # fmt: skip
+        assert digits_ws("validate", name, "--suite", suite).exit_code == 0
+    assert digits_ws("pretrain", SPEC, *TINY, "--no-progress").exit_code == 0
+    assert digits_ws("expectations", "match", "digits-pretrain", "--suite", "digits-pretrain-match").exit_code == 0
+    assert digits_ws("validate", "digits-finetune", "--suite", "digits-pretrain-match").exit_code == 0
+    return digits_ws
 
 
 def mlflow_runs(ws):

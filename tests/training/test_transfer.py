@@ -10,22 +10,10 @@ import pytest
 from PIL import Image
 
 from datagov.catalog.db import open_catalog
-from tests.conftest import REPO, make_image_folder
-from tests.training.conftest import SPEC, TINY, mlflow_runs
+from tests.conftest import make_image_folder
+from tests.training.conftest import SPEC, TINY, TRANSFER, mlflow_runs
 
-TRANSFER = REPO / "pipelines" / "transfer-digits.yaml"
 QUICK = ["train.epochs=4", "train.patience=2", "train.device=cpu"]
-
-
-@pytest.fixture
-def pretrained(digits_ws):
-    for name, suite in (("digits-pretrain", "digits-pretrain"), ("digits-finetune", "digits-labelled"),
-                        ("digits-eval", "digits-labelled")):  # fmt: skip
-        assert digits_ws("validate", name, "--suite", suite).exit_code == 0
-    assert digits_ws("pretrain", SPEC, *TINY, "--no-progress").exit_code == 0
-    assert digits_ws("expectations", "match", "digits-pretrain", "--suite", "digits-pretrain-match").exit_code == 0
-    assert digits_ws("validate", "digits-finetune", "--suite", "digits-pretrain-match").exit_code == 0
-    return digits_ws
 
 
 def eval_images(ws):
