@@ -6,6 +6,7 @@ lock is taken; registering is one short transaction under it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def ingest(
     options: IngestOptions | None = None,
 ) -> IngestResult:
     check_name(name)
-    opts = options or IngestOptions()
+    opts = dataclasses.replace(
+        options or IngestOptions(), max_pixels=ws.max_image_pixels, max_columns=ws.max_columns
+    )
     fmt = resolved_format(source, fmt)
     sid = source_id(source, fmt)
     with staging(ws) as folder:

@@ -6,6 +6,7 @@ MLflow state; git-ignored), `expectations/` (GX suites), `pipelines/` (specs).
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -30,6 +31,12 @@ waiver_days = 30
 [audit]
 # A receipt older than this many days is reported as stale by `datagov audit run`.
 max_receipt_age_days = 30
+
+[ingest]
+# Images with more pixels than this are bad input (refused, or skipped with --skip-bad).
+max_image_pixels = 40000000
+# Tables with more columns than this are refused.
+max_columns = 2048
 """
 
 CATALOG_README = """\
@@ -74,6 +81,10 @@ class Workspace:
         return self.catalog_dir / "tmp"
 
     @property
+    def cache_dir(self) -> Path:
+        return self.catalog_dir / "cache"
+
+    @property
     def reports_dir(self) -> Path:
         return self.catalog_dir / "reports"
 
@@ -85,25 +96,44 @@ class Workspace:
     def pipelines_dir(self) -> Path:
         return self.root / "pipelines"
 
+    def setting(self, section: str, key: str, default: float, *, minimum: float = 0, env: str | None = None) -> float:
+        """A number from datagov.toml (or `env`), checked: a typo is an error, not a traceback."""
+        raw = os.environ.get(env) if env and os.environ.get(env) else self.config.get(section, {}).get(key, default)
+        where = f"{env}={raw!r}" if env and os.environ.get(env) else f"[{section}] {key} = {raw!r} in {CONFIG_NAME}"
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"{where} is not a number") from None
+        if not math.isfinite(value) or value < minimum:
+            raise InvalidInput(f"{where} must be a finite number of at least {minimum:g}")
+        return value
+
     @property
     def lock_timeout(self) -> float:
-        env = os.environ.get("DATAGOV_LOCK_TIMEOUT")
-        if env:
-            return float(env)
-        return float(self.config.get("catalog", {}).get("lock_timeout", 60))
+        return self.setting("catalog", "lock_timeout", 60, env="DATAGOV_LOCK_TIMEOUT")
 
     @property
     def waiver_days(self) -> float:
-        return float(self.config.get("gate", {}).get("waiver_days", 30))
+        return self.setting("gate", "waiver_days", 30)
 
     @property
     def max_receipt_age_days(self) -> float:
-        return float(self.config.get("audit", {}).get("max_receipt_age_days", 30))
+        return self.setting("audit", "max_receipt_age_days", 30)
+
+    @property
+    def max_image_pixels(self) -> int:
+        return int(self.setting("ingest", "max_image_pixels", 40_000_000, minimum=1))
+
+    @property
+    def max_columns(self) -> int:
+        return int(self.setting("ingest", "max_columns", 2_048, minimum=1))
 
 
 def _load(root: Path) -> Workspace:
     try:
-        config = tomllib.loads((root / CONFIG_NAME).read_text())
+        config = tomllib.loads((root / CONFIG_NAME).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{root / CONFIG_NAME} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"{root / CONFIG_NAME} is not valid TOML: {exc}") from exc
     return Workspace(root=root, config=config)

@@ -200,6 +200,38 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        6,
+        "caches, model_artifacts, runs.pid/host",
+        """
+        -- Derived files (decoded pixels) carry their own digest: checked
+        -- before every use, rebuilt from verified bytes when they differ.
+        CREATE TABLE caches (
+            digest VARCHAR NOT NULL,          -- the version it was derived from
+            name VARCHAR NOT NULL,            -- file name under cache/<digest>/
+            sha256 VARCHAR NOT NULL,
+            bytes BIGINT NOT NULL,
+            created TIMESTAMP NOT NULL,
+            PRIMARY KEY (digest, name)
+        );
+        -- Every registered model's weight file: safetensors, hashed at
+        -- registration and checked before every load; the architecture is
+        -- read from here, never from the artifact.
+        CREATE TABLE model_artifacts (
+            model_name VARCHAR NOT NULL,
+            model_version VARCHAR NOT NULL,
+            run_id VARCHAR NOT NULL,
+            artifact VARCHAR NOT NULL,        -- path inside the run's artifacts
+            sha256 VARCHAR NOT NULL,
+            bytes BIGINT NOT NULL,
+            arch JSON NOT NULL,
+            created TIMESTAMP NOT NULL,
+            PRIMARY KEY (model_name, model_version)
+        );
+        ALTER TABLE runs ADD COLUMN pid INTEGER;
+        ALTER TABLE runs ADD COLUMN host VARCHAR;
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

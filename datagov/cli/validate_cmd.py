@@ -10,7 +10,6 @@ validations = typer.Typer(help="Browse validation receipts.", no_args_is_help=Tr
 def validate(
     ref: str = typer.Argument(..., metavar="NAME[@DIGEST]", help="The version to validate."),
     suite: list[str] = typer.Option(..., "--suite", "-s", help="Suite name; repeatable."),
-    verify: bool = typer.Option(False, "--verify", help="Re-hash every file first (sizes are always checked)."),
 ) -> None:
     """Validate a version against suites with Great Expectations on DuckDB.
 
@@ -25,7 +24,7 @@ def validate(
     from datagov.quality.validate import validate as run_validate
 
     ws = workspace()
-    outcomes = run_validate(ws, ref, suite, verify=verify)
+    outcomes = run_validate(ws, ref, suite)
     out = console()
     for o in outcomes:
         r = o.receipt

@@ -24,6 +24,14 @@ A second gap: duckdb-engine 0.17's inspector fails on DuckDB 2.0
 (`pg_catalog.pg_collation` is missing), so GX cannot read column types and
 type expectations raise `KeyError: 'type'`. They are refused up front
 (UNSUPPORTED); a version's column types are part of its digest anyway.
+
+The sandbox. A suite is a file a user can replace, and some expectations
+carry SQL (`unexpected_rows_query`). Every DuckDB connection GX opens here is
+read-only, may read only the version's own Parquet files (`allowed_paths`,
+then `enable_external_access = false`), loads no extension, and locks its
+configuration so no statement can undo that. `allowed_paths` also permits
+*writing* those files, so every statement is parsed by DuckDB first and
+anything but a SELECT is refused before it runs.
 """
 
 from __future__ import annotations
@@ -113,9 +121,82 @@ def view_database(path: Path, parquet_files: list[str]) -> Path:
     return path
 
 
+SANDBOX_SETTINGS = (
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET enable_external_access = false",
+    "SET lock_configuration = true",
+)
+
+
+class SandboxViolation(Exception):
+    """A suite tried to run a statement other than a query."""
+
+
+def sandbox(con: Any, readable: list[str]) -> None:
+    """Confine a DuckDB connection to reading `readable` (order matters:
+    allowed_paths can only be set while external access is still on).
+    Settings belong to the database instance, which DuckDB shares between
+    connections to one file in a process: a second connection finds it locked."""
+    locked, external = con.execute(
+        "SELECT current_setting('lock_configuration'), current_setting('enable_external_access')"
+    ).fetchone()
+    if locked:
+        if external:
+            raise SandboxViolation("a DuckDB connection is locked with external access on")
+        return
+    con.execute(f"SET allowed_paths = [{', '.join(_sql_str(p) for p in readable)}]")
+    for statement in SANDBOX_SETTINGS:
+        con.execute(statement)
+
+
+def only_queries(sql: str) -> None:
+    """Refuse anything but SELECT statements, as DuckDB's own parser sees them."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error:
+        return  # DuckDB cannot parse it either, so it cannot run it
+    for statement in statements:
+        if statement.type != duckdb.StatementType.SELECT:
+            raise SandboxViolation(f"only queries may run during validation, not {statement.type.name}")
+
+
+def _sql_str(text: str) -> str:
+    from datagov.sql import sql_str
+
+    return sql_str(text)
+
+
 @contextmanager
-def duckdb_batch(database: Path, *, patched: bool = True):
-    """A GX batch over the view `data` in `database`, through the SQL engine."""
+def sandboxed_connections(readable: list[str]):
+    """While active, every new DuckDB connection SQLAlchemy opens is
+    sandboxed and every statement it runs must be a query."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
+
+    def on_connect(dbapi_connection, _record) -> None:
+        sandbox(dbapi_connection, readable)
+
+    def before_execute(conn, _cursor, statement, _params, _context, _many) -> None:
+        if conn.dialect.name == "duckdb":
+            only_queries(statement)
+
+    event.listen(Pool, "connect", on_connect)
+    event.listen(Engine, "before_cursor_execute", before_execute)
+    try:
+        yield
+    finally:
+        event.remove(Pool, "connect", on_connect)
+        event.remove(Engine, "before_cursor_execute", before_execute)
+
+
+@contextmanager
+def duckdb_batch(database: Path, readable: list[str], *, patched: bool = True):
+    """A GX batch over the view `data` in `database`, through the SQL engine,
+    in the sandbox (reading only `database` and the `readable` files)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -123,14 +204,20 @@ def duckdb_batch(database: Path, *, patched: bool = True):
     silence_teardown_noise()
     if patched:
         install_workaround()
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_sql(name="datagov", connection_string=f"duckdb:///{database}")
-    batch = source.add_table_asset(name=TABLE, table_name=TABLE).add_batch_definition_whole_table("all").get_batch()
-    try:
-        yield batch
-    finally:
-        _close(getattr(batch.data, "execution_engine", None), getattr(source, "_engine", None))
+    with sandboxed_connections([str(database), *readable]):
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        source = context.data_sources.add_sql(
+            name="datagov",
+            connection_string=f"duckdb:///{database}",
+            kwargs={"connect_args": {"read_only": True}},
+        )
+        asset = source.add_table_asset(name=TABLE, table_name=TABLE)
+        batch = asset.add_batch_definition_whole_table("all").get_batch()
+        try:
+            yield batch
+        finally:
+            _close(getattr(batch.data, "execution_engine", None), getattr(source, "_engine", None))
 
 
 def _close(execution_engine: Any, datasource_engine: Any) -> None:

@@ -15,6 +15,8 @@ from datagov.errors import InvalidInput, NotFound
 from datagov.workspace import Workspace
 
 COLUMN_KEYS = ("column", "column_A", "column_B")
+MAX_SUITE_BYTES = 16 << 20  # a suite is configuration: far smaller than this
+MAX_DEPTH = 32  # GX's own suites nest 4-5 levels
 LIST_KEYS = ("column_list",)
 
 
@@ -62,9 +64,53 @@ def check_suite_name(name: str) -> str:
 
 
 def list_suites(ws: Workspace) -> list[str]:
+    """Suite names; files whose names are not valid suite names are left out
+    (they could not be named on the command line either)."""
     if not ws.expectations_dir.is_dir():
         return []
-    return sorted(p.stem for p in ws.expectations_dir.glob("*.json"))
+    names = []
+    for p in ws.expectations_dir.glob("*.json"):
+        try:
+            names.append(check_suite_name(p.stem))
+        except InvalidInput:
+            continue
+    return sorted(names)
+
+
+def _depth(value: object, limit: int) -> int:
+    """Nesting depth of parsed JSON, iteratively (no recursion to exhaust)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > limit:
+            return depth
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def read_suite_text(ws: Workspace, name: str, path: Path) -> dict:
+    """The parsed JSON of a suite file inside the workspace, or InvalidInput."""
+    if path.is_symlink() or not path.resolve().is_relative_to(ws.expectations_dir.resolve()):
+        raise InvalidInput(f"suite {name!r} is a link out of {ws.expectations_dir.name}/; suites must be files in it")
+    if path.stat().st_size > MAX_SUITE_BYTES:
+        raise InvalidInput(f"suite {name!r} is {path.stat().st_size:,} bytes, over the {MAX_SUITE_BYTES:,}-byte limit")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"suite {name!r} is not UTF-8 text (byte {exc.start})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"suite {name!r} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise InvalidInput(f"suite {name!r} nests deeper than {MAX_DEPTH} levels") from None
+    if _depth(doc, MAX_DEPTH) > MAX_DEPTH:
+        raise InvalidInput(f"suite {name!r} nests deeper than {MAX_DEPTH} levels")
+    return doc
 
 
 def load_suite(ws: Workspace, name: str) -> SuiteFile:
@@ -76,12 +122,7 @@ def load_suite(ws: Workspace, name: str) -> SuiteFile:
             f"unknown suite {name!r} (no {path.relative_to(ws.root)}); suites: {known}",
             hint=f"create one with: datagov expectations suggest DATASET --suite {name}",
         )
-    try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(
-            f"suite {name!r} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+    doc = read_suite_text(ws, name, path)
     if not isinstance(doc, dict) or not isinstance(doc.get("expectations"), list):
         raise InvalidInput(f"suite {name!r} must be a JSON object with an 'expectations' list")
     if doc.get("name") not in (None, name):

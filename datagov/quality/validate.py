@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.versions import Version, files_of, now, resolve
-from datagov.errors import IntegrityError, InvalidInput
+from datagov.errors import InvalidInput
 from datagov.quality.match import match_info
 from datagov.quality.receipts import Receipt, insert_receipt
 from datagov.quality.suites import SuiteFile, build_suite, load_suite
 from datagov.store import staging, version_dir
-from datagov.verify import check_files
+from datagov.verify import require_intact, require_unchanged
 from datagov.workspace import Workspace
 
 KEPT_RESULT_KEYS = (
@@ -53,14 +53,39 @@ class Outcome:
     version: Version
 
 
-def _check_integrity(ws: Workspace, version: Version, manifest: list, full: bool) -> None:
-    problems = check_files(ws, version.digest, manifest, full=full)
-    if problems:
-        listed = "; ".join(f"{p.path}: {p.problem} ({p.detail})" for p in problems[:5])
-        raise IntegrityError(
-            f"{version.ref} no longer matches its manifest, refusing to validate: {listed}",
-            hint=f"see `datagov datasets verify {version.ref}`",
+SANDBOX_MARKERS = ("only queries may run during validation", "file system operations are disabled")
+
+
+def _check_not_empty(suite: SuiteFile) -> None:
+    if not suite.expectations:
+        raise InvalidInput(
+            f"suite {suite.name!r} has no expectations: a suite that checks nothing cannot vouch for data",
+            hint=f"add expectations to {suite.path.name}, or write one with `datagov expectations suggest`",
         )
+
+
+def _check_queries(suite: SuiteFile) -> None:
+    """SQL in a suite may only query the batch: refused before anything runs."""
+    from datagov.quality.gx_duckdb import SandboxViolation, only_queries
+
+    for i, exp in enumerate(suite.expectations):
+        for key, value in exp.get("kwargs", {}).items():
+            if isinstance(value, str) and key.endswith("_query"):
+                try:
+                    only_queries(value.replace("{batch}", "data"))
+                except SandboxViolation as exc:
+                    raise InvalidInput(f"suite {suite.name!r}, expectation #{i + 1} ({exp['type']}): {exc}") from None
+
+
+def _refuse_escapes(suite: SuiteFile, rows: list[dict]) -> None:
+    """A statement the sandbox stopped at run time: no receipt is written for it."""
+    for i, row in enumerate(rows):
+        if row["error"] and any(marker in row["error"] for marker in SANDBOX_MARKERS):
+            first = row["error"].splitlines()[0]
+            raise InvalidInput(
+                f"suite {suite.name!r}, expectation #{i + 1} ({row['type']}) tried to reach outside the data: {first}",
+                hint="validation SQL may only query the batch; nothing was written",
+            )
 
 
 def _check_columns(suite: SuiteFile, version: Version) -> None:
@@ -108,8 +133,6 @@ def validate(
     ws: Workspace,
     ref: str,
     suite_names: list[str],
-    *,
-    verify: bool = False,
 ) -> list[Outcome]:
     """Run every suite against the version; returns one outcome per suite.
 
@@ -123,28 +146,33 @@ def validate(
     with open_catalog(ws) as con:
         version = resolve(con, ref)
         manifest = files_of(con, version.digest)
-    _check_integrity(ws, version, manifest, full=verify)
     suites = [load_suite(ws, name) for name in dict.fromkeys(suite_names)]
     built = []
     for suite in suites:
+        _check_not_empty(suite)
+        _check_queries(suite)
         gx_suite = build_suite(suite)
         _check_columns(suite, version)
         built.append((suite, gx_suite))
 
     from datagov.quality.gx_duckdb import duckdb_batch, gx_version, view_database
 
+    # Hashed after the cheap checks, before GX reads a byte; the fingerprints
+    # are compared again after, so a receipt only ever vouches for these bytes.
+    fingerprints = require_intact(ws, version, manifest, purpose="validate")
     receipts = []
     with staging(ws) as folder:
         files = [str(version_dir(ws, version.digest) / path) for path, *_ in manifest]
         database = view_database(folder / "view.duckdb", files)
         gx_release = gx_version()
-        with duckdb_batch(database) as batch:
+        with duckdb_batch(database, files) as batch:
             for suite, gx_suite in built:
                 started = now()
                 t0 = time.perf_counter()
                 result = batch.validate(gx_suite, result_format="SUMMARY")
                 duration = time.perf_counter() - t0
                 rows = [summarize(r) for r in result.results]
+                _refuse_escapes(suite, rows)
                 errored = any(r["error"] for r in rows)
                 success = all(r["success"] for r in rows) and not errored
                 receipts.append(
@@ -166,6 +194,7 @@ def validate(
                         reference_digest=(match_info(suite.doc) or {}).get("reference_digest"),
                     )
                 )
+    require_unchanged(version, fingerprints, purpose="write receipts")
     from datagov.quality.report import write_report
 
     for receipt in receipts:

@@ -44,6 +44,8 @@ class IngestOptions:
     download: bool = False
     workers: int | None = None
     show_progress: bool = True
+    max_pixels: int = 40_000_000  # images above this are bad input ([ingest] max_image_pixels)
+    max_columns: int = 2_048  # wider tables are refused ([ingest] max_columns)
 
 
 def _is_builtin(source: str, prefix: str) -> bool:

@@ -8,12 +8,20 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import os
+import zlib
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 # Modes whose pixels we describe as they are; anything else is converted to RGB.
 _NATIVE_MODES = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
+MODE_OF_CHANNELS = {channels: mode for mode, channels in _NATIVE_MODES.items()}
+# datagov checks the pixel count itself (`max_pixels`), before decoding, so
+# Pillow's own bomb check (a warning, then an exception) is turned off.
+Image.MAX_IMAGE_PIXELS = None
+DEFAULT_MAX_PIXELS = 40_000_000  # [ingest] max_image_pixels: an 8K photo is 33 MP
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class BadImage(Exception):
@@ -45,18 +53,49 @@ def describe_pixels(pixels: np.ndarray) -> dict:
     }
 
 
-def decode(data: bytes) -> tuple[np.ndarray, str]:
-    """(pixels, format) or BadImage naming why."""
+def check_png_chunks(data: bytes) -> None:
+    """Pillow skips the CRC of IDAT chunks (libpng does not), so a corrupt
+    PNG would decode here and fail, or crash, elsewhere: check every chunk."""
+    pos = len(_PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        end = pos + 12 + length
+        if end > len(data):
+            raise BadImage("corrupt PNG: a chunk runs past the end of the file")
+        kind = data[pos + 4 : pos + 8]
+        if zlib.crc32(data[pos + 4 : pos + 8 + length]) != int.from_bytes(data[end - 4 : end], "big"):
+            raise BadImage(f"corrupt PNG: CRC mismatch in a {kind.decode('latin-1')!r} chunk")
+        if kind == b"IEND":
+            return
+        pos = end
+    raise BadImage("corrupt PNG: no IEND chunk")
+
+
+def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, channels: int | None = None) -> tuple[np.ndarray, str]:
+    """(pixels, format) or BadImage naming why. The one decoder: ingest and
+    training both call it, so a file accepted at ingest decodes the same way
+    later. `channels` converts to that many (training's fixed shape)."""
+    if data[:8] == _PNG_SIGNATURE:
+        check_png_chunks(data)
     try:
         with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            if width * height > max_pixels:  # checked from the header, before decoding
+                raise BadImage(
+                    f"{width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,} "
+                    "([ingest] max_image_pixels in datagov.toml)"
+                )
             img.load()  # forces a full decode: truncated files fail here
             fmt = img.format or "unknown"
-            if img.mode not in _NATIVE_MODES:
-                img = img.convert("RGB")
+            mode = MODE_OF_CHANNELS[channels] if channels else (img.mode if img.mode in _NATIVE_MODES else "RGB")
+            if img.mode != mode:
+                img = img.convert(mode)
             return np.asarray(img), fmt
     except UnidentifiedImageError:
         raise BadImage("not an image file") from None
-    except (OSError, ValueError, SyntaxError) as exc:  # PIL reports truncation as OSError
+    except Image.DecompressionBombError as exc:
+        raise BadImage(str(exc)) from None
+    except (OSError, ValueError, SyntaxError, MemoryError) as exc:  # PIL reports truncation as OSError
         raise BadImage(str(exc) or type(exc).__name__) from None
 
 
@@ -83,16 +122,20 @@ class Columns(dict):
         return len(self["image"])
 
 
-def decode_files(items: list[tuple[str, str, int | None]]) -> tuple[Columns, list[tuple[str, str]]]:
+def decode_files(
+    items: list[tuple[str, str, int | None]], max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[Columns, list[tuple[str, str]]]:
     """Worker: [(absolute path, relative path, label)] -> (columns, [(relative path, reason)])."""
     rows, bad = Columns(), []
     for path, rel, label in items:
         try:
-            with open(path, "rb") as fh:
+            # O_NOFOLLOW: a file swapped for a symlink after the scan is not followed
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as fh:
                 data = fh.read()
             if not data:
                 raise BadImage("empty file")
-            pixels, fmt = decode(data)
+            pixels, fmt = decode(data, max_pixels)
         except (BadImage, OSError) as exc:
             bad.append((rel, str(exc)))
             continue

@@ -4,6 +4,8 @@ as torchvision's ImageFolder assigns them."""
 
 from __future__ import annotations
 
+import os
+from functools import partial
 from pathlib import Path
 
 from datagov.errors import SourceError
@@ -18,34 +20,62 @@ def _visible(path: Path) -> bool:
     return not path.name.startswith(".")  # .DS_Store and friends are not samples
 
 
-def scan(root: Path) -> tuple[list[tuple[str, str, int | None]], list[str]]:
-    """[(absolute path, relative path, label)] in a stable order, and the class names."""
+def display_name(text: str) -> str:
+    """A file name as UTF-8 text: bytes that are not UTF-8 (kept by Python as
+    surrogates) are shown as \\xNN escapes, so names stay readable and storable."""
+    return os.fsencode(text).decode("utf-8", errors="backslashreplace")
+
+
+def scan(root: Path) -> tuple[list[tuple[str, str, int | None]], list[str], list[tuple[str, str]]]:
+    """[(absolute path, relative path, label)] in a stable order, the class
+    names, and the symlinks found: [(relative path, reason)]. Symlinks are
+    never followed, so nothing outside the folder is read."""
     entries = sorted(p for p in root.iterdir() if _visible(p))
-    class_dirs = [p for p in entries if p.is_dir()]
-    loose = [p for p in entries if p.is_file()]
+    links = [(display_name(p.name), "a symlink (not followed)") for p in entries if p.is_symlink()]
+    class_dirs = [p for p in entries if p.is_dir() and not p.is_symlink()]
+    loose = [p for p in entries if p.is_file() and not p.is_symlink()]
     if class_dirs and loose:
         raise SourceError(
-            f"{root} mixes class folders and loose files ({loose[0].name}); "
+            f"{root} mixes class folders and loose files ({display_name(loose[0].name)}); "
             "use one subfolder per class, or a flat folder of unlabelled images"
         )
     if not class_dirs:
-        return [(str(p), p.name, None) for p in loose], []
+        return [(str(p), display_name(p.name), None) for p in loose], [], links
     items = []
     for label, folder in enumerate(class_dirs):
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and _visible(p)):
-            items.append((str(path), path.relative_to(root).as_posix(), label))
-    return items, [d.name for d in class_dirs]
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+            here = Path(dirpath)
+            dirnames.sort()
+            for name in [d for d in dirnames if (here / d).is_symlink()]:
+                links.append((display_name((here / name).relative_to(root).as_posix()), "a symlink (not followed)"))
+            for name in sorted(filenames):
+                path = here / name
+                if not _visible(path):
+                    continue
+                rel = display_name(path.relative_to(root).as_posix())
+                if path.is_symlink():
+                    links.append((rel, "a symlink (not followed)"))
+                elif path.is_file():
+                    items.append((str(path), rel, label))
+    items.sort(key=lambda item: (item[2], Path(item[1]).parts))
+    return items, [display_name(d.name) for d in class_dirs], links
 
 
 def write_imagefolder(source: str, out: Path, opts: IngestOptions) -> SourceResult:
     root = Path(source)
     if not root.is_dir():
         raise SourceError(f"an image folder must be a directory: {source}")
-    items, classes = scan(root)
+    items, classes, links = scan(root)
+    if links and not opts.skip_bad:
+        raise SourceError(
+            f"{links[0][0]!r} in {source} is a symlink; datagov does not follow links out of an ingested folder"
+            + (f" (and {len(links) - 1} more)" if len(links) > 1 else ""),
+            hint="copy the files in, or pass --skip-bad to skip links (they are recorded as rejects)",
+        )
     if not items:
         raise SourceError(f"source is empty: {source} holds no image files")
     labelled = bool(classes)
-    rejects: list[tuple[str, str]] = []
+    rejects: list[tuple[str, str]] = list(links)
 
     def on_bad(bad: list[tuple[str, str]]) -> None:
         if not opts.skip_bad:
@@ -61,7 +91,7 @@ def write_imagefolder(source: str, out: Path, opts: IngestOptions) -> SourceResu
     writer = ImageParquetWriter(out, labelled, classes)
     chunks = chunked(items, CHUNK)
     run_chunks(
-        decode_files,
+        partial(decode_files, max_pixels=opts.max_pixels),
         chunks,
         [len(c) for c in chunks],
         writer,

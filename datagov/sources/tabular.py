@@ -54,7 +54,7 @@ def reader_sql(path: Path, fmt: str) -> str:
     if fmt == "csv":
         delim = _csv_delimiter(path)
         return (
-            f"read_csv({sql_str(str(path))}, delim={sql_str(delim)}, header=true, strict_mode=true, null_padding=false)"
+            f"read_csv({sql_str(str(path))}, delim={sql_str(delim)}, header=true, strict_mode=true, null_padding=false, skip=0)"
         )
     if fmt == "jsonl":
         return f"read_json({sql_str(str(path))}, format='newline_delimited')"

@@ -22,7 +22,7 @@ pq.write_table(pa.table({"x": [1.0, 2.0, 3.0]}), folder + "/d.parquet")
 db = view_database(__import__("pathlib").Path(folder) / "v.duckdb", [folder + "/d.parquet"])
 suite = gx.ExpectationSuite(name="s", expectations=[
     gx.expectations.ExpectColumnMeanToBeBetween(column="x", min_value=1.5, max_value=2.5)])
-with duckdb_batch(db, patched=sys.argv[2] == "patched") as batch:
+with duckdb_batch(db, [folder + "/d.parquet"], patched=sys.argv[2] == "patched") as batch:
     r = batch.validate(suite).results[0]
 print("RESULT", r.success, r.result.get("observed_value"), exception_messages(r.exception_info))
 """

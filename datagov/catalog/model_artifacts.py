@@ -1,0 +1,52 @@
+"""The `model_artifacts` table: each registered model's weight file, its
+sha256 and its architecture (the only source the loader builds from)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import duckdb
+
+from datagov.catalog.versions import now
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    model_name: str
+    model_version: str
+    run_id: str
+    artifact: str  # path inside the run's artifacts, e.g. model/weights.safetensors
+    sha256: str
+    bytes: int
+    arch: dict
+
+
+def record_artifact(con: duckdb.DuckDBPyConnection, a: ModelArtifact) -> None:
+    con.execute(
+        "INSERT INTO model_artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [a.model_name, a.model_version, a.run_id, a.artifact, a.sha256, a.bytes, json.dumps(a.arch), now()],
+    )
+
+
+def artifact_of(con: duckdb.DuckDBPyConnection, model_name: str, model_version: str) -> ModelArtifact | None:
+    row = con.execute(
+        "SELECT model_name, model_version, run_id, artifact, sha256, bytes, arch FROM model_artifacts "
+        "WHERE model_name = ? AND model_version = ?",
+        [model_name, str(model_version)],
+    ).fetchone()
+    return _artifact(row) if row else None
+
+
+def artifact_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> ModelArtifact | None:
+    row = con.execute(
+        "SELECT model_name, model_version, run_id, artifact, sha256, bytes, arch FROM model_artifacts "
+        "WHERE run_id = ? ORDER BY created DESC LIMIT 1",
+        [run_id],
+    ).fetchone()
+    return _artifact(row) if row else None
+
+
+def _artifact(row: tuple) -> ModelArtifact:
+    *head, arch = row
+    return ModelArtifact(*head, arch=json.loads(arch))
