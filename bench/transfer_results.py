@@ -101,9 +101,9 @@ def main(update_readme: bool = False) -> str:
              "register.model_name=bench-autoencoder", "train.device=cpu"],
             progress=False,
         )  # fmt: skip
-        import mlflow.pytorch
+        from datagov.training.weights import load_model
 
-        ae = mlflow.pytorch.load_model(f"models:/bench-autoencoder/{encoder.model_version}", map_location="cpu")
+        ae = load_model(ws, "bench-autoencoder", encoder.model_version)
         for per_class in LABELS:
             idx = labelled_subset(pool_y, per_class, seed)
             held = torch.zeros(len(idx), dtype=torch.bool)

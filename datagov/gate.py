@@ -4,13 +4,17 @@ It answers only from receipts. A receipt counts when it passed, is for
 exactly this digest, and its suite digest equals the suite file's current
 digest (so editing a suite invalidates earlier receipts). The newest receipt
 for that (digest, suite) decides: a later failure outweighs an earlier pass.
-The stored files are also checked against the manifest (sizes, cheap).
+Every stored file is re-hashed against the manifest (the gate answers for
+these bytes, not for their sizes), a receipt that evaluated nothing never
+counts, and a version whose latest finished audit failed is refused, as
+promotion refuses it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from datagov.audit.status import latest_audit_status
 from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import files_of, resolve
 from datagov.errors import DatagovError
@@ -46,9 +50,18 @@ def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: 
     with open_catalog(ws) as con:
         version = resolve(con, ref)
         manifest = files_of(con, version.digest)
-        receipts = list_receipts(con, digest=version.digest, kind=kind)
+        receipts = [r for r in list_receipts(con, digest=version.digest, kind=kind) if r.evaluated > 0]
+        audit = latest_audit_status(con, version.digest)
     decision = GateDecision(stage, version.ref, version.digest, allowed=True)
-    problems = check_files(ws, version.digest, manifest, full=False)
+    if audit and audit[0] == "failed":
+        decision.reasons.append(
+            Reason(
+                "audit-failed",
+                f"the latest audit of {version.ref} ({audit[1]}) failed",
+                fix=f"see `datagov audit history`; fix the data, then `datagov audit run --dataset {version.dataset}`",
+            )
+        )
+    problems = check_files(ws, version.digest, manifest, full=True)
     if problems:
         decision.reasons.append(
             Reason(

@@ -177,7 +177,7 @@ def _audit_version(
     from datagov.quality.report import observed_text
     from datagov.quality.suites import load_suite
     from datagov.quality.validate import validate
-    from datagov.verify import check_files
+    from datagov.verify import check_caches, check_files
 
     result = VersionAudit(version.node_id, version.ref, version.digest)
     with open_catalog(ws) as con:
@@ -187,6 +187,12 @@ def _audit_version(
     for problem in check_files(ws, version.digest, manifest, full=True):
         result.findings.append(
             Finding("integrity", "failure", problem.path, f"{problem.path}: {problem.problem} ({problem.detail})")
+        )
+    # A changed cache never reached a model (training checks it before use):
+    # a warning, and the cache is removed so the next use rebuilds it.
+    for problem in check_caches(ws, version.digest):
+        result.findings.append(
+            Finding("cache", "warning", problem.path, f"{problem.path}: {problem.detail}; removed, rebuilt on next use")
         )
     started = now()
     suites = list(dict.fromkeys(r.suite for r in receipts))
@@ -319,16 +325,6 @@ def run_audit(ws: Workspace, dataset: str | None = None, *, revalidate: bool = F
     if any(r.models for r in audit.results):
         _tag_models(ws, audit)
     return audit
-
-
-def latest_audit_status(con, digest: str) -> tuple[str, str] | None:
-    """(status, audit id) of the newest finished audit that covered this digest."""
-    row = con.execute(
-        "SELECT r.status, a.id FROM audit_results r JOIN audits a ON a.id = r.audit_id "
-        "WHERE r.digest = ? AND a.status IN ('passed', 'failed') ORDER BY a.started DESC LIMIT 1",
-        [digest],
-    ).fetchall()
-    return (row[0][0], row[0][1]) if row else None
 
 
 def history(ws: Workspace, limit: int = 20) -> list[dict]:

@@ -135,7 +135,7 @@ def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
         except DatagovError:  # gone or unreadable: the receipt no longer vouches for anything
             current_suite = None
         if digest not in changed_files:  # one version's receipts share its files: check them once
-            changed_files[digest] = check_files(ws, digest, files_of(con, digest), full=False)
+            changed_files[digest] = check_files(ws, digest, files_of(con, digest), full=True)
         changed = changed_files[digest]
         if current_suite != mine.suite_digest:
             why = f"suite {suite!r} changed since" if current_suite else f"suite {suite!r} is gone"
@@ -150,7 +150,7 @@ def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
 
 
 def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
-    from datagov.audit.run import latest_audit_status
+    from datagov.audit.status import latest_audit_status
 
     c = client(ws)
     mv = model_version(c, name, version)

@@ -89,7 +89,7 @@ def embedding_shift(
 
     configure(ws)
     source = resolve_encoder(uri)
-    model = load_autoencoder(source).eval()
+    model = load_autoencoder(ws, source)[0].eval()
     for version in (reference, target):
         shape = image_shape(ws, version)
         if str(model.shape) != str(shape):

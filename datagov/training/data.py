@@ -5,7 +5,7 @@ worker) decodes its own share of them, so no process loads the whole
 dataset, distributed ranks see disjoint data, and many workers stay busy even
 when a version has few row groups. The epoch lives in shared memory, so
 persistent loader workers (started once, not every epoch) see `set_epoch`.
-Images are decoded with torchvision, or gathered from the version's
+Images are decoded with the decoder ingest used, or gathered from the version's
 decoded-pixel cache when training passes one (`pixel_cache.py`). Every `every`-th row (by position in
 the version) is held out as the validation split.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,15 +21,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
-from torchvision.io import ImageReadMode, decode_image
 
+from datagov.errors import InvalidInput
+from datagov.sources.image_features import BadImage, decode
 from datagov.training.inputs import ImageShape
-
-# torchvision 0.29 deprecates its decoders in favour of TorchCodec and warns on
-# every call; the pinned release still ships them. Migrating is a follow-up.
-warnings.filterwarnings(
-    "ignore", message="The image decoding and encoding capabilities of TorchVision", category=DeprecationWarning
-)
 
 
 UNIT_ROWS = 1024
@@ -56,14 +50,21 @@ def row_groups(files: list[str]) -> list[RowGroup]:
 
 
 def decode_batch(blobs: list[bytes], shape: ImageShape) -> torch.Tensor:
-    """Encoded images -> uint8 tensor (N, C, H, W). Kept as bytes until the
-    training device (`to_unit_float`): a quarter of float32's traffic between
-    loader workers, pinned memory and the GPU."""
-    mode = ImageReadMode.GRAY if shape.channels == 1 else ImageReadMode.RGB
-    out = torch.empty((len(blobs), shape.channels, shape.height, shape.width), dtype=torch.uint8)
+    """Encoded images -> uint8 tensor (N, C, H, W), with the decoder ingest
+    used (`sources.image_features.decode`): an image accepted at ingest
+    decodes here the same way. Kept as bytes until the training device
+    (`to_unit_float`): a quarter of float32's traffic between loader workers,
+    pinned memory and the GPU."""
+    out = np.empty((len(blobs), shape.height, shape.width, shape.channels), dtype=np.uint8)
     for i, blob in enumerate(blobs):
-        out[i] = decode_image(torch.frombuffer(bytearray(blob), dtype=torch.uint8), mode=mode)
-    return out
+        try:
+            pixels, _ = decode(blob, max_pixels=shape.height * shape.width, channels=shape.channels)
+        except BadImage as exc:
+            raise InvalidInput(f"a stored image of shape {shape} cannot be decoded: {exc}") from None
+        if pixels.shape[:2] != (shape.height, shape.width):
+            raise InvalidInput(f"a stored image is {pixels.shape[0]}x{pixels.shape[1]}, the version says {shape}")
+        out[i] = pixels.reshape(shape.height, shape.width, shape.channels)
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
 
 def to_unit_float(images: torch.Tensor) -> torch.Tensor:

@@ -57,18 +57,16 @@ def resolve_encoder(uri: str) -> EncoderSource:
     )
 
 
-def load_autoencoder(source: EncoderSource):
-    """The pretrained autoencoder module, on the CPU."""
-    import mlflow.pytorch
-    from mlflow.exceptions import MlflowException
+def load_autoencoder(ws, source: EncoderSource):
+    """(the pretrained autoencoder module on the CPU, its architecture record):
+    safetensors bytes checked against the sha256 the catalog recorded at
+    registration, the module built from the catalog's architecture."""
+    from datagov.training.weights import find_artifact, load_verified
 
-    try:
-        model = mlflow.pytorch.load_model(source.pinned_uri, map_location="cpu")
-    except (MlflowException, OSError) as exc:
-        raise NotFound(f"cannot load the encoder {source.uri}: {exc}") from None
-    if not (hasattr(model, "encoder") and hasattr(model, "shape")):
-        raise InvalidInput(f"{source.uri} is not a datagov autoencoder (no .encoder and .shape)")
-    return model
+    artifact = find_artifact(ws, *source.node)
+    if artifact.arch.get("kind") != "autoencoder":
+        raise InvalidInput(f"{source.uri} is a {artifact.arch.get('kind')}, not an autoencoder; use a pretrained encoder")
+    return load_verified(ws, artifact), artifact.arch
 
 
 def pretraining_digest(ws, source: EncoderSource) -> str | None:

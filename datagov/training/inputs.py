@@ -3,11 +3,11 @@ starts torch: its files, its one image shape, its label column."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import Version, files_of, resolve
-from datagov.errors import InvalidInput
+from datagov.errors import IntegrityError, InvalidInput
 from datagov.sql import sql_ident, sql_str
 from datagov.store import duckdb_connection, parquet_glob, version_dir
 from datagov.workspace import Workspace
@@ -32,6 +32,15 @@ class ImageInput:
     version: Version
     files: list[str]
     shape: ImageShape
+    sha256s: list[str] | None = None  # the manifest's, in the order of `files`
+    fingerprints: list = field(default_factory=list)  # stat of each file when resolved (verify.Fingerprint)
+
+    def require_unchanged(self, purpose: str) -> None:
+        """Refuse when a file was written after this input was resolved (the
+        gate hashed the files in between, so these are the bytes it vouched for)."""
+        from datagov.verify import require_unchanged
+
+        require_unchanged(self.version, self.fingerprints, purpose=purpose)
 
 
 def image_input(ws: Workspace, ref: str) -> ImageInput:
@@ -39,8 +48,16 @@ def image_input(ws: Workspace, ref: str) -> ImageInput:
     with open_catalog(ws) as con:
         version = resolve(con, ref)
         manifest = files_of(con, version.digest)
+    from datagov.verify import Fingerprint
+
     files = [str(version_dir(ws, version.digest) / f[0]) for f in manifest]
-    return ImageInput(version, files, image_shape(ws, version))
+    try:
+        prints = [Fingerprint.of(f) for f in files]
+    except OSError as exc:
+        raise IntegrityError(
+            f"{version.ref} is missing a stored file: {exc.filename}", hint=f"see `datagov datasets verify {version.ref}`"
+        ) from None
+    return ImageInput(version, files, image_shape(ws, version), [f[1] for f in manifest], prints)
 
 
 def image_shape(ws: Workspace, version: Version) -> ImageShape:

@@ -3,61 +3,105 @@
 Small images are cheap to store and expensive to decode: an 8x8 digit is 64
 bytes of pixels but tens of microseconds of PNG decoding, which on a 2-core
 machine starves the model. The first training on a version decodes it once
-(row groups in order, with torchvision, as the stream would) into
+(row groups in order, with the one decoder ingest also uses) into
 `catalog/cache/<digest>/pixels-CxHxW.u8`, raw uint8 in row order; the stream
-then gathers batches from it through a memory map. The file is derived data
-keyed by the version's content digest, so it never goes stale; it is written
-under a temporary name and renamed, so a killed process leaves no partial
-cache; delete `catalog/cache/` at any time to reclaim the space. Versions
-whose pixels would exceed `MAX_BYTES` are decoded on the fly as before.
+then gathers batches from it through a memory map.
+
+The cache is derived data a user can replace, so it is never trusted by
+name: it is built only from Parquet bytes hashed as they are read (each file
+is read whole, hashed, compared with the manifest, then decoded from that
+same buffer), its own sha256 is recorded in the catalog (`caches`), and it is
+re-hashed before every use; a file that differs is rebuilt. It is written
+under a temporary name carrying the writer's pid and renamed, so a killed
+process leaves at most a `.tmp` file that the next writer sweeps. Versions
+whose pixels would exceed `MAX_BYTES` are decoded on the fly.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from datagov.catalog.caches import CacheRecord, cache_record, forget_cache, record_cache
+from datagov.catalog.db import open_catalog
+from datagov.errors import IntegrityError
+from datagov.store import sha256_file
 from datagov.training.inputs import ImageInput, ImageShape
 from datagov.workspace import Workspace
 
 MAX_BYTES = 8 << 30
 
 
+def cache_name(shape: ImageShape) -> str:
+    return f"pixels-{shape}.u8"
+
+
 def cache_path(ws: Workspace, data: ImageInput) -> Path:
-    return ws.catalog_dir / "cache" / data.version.digest / f"pixels-{data.shape}.u8"
+    return ws.cache_dir / data.version.digest / cache_name(data.shape)
 
 
 def ensure_pixels(ws: Workspace, data: ImageInput) -> str | None:
-    """The decoded-pixel file for this version (built now if missing), or None
-    when it would be larger than MAX_BYTES."""
+    """The verified decoded-pixel file for this version (built now if missing
+    or changed), or None when it would be larger than MAX_BYTES."""
     size = data.version.rows * data.shape.numel
     if size > MAX_BYTES:
         return None
-    path = cache_path(ws, data)
-    if path.is_file() and path.stat().st_size == size:
-        return str(path)
-    build_pixels(data.files, data.shape, path, expected=size)
+    path, name = cache_path(ws, data), cache_name(data.shape)
+    with open_catalog(ws) as con:
+        record = cache_record(con, data.version.digest, name)
+    if record and path.is_file():
+        if path.stat().st_size == record.bytes == size and sha256_file(path) == record.sha256:
+            return str(path)
+        print(f"warning: {path.relative_to(ws.root)} differs from its recorded sha256; rebuilding it", file=sys.stderr)
+    sha = build_pixels(data.files, data.shape, path, expected=size, sha256s=data.sha256s)
+    with open_catalog(ws, write=True) as con:
+        forget_cache(con, data.version.digest, name)
+        record_cache(con, CacheRecord(data.version.digest, name, sha, size))
     return str(path)
 
 
-def build_pixels(files: list[str], shape: ImageShape, path: Path, *, expected: int) -> None:
-    """Decode every image, row groups in order, into `path` (atomically)."""
+def read_verified(file: str, sha256: str | None) -> pq.ParquetFile:
+    """A Parquet file read whole into memory and checked against its manifest
+    hash: what is decoded is exactly what was hashed."""
+    with open(file, "rb") as fh:
+        data = fh.read()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise IntegrityError(
+            f"{os.path.basename(file)} changed since it was checked; refusing to decode it",
+            hint="see `datagov datasets verify NAME`",
+        )
+    return pq.ParquetFile(pa.BufferReader(data))
+
+
+def build_pixels(
+    files: list[str], shape: ImageShape, path: Path, *, expected: int, sha256s: list[str] | None = None
+) -> str:
+    """Decode every image, row groups in order, into `path` (atomically);
+    returns the sha256 of what was written."""
     from datagov.training.data import decode_batch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")  # ranks may build it at once
+    # pid first: the sweep removes .tmp files of processes that are gone
+    tmp = path.with_name(f".{os.getpid()}-{secrets.token_hex(4)}-{path.name}.tmp")  # ranks may build it at once
+    digest = hashlib.sha256()
     try:
         with open(tmp, "wb") as out:
-            for file in files:
-                parquet = pq.ParquetFile(file)
-                for i in range(parquet.num_row_groups):
-                    blobs = parquet.read_row_group(i, columns=["image"]).column("image").to_pylist()
-                    out.write(decode_batch(blobs, shape).numpy().tobytes())
+            for i, file in enumerate(files):
+                parquet = read_verified(file, sha256s[i] if sha256s else None)
+                for group in range(parquet.num_row_groups):
+                    blobs = parquet.read_row_group(group, columns=["image"]).column("image").to_pylist()
+                    chunk = decode_batch(blobs, shape).numpy().tobytes()
+                    digest.update(chunk)
+                    out.write(chunk)
         if tmp.stat().st_size != expected:
             raise OSError(f"decoded {tmp.stat().st_size} bytes of pixels into {path.name}, expected {expected}")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    return digest.hexdigest()

@@ -60,7 +60,6 @@ def pretrain(
     if not decision.allowed and not waive:
         raise refuse(decision)
 
-    import numpy as np
     import torch
 
     from datagov import tracking
@@ -69,6 +68,7 @@ def pretrain(
     from datagov.training.loop import reconstruction_loss, seed_everything
     from datagov.training.models import build_autoencoder, pick_kind
     from datagov.training.pixel_cache import ensure_pixels
+    from datagov.training.weights import autoencoder_arch
 
     dist = distributed.setup(spec.train.device)
     try:
@@ -134,9 +134,10 @@ def pretrain(
                 if dist.active:
                     mlflow.set_tag("datagov.ddp.weight_digests", ",".join(d[:16] for d in digests))
                 dist.check_in_sync(digests)
-                example = np.zeros((2, shape.channels, shape.height, shape.width), dtype=np.float32)
+                data.require_unchanged("register a model trained on it")
+                arch = autoencoder_arch(kind, shape, spec.model.hidden, spec.model.channels, spec.model.latent)
                 model_version = register_model(
-                    distributed.unwrap(model), example, model_name, spec.register.alias, provenance, mlflow
+                    ws, distributed.unwrap(model), arch, model_name, spec.register.alias, provenance, mlflow
                 )
             except BaseException:
                 finish_run(ws, run_id, "failed", None, None, {})

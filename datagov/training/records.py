@@ -6,10 +6,8 @@ Shared by pretrain and transfer so both leave the same kind of record.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import getpass
-import io
 import json
 import secrets
 from datetime import timedelta
@@ -100,36 +98,41 @@ def finish_run(
             add_edge(con, "run", run_id, "model", f"{model_name}/{model_version}", "registered")
 
 
-def register_model(model, example, model_name: str, alias: str, tags: dict[str, str], mlflow) -> str:
-    """Log and register a torch module, tag the new version and point the
-    alias at it; returns the version number."""
-    info = _log_model(model, example, model_name, mlflow)
-    _tag_version(model_name, info.registered_model_version, alias, tags)
-    return str(info.registered_model_version)
+def register_model(
+    ws: Workspace, model, arch: dict, model_name: str, alias: str, tags: dict[str, str], mlflow
+) -> str:
+    """Log a torch module's weights as safetensors, register them as a new
+    version, record their sha256 and architecture in the catalog, tag the
+    version and point the alias at it; returns the version number.
 
+    No pickle anywhere: MLflow's pytorch flavour stores the module with
+    pickle (loading it runs whatever the file says), and its pt2 format cannot
+    be trained further, which transfer needs."""
+    import tempfile
 
-def _log_model(model, example, model_name: str, mlflow):
-    """Log and register a torch module with signature and input example."""
-    import mlflow.pytorch
-    import torch
-    from mlflow.models import infer_signature
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
-    model = model.cpu().eval()
-    with torch.no_grad():
-        output = model(torch.from_numpy(example)).numpy()
-    # pickle, not MLflow 3's default pt2: transfer loads the module back and
-    # trains it further, which an exported program cannot do. MLflow prints
-    # registration notes on stderr (not through logging); datagov reports them.
-    with contextlib.redirect_stderr(io.StringIO()):
-        return mlflow.pytorch.log_model(
-            model,
-            name="model",
-            input_example=example,
-            signature=infer_signature(example, output),
-            serialization_format="pickle",
-            registered_model_name=model_name,
-            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-        )
+    from datagov.catalog.model_artifacts import ModelArtifact
+    from datagov.training import weights
+
+    run = mlflow.active_run()
+    with tempfile.TemporaryDirectory(prefix="datagov-model-") as tmp:
+        path, sha, size = weights.save_weights(model, Path(tmp))
+        mlflow.log_artifact(str(path), artifact_path="model")
+    mlflow.log_dict({"format": "safetensors", "sha256": sha, "arch": arch}, "model/datagov-model.json")
+    client = MlflowClient()
+    try:
+        client.create_registered_model(model_name)
+    except MlflowException as exc:
+        if "already exists" not in str(exc.message):
+            raise
+    version = client.create_model_version(
+        model_name, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id
+    ).version
+    weights.record(ws, ModelArtifact(model_name, str(version), run.info.run_id, weights.ARTIFACT, sha, size, arch))
+    _tag_version(model_name, version, alias, {**tags, "datagov.weights_sha256": sha})
+    return str(version)
 
 
 def _tag_version(name: str, version_number, alias: str, tags: dict[str, str]) -> None:

@@ -99,11 +99,12 @@ def transfer(
     from datagov import tracking
     from datagov.training.encoders import load_autoencoder, pretraining_digest, resolve_encoder
     from datagov.training.loop import pick_device, seed_everything
+    from datagov.training.weights import classifier_arch
 
     device = pick_device(spec.train.device)
     mlflow = tracking.configure(ws)
     source = resolve_encoder(spec.encoder)
-    autoencoder = load_autoencoder(source)
+    autoencoder, encoder_arch = load_autoencoder(ws, source)
     for data in (train_in, eval_in):
         if (autoencoder.shape.channels, autoencoder.shape.height, autoencoder.shape.width) != (
             data.shape.channels,
@@ -189,8 +190,10 @@ def transfer(
                 },
                 "results/per_class_accuracy.json",
             )
-            example = torch.zeros((2, *_chw(eval_in.shape)), dtype=torch.float32).numpy()
-            model_version = register_model(model, example, model_name, spec.register.alias, provenance, mlflow)
+            for data in (train_in, eval_in):
+                data.require_unchanged("register a model trained on it")
+            arch = classifier_arch(encoder_arch, model.head.in_features, class_names)
+            model_version = register_model(ws, model, arch, model_name, spec.register.alias, provenance, mlflow)
         except BaseException:
             finish_run(ws, run_id, "failed", None, None, {})
             raise

@@ -63,10 +63,11 @@ def test_features_with_baseline_logs_registers_and_links(pretrained, ws):
     assert stages == [("pretrain", "finished"), ("transfer", "finished")]
 
     # The logged accuracy is what the registered model really scores.
-    import mlflow.pytorch
     import torch
 
-    model = mlflow.pytorch.load_model("models:/digits-classifier@latest-validated")
+    from datagov.training.weights import load_model
+
+    model = load_model(ws, "digits-classifier", mv.version)
     x, y = eval_images(ws)
     with torch.no_grad():
         pred = model(torch.from_numpy(x)).argmax(1).numpy()
@@ -82,11 +83,12 @@ def test_finetune_moves_the_encoder_and_registers_a_new_version(pretrained, ws):
     result = pretrained("transfer", TRANSFER, *QUICK, "--no-progress")  # the spec's strategy: finetune
     assert result.exit_code == 0, result.output
     assert "finetune: eval accuracy" in result.stdout and "models:/digits-classifier/1" in result.stdout
-    import mlflow.pytorch
     import torch
 
-    clf = mlflow.pytorch.load_model("models:/digits-classifier/1")
-    ae = mlflow.pytorch.load_model("models:/digits-autoencoder/1")
+    from datagov.training.weights import load_model
+
+    clf = load_model(ws, "digits-classifier", "1")
+    ae = load_model(ws, "digits-autoencoder", "1")
     first = next(m for m in ae.encoder if isinstance(m, torch.nn.Linear))
     tuned = next(m for m in clf.encoder if isinstance(m, torch.nn.Linear))
     assert not torch.equal(first.weight, tuned.weight)

@@ -1,0 +1,137 @@
+"""Model weights that cannot run code, and cannot change unseen.
+
+A registered model is a safetensors file (tensors and nothing else: loading
+it executes nothing) logged as the run's `model/weights.safetensors`. Its
+sha256 and its architecture go into the catalog (`model_artifacts`) at
+registration. Loading reads the file once into memory, hashes those bytes,
+compares them with the catalog, and only then builds the module from the
+catalog's architecture and fills it from the same bytes. A changed,
+swapped or pickled artifact is refused by name before anything runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from datagov.catalog.db import open_catalog
+from datagov.catalog.model_artifacts import ModelArtifact, artifact_of, artifact_of_run, record_artifact
+from datagov.errors import IntegrityError, NotFound
+from datagov.workspace import Workspace
+
+ARTIFACT = "model/weights.safetensors"
+
+
+def autoencoder_arch(kind: str, shape, hidden: list[int], channels: list[int], latent: int) -> dict:
+    return {
+        "kind": "autoencoder",
+        "type": kind,
+        "shape": [shape.channels, shape.height, shape.width],
+        "hidden": list(hidden),
+        "channels": list(channels),
+        "latent": latent,
+    }
+
+
+def classifier_arch(encoder_arch: dict, latent: int, class_names: list[str]) -> dict:
+    return {"kind": "classifier", "encoder": encoder_arch, "latent": latent, "classes": list(class_names)}
+
+
+def build(arch: dict):
+    """The torch module an architecture record describes, with fresh weights."""
+    from datagov.training.inputs import ImageShape
+    from datagov.training.models import build_autoencoder
+
+    if arch.get("kind") == "autoencoder":
+        shape = ImageShape(*arch["shape"])
+        return build_autoencoder(arch["type"], shape, arch["hidden"], arch["channels"], arch["latent"])
+    if arch.get("kind") == "classifier":
+        from datagov.training.classify import Classifier
+
+        return Classifier(build(arch["encoder"]).encoder, arch["latent"], arch["classes"])
+    raise IntegrityError(f"unknown model architecture record {arch.get('kind')!r}")
+
+
+def save_weights(model, folder: Path) -> tuple[Path, str, int]:
+    """Write the module's state as safetensors; returns (path, sha256, bytes)."""
+    from safetensors.torch import save_file
+
+    path = folder / "weights.safetensors"
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path))
+    data = path.read_bytes()
+    return path, hashlib.sha256(data).hexdigest(), len(data)
+
+
+def record(ws: Workspace, artifact: ModelArtifact) -> None:
+    with open_catalog(ws, write=True) as con:
+        record_artifact(con, artifact)
+
+
+def find_artifact(ws: Workspace, kind: str, ident: str) -> ModelArtifact:
+    """The catalog's record for a model version ("model", "NAME/VERSION") or run."""
+    with open_catalog(ws) as con:
+        if kind == "model":
+            name, _, version = ident.rpartition("/")
+            found = artifact_of(con, name, version)
+        else:
+            found = artifact_of_run(con, ident)
+    if found is None:
+        raise NotFound(
+            f"{kind} {ident} has no weights recorded in this workspace's catalog, so its bytes cannot be checked",
+            hint="use a model registered by `datagov pretrain` or `datagov transfer` in this workspace",
+        )
+    return found
+
+
+def load_verified(ws: Workspace, artifact: ModelArtifact):
+    """The module, built from the catalog's architecture and filled from
+    weight bytes whose sha256 matches the catalog; IntegrityError otherwise."""
+    data = _fetch(artifact)
+    actual = hashlib.sha256(data).hexdigest()
+    where = f"{artifact.model_name}/{artifact.model_version} ({artifact.artifact})"
+    if actual != artifact.sha256:
+        raise IntegrityError(
+            f"the weights of {where} changed since registration: sha256 {actual[:12]}…, catalog says "
+            f"{artifact.sha256[:12]}…; refusing to load them",
+            hint="restore the artifact, or train and register the model again",
+        )
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    model = build(artifact.arch)
+    try:
+        model.load_state_dict(load(data), strict=True)
+    except (SafetensorError, RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise IntegrityError(f"the weights of {where} do not fit its recorded architecture: {first}") from None
+    return model
+
+
+def _fetch(artifact: ModelArtifact) -> bytes:
+    """The artifact's bytes, read once (what is hashed is what is loaded)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with tempfile.TemporaryDirectory(prefix="datagov-weights-") as tmp:
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=artifact.run_id, artifact_path=artifact.artifact, dst_path=tmp
+            )
+        except (MlflowException, OSError) as exc:
+            first = str(getattr(exc, "message", exc)).strip().splitlines()[0]
+            raise IntegrityError(
+                f"the weights of {artifact.model_name}/{artifact.model_version} ({artifact.artifact}) are gone: {first}"
+            ) from None
+        path = Path(local)
+        if path.is_symlink() or not path.is_file():
+            raise IntegrityError(f"{artifact.artifact} of {artifact.model_name}/{artifact.model_version} is not a file")
+        return path.read_bytes()
+
+
+def load_model(ws: Workspace, name: str, version: str):
+    """A registered model version's module, verified (see `load_verified`)."""
+    return load_verified(ws, find_artifact(ws, "model", f"{name}/{version}"))
