@@ -60,9 +60,7 @@ def ingest(
     options: IngestOptions | None = None,
 ) -> IngestResult:
     check_name(name)
-    opts = dataclasses.replace(
-        options or IngestOptions(), max_pixels=ws.max_image_pixels, max_columns=ws.max_columns
-    )
+    opts = dataclasses.replace(options or IngestOptions(), max_pixels=ws.max_image_pixels, max_columns=ws.max_columns)
     fmt = resolved_format(source, fmt)
     sid = source_id(source, fmt)
     with staging(ws) as folder:

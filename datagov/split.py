@@ -16,10 +16,20 @@ from itertools import combinations
 import numpy as np
 
 from datagov.catalog.db import open_catalog, transaction
-from datagov.catalog.versions import NewVersion, Registered, Version, check_name, dataset_row, register, resolve
+from datagov.catalog.versions import (
+    NewVersion,
+    Registered,
+    Version,
+    check_name,
+    dataset_row,
+    files_of,
+    register,
+    resolve,
+)
 from datagov.errors import InvalidInput
 from datagov.sql import sql_ident, sql_str
 from datagov.store import build_manifest, duckdb_connection, parquet_glob, staging
+from datagov.verify import require_intact, require_unchanged
 from datagov.workspace import Workspace
 
 IMAGE_ROW_GROUP = 4096
@@ -148,6 +158,8 @@ def split(
     dedupe: bool = False,
     prefix: str | None = None,
 ) -> SplitReport:
+    if not 0 <= seed < 2**63:
+        raise InvalidInput(f"--seed {seed}: use a whole number from 0 to 2^63-1")
     caps = per_class or {}
     drop = set(drop_labels or [])
     if unknown := drop - set(into):
@@ -155,6 +167,9 @@ def split(
     with open_catalog(ws) as con:
         parent = resolve(con, ref)
         meta = dataset_row(con, parent.dataset)
+        manifest = files_of(con, parent.digest)
+    # Children are derived from these bytes; lineage says they come from this digest.
+    fingerprints = require_intact(ws, parent, manifest, purpose="split")
     label_col = meta["label_column"]
     if caps and not label_col:
         raise InvalidInput(f"--per-class needs labels; dataset {parent.dataset!r} has no label column")
@@ -190,6 +205,12 @@ def split(
             raise InvalidInput(f"label column {label_col!r} of {parent.ref} has nulls; cannot stratify")
         which = assign(labels, keep, into, caps, seed)
         names = list(into)
+        if empty := [s for i, s in enumerate(names) if not (which == i).any()]:
+            raise InvalidInput(
+                f"split {empty[0]!r} of {parent.ref} would have no rows ({n:,} rows in all); "
+                "an empty version can pass every check, so none is registered",
+                hint="raise its fraction or --per-class cap",
+            )
         members = {s: set(keys[which == i]) for i, s in enumerate(names)}
         overlaps = {(a, b): len(members[a] & members[b]) for a, b in combinations(names, 2) if members[a] & members[b]}
         rejects = [(f"row {i}", f"duplicate of row {j}") for i, j in dup_of.items()] if dedupe else []
@@ -217,6 +238,7 @@ def split(
                 duck.unregister("selected")
                 staged[s] = build_manifest(folder, duck)
             params_base = {"seed": seed, "fractions": into, "per_class": caps, "dedupe": dedupe}
+            require_unchanged(parent, fingerprints, purpose="register its splits")
             with open_catalog(ws, write=True) as con, transaction(con):
                 for idx, s in enumerate(names):
                     kept_labels = label_col if s not in drop else None

@@ -15,8 +15,12 @@ from datagov.workspace import Workspace
 _USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
 
 
+def default_uri(ws: Workspace) -> str:
+    return f"sqlite:///{ws.catalog_dir / 'mlflow.db'}"
+
+
 def tracking_uri(ws: Workspace) -> str:
-    return _USER_TRACKING_URI or f"sqlite:///{ws.catalog_dir / 'mlflow.db'}"
+    return _USER_TRACKING_URI or default_uri(ws)
 
 
 def configure(ws: Workspace):
@@ -94,3 +98,17 @@ def log_dataset(ws: Workspace, version: Version, context: str, holdout_every: in
 
 def flat_params(flat: dict[str, Any]) -> dict[str, str]:
     return {k: str(v)[:500] for k, v in flat.items()}
+
+
+def mark_killed(ws: Workspace, run_ids: list[str]) -> None:
+    """End MLflow runs whose process died; a run MLflow already ended is left as it is."""
+    mlflow = configure(ws)
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient()
+    for run_id in run_ids:
+        try:
+            if client.get_run(run_id).info.status == "RUNNING":
+                client.set_terminated(run_id, status="KILLED")
+        except MlflowException:
+            continue  # the run is not in this tracking store: the catalog row is what we own

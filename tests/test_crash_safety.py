@@ -20,7 +20,7 @@ INGEST = "from datagov.cli.app import main; main()"
 
 def assert_consistent(ws):
     """Every cataloged version has exactly its files; nothing else is stored."""
-    with open_catalog(ws) as con:  # opening sweeps debris, as every command does
+    with open_catalog(ws, write=True) as con:  # a writer opening the catalog sweeps debris
         digests = [r[0] for r in con.execute("SELECT DISTINCT digest FROM versions").fetchall()]
         for digest in digests:
             manifest = con.execute("SELECT path, sha256, rows, bytes FROM files WHERE digest = ?", [digest]).fetchall()

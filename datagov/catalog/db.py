@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -58,9 +59,10 @@ def catalog_lock(ws: Workspace) -> Iterator[None]:
 def open_catalog(ws: Workspace, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the workspace catalog, migrated, held under the lock.
 
-    `write` is documentation for readers of the call site: every connection
-    is read-write because DuckDB cannot mix read-only and read-write openers
-    across processes; the lock serialises them instead.
+    Every connection is read-write because DuckDB cannot mix read-only and
+    read-write openers across processes; the lock serialises them instead.
+    `write` marks a writer: only writers sweep debris, so a read-only command
+    never deletes anything.
     """
     key = str(ws.db_path)
     if key in _held:
@@ -77,7 +79,8 @@ def open_catalog(ws: Workspace, write: bool = False) -> Iterator[duckdb.DuckDBPy
         _held[key] = (con, 1)
         try:
             migrate(con)
-            sweep(ws, con)
+            if write:
+                sweep(ws, con)
             yield con
         finally:
             del _held[key]
@@ -117,26 +120,79 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Remove what killed processes left behind; called with the lock held.
+DIGEST_NAME = re.compile(r"^[0-9a-f]{64}$")
+STAGING_NAME = re.compile(r"^(\d+)-[0-9a-f]{12}$")
+CACHE_TMP_NAME = re.compile(r"^\.(\d+)-[0-9a-f]{8}-.+\.tmp$")
 
+
+def owned_folder(ws: Workspace, folder) -> bool:
+    """Is `folder` this workspace's own (a real folder inside its catalog/,
+    not a link into another workspace)? Nothing else is ever swept."""
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    return folder.resolve().parent == ws.catalog_dir.resolve()
+
+
+def _dead(pid_text: str) -> bool:
+    pid = int(pid_text)
+    return pid != os.getpid() and not pid_alive(pid)
+
+
+def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Remove what killed processes left behind; called by writers with the lock held.
+
+    Only what datagov itself makes, by its own naming, in folders that are
+    this workspace's own:
     - staging folders (`tmp/<pid>-<token>`) of processes that are gone;
-    - store folders no catalog row references: a process killed between the
-      store rename and COMMIT. Holding the lock, no live writer is in that
-      window, so every unreferenced folder is debris.
+    - store folders named by a digest that no catalog row references: a
+      process killed between the store rename and COMMIT (holding the lock,
+      no live writer is in that window);
+    - half-written cache files (`cache/<digest>/.<pid>-....tmp`) of dead processes;
+    and it closes training runs whose process died (`interrupted`).
     """
     removed = []
-    if ws.tmp_dir.is_dir():
+    if owned_folder(ws, ws.tmp_dir):
         for entry in ws.tmp_dir.iterdir():
-            pid_text = entry.name.split("-", 1)[0]
-            if pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text)):
+            m = STAGING_NAME.match(entry.name)
+            if m and _dead(m[1]) and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
                 removed.append(f"tmp/{entry.name}")
-    if ws.store_dir.is_dir():
-        on_disk = {p.name for p in ws.store_dir.iterdir() if p.is_dir()}
+    if owned_folder(ws, ws.store_dir):
+        on_disk = {p.name for p in ws.store_dir.iterdir() if DIGEST_NAME.match(p.name) and p.is_dir()}
         if on_disk:
             known = {r[0] for r in con.execute("SELECT DISTINCT digest FROM files").fetchall()}
             for name in sorted(on_disk - known):
+                if (ws.store_dir / name).is_symlink():
+                    continue
                 shutil.rmtree(ws.store_dir / name, ignore_errors=True)
                 removed.append(f"store/{name}")
+    if owned_folder(ws, ws.cache_dir):
+        for folder in ws.cache_dir.iterdir():
+            if not DIGEST_NAME.match(folder.name) or folder.is_symlink() or not folder.is_dir():
+                continue
+            for entry in folder.iterdir():
+                m = CACHE_TMP_NAME.match(entry.name)
+                if m and _dead(m[1]) and entry.is_file() and not entry.is_symlink():
+                    entry.unlink(missing_ok=True)
+                    removed.append(f"cache/{folder.name}/{entry.name}")
+    close_dead_runs(ws, con)
     return removed
+
+
+def close_dead_runs(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Training runs still `running` whose process on this host is gone are
+    marked `interrupted` here and KILLED in MLflow (as audits are)."""
+    import socket
+
+    rows = con.execute("SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", [socket.gethostname()])
+    dead = [run_id for run_id, pid in rows.fetchall() if pid is not None and _dead(str(pid))]
+    if not dead:
+        return []
+    from datagov.catalog.versions import now
+
+    for run_id in dead:
+        con.execute("UPDATE runs SET status = 'interrupted', ended = ? WHERE run_id = ?", [now(), run_id])
+    from datagov.tracking import mark_killed
+
+    mark_killed(ws, dead)
+    return dead

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(help="Audit the data behind receipts and registered models, now or on a schedule.",
@@ -110,11 +112,21 @@ def history_(
 
 
 def cron_line(ws, expr: str, log: str) -> str:
+    """One crontab line. cron ends an entry at a newline and turns every
+    unescaped `%` into one, so control characters are refused and `%` is
+    escaped (in the command and in the trailing mark alike)."""
     import shlex
     import sys
 
+    from datagov.errors import InvalidInput
+
+    for what, text in (("CRON", expr), ("--log", log), ("the workspace path", str(ws.root))):
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+            raise InvalidInput(f"{what} contains a newline or another control character; crontab cannot hold it")
+    log = str(Path(log).expanduser().resolve())
     cmd = f"{shlex.quote(sys.executable)} -m datagov --workspace {shlex.quote(str(ws.root))} audit run"
-    return f"{expr} {cmd} >> {shlex.quote(log)} 2>&1 {CRON_MARK} {ws.root}"
+    line = f"{expr} {cmd} >> {shlex.quote(log)} 2>&1 {CRON_MARK} {ws.root}"
+    return line.replace("%", "\\%")
 
 
 @app.command("schedule")
@@ -148,7 +160,7 @@ def schedule(
     keep = [
         existing
         for existing in (current.stdout.splitlines() if current.returncode == 0 else [])
-        if not existing.endswith(f"{CRON_MARK} {ws.root}")
+        if not existing.endswith(f"{CRON_MARK} {ws.root}".replace("%", "\\%"))
     ]
     result = subprocess.run(["crontab", "-"], input="\n".join([*keep, line]) + "\n", capture_output=True, text=True)
     if result.returncode != 0:

@@ -66,23 +66,23 @@ def review(
     digests), the receipts the gate used and whether they still hold, drift
     reports, waivers, the latest audit, and whether promotion would pass.
     """
-    from pathlib import Path
 
     from rich.table import Table
 
     from datagov.cli.state import console, print_json, when, workspace
+    from datagov.outputs import check_writable, write_atomic
     from datagov.review.facts import as_json as facts_json
     from datagov.review.facts import gather
     from datagov.review.promote import promotion_reasons
 
     ws = workspace()
+    html_path = check_writable(html) if html else None
     facts = gather(ws, name, version)
     reasons = promotion_reasons(facts)
-    if html:
+    if html_path:
         from datagov.review.html import render_review
 
-        Path(html).parent.mkdir(parents=True, exist_ok=True)
-        Path(html).write_text(render_review(facts, reasons))
+        write_atomic(html_path, render_review(facts, reasons))
     if as_json:
         print_json({**facts_json(facts), "promotable": not reasons, "promotion_refusals": [r.message for r in reasons]})
         return

@@ -55,17 +55,17 @@ def shift(
     Exit 0 no drift, 3 drift, 1 error.
     """
     import json
-    import shutil
-    from pathlib import Path
 
     from rich.table import Table
 
     from datagov.cli.state import console, workspace
     from datagov.errors import CheckFailed
+    from datagov.outputs import check_writable
     from datagov.shift.columns import ShiftSettings
     from datagov.shift.report import run_shift, save_report
 
     ws = workspace()
+    out_path = check_writable(out) if out else None  # before any work: a typo costs nothing
     settings = ShiftSettings(
         small_rows=small_rows,
         alpha=alpha,
@@ -85,10 +85,7 @@ def shift(
         sample=sample,
         permutations=permutations,
     )
-    save_report(ws, report)
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ws.root / report.report_path, out)
+    save_report(ws, report, copy_to=out_path)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2, default=str))
     else:

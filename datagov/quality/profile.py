@@ -43,7 +43,10 @@ class ColumnProfile:
 
     @property
     def blob(self) -> bool:
-        return self.type.upper() == "BLOB"
+        """Bytes, or nested values (STRUCT, LIST, MAP): nothing to suggest
+        value sets or ranges from."""
+        kind = self.type.upper()
+        return kind == "BLOB" or kind.endswith("[]") or kind.startswith(("STRUCT", "MAP", "UNION")) or "[" in kind
 
 
 @dataclass

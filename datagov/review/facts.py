@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from datagov.catalog.db import open_catalog
-from datagov.catalog.versions import SHORT, dataset_row, now, resolve
-from datagov.errors import NotFound
+from datagov.catalog.versions import SHORT, check_name, dataset_row, now, resolve
+from datagov.errors import InvalidInput, NotFound
 from datagov.workspace import Workspace
 
 
@@ -86,6 +86,9 @@ def client(ws: Workspace):
     # MLflow retries an unreachable server 7 times with backoff (minutes); a review should say so sooner.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    if tracking.tracking_uri(ws) == tracking.default_uri(ws) and not (ws.catalog_dir / "mlflow.db").exists():
+        # reading must not create the store: nothing was ever registered here
+        raise NotFound("no models are registered in this workspace yet", hint="train one with `datagov pretrain`")
     tracking.configure(ws)
     c = MlflowClient()
     try:
@@ -99,6 +102,9 @@ def client(ws: Workspace):
 def model_version(c, name: str, version: str | None):
     from mlflow.exceptions import MlflowException
 
+    check_name(name, "model")  # it goes into an MLflow search filter
+    if version is not None and not version.isdigit():
+        raise InvalidInput(f"invalid model version {version!r}: expected a number", hint="see `datagov models list`")
     try:
         if version is None:
             versions = c.search_model_versions(f"name = '{name}'")
@@ -152,6 +158,7 @@ def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
 def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
     from datagov.audit.status import latest_audit_status
 
+    check_name(name, "model")
     c = client(ws)
     mv = model_version(c, name, version)
     run = c.get_run(mv.run_id)

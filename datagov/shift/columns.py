@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import duckdb
 import numpy as np
 
+from datagov.errors import InvalidInput
 from datagov.quality.profile import NUMERIC, VALUE_SET_MAX
 from datagov.shift import stats
 from datagov.sql import sql_ident
@@ -99,6 +100,8 @@ def _categorical_type(type_: str) -> bool:
 
 
 def _moments(con, side: Side, columns: list[str]) -> dict[str, dict]:
+    if not columns:
+        return {}
     parts = []
     for c in columns:
         q = sql_ident(c)
@@ -147,6 +150,9 @@ def compare_columns(
     for c in wanted:
         if c not in ref.types and c not in target.types:
             raise KeyError(c)
+        if settings.columns is not None and c not in ref.types:
+            # a column asked for by name that cannot be compared: an error, never "no drift"
+            raise InvalidInput(f"--columns {c}: not in the reference {ref.label} (its columns: {', '.join(ref.types)})")
     present = []
     for c in wanted:
         if c in settings.exclude:

@@ -4,11 +4,11 @@ a transfer strategy, and keep the report (JSON, HTML, catalog row, lineage)."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.versions import Version, add_edge, dataset_row, now, resolve
@@ -185,6 +185,12 @@ def run_shift(
                 f"no encoder compared: no finished pretraining run on {reference.ref}; "
                 "pass --encoder models:/NAME@ALIAS"
             )
+    if not columns and embedding is None:  # "no drift" about nothing would be a pass nobody earned
+        raise InvalidInput(
+            f"nothing to compare between {reference.ref} and {target.ref}: no column is testable on both sides "
+            "and no encoder was used",
+            hint="name shared columns with --columns, or pass --encoder models:/NAME@ALIAS for images",
+        )
     label = _label_column(ws, target)
     labelled = _labelled(ws, target, label)
     shifted = embedding.drift if embedding else drift
@@ -209,9 +215,12 @@ def run_shift(
     )
 
 
-def save_report(ws: Workspace, report: ShiftReport) -> None:
-    """JSON and HTML under catalog/reports/, then the catalog row and lineage
-    edges in one transaction (files first: a row never points at nothing)."""
+def save_report(ws: Workspace, report: ShiftReport, copy_to: Path | None = None) -> None:
+    """JSON and HTML under catalog/reports/ (and the HTML to `copy_to`), then
+    the catalog row and lineage edges in one transaction (files first: a row
+    never points at nothing; a failed copy removes the files, so a failed
+    command records no report)."""
+    from datagov.outputs import write_atomic
     from datagov.shift.html import render_html
 
     ws.reports_dir.mkdir(parents=True, exist_ok=True)
@@ -220,10 +229,16 @@ def save_report(ws: Workspace, report: ShiftReport) -> None:
     report.report_path = str(html_path.relative_to(ws.root))
     report.data_path = str(json_path.relative_to(ws.root))
     doc = report.to_json()
-    for path, text in ((json_path, json.dumps(doc, indent=2, default=str)), (html_path, render_html(doc))):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    html = render_html(doc)
+    try:
+        write_atomic(json_path, json.dumps(doc, indent=2, default=str))
+        write_atomic(html_path, html)
+        if copy_to is not None:
+            write_atomic(copy_to, html)
+    except BaseException:
+        json_path.unlink(missing_ok=True)
+        html_path.unlink(missing_ok=True)
+        raise
     emb = report.embedding
     summary = {
         "why": report.why,

@@ -53,9 +53,10 @@ def _first_ragged_line(path: Path, delim: str) -> tuple[int, int, int] | None:
 def reader_sql(path: Path, fmt: str) -> str:
     if fmt == "csv":
         delim = _csv_delimiter(path)
-        return (
-            f"read_csv({sql_str(str(path))}, delim={sql_str(delim)}, header=true, strict_mode=true, null_padding=false, skip=0)"
-        )
+        # skip=0: DuckDB's sniffer would otherwise take a later, wider row for
+        # the header and silently drop the rows above it.
+        options = "header=true, strict_mode=true, null_padding=false, skip=0"
+        return f"read_csv({sql_str(str(path))}, delim={sql_str(delim)}, {options})"
     if fmt == "jsonl":
         return f"read_json({sql_str(str(path))}, format='newline_delimited')"
     if path.is_dir():
@@ -81,16 +82,23 @@ def write_duckdb_source(source: str, fmt: str, out: Path, opts: IngestOptions) -
         raise SourceError(f"a {fmt} source must be a file: {source}")
     if path.is_file() and path.stat().st_size == 0:
         raise SourceError(f"source is empty: {source}")
+    if path.is_dir() and (link := next((p for p in sorted(path.iterdir()) if p.is_symlink()), None)):
+        raise SourceError(f"{link.name} in {source} is a symlink; datagov does not follow links out of a source folder")
     con = duckdb_connection()
     try:
         if opts.show_progress and sys.stderr.isatty():
             con.execute("SET enable_progress_bar = true")
         reader = reader_sql(path, fmt)
         try:
-            if opts.label:  # checked before the copy: a typo should not cost a full read
-                columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
-                if opts.label not in columns:
-                    raise SourceError(f"label column {opts.label!r} is not in {source}; columns: {', '.join(columns)}")
+            # checked before the copy: a typo should not cost a full read
+            columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+            if len(columns) > opts.max_columns:
+                raise SourceError(
+                    f"{source} has {len(columns):,} columns, over the limit of {opts.max_columns:,}",
+                    hint="select the columns you need first, or raise [ingest] max_columns in datagov.toml",
+                )
+            if opts.label and opts.label not in columns:
+                raise SourceError(f"label column {opts.label!r} is not in {source}; columns: {', '.join(columns)}")
             con.execute(f"COPY (SELECT * FROM {reader}) TO {sql_str(str(out / PART))} ({PARQUET_OPTIONS})")
         except duckdb.Error as exc:
             raise _explain(path, fmt, exc) from exc

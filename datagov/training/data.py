@@ -26,7 +26,6 @@ from datagov.errors import InvalidInput
 from datagov.sources.image_features import BadImage, decode
 from datagov.training.inputs import ImageShape
 
-
 UNIT_ROWS = 1024
 
 

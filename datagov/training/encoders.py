@@ -65,7 +65,9 @@ def load_autoencoder(ws, source: EncoderSource):
 
     artifact = find_artifact(ws, *source.node)
     if artifact.arch.get("kind") != "autoencoder":
-        raise InvalidInput(f"{source.uri} is a {artifact.arch.get('kind')}, not an autoencoder; use a pretrained encoder")
+        raise InvalidInput(
+            f"{source.uri} is a {artifact.arch.get('kind')}, not an autoencoder; use a pretrained encoder"
+        )
     return load_verified(ws, artifact), artifact.arch
 
 

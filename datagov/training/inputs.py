@@ -55,7 +55,8 @@ def image_input(ws: Workspace, ref: str) -> ImageInput:
         prints = [Fingerprint.of(f) for f in files]
     except OSError as exc:
         raise IntegrityError(
-            f"{version.ref} is missing a stored file: {exc.filename}", hint=f"see `datagov datasets verify {version.ref}`"
+            f"{version.ref} is missing a stored file: {exc.filename}",
+            hint=f"see `datagov datasets verify {version.ref}`",
         ) from None
     return ImageInput(version, files, image_shape(ws, version), [f[1] for f in manifest], prints)
 

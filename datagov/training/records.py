@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import json
+import os
 import secrets
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -76,9 +78,9 @@ def record_run(
     with open_catalog(ws, write=True) as con, transaction(con):
         con.execute(
             "INSERT INTO runs (run_id, stage, pipeline, experiment, dataset, digest, gate, waiver_id, status, "
-            "started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+            "started, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
             [run_id, stage, str(spec_path), experiment, version.dataset, version.digest, json.dumps(gate_doc),
-             waiver_id, now()],
+             waiver_id, now(), os.getpid(), socket.gethostname()],
         )  # fmt: skip
         if waiver_id:
             con.execute("UPDATE waivers SET run_id = ? WHERE id = ?", [run_id, waiver_id])
@@ -98,9 +100,7 @@ def finish_run(
             add_edge(con, "run", run_id, "model", f"{model_name}/{model_version}", "registered")
 
 
-def register_model(
-    ws: Workspace, model, arch: dict, model_name: str, alias: str, tags: dict[str, str], mlflow
-) -> str:
+def register_model(ws: Workspace, model, arch: dict, model_name: str, alias: str, tags: dict[str, str], mlflow) -> str:
     """Log a torch module's weights as safetensors, register them as a new
     version, record their sha256 and architecture in the catalog, tag the
     version and point the alias at it; returns the version number.

@@ -4,6 +4,7 @@ every problem reported at once with its key path (torchtune's habit)."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -178,14 +179,106 @@ def apply_overrides(raw: dict, overrides: list[str], errors: list[str]) -> dict:
     return raw
 
 
+MAX_SPEC_BYTES = 1 << 20
+# (least, most) for numbers; the upper bounds keep a typo from allocating
+# terabytes or spinning for ever before anything useful happens.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "train.epochs": (1, 100_000),
+    "train.batch_size": (1, 1 << 20),
+    "train.patience": (1, 100_000),
+    "train.workers": (0, 256),
+    "train.seed": (0, 2**32 - 1),
+    "train.noise": (0, 100),
+    "train.weight_decay": (0, 100),
+    "model.latent": (1, 65_536),
+    "data.validation_every": (2, 1 << 30),  # 1 would hold out every row
+}
+POSITIVE = ("train.lr", "train.encoder_lr")
+LAYER_BOUNDS = {"model.hidden": 65_536, "model.channels": 4_096}
+MAX_PARAMETERS = 2_000_000_000
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors and aliases: a few lines of aliases can
+    expand to gigabytes (the "billion laughs"), and specs do not need them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in pipeline specs", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def read_yaml(path: Path) -> Any:
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise InvalidInput(f"pipeline spec {path} is over {MAX_SPEC_BYTES:,} bytes")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"pipeline spec {path} is not UTF-8 text (byte {exc.start})") from None
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"pipeline spec {path} is not valid YAML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise InvalidInput(f"pipeline spec {path} nests too deeply") from None
+
+
+def _check_values(flat: dict[str, Any], errors: list[str]) -> None:
+    from datagov.catalog.versions import check_name, parse_ref
+    from datagov.errors import DatagovError
+
+    for key, allowed in CHOICES.items():
+        if key in flat and flat[key] not in allowed:
+            errors.append(f"{key}: {flat[key]!r} is not one of {', '.join(allowed)}")
+    if not flat.get("data.suites"):
+        errors.append("data.suites: name at least one suite; training data must pass checks")
+    for key, (least, most) in BOUNDS.items():
+        value = flat.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if value < least:
+                errors.append(f"{key}: must be at least {least:g}")
+            elif value > most:
+                errors.append(f"{key}: must be at most {most:,}")
+    for key in POSITIVE:
+        value = flat.get(key)
+        if isinstance(value, float) and not 0 < value < 1e3:
+            errors.append(f"{key}: must be a positive number below 1000")
+    for key, most in LAYER_BOUNDS.items():
+        for i, width in enumerate(flat.get(key) or []):
+            if isinstance(width, int) and not 1 <= width <= most:
+                errors.append(f"{key}[{i}]: must be between 1 and {most:,}")
+    checks = [("name", "pipeline"), ("register.model_name", "model"), ("register.alias", "alias")]
+    checks += [(f"data.suites[{i}]", "suite") for i in range(len(flat.get("data.suites") or []))]
+    for key, what in checks:
+        value = flat["data.suites"][int(key[12:-1])] if key.startswith("data.suites[") else flat.get(key)
+        if isinstance(value, str) and (value or key != "register.model_name"):
+            try:
+                check_name(value, what)
+            except DatagovError as exc:
+                errors.append(f"{key}: {exc.message}")
+    for key in ("data.dataset", "data.train", "data.eval"):
+        if isinstance(flat.get(key), str):
+            try:
+                parse_ref(flat[key])
+            except DatagovError as exc:
+                errors.append(f"{key}: {exc.message}")
+
+
+def _parameters(flat: dict[str, Any]) -> int:
+    """A rough count of the largest layer stack's weights (MLP widths)."""
+    widths = [w for w in flat.get("model.hidden") or [] if isinstance(w, int)]
+    dims = [4096, *widths, flat.get("model.latent") if isinstance(flat.get("model.latent"), int) else 1]
+    return 2 * sum(a * b for a, b in itertools.pairwise(dims))
+
+
 def load_spec(path: str | Path, overrides: list[str] | None = None, cls: type = PretrainSpec) -> Any:
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(f"pipeline spec not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"pipeline spec {path} is not valid YAML: {exc}") from None
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise InvalidInput(f"pipeline spec {path} must be a mapping at the top level")
     errors: list[str] = []
@@ -193,20 +286,9 @@ def load_spec(path: str | Path, overrides: list[str] | None = None, cls: type = 
     spec = _build(cls, raw, "", errors)
     if spec is not None:
         flat = flatten(dataclasses.asdict(spec))
-        for key, allowed in CHOICES.items():
-            if key in flat and flat[key] not in allowed:
-                errors.append(f"{key}: {flat[key]!r} is not one of {', '.join(allowed)}")
-        if not flat.get("data.suites"):
-            errors.append("data.suites: name at least one suite; training data must pass checks")
-        for key, least in (
-            ("train.epochs", 1),
-            ("train.batch_size", 1),
-            ("train.patience", 1),
-            ("model.latent", 1),
-            ("data.validation_every", 2),  # 1 would hold out every row
-        ):
-            if isinstance(flat.get(key), int) and flat[key] < least:
-                errors.append(f"{key}: must be at least {least}")
+        _check_values(flat, errors)
+        if _parameters(flat) > MAX_PARAMETERS:
+            errors.append(f"model.hidden: {flat.get('model.hidden')} makes a model of over {MAX_PARAMETERS:,} weights")
     if errors:
         raise InvalidInput(f"pipeline spec {path} has {len(errors)} problem(s):\n  " + "\n  ".join(errors))
     return spec

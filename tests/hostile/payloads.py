@@ -1,0 +1,67 @@
+"""Hostile files for the corpus: each is built by the test that uses it,
+under tmp_path, from bytes written here (no fixtures checked in)."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def huge_png(width: int, height: int, *, palette: bool = False) -> bytes:
+    """A valid-looking PNG header declaring width x height pixels: a few
+    hundred bytes that would decode to gigabytes."""
+    color_type, depth = (3, 8) if palette else (0, 8)
+    head = png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0, 0))
+    extra = png_chunk(b"PLTE", b"\0\0\0" * 256) if palette else b""
+    body = png_chunk(b"IDAT", zlib.compress(b"\0" * (width + 1) * 4))
+    return b"\x89PNG\r\n\x1a\n" + head + extra + body + png_chunk(b"IEND", b"")
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def bad_crc_png() -> bytes:
+    """A real 8x8 PNG whose IDAT CRC is wrong (Pillow decodes it anyway)."""
+    data = bytearray(png(np.arange(64, dtype=np.uint8).reshape(8, 8)))
+    at = data.index(b"IDAT")
+    length = int.from_bytes(data[at - 4 : at], "big")
+    data[at + 4 + length] ^= 0xFF  # first byte of the CRC
+    return bytes(data)
+
+
+def image_folder(root: Path, n: int = 3) -> Path:
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            (root / label / f"{i}.png").write_bytes(png(np.full((8, 8), 40 * i, dtype=np.uint8)))
+    return root
+
+
+def suite(path: Path, expectations: list[dict], name: str | None = None) -> Path:
+    path.write_text(json.dumps({"name": name or path.stem, "expectations": expectations}))
+    return path
+
+
+def rows_query(query: str) -> dict:
+    return {"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": query}}
+
+
+def alias_bomb() -> str:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]")
+    return "\n".join(lines) + "\nname: bomb\ndata: {dataset: digits, suites: [s]}\n"

@@ -1,0 +1,595 @@
+"""The hostile-input corpus: every case is one command run against a real
+workspace (digits ingested, split and validated; real DuckDB, Parquet, GX).
+
+Each case asserts the documented exit code, exactly one `Error:` line on
+stderr, no traceback, and that nothing was written: no catalog row, no file
+in the workspace (store, cache, reports, suites), nothing outside it. Cases
+that plant a payload also assert that its marker file never appears.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from datagov.workspace import Workspace
+from tests.conftest import REPO, Cli
+from tests.hostile import payloads
+
+TABLES = ("datasets", "versions", "files", "rejects", "lineage", "receipts", "runs", "waivers", "drift_reports",
+          "audits", "audit_results", "promotions", "caches", "model_artifacts")  # fmt: skip
+VOLATILE = {"catalog/.lock", "catalog/catalog.duckdb", "catalog/catalog.duckdb.wal"}
+SPEC = REPO / "pipelines" / "pretrain-digits.yaml"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    from datagov.workspace import init_workspace
+
+    ws, _ = init_workspace(tmp_path_factory.mktemp("template") / "ws")
+    cli = Cli(ws)
+    assert cli("ingest", "sklearn:digits", "--name", "digits").exit_code == 0
+    into = "pretrain=0.7,finetune=0.1,eval=0.2"
+    assert cli("split", "digits", "--into", into, "--drop-labels", "pretrain").exit_code == 0
+    for name in ("digits-pretrain", "digits-labelled"):
+        shutil.copy(REPO / "expectations" / f"{name}.json", ws.expectations_dir)
+    assert cli("validate", "digits-pretrain", "--suite", "digits-pretrain").exit_code == 0
+    nested = ws.root.parent / "nested.jsonl"
+    nested.write_text(
+        '{"id": 1, "meta": {"a": [1, 2], "b": {"c": "x"}}}\n{"id": 2, "meta": {"a": [3], "b": {"c": "y"}}}\n'
+    )
+    assert cli("ingest", nested, "--name", "nested").exit_code == 0
+    return ws.root
+
+
+def snapshot(ws: Workspace, outside: Path) -> dict:
+    """Everything a command could have written: catalog rows, workspace files, files beside it."""
+    from datagov.catalog.db import open_catalog
+
+    with open_catalog(ws) as con:  # a reader: opening sweeps nothing
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+    files = {}
+    for root in (ws.root, outside):
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(ws.root).as_posix() if path.is_relative_to(ws.root) else f"outside:{path.name}"
+            if path.is_file() and not path.is_symlink() and rel not in VOLATILE:
+                files[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"rows": counts, "files": files}
+
+
+@dataclass
+class Case:
+    id: str
+    args: list[str]
+    code: int
+    says: str  # a fragment of the Error line
+    setup: Callable[[Workspace, Path], None] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    marker: str | None = None  # a payload's marker file, relative to the case folder
+
+
+def write(rel: str, data: bytes | str) -> Callable[[Workspace, Path], None]:
+    def setup(ws: Workspace, tmp: Path) -> None:
+        path = tmp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data if isinstance(data, bytes) else data.encode())
+
+    return setup
+
+
+def in_ws(rel: str, data: bytes | str) -> Callable[[Workspace, Path], None]:
+    def setup(ws: Workspace, tmp: Path) -> None:
+        path = ws.root / rel
+        path.write_bytes(data if isinstance(data, bytes) else data.encode())
+
+    return setup
+
+
+def suite_with(name: str, expectations: list[dict]) -> Callable[[Workspace, Path], None]:
+    return lambda ws, tmp: payloads.suite(ws.expectations_dir / f"{name}.json", expectations) and None
+
+
+def folder_with(build: Callable[[Path], None]) -> Callable[[Workspace, Path], None]:
+    def setup(ws: Workspace, tmp: Path) -> None:
+        root = payloads.image_folder(tmp / "imgs")
+        build(root)
+
+    return setup
+
+
+def link_file(root: Path) -> None:
+    (root / "a" / "leak.png").symlink_to(root.parent / "secret.png")
+    (root.parent / "secret.png").write_bytes(payloads.png(payloads.np.zeros((8, 8), payloads.np.uint8)))
+
+
+def link_class(root: Path) -> None:
+    (root.parent / "elsewhere").mkdir()
+    (root.parent / "elsewhere" / "x.png").write_bytes(payloads.png(payloads.np.zeros((8, 8), payloads.np.uint8)))
+    (root / "c").symlink_to(root.parent / "elsewhere")
+
+
+def add_file(rel: str, data: bytes) -> Callable[[Path], None]:
+    return lambda root: (root / rel).write_bytes(data) and None
+
+
+def flip_store_bit(ws: Workspace, tmp: Path) -> None:
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.versions import resolve
+
+    with open_catalog(ws) as con:
+        digest = resolve(con, "digits-pretrain").digest
+    part = ws.store_dir / digest / "part-00000.parquet"
+    data = bytearray(part.read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside the image bytes: same size, new content
+    part.write_bytes(bytes(data))
+
+
+def spec(text: str | bytes) -> Callable[[Workspace, Path], None]:
+    return write("spec.yaml", text)
+
+
+def spec_override(*lines: str) -> Callable[[Workspace, Path], None]:
+    base = SPEC.read_text()
+    return spec(base + "\n".join(lines) + "\n")
+
+
+MARK = "pwned.txt"
+COPY_PAYLOAD = "SELECT * FROM {batch} WHERE false; COPY (SELECT 'x') TO '{tmp}/pwned.txt'"
+RAGGED = "a,b,c\n1,2,3\n4,5,6,7\n8,9,10,11\n12,13,14,15\n"
+
+CASES = [
+    # --- ingest: honest sources
+    Case(
+        "csv-wider-rows-after-header",
+        ["ingest", "{tmp}/r.csv", "--name", "r"],
+        1,
+        "line 3 has 4 fields",
+        write("r.csv", RAGGED),
+    ),
+    Case(
+        "csv-short-then-long",
+        ["ingest", "{tmp}/r.csv", "--name", "r"],
+        1,
+        "line 3 has 2 fields",
+        write("r.csv", "a,b,c\n1,2,3\n4,5\n6,7,8,9\n"),
+    ),
+    Case(
+        "csv-short-last-row",
+        ["ingest", "{tmp}/r.csv", "--name", "r"],
+        1,
+        "line 4 has 2 fields",
+        write("r.csv", "a,b,c\n1,2,3\n4,5,6\n7,8\n"),
+    ),
+    Case(
+        "csv-unterminated-quote",
+        ["ingest", "{tmp}/r.csv", "--name", "r"],
+        1,
+        "cannot read CSV",
+        write("r.csv", 'a,b\n1,2\n"x\n'),
+    ),
+    Case("csv-empty", ["ingest", "{tmp}/e.csv", "--name", "e"], 1, "source is empty", write("e.csv", "")),
+    Case("csv-header-only", ["ingest", "{tmp}/h.csv", "--name", "h"], 1, "no rows", write("h.csv", "a,b\n")),
+    Case(
+        "csv-10000-columns",
+        ["ingest", "{tmp}/w.csv", "--name", "w"],
+        1,
+        "10,000 columns, over the limit",
+        write("w.csv", ",".join(f"c{i}" for i in range(10_000)) + "\n" + ",".join("1" * 10_000) + "\n"),
+    ),
+    Case("source-missing", ["ingest", "{tmp}/nope.csv", "--name", "n"], 1, "source not found"),
+    Case(
+        "unknown-format",
+        ["ingest", "{tmp}/r.csv", "--name", "r", "--format", "xls"],
+        1,
+        "unknown format",
+        write("r.csv", "a\n1\n"),
+    ),
+    Case("name-traversal", ["ingest", "sklearn:digits", "--name", "../x"], 1, "invalid dataset name"),
+    Case("name-too-long", ["ingest", "sklearn:digits", "--name", "x" * 200], 1, "invalid dataset name"),
+    Case("bad-tag", ["ingest", "sklearn:digits", "--name", "d2", "--tag", "novalue"], 1, "invalid tag"),
+    Case(
+        "label-column-missing",
+        ["ingest", "{tmp}/r.csv", "--name", "r", "--label", "y"],
+        1,
+        "label column 'y' is not in",
+        write("r.csv", "a,b\n1,2\n"),
+    ),
+    Case(
+        "jsonl-broken",
+        ["ingest", "{tmp}/r.jsonl", "--name", "r"],
+        1,
+        "cannot read jsonl",
+        write("r.jsonl", '{"a": 1}\n{"a": \n'),
+    ),
+    Case(
+        "npz-with-pickle",
+        ["ingest", "{tmp}/x.npz", "--name", "x"],
+        1,
+        "",
+        lambda ws, tmp: payloads.np.savez(tmp / "x.npz", a=payloads.np.array([{"k": 1}], dtype=object)),
+    ),
+    Case(
+        "parquet-folder-with-symlink",
+        ["ingest", "{tmp}/pq", "--name", "p", "--format", "parquet"],
+        1,
+        "is a symlink",
+        lambda ws, tmp: _parquet_folder_with_link(tmp),
+    ),
+    Case("image-symlinked-file", ["ingest", "{tmp}/imgs", "--name", "i"], 1, "is a symlink", folder_with(link_file)),
+    Case("image-symlinked-class", ["ingest", "{tmp}/imgs", "--name", "i"], 1, "is a symlink", folder_with(link_class)),
+    Case(
+        "image-bad-idat-crc",
+        ["ingest", "{tmp}/imgs", "--name", "i"],
+        1,
+        "CRC mismatch",
+        folder_with(add_file("a/bad.png", payloads.bad_crc_png())),
+    ),
+    Case(
+        "image-20000x20000",
+        ["ingest", "{tmp}/imgs", "--name", "i"],
+        1,
+        "over the limit of 40,000,000",
+        folder_with(add_file("a/huge.png", payloads.huge_png(20_000, 20_000))),
+    ),
+    Case(
+        "image-palette-bomb",
+        ["ingest", "{tmp}/imgs", "--name", "i"],
+        1,
+        "144,000,000 pixels",
+        folder_with(add_file("b/bomb.png", payloads.huge_png(12_000, 12_000, palette=True))),
+    ),
+    Case(
+        "image-truncated",
+        ["ingest", "{tmp}/imgs", "--name", "i"],
+        1,
+        "cannot decode",
+        folder_with(add_file("a/cut.png", payloads.png(payloads.np.ones((8, 8), payloads.np.uint8))[:40])),
+    ),
+    Case(
+        "image-not-an-image",
+        ["ingest", "{tmp}/imgs", "--name", "i"],
+        1,
+        "not an image file",
+        folder_with(add_file("a/x.png", b"hello")),
+    ),
+    Case(
+        "image-limit-setting-not-a-number",
+        ["ingest", "{tmp}/imgs", "--name", "i"],
+        1,
+        "[ingest] max_image_pixels = 'many'",
+        lambda ws, tmp: (
+            payloads.image_folder(tmp / "imgs"),
+            _set_config(ws, "max_image_pixels = 40000000", 'max_image_pixels = "many"'),
+        ),
+    ),
+    # --- validate: suites cannot reach outside the data, nor vouch for nothing
+    Case(
+        "suite-copy-payload",
+        ["validate", "digits-pretrain", "--suite", "evil"],
+        1,
+        "only queries may run",
+        lambda ws, tmp: (
+            payloads.suite(
+                ws.expectations_dir / "evil.json", [payloads.rows_query(COPY_PAYLOAD.replace("{tmp}", str(tmp)))]
+            )
+            and None
+        ),
+        marker=MARK,
+    ),
+    Case(
+        "suite-read-text",
+        ["validate", "digits-pretrain", "--suite", "evil"],
+        1,
+        "tried to reach outside the data",
+        suite_with(
+            "evil",
+            [payloads.rows_query("SELECT * FROM {batch} WHERE EXISTS (SELECT * FROM read_text('/etc/hostname'))")],
+        ),
+    ),
+    Case(
+        "suite-attach",
+        ["validate", "digits-pretrain", "--suite", "evil"],
+        1,
+        "only queries may run",
+        suite_with("evil", [payloads.rows_query("ATTACH '{tmp}/x.duckdb' AS x")]),
+    ),
+    Case(
+        "suite-set-setting",
+        ["validate", "digits-pretrain", "--suite", "evil"],
+        1,
+        "only queries may run",
+        suite_with("evil", [payloads.rows_query("SET enable_external_access = true")]),
+    ),
+    Case(
+        "suite-glob-store",
+        ["validate", "digits-pretrain", "--suite", "evil"],
+        1,
+        "tried to reach outside the data",
+        suite_with("evil", [payloads.rows_query("SELECT * FROM {batch} WHERE EXISTS (SELECT * FROM glob('/etc/*'))")]),
+    ),
+    Case(
+        "suite-empty",
+        ["validate", "digits-pretrain", "--suite", "empty"],
+        1,
+        "has no expectations",
+        suite_with("empty", []),
+    ),
+    Case(
+        "suite-not-utf8",
+        ["validate", "digits-pretrain", "--suite", "latin"],
+        1,
+        "is not UTF-8 text",
+        in_ws("expectations/latin.json", b'{"expectations": [], "name": "caf\xe9"}'),
+    ),
+    Case(
+        "suite-deeply-nested",
+        ["validate", "digits-pretrain", "--suite", "deep"],
+        1,
+        "nests deeper than",
+        in_ws("expectations/deep.json", '{"expectations": ' + "[" * 5000 + "]" * 5000 + "}"),
+    ),
+    Case(
+        "suite-not-json",
+        ["validate", "digits-pretrain", "--suite", "broken"],
+        1,
+        "is not valid JSON",
+        in_ws("expectations/broken.json", "{nope"),
+    ),
+    Case(
+        "suite-link-outside",
+        ["validate", "digits-pretrain", "--suite", "linked"],
+        1,
+        "is a link out of",
+        lambda ws, tmp: (
+            payloads.suite(
+                tmp / "outside.json", [{"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}}]
+            ),
+            (ws.expectations_dir / "linked.json").symlink_to(tmp / "outside.json"),
+        ),
+    ),
+    Case(
+        "suite-name-traversal", ["validate", "digits-pretrain", "--suite", "../../etc/passwd"], 1, "invalid suite name"
+    ),
+    Case(
+        "suite-unknown-type",
+        ["validate", "digits-pretrain", "--suite", "odd"],
+        1,
+        "unknown expectation type",
+        suite_with("odd", [{"type": "expect_the_unexpected", "kwargs": {}}]),
+    ),
+    Case("suite-unknown", ["validate", "digits-pretrain", "--suite", "nope"], 1, "unknown suite"),
+    Case("validate-unknown-dataset", ["validate", "ghost", "--suite", "digits-pretrain"], 1, "ghost"),
+    Case("validate-bad-digest", ["validate", "digits@xyz", "--suite", "digits-pretrain"], 1, "invalid digest"),
+    Case(
+        "validate-same-size-edit",
+        ["validate", "digits-pretrain", "--suite", "digits-pretrain"],
+        3,
+        "no longer matches its manifest, refusing to validate",
+        flip_store_bit,
+    ),
+    Case(
+        "verify-same-size-edit",
+        ["datasets", "verify", "digits-pretrain"],
+        3,
+        "do not match the manifest",
+        flip_store_bit,
+    ),
+    # --- split: nothing empty, nothing out of range
+    Case("split-negative-seed", ["split", "digits", "--into", "a=0.5,b=0.5", "--seed", "-1"], 1, "--seed -1"),
+    Case(
+        "split-empty-child",
+        ["split", "digits", "--into", "a=0.9995,b=0.0005", "--prefix", "x"],
+        1,
+        "would have no rows",
+    ),
+    Case("split-over-one", ["split", "digits", "--into", "a=0.8,b=0.8"], 1, ""),
+    Case("split-negative-fraction", ["split", "digits", "--into", "a=-0.5"], 1, ""),
+    Case("split-unknown", ["split", "ghost", "--into", "a=0.5"], 1, "ghost"),
+    Case(
+        "split-same-size-edit",
+        ["split", "digits-pretrain", "--into", "a=0.5,b=0.5", "--prefix", "t"],
+        3,
+        "refusing to split",
+        flip_store_bit,
+    ),
+    # --- expectations
+    Case("suggest-nested-jsonl", ["expectations", "suggest", "nested", "--suite", "nested-x"], 0, ""),
+    Case(
+        "suggest-existing-suite",
+        ["expectations", "suggest", "digits", "--suite", "digits-pretrain"],
+        1,
+        "already exists",
+    ),
+    Case("suggest-bad-suite-name", ["expectations", "suggest", "digits", "--suite", "../x"], 1, "invalid suite name"),
+    Case(
+        "show-not-utf8-suite",
+        ["expectations", "show", "latin"],
+        1,
+        "is not UTF-8 text",
+        in_ws("expectations/latin.json", b'{"expectations": [], "name": "caf\xe9"}'),
+    ),
+    # --- pretrain: specs checked before any work
+    Case(
+        "spec-name-traversal",
+        ["pretrain", "{tmp}/spec.yaml"],
+        1,
+        "name: invalid pipeline name",
+        spec_override("name: ../../../x"),
+    ),
+    Case(
+        "spec-model-name-invalid",
+        ["pretrain", "{tmp}/spec.yaml"],
+        1,
+        "register.model_name: invalid model name",
+        spec("name: p\ndata: {dataset: digits-pretrain, suites: [digits-pretrain]}\nregister: {model_name: 'a b/c'}\n"),
+    ),
+    Case("spec-not-utf8", ["pretrain", "{tmp}/spec.yaml"], 1, "is not UTF-8 text", spec(b"name: caf\xe9\n")),
+    Case(
+        "spec-alias-bomb",
+        ["pretrain", "{tmp}/spec.yaml"],
+        1,
+        "aliases (*name) are not allowed",
+        spec(payloads.alias_bomb()),
+    ),
+    Case(
+        "spec-huge-hidden",
+        ["pretrain", "{tmp}/spec.yaml"],
+        1,
+        "model.hidden[0]: must be between 1 and 65,536",
+        spec(
+            "name: p\ndata: {dataset: digits-pretrain, suites: [digits-pretrain]}\nmodel: {hidden: [100000000, 100000000]}\n"
+        ),
+    ),
+    Case(
+        "spec-python-tag",
+        ["pretrain", "{tmp}/spec.yaml"],
+        1,
+        "is not valid YAML",
+        spec("name: !!python/object/apply:os.system ['touch pwned.txt']\n"),
+        marker=MARK,
+    ),
+    Case(
+        "spec-unknown-key",
+        ["pretrain", "{tmp}/spec.yaml"],
+        1,
+        "unknown key",
+        spec("name: p\ndata: {dataset: digits-pretrain, suites: [digits-pretrain]}\ntrian: {}\n"),
+    ),
+    Case("spec-missing", ["pretrain", "{tmp}/none.yaml"], 1, "pipeline spec not found"),
+    Case("spec-negative-seed", ["pretrain", SPEC, "train.seed=-1"], 1, "train.seed: must be at least 0"),
+    Case("spec-zero-lr", ["pretrain", SPEC, "train.lr=0"], 1, "train.lr: must be a positive number"),
+    Case(
+        "pretrain-unvalidated",
+        ["pretrain", SPEC, "data.dataset=digits-finetune", "data.suites=[digits-labelled]"],
+        4,
+        "gate refused pretrain",
+    ),
+    Case("pretrain-same-size-edit", ["pretrain", SPEC, "train.epochs=1"], 4, "gate refused pretrain", flip_store_bit),
+    Case("pretrain-empty-waiver", ["pretrain", SPEC, "--waive", " "], 1, "--waive needs a reason"),
+    Case(
+        "transfer-spec-missing-encoder",
+        ["transfer", "{tmp}/spec.yaml"],
+        1,
+        "encoder: required",
+        spec("name: t\ndata: {train: digits-finetune, eval: digits-eval, suites: [digits-labelled]}\n"),
+    ),
+    # --- shift
+    Case(
+        "shift-column-one-side",
+        ["shift", "digits-pretrain", "digits-finetune", "--columns", "label", "--encoder", "none"],
+        1,
+        "label",
+    ),
+    Case(
+        "shift-out-unwritable",
+        ["shift", "digits-finetune", "digits-eval", "--encoder", "none", "--out", "/proc/version/x.html"],
+        1,
+        "cannot write /proc/version/x.html",
+    ),
+    Case(
+        "shift-out-is-folder",
+        ["shift", "digits-finetune", "digits-eval", "--encoder", "none", "--out", "{tmp}"],
+        1,
+        "it is a folder",
+    ),
+    Case("shift-unknown", ["shift", "ghost", "digits-eval"], 1, "ghost"),
+    # --- models, lineage, datasets
+    Case("review-quote-in-name", ["models", "review", "x'y"], 1, "x'y"),
+    Case(
+        "review-html-unwritable",
+        ["models", "review", "nope", "--html", "/proc/version/r.html"],
+        1,
+        "cannot write /proc/version/r.html",
+    ),
+    Case(
+        "promote-no-registry",
+        ["models", "promote", "nope", "1", "--alias", "prod"],
+        1,
+        "no models are registered in this workspace yet",
+    ),
+    Case("review-bad-version", ["models", "review", "nope", "1; drop"], 1, "invalid model version"),
+    Case("lineage-unknown", ["lineage", "ghost"], 1, "ghost"),
+    Case("show-bad-hex", ["datasets", "show", "digits@zz"], 1, "invalid digest"),
+    Case("show-unknown-digest", ["datasets", "show", "digits@0000"], 1, "0000"),
+    # --- workspace settings
+    Case(
+        "lock-timeout-not-a-number",
+        ["datasets", "list"],
+        1,
+        "DATAGOV_LOCK_TIMEOUT='abc' is not a number",
+        env={"DATAGOV_LOCK_TIMEOUT": "abc"},
+    ),
+    Case("config-not-utf8", ["datasets", "list"], 1, "is not UTF-8 text", in_ws("datagov.toml", b"# caf\xe9\n")),
+    Case("config-not-toml", ["datasets", "list"], 1, "is not valid TOML", in_ws("datagov.toml", "[catalog\n")),
+    # --- audit scheduling writes one crontab line, never two
+    Case(
+        "schedule-log-newline",
+        ["audit", "schedule", "0 3 * * *", "--print", "--log", "a.log\n* * * * * touch x"],
+        1,
+        "--log",
+    ),
+    Case("schedule-bad-cron", ["audit", "schedule", "61 * * * *", "--print"], 1, "cron"),
+]
+
+
+def _set_config(ws: Workspace, old: str, new: str) -> None:
+    path = ws.root / "datagov.toml"
+    path.write_text(path.read_text().replace(old, new))
+
+
+def _parquet_folder_with_link(tmp: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp / "pq").mkdir()
+    pq.write_table(pa.table({"a": [1, 2]}), tmp / "pq" / "a.parquet")
+    pq.write_table(pa.table({"a": [3]}), tmp / "secret.parquet")
+    (tmp / "pq" / "b.parquet").symlink_to(tmp / "secret.parquet")
+
+
+def test_the_corpus_is_large_and_unique():
+    assert len(CASES) >= 60
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_hostile_input_fails_closed(case: Case, template: Path, tmp_path: Path, monkeypatch):
+    root = tmp_path / "ws"
+    shutil.copytree(template, root, symlinks=True)
+    ws = Workspace(root)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if case.setup:
+        case.setup(ws, outside)
+    before = snapshot(ws, outside)
+    for key, value in case.env.items():
+        monkeypatch.setenv(key, value)
+    args = [str(a).replace("{tmp}", str(outside)) for a in case.args]
+    cwd = os.getcwd()
+    os.chdir(outside)  # a payload writing to a relative path lands where we look
+    try:
+        result = Cli(ws)(*args)
+    finally:
+        os.chdir(cwd)
+    monkeypatch.delenv("DATAGOV_LOCK_TIMEOUT", raising=False)
+    assert result.exit_code == case.code, result.output
+    assert "Traceback" not in result.output
+    if case.code == 0:
+        return
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    assert case.says in result.stderr, result.stderr
+    if case.marker:
+        assert not (outside / case.marker).exists()
+    if case.id.startswith("config-"):
+        (root / "datagov.toml").write_text("")  # to take the snapshot again
+        before["files"].pop("datagov.toml")
+    after = snapshot(ws, outside)
+    after["files"].pop("datagov.toml", None) if case.id.startswith("config-") else None
+    assert after == before
