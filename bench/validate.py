@@ -6,7 +6,10 @@
 2. The same suite through GX's pandas engine (read the Parquet into pandas,
    validate; a fresh process, imports excluded). Target: datagov >= 4x faster.
 3. Peak resident memory of `datagov validate`. Target: <= 1.5 GB.
-Usage: python -m bench.validate [ROWS]"""
+4. The cost of verification: `datagov validate` (which always re-hashes
+   every file before GX runs) against the same command with the hash
+   replaced by a stat, alternating. Target: <= 10 % at 10M rows.
+Usage: python -m bench.validate [ROWS] [--hash-only]"""
 
 from __future__ import annotations
 
@@ -118,7 +121,31 @@ def max_rss_mb(cmd: list[str]) -> tuple[float, float]:
     return float(wall), float(rss)
 
 
-def main(rows: int = 10_000_000) -> None:
+# The same CLI with the sha256 step replaced by a stat: the baseline for the cost of hashing.
+UNHASHED = (
+    "import datagov.quality.validate as v, datagov.verify as f; "
+    "v.require_intact = lambda ws, version, manifest, purpose: "
+    "[f.Fingerprint.of(str(ws.store_dir / version.digest / m[0])) for m in manifest]; "
+    "from datagov.cli.app import main; main()"
+)
+
+
+def hashing_cost(ws, rows: int, rounds: int = 3) -> None:
+    cmd = ["--workspace", str(ws), "validate", "bench", "--suite", "bench"]
+    on, off = [], []
+    for r in range(rounds):  # alternating, order flipped each round
+        pair = [("on", [*DATAGOV, *cmd]), ("off", [sys.executable, "-c", UNHASHED, *cmd])]
+        for label, argv in pair[:: 1 if r % 2 == 0 else -1]:
+            (on if label == "on" else off).append(max_rss_mb(argv)[0])
+    size = sum(p.stat().st_size for p in (ws / "catalog" / "store").rglob("*.parquet"))
+    cost = min(on) / min(off) - 1
+    print(f"Verification cost: {rows:,} rows, {size / 1e6:,.0f} MB of Parquet ({machine()}; best of {rounds})")
+    print(f"  datagov validate, sha256 of every file first        {min(on):8.3f} s")
+    print(f"  the same with the hash replaced by a stat           {min(off):8.3f} s")
+    print(f"  4. cost of hashing          {cost:6.1%}   target <= 10 %  {'PASS' if cost <= 0.10 else 'MISS'}")
+
+
+def main(rows: int = 10_000_000, hash_only: bool = False) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     data = make_data(rows)
     ws = OUT / "ws-validate"
@@ -129,6 +156,9 @@ def main(rows: int = 10_000_000) -> None:
     suite_file.write_text(json.dumps(suite(), indent=2))
     glob = next((ws / "catalog" / "store").iterdir()) / "*.parquet"
     n_exp = len(suite()["expectations"])
+    if hash_only:
+        hashing_cost(ws, rows)
+        return
 
     raw, ours, rss, pandas = [], [], [], []
     for _ in range(3):
@@ -162,7 +192,9 @@ def main(rows: int = 10_000_000) -> None:
         f"{'PASS' if pandas_t / ours_t >= 4 else 'MISS'}"
     )
     print(f"  3. datagov peak RSS      {max(rss):7.0f} MB  target <= 1536 {'PASS' if max(rss) <= 1536 else 'MISS'}")
+    hashing_cost(ws, rows)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000)
+    numbers = [a for a in sys.argv[1:] if a.isdigit()]
+    main(int(numbers[0]) if numbers else 10_000_000, hash_only="--hash-only" in sys.argv)

@@ -126,6 +126,13 @@ def publish(ws: Workspace, con: duckdb.DuckDBPyConnection, folder: Path, digest:
     A store folder that no catalog row references is debris from a killed
     process and is replaced; one that is referenced already holds these bytes.
     """
+    from datagov.catalog.db import owned_folder
+
+    if ws.store_dir.exists() and not owned_folder(ws, ws.store_dir):
+        raise InvalidInput(
+            f"{ws.store_dir} is a link or lies outside {ws.catalog_dir}; datagov writes only into its own store",
+            hint="replace the link with a folder (each workspace keeps its own store)",
+        )
     target = version_dir(ws, digest)
     if target.exists():
         known = con.execute("SELECT count(*) FROM files WHERE digest = ?", [digest]).fetchone()[0]

@@ -81,6 +81,7 @@ def open_catalog(ws: Workspace, write: bool = False) -> Iterator[duckdb.DuckDBPy
             migrate(con)
             if write:
                 sweep(ws, con)
+            close_dead_runs(ws, con)  # a status, not a deletion: every command may do it
             yield con
         finally:
             del _held[key]
@@ -175,7 +176,6 @@ def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
                 if m and _dead(m[1]) and entry.is_file() and not entry.is_symlink():
                     entry.unlink(missing_ok=True)
                     removed.append(f"cache/{folder.name}/{entry.name}")
-    close_dead_runs(ws, con)
     return removed
 
 

@@ -91,6 +91,8 @@ def review(
     out.print(f"[bold]{facts.uri}[/bold] ({facts.stage}), aliases: {', '.join(facts.aliases) or '-'}, "
               f"registered {when(facts.created)}, run {facts.run_id}")  # fmt: skip
     out.print(f"Metrics: {metrics}")
+    colour = "green" if facts.weights == "verified" else "red"
+    out.print(f"Weights: [{colour}]{facts.weights}[/{colour}] (safetensors, sha256 recorded at registration)")
     if "datagov.encoder_version" in facts.tags:
         out.print(f"Encoder: {facts.tags['datagov.encoder_version']}")
     table = Table(title="Data", title_justify="left")

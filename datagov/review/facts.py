@@ -70,6 +70,7 @@ class ModelFacts:
     data: list[DataFacts]
     waivers: list[Waiver]
     promotions: list[dict]
+    weights: str = "verified"  # or why the weights cannot be vouched for
 
     @property
     def uri(self) -> str:
@@ -99,12 +100,16 @@ def client(ws: Workspace):
     return c
 
 
-def model_version(c, name: str, version: str | None):
-    from mlflow.exceptions import MlflowException
-
+def check_model_ref(name: str, version: str | None) -> None:
     check_name(name, "model")  # it goes into an MLflow search filter
     if version is not None and not version.isdigit():
         raise InvalidInput(f"invalid model version {version!r}: expected a number", hint="see `datagov models list`")
+
+
+def model_version(c, name: str, version: str | None):
+    from mlflow.exceptions import MlflowException
+
+    check_model_ref(name, version)
     try:
         if version is None:
             versions = c.search_model_versions(f"name = '{name}'")
@@ -158,7 +163,7 @@ def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
 def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
     from datagov.audit.status import latest_audit_status
 
-    check_name(name, "model")
+    check_model_ref(name, version)
     c = client(ws)
     mv = model_version(c, name, version)
     run = c.get_run(mv.run_id)
@@ -217,7 +222,20 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
         data=data,
         waivers=waivers,
         promotions=promotions,
+        weights=weights_status(ws, mv.name, str(mv.version)),
     )
+
+
+def weights_status(ws: Workspace, name: str, version: str) -> str:
+    """ "verified" when the weight file still has the sha256 recorded at registration."""
+    from datagov.errors import DatagovError
+    from datagov.training.weights import check_artifact, find_artifact
+
+    try:
+        check_artifact(find_artifact(ws, "model", f"{name}/{version}"))
+    except DatagovError as exc:
+        return exc.message
+    return "verified"
 
 
 def _short(node: str) -> str:

@@ -28,6 +28,8 @@ MIN, MAX = "register.promote_min.", "register.promote_max."
 
 def promotion_reasons(facts: ModelFacts) -> list[Reason]:
     reasons = []
+    if facts.weights != "verified":
+        reasons.append(Reason("weights-changed", facts.weights, fix="train and register the model again"))
     audit_failed = False
     for d in facts.data:
         for r in d.receipts:

@@ -86,18 +86,28 @@ def find_artifact(ws: Workspace, kind: str, ident: str) -> ModelArtifact:
     return found
 
 
-def load_verified(ws: Workspace, artifact: ModelArtifact):
-    """The module, built from the catalog's architecture and filled from
-    weight bytes whose sha256 matches the catalog; IntegrityError otherwise."""
+def check_artifact(artifact: ModelArtifact) -> bytes:
+    """The weight bytes, once their sha256 matches the catalog; IntegrityError otherwise."""
     data = _fetch(artifact)
     actual = hashlib.sha256(data).hexdigest()
-    where = f"{artifact.model_name}/{artifact.model_version} ({artifact.artifact})"
     if actual != artifact.sha256:
         raise IntegrityError(
-            f"the weights of {where} changed since registration: sha256 {actual[:12]}…, catalog says "
+            f"the weights of {_where(artifact)} changed since registration: sha256 {actual[:12]}…, catalog says "
             f"{artifact.sha256[:12]}…; refusing to load them",
             hint="restore the artifact, or train and register the model again",
         )
+    return data
+
+
+def _where(artifact: ModelArtifact) -> str:
+    return f"{artifact.model_name}/{artifact.model_version} ({artifact.artifact})"
+
+
+def load_verified(ws: Workspace, artifact: ModelArtifact):
+    """The module, built from the catalog's architecture and filled from
+    weight bytes whose sha256 matches the catalog; IntegrityError otherwise."""
+    data = check_artifact(artifact)
+    where = _where(artifact)
     from safetensors import SafetensorError
     from safetensors.torch import load
 

@@ -443,7 +443,8 @@ CASES = [
         1,
         "model.hidden[0]: must be between 1 and 65,536",
         spec(
-            "name: p\ndata: {dataset: digits-pretrain, suites: [digits-pretrain]}\nmodel: {hidden: [100000000, 100000000]}\n"
+            "name: p\ndata: {dataset: digits-pretrain, suites: [digits-pretrain]}\n"
+            "model: {hidden: [100000000, 100000000]}\n"
         ),
     ),
     Case(
