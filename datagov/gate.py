@@ -159,7 +159,7 @@ def check_match(ws: Workspace, stage: str, ref: str, reference_digest: str | Non
         f"datagov expectations match {ref_label} --suite {suite_name} && "
         f"datagov validate {version.ref} --suite {suite_name}"
     )
-    mine = [r for r in receipts if r.reference_digest == reference_digest]
+    mine = [r for r in receipts if r.reference_digest == reference_digest and r.evaluated > 0]
     latest: dict[str, object] = {}
     for r in mine:  # newest first: the first per suite decides
         latest.setdefault(r.suite, r)

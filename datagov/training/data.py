@@ -87,7 +87,7 @@ class ParquetImageStream(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
         label_column: str | None = None,
-        pixels: str | None = None,  # a decoded-pixel file (training/pixel_cache.py) instead of decoding
+        pixels: str | np.ndarray | None = None,  # decoded pixels (training/pixel_cache.py): a file, or in memory
     ) -> None:
         self.groups = row_groups(files)
         self.pixels = pixels
@@ -128,13 +128,14 @@ class ParquetImageStream(IterableDataset):
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         info = get_worker_info()
         rng = np.random.default_rng((self.seed, self.epoch, self.rank, info.id if info else 0))
-        columns = ([] if self.pixels else ["image"]) + ([self.label_column] if self.label_column else [])
+        cached_pixels = self.pixels is not None
+        columns = ([] if cached_pixels else ["image"]) + ([self.label_column] if self.label_column else [])
         cached: tuple[RowGroup, list | None, np.ndarray | None] | None = None
         for group, first in self._mine():
             if cached is None or cached[0] != group:
                 table = pq.ParquetFile(group.file).read_row_group(group.index, columns=columns) if columns else None
                 labels_all = table.column(self.label_column).to_numpy() if self.label_column else None
-                cached = (group, None if self.pixels else table.column("image").to_pylist(), labels_all)
+                cached = (group, None if cached_pixels else table.column("image").to_pylist(), labels_all)
             _, blobs, labels = cached
             keep = self._keep(group)
             idx = first + np.flatnonzero(keep[first : first + UNIT_ROWS])
@@ -144,7 +145,7 @@ class ParquetImageStream(IterableDataset):
                 take = idx[start : start + self.batch_size]
                 images = (
                     self._gather(group.first_row + take)
-                    if self.pixels
+                    if cached_pixels
                     else decode_batch([blobs[i] for i in take], self.shape)
                 )
                 y = (
@@ -154,11 +155,19 @@ class ParquetImageStream(IterableDataset):
                 )
                 yield images, y
 
+    @property
+    def in_memory(self) -> bool:
+        """Pixels already in this process: loader workers would only add a hand-over per batch."""
+        return isinstance(self.pixels, np.ndarray)
+
     def _gather(self, positions: np.ndarray) -> torch.Tensor:
         if self._memmap is None:
             rows = sum(g.rows for g in self.groups)
             shape = (rows, self.shape.channels, self.shape.height, self.shape.width)
-            self._memmap = np.memmap(self.pixels, dtype=np.uint8, mode="r", shape=shape)
+            if self.in_memory:
+                self._memmap = self.pixels.reshape(shape)
+            else:
+                self._memmap = np.memmap(self.pixels, dtype=np.uint8, mode="r", shape=shape)
         return torch.from_numpy(self._memmap[positions])  # fancy indexing copies: safe to hand on
 
     def __len__(self) -> int:  # batches per epoch for one shard, for progress bars

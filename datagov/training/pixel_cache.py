@@ -25,6 +25,7 @@ import secrets
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -36,6 +37,10 @@ from datagov.training.inputs import ImageInput, ImageShape
 from datagov.workspace import Workspace
 
 MAX_BYTES = 8 << 30
+# Caches up to this size are read into memory once, hashed as read, and
+# trained from there: nothing on disk can change them afterwards, and
+# gathering a batch in-process beats handing it over from a loader worker.
+IN_MEMORY_BYTES = 2 << 30
 
 
 def cache_name(shape: ImageShape) -> str:
@@ -46,24 +51,38 @@ def cache_path(ws: Workspace, data: ImageInput) -> Path:
     return ws.cache_dir / data.version.digest / cache_name(data.shape)
 
 
-def ensure_pixels(ws: Workspace, data: ImageInput) -> str | None:
-    """The verified decoded-pixel file for this version (built now if missing
-    or changed), or None when it would be larger than MAX_BYTES."""
+def ensure_pixels(ws: Workspace, data: ImageInput) -> str | np.ndarray | None:
+    """The verified decoded pixels of this version (built now if missing or
+    changed): in memory up to IN_MEMORY_BYTES, else the file's path; None
+    when they would be larger than MAX_BYTES."""
     size = data.version.rows * data.shape.numel
     if size > MAX_BYTES:
         return None
     path, name = cache_path(ws, data), cache_name(data.shape)
     with open_catalog(ws) as con:
         record = cache_record(con, data.version.digest, name)
+    if record and path.is_file() and path.stat().st_size == record.bytes == size:
+        if (pixels := verified_pixels(path, record.sha256, size)) is not None:
+            return pixels
     if record and path.is_file():
-        if path.stat().st_size == record.bytes == size and sha256_file(path) == record.sha256:
-            return str(path)
         print(f"warning: {path.relative_to(ws.root)} differs from its recorded sha256; rebuilding it", file=sys.stderr)
     sha = build_pixels(data.files, data.shape, path, expected=size, sha256s=data.sha256s)
     with open_catalog(ws, write=True) as con:
         forget_cache(con, data.version.digest, name)
         record_cache(con, CacheRecord(data.version.digest, name, sha, size))
-    return str(path)
+    pixels = verified_pixels(path, sha, size)
+    if pixels is None:
+        raise IntegrityError(f"{path.name} changed while it was being written", hint="is another process writing it?")
+    return pixels
+
+
+def verified_pixels(path: Path, sha256: str, size: int) -> str | np.ndarray | None:
+    """The cache's bytes (in memory when small enough, hashed as read) or its
+    path (hashed now), if they match `sha256`; None otherwise."""
+    if size <= IN_MEMORY_BYTES:
+        pixels = np.fromfile(path, dtype=np.uint8)
+        return pixels if hashlib.sha256(pixels.data).hexdigest() == sha256 else None
+    return str(path) if sha256_file(path) == sha256 else None
 
 
 def read_verified(file: str, sha256: str | None) -> pq.ParquetFile:

@@ -175,11 +175,12 @@ def _train(model, optimizer, loss_fn, streams, spec, dist, mlflow, progress) -> 
         TimeElapsedColumn(),
         enabled=progress,
     )
+    workers = 0 if train_stream.in_memory else spec.train.workers
     loader_kw = dict(
         batch_size=None,
-        num_workers=spec.train.workers,
+        num_workers=workers,
         pin_memory=dist.device.type == "cuda",
-        persistent_workers=spec.train.workers > 0,
+        persistent_workers=workers > 0,
     )
     metrics: dict = {}
     # Built once: persistent workers read the epoch from the streams' shared memory.

@@ -284,7 +284,8 @@ class _Sources:
         stream.set_epoch(epoch)
         import torch
 
-        for x, y in DataLoader(stream, batch_size=None, num_workers=self.workers):
+        workers = 0 if stream.in_memory else self.workers
+        for x, y in DataLoader(stream, batch_size=None, num_workers=workers):
             yield x, torch.searchsorted(self.classes, y)
 
 
