@@ -12,6 +12,7 @@ from pathlib import Path
 
 from datagov.catalog.versions import check_name
 from datagov.errors import InvalidInput, NotFound
+from datagov.textfiles import read_utf8
 from datagov.workspace import Workspace
 
 COLUMN_KEYS = ("column", "column_A", "column_B")
@@ -94,12 +95,7 @@ def read_suite_text(ws: Workspace, name: str, path: Path) -> dict:
     """The parsed JSON of a suite file inside the workspace, or InvalidInput."""
     if path.is_symlink() or not path.resolve().is_relative_to(ws.expectations_dir.resolve()):
         raise InvalidInput(f"suite {name!r} is a link out of {ws.expectations_dir.name}/; suites must be files in it")
-    if path.stat().st_size > MAX_SUITE_BYTES:
-        raise InvalidInput(f"suite {name!r} is {path.stat().st_size:,} bytes, over the {MAX_SUITE_BYTES:,}-byte limit")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"suite {name!r} is not UTF-8 text (byte {exc.start})") from None
+    text = read_utf8(path, f"suite {name!r}", MAX_SUITE_BYTES)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -61,9 +61,9 @@ def ensure_pixels(ws: Workspace, data: ImageInput) -> str | np.ndarray | None:
     path, name = cache_path(ws, data), cache_name(data.shape)
     with open_catalog(ws) as con:
         record = cache_record(con, data.version.digest, name)
-    if record and path.is_file() and path.stat().st_size == record.bytes == size:
-        if (pixels := verified_pixels(path, record.sha256, size)) is not None:
-            return pixels
+    intact = record and path.is_file() and path.stat().st_size == record.bytes == size
+    if intact and (pixels := verified_pixels(path, record.sha256, size)) is not None:
+        return pixels
     if record and path.is_file():
         print(f"warning: {path.relative_to(ws.root)} differs from its recorded sha256; rebuilding it", file=sys.stderr)
     sha = build_pixels(data.files, data.shape, path, expected=size, sha256s=data.sha256s)

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from datagov.errors import InvalidInput
+from datagov.textfiles import read_utf8
 
 
 @dataclass
@@ -212,12 +213,7 @@ class _NoAliasLoader(yaml.SafeLoader):
 
 
 def read_yaml(path: Path) -> Any:
-    if path.stat().st_size > MAX_SPEC_BYTES:
-        raise InvalidInput(f"pipeline spec {path} is over {MAX_SPEC_BYTES:,} bytes")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"pipeline spec {path} is not UTF-8 text (byte {exc.start})") from None
+    text = read_utf8(path, f"pipeline spec {path}", MAX_SPEC_BYTES)
     try:
         return yaml.load(text, Loader=_NoAliasLoader)
     except yaml.YAMLError as exc:
