@@ -18,6 +18,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from datagov.catalog.db import open_catalog
+from datagov.catalog.runs import runs_by_id
 from datagov.catalog.versions import resolve
 from datagov.errors import InvalidInput
 from datagov.workspace import Workspace
@@ -95,11 +96,10 @@ def events_for(ws: Workspace, ref: str) -> list[dict]:
                     models_in,
                 ).fetchall()
             }
-        runs = con.execute(
-            "SELECT run_id, stage, experiment, status, model_name, model_version, started, ended FROM runs "
-            f"WHERE run_id IN ({', '.join('?' * len(run_ids)) or 'NULL'}) ORDER BY started",
-            list(run_ids),
-        ).fetchall()
+        runs = [
+            (r.run_id, r.stage, r.experiment, r.status, r.model_name, r.model_version, r.started, r.ended)
+            for r in runs_by_id(con, list(run_ids))
+        ]
         run_inputs = con.execute(
             "SELECT src_kind, src_id, dst_id, relation FROM lineage WHERE dst_kind = 'run' "
             f"AND dst_id IN ({', '.join('?' * len(run_ids)) or 'NULL'})",

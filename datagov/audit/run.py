@@ -110,12 +110,9 @@ def audit_targets(ws: Workspace, dataset: str | None) -> list[Version]:
 
 
 def _models_fed(con, version: Version) -> list[str]:
-    rows = con.execute(
-        "SELECT DISTINCT model_name, model_version FROM runs WHERE dataset = ? AND digest = ? "
-        "AND model_name IS NOT NULL ORDER BY 1, 2",
-        [version.dataset, version.digest],
-    ).fetchall()
-    return [f"{n}/{v}" for n, v in rows]
+    from datagov.catalog.runs import models_trained_on
+
+    return models_trained_on(con, version.dataset, version.digest)
 
 
 def _profile(ws: Workspace, version: Version) -> dict:

@@ -182,16 +182,11 @@ def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
 def close_dead_runs(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
     """Training runs still `running` whose process on this host is gone are
     marked `interrupted` here and KILLED in MLflow (as audits are)."""
-    import socket
+    from datagov.catalog.runs import mark_dead_runs
 
-    rows = con.execute("SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", [socket.gethostname()])
-    dead = [run_id for run_id, pid in rows.fetchall() if pid is not None and _dead(str(pid))]
+    dead = mark_dead_runs(con, alive=lambda pid: not _dead(str(pid)))
     if not dead:
         return []
-    from datagov.catalog.versions import now
-
-    for run_id in dead:
-        con.execute("UPDATE runs SET status = 'interrupted', ended = ? WHERE run_id = ?", [now(), run_id])
     from datagov.tracking import mark_killed
 
     mark_killed(ws, dead)

@@ -25,27 +25,17 @@ def list_runs(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List training runs, newest first: stage, data, gate, status, model, results."""
-    import json
+    from dataclasses import asdict
 
     from rich.table import Table
 
     from datagov.catalog.db import open_catalog
+    from datagov.catalog.runs import list_runs as catalog_runs
     from datagov.catalog.versions import SHORT
     from datagov.cli.state import console, print_json, when, workspace
 
     with open_catalog(workspace()) as con:
-        rows = con.execute(
-            "SELECT run_id, stage, experiment, dataset, digest, status, model_name, model_version, metrics, "
-            "gate, waiver_id, started, ended FROM runs WHERE ? IS NULL OR stage = ? "
-            "ORDER BY started DESC LIMIT ?",
-            [stage, stage, limit],
-        ).fetchall()
-    cols = ("run_id", "stage", "pipeline", "dataset", "digest", "status", "model_name", "model_version",
-            "metrics", "gate", "waiver_id", "started", "ended")  # fmt: skip
-    runs = [dict(zip(cols, r, strict=True)) for r in rows]
-    for r in runs:
-        r["metrics"] = json.loads(r["metrics"]) if r["metrics"] else {}
-        r["gate"] = json.loads(r["gate"])
+        runs = [asdict(r) for r in catalog_runs(con, stage, limit)]
     if as_json:
         print_json(runs)
         return
@@ -53,7 +43,7 @@ def list_runs(
         typer.echo("No training runs yet. Run: datagov pretrain PIPELINE.yaml")
         return
     table = Table(title="Training runs", title_justify="left")
-    for col in ("run", "stage", "pipeline", "trained on", "gate", "status", "model", "results", "started"):
+    for col in ("run", "stage", "experiment", "trained on", "gate", "status", "model", "results", "started"):
         table.add_column(col, no_wrap=col in ("run", "pipeline", "trained on", "model", "results"))
     for r in runs:
         colour = {"finished": "green", "failed": "red", "running": "yellow"}.get(r["status"], "white")
@@ -62,7 +52,7 @@ def list_runs(
         table.add_row(
             r["run_id"][:8],
             r["stage"],
-            r["pipeline"],
+            r["experiment"],
             f"{r['dataset']}@{r['digest'][:SHORT]}",
             gate,
             f"[{colour}]{r['status']}[/{colour}]",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from datagov.catalog.db import open_catalog
+from datagov.catalog.runs import promotions_of, waivers_of_run
 from datagov.catalog.versions import SHORT, check_name, dataset_row, now, resolve
 from datagov.errors import InvalidInput, NotFound
 from datagov.workspace import Workspace
@@ -194,21 +195,12 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
             ]  # fmt: skip
             facts.audit = latest_audit_status(con, version_.digest)
             data.append(facts)
-        waivers = [
-            Waiver(*row)
-            for row in con.execute(
-                "SELECT id, stage, reason, who, created, expires FROM waivers WHERE run_id = ? ORDER BY created",
-                [mv.run_id],
-            ).fetchall()
-        ]
+        waivers = [Waiver(w.id, w.stage, w.reason, w.who, w.created, w.expires) for w in waivers_of_run(con, mv.run_id)]
         promotions = [
-            {"id": r[0], "alias": r[1], "previous": r[2], "who": r[3], "created": r[4], "waiver_id": r[5]}
-            for r in con.execute(
-                "SELECT id, alias, previous_version, who, created, waiver_id FROM promotions "
-                "WHERE model_name = ? AND model_version = ? ORDER BY created",
-                [mv.name, str(mv.version)],
-            ).fetchall()
-        ]
+            {"id": p.id, "alias": p.alias, "previous": p.previous_version, "who": p.who, "created": p.created,
+             "waiver_id": p.waiver_id}
+            for p in promotions_of(con, mv.name, str(mv.version))
+        ]  # fmt: skip
     return ModelFacts(
         name=mv.name,
         version=str(mv.version),

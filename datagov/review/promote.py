@@ -13,11 +13,11 @@ hold. `--waive REASON` moves it anyway, recorded like every waiver.
 from __future__ import annotations
 
 import getpass
-import json
 import secrets
 from dataclasses import asdict, dataclass
 
 from datagov.catalog.db import open_catalog, transaction
+from datagov.catalog.runs import PromotionRow, insert_promotion
 from datagov.catalog.versions import check_name, now
 from datagov.gate import GateDecision, Reason
 from datagov.review.facts import ModelFacts, client, gather
@@ -103,13 +103,11 @@ def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | 
     c.set_model_version_tag(name, facts.version, "datagov.promotion_id", promotion_id)
     if waiver_id:
         c.set_model_version_tag(name, facts.version, "datagov.promotion_waiver", waive)
+    decision_doc = {"allowed": not reasons, "reasons": [asdict(r) for r in reasons]}
+    row = PromotionRow(promotion_id, name, facts.version, alias, previous, decision_doc, waiver_id, getpass.getuser(),
+                       now())  # fmt: skip
     with open_catalog(ws, write=True) as con, transaction(con):
-        con.execute(
-            "INSERT INTO promotions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [promotion_id, name, facts.version, alias, previous,
-             json.dumps({"allowed": not reasons, "reasons": [asdict(r) for r in reasons]}), waiver_id,
-             getpass.getuser(), now()],
-        )  # fmt: skip
+        insert_promotion(con, row)
     return Promotion(promotion_id, facts, alias, previous, reasons, waiver_id)
 
 

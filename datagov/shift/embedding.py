@@ -39,13 +39,11 @@ class EmbeddingShift:
 
 def default_encoder(ws: Workspace, reference: Version) -> str | None:
     """The model registered by the newest finished pretraining run on the reference."""
+    from datagov.catalog.runs import newest_pretrained_model
+
     with open_catalog(ws) as con:
-        row = con.execute(
-            "SELECT model_name, model_version FROM runs WHERE stage = 'pretrain' AND digest = ? "
-            "AND status = 'finished' AND model_name IS NOT NULL ORDER BY started DESC LIMIT 1",
-            [reference.digest],
-        ).fetchone()
-    return f"models:/{row[0]}/{row[1]}" if row else None
+        model = newest_pretrained_model(con, reference.digest)
+    return f"models:/{model[0]}/{model[1]}" if model else None
 
 
 def sample_images(ws: Workspace, version: Version, n: int, seed: int):

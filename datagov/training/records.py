@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
-import json
-import os
 import secrets
-import socket
 from datetime import timedelta
 from pathlib import Path
 
+from datagov.catalog import runs
 from datagov.catalog.db import open_catalog, transaction
+from datagov.catalog.runs import RunRow, WaiverRow
 from datagov.catalog.versions import Version, add_edge, now
 from datagov.errors import GateRefused
 from datagov.gate import GateDecision
@@ -45,20 +44,11 @@ def record_waiver(ws: Workspace, target: str, stage: str, reason: str, decision:
     waiver_id = f"w-{secrets.token_hex(6)}"
     at = now()
     refused = [dataclasses.asdict(r) for r in decision.reasons]
+    waiver = WaiverRow(
+        waiver_id, target, stage, reason, getpass.getuser(), refused, at, at + timedelta(days=ws.waiver_days), None
+    )
     with open_catalog(ws, write=True) as con:
-        con.execute(
-            "INSERT INTO waivers VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-            [
-                waiver_id,
-                target,
-                stage,
-                reason,
-                getpass.getuser(),
-                json.dumps(refused),
-                at,
-                at + timedelta(days=ws.waiver_days),
-            ],
-        )
+        runs.insert_waiver(con, waiver)
     return waiver_id
 
 
@@ -75,15 +65,12 @@ def record_run(
 ) -> None:
     """The runs row (status running) and the edges into the run:
     `inputs` is [((kind, id), relation)], e.g. (("version", v.node_id), "trained")."""
+    row = RunRow(run_id, stage, str(spec_path), experiment, version.dataset, version.digest, gate_doc, waiver_id,
+                 "running", None, None)  # fmt: skip
     with open_catalog(ws, write=True) as con, transaction(con):
-        con.execute(
-            "INSERT INTO runs (run_id, stage, pipeline, experiment, dataset, digest, gate, waiver_id, status, "
-            "started, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
-            [run_id, stage, str(spec_path), experiment, version.dataset, version.digest, json.dumps(gate_doc),
-             waiver_id, now(), os.getpid(), socket.gethostname()],
-        )  # fmt: skip
+        runs.insert_run(con, row)
         if waiver_id:
-            con.execute("UPDATE waivers SET run_id = ? WHERE id = ?", [run_id, waiver_id])
+            runs.attach_waiver(con, waiver_id, run_id)
         for (kind, ident), relation in inputs:
             add_edge(con, kind, ident, "run", run_id, relation, params={"stage": stage})
 
@@ -92,10 +79,7 @@ def finish_run(
     ws: Workspace, run_id: str, status: str, model_name: str | None, model_version: str | None, metrics: dict
 ) -> None:
     with open_catalog(ws, write=True) as con, transaction(con):
-        con.execute(
-            "UPDATE runs SET status = ?, model_name = ?, model_version = ?, metrics = ?, ended = ? WHERE run_id = ?",
-            [status, model_name, model_version, json.dumps(metrics), now(), run_id],
-        )
+        runs.finish_run(con, run_id, status, (model_name, model_version) if model_name else None, metrics)
         if model_name:
             add_edge(con, "run", run_id, "model", f"{model_name}/{model_version}", "registered")
 

@@ -1,0 +1,57 @@
+"""runs, waivers and promotions: typed rows in, the same rows out, and the
+CLI labels each column by what it holds."""
+
+import json
+import os
+from datetime import timedelta
+
+from datagov.catalog import runs
+from datagov.catalog.db import open_catalog
+from datagov.catalog.versions import now
+
+
+def _run(run_id="r1", status="running"):
+    return runs.RunRow(run_id, "pretrain", "pipelines/p.yaml", "exp-name", "digits", "ab" * 32,
+                       {"allowed": True}, None, status, None, None)  # fmt: skip
+
+
+def test_a_run_round_trips_and_finishes(ws):
+    with open_catalog(ws, write=True) as con:
+        runs.insert_run(con, _run())
+        runs.finish_run(con, "r1", "finished", ("m", "3"), {"val_loss": 0.5})
+        [row] = runs.list_runs(con)
+        assert (row.pipeline, row.experiment, row.status, row.model, row.metrics) == (
+            "pipelines/p.yaml", "exp-name", "finished", "m/3", {"val_loss": 0.5}
+        )  # fmt: skip
+        assert runs.models_trained_on(con, "digits", "ab" * 32) == ["m/3"]
+        assert runs.newest_pretrained_model(con, "ab" * 32) == ("m", "3")
+        assert runs.runs_by_id(con, ["r1", "nope"]) == [row]
+
+
+def test_dead_runs_are_marked_interrupted(ws):
+    with open_catalog(ws, write=True) as con:
+        runs.insert_run(con, _run("mine"))
+        assert runs.mark_dead_runs(con, alive=lambda pid: pid != os.getpid()) == ["mine"]
+        assert runs.list_runs(con)[0].status == "interrupted"
+        assert runs.mark_dead_runs(con, alive=lambda pid: False) == []  # only `running` rows
+
+
+def test_waivers_and_promotions(ws):
+    at = now()
+    with open_catalog(ws, write=True) as con:
+        runs.insert_waiver(con, runs.WaiverRow("w1", "d@x", "pretrain", "why", "me", [{"code": "x"}], at,
+                                               at - timedelta(days=1), None))  # fmt: skip
+        runs.attach_waiver(con, "w1", "r1")
+        [w] = runs.waivers_of_run(con, "r1")
+        assert w.refused == [{"code": "x"}] and w.expired
+        runs.insert_promotion(con, runs.PromotionRow("p1", "m", "1", "prod", None, {"allowed": True}, None, "me", at))
+        assert runs.promotions_of(con, "m", "1")[0].decision == {"allowed": True}
+
+
+def test_runs_list_labels_experiment_and_pipeline(cli, ws):
+    with open_catalog(ws, write=True) as con:
+        runs.insert_run(con, _run())
+    table = cli("runs", "list")
+    assert table.exit_code == 0 and "experiment" in table.stdout and "exp-name" in table.stdout
+    [doc] = json.loads(cli("runs", "list", "--json").stdout)
+    assert doc["pipeline"] == "pipelines/p.yaml" and doc["experiment"] == "exp-name"
