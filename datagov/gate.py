@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 from datagov.audit.status import latest_audit_status
 from datagov.catalog.db import open_catalog
+from datagov.catalog.receipts import list_receipts
 from datagov.catalog.versions import files_of, resolve
 from datagov.errors import DatagovError
-from datagov.quality.receipts import list_receipts
 from datagov.quality.suites import load_suite
 from datagov.verify import check_files
 from datagov.workspace import Workspace

@@ -13,11 +13,11 @@ the same events.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from datagov.catalog.db import open_catalog
+from datagov.catalog.receipts import receipts_of_versions
 from datagov.catalog.runs import runs_by_id
 from datagov.catalog.versions import resolve
 from datagov.errors import InvalidInput
@@ -72,11 +72,10 @@ def events_for(ws: Workspace, ref: str) -> list[dict]:
         meta = {v: resolve(con, v) for v in versions}
         owners = {r[0]: (r[1], r[2]) for r in con.execute("SELECT name, owner, license FROM datasets").fetchall()}
         ingests = [e for e in graph.edges if e.relation == "ingested"]
-        receipts = con.execute(
-            "SELECT id, dataset, digest, suite, status, results, started, duration FROM receipts "
-            f"WHERE dataset || '@' || digest IN ({', '.join('?' * len(versions)) or 'NULL'}) ORDER BY started",
-            list(versions),
-        ).fetchall()
+        receipts = [
+            (r.id, r.dataset, r.digest, r.suite, r.status, r.results, r.started, r.duration)
+            for r in receipts_of_versions(con, sorted(versions))
+        ]
         run_ids = {n[1] for n in graph.nodes if n[0] == "run"}
         # The runs that made the models these runs started from (a transfer's pretraining).
         models_in = [
@@ -145,8 +144,7 @@ def events_for(ws: Workspace, ref: str) -> list[dict]:
         source = ev.InputDataset(namespace="file", name=e.src[1])
         events += pair(_run_id("ingest", node), f"ingest.{v.dataset}", v.created, v.created, "COMPLETE", [source],
                        [dataset(node, ev.OutputDataset)])  # fmt: skip
-    for rid, name, digest, suite, status, results, started, duration in receipts:
-        rows = json.loads(results)
+    for rid, name, digest, suite, status, rows, started, duration in receipts:
         assertions = [
             dqa.Assertion(assertion=r["type"], success=bool(r["success"]), column=r.get("column")) for r in rows
         ]

@@ -170,7 +170,7 @@ def _profile_changes(old: dict, new: dict) -> list[Finding]:
 def _audit_version(
     ws: Workspace, version: Version, previous_profile: dict | None, max_age: timedelta, revalidate: bool
 ) -> VersionAudit:
-    from datagov.quality.receipts import list_receipts
+    from datagov.catalog.receipts import list_receipts
     from datagov.quality.report import observed_text
     from datagov.quality.suites import load_suite
     from datagov.quality.validate import validate

@@ -65,10 +65,10 @@ def list_(
     from rich.table import Table
 
     from datagov.catalog.db import open_catalog
+    from datagov.catalog.receipts import list_receipts
     from datagov.catalog.versions import check_name, dataset_row
     from datagov.cli.state import console, print_json, when, workspace
     from datagov.errors import DatagovError, NotFound
-    from datagov.quality.receipts import list_receipts
     from datagov.quality.suites import list_suites, load_suite
 
     ws = workspace()

@@ -6,7 +6,7 @@ import html
 import json
 from pathlib import Path
 
-from datagov.quality.receipts import Receipt
+from datagov.catalog.receipts import Receipt
 from datagov.workspace import Workspace
 
 CSS = """

@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass
 
 from datagov.catalog.db import open_catalog, transaction
+from datagov.catalog.receipts import Receipt, insert_receipt
 from datagov.catalog.versions import Version, files_of, now, resolve
 from datagov.errors import InvalidInput
 from datagov.quality.match import match_info
-from datagov.quality.receipts import Receipt, insert_receipt
 from datagov.quality.suites import SuiteFile, build_suite, load_suite
 from datagov.store import staging, version_dir
 from datagov.verify import require_intact, require_unchanged

@@ -128,18 +128,18 @@ def model_version(c, name: str, version: str | None):
 
 
 def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
+    from datagov.catalog.receipts import list_receipts, receipt_by_id
     from datagov.catalog.versions import files_of
     from datagov.errors import DatagovError
-    from datagov.quality.receipts import list_receipts
     from datagov.quality.suites import load_suite
     from datagov.verify import check_files
 
     out, changed_files = [], {}
     for rid in ids:
-        row = con.execute("SELECT dataset, digest, suite FROM receipts WHERE id = ?", [rid]).fetchall()
-        if not row:
+        found = receipt_by_id(con, rid)
+        if found is None:
             continue
-        dataset, digest, suite = row[0]
+        dataset, digest, suite = found.dataset, found.digest, found.suite
         same_suite = list_receipts(con, dataset=dataset, digest=digest, suite=suite)  # newest first
         mine, newest = next(r for r in same_suite if r.id == rid), same_suite[0]
         try:

@@ -2,8 +2,8 @@ import json
 import re
 
 from datagov.catalog.db import open_catalog
+from datagov.catalog.receipts import list_receipts
 from datagov.catalog.versions import resolve
-from datagov.quality.receipts import list_receipts
 from tests.quality.conftest import exp, write_suite, write_table_csv
 
 PASSING = [

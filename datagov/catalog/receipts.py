@@ -1,4 +1,4 @@
-"""Receipts: the record of one suite run against one version."""
+"""The `receipts` table: the record of one suite run against one version."""
 
 from __future__ import annotations
 
@@ -104,3 +104,20 @@ def list_receipts(
     if limit:
         sql += f" LIMIT {int(limit)}"
     return [_receipt(r) for r in con.execute(sql, args).fetchall()]
+
+
+def receipt_by_id(con: duckdb.DuckDBPyConnection, receipt_id: str) -> Receipt | None:
+    row = con.execute(f"SELECT {_COLS} FROM receipts WHERE id = ?", [receipt_id]).fetchone()
+    return _receipt(row) if row else None
+
+
+def receipts_of_versions(con: duckdb.DuckDBPyConnection, nodes: list[str]) -> list[Receipt]:
+    """Receipts of the given version nodes (`name@digest`), oldest first."""
+    if not nodes:
+        return []
+    rows = con.execute(
+        f"SELECT {_COLS} FROM receipts WHERE dataset || '@' || digest IN ({', '.join('?' * len(nodes))}) "
+        "ORDER BY started",
+        list(nodes),
+    )
+    return [_receipt(r) for r in rows.fetchall()]
