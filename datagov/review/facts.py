@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from datagov.catalog.db import open_catalog
+from datagov.catalog.drift_reports import reports_on_target
 from datagov.catalog.runs import promotions_of, waivers_of_run
 from datagov.catalog.versions import SHORT, check_name, dataset_row, now, resolve
 from datagov.errors import InvalidInput, NotFound
@@ -183,15 +184,10 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
             meta = dataset_row(con, version_.dataset) or {}
             facts = DataFacts(relation, version_.ref, node, version_.digest, meta.get("owner"), meta.get("license"))
             facts.receipts = [r for r in receipts if r.digest == version_.digest]
-            reports = con.execute(
-                "SELECT id, reference, drift, embedding_drift, recommendation, report, created FROM drift_reports "
-                "WHERE target_digest = ? ORDER BY created DESC",
-                [version_.digest],
-            ).fetchall()
             facts.drift_reports = [
-                {"id": r[0], "reference": _short(r[1]), "drift": r[2], "embedding_drift": r[3],
-                 "recommendation": r[4], "report": r[5], "created": r[6]}
-                for r in reports
+                {"id": r.id, "reference": _short(r.reference), "drift": r.drift, "embedding_drift": r.embedding_drift,
+                 "recommendation": r.recommendation, "report": r.report, "created": r.created}
+                for r in reports_on_target(con, version_.digest)
             ]  # fmt: skip
             facts.audit = latest_audit_status(con, version_.digest)
             data.append(facts)

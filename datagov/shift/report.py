@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from datagov.catalog.db import open_catalog, transaction
+from datagov.catalog.drift_reports import DriftReportRow, insert_drift_report
 from datagov.catalog.versions import Version, add_edge, dataset_row, now, resolve
 from datagov.errors import InvalidInput
 from datagov.shift.columns import DERIVED, ColumnShift, ShiftSettings, Skipped, compare_columns, verdict
@@ -247,28 +248,26 @@ def save_report(ws: Workspace, report: ShiftReport, copy_to: Path | None = None)
         "embedding_p": emb.p_value if emb else None,
         "recommendation": report.recommendation.strategy,
     }
+    row = DriftReportRow(
+        report.id,
+        report.reference.node_id,
+        report.reference.digest,
+        report.target.node_id,
+        report.target.digest,
+        report.drift,
+        report.share,
+        report.mode,
+        emb.pinned if emb else None,
+        emb.drift if emb else None,
+        report.recommendation.strategy,
+        summary,
+        report.report_path,
+        report.data_path,
+        report.created,
+        report.duration,
+    )
     with open_catalog(ws, write=True) as con, transaction(con):
-        con.execute(
-            "INSERT INTO drift_reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                report.id,
-                report.reference.node_id,
-                report.reference.digest,
-                report.target.node_id,
-                report.target.digest,
-                report.drift,
-                report.share,
-                report.mode,
-                emb.pinned if emb else None,
-                emb.drift if emb else None,
-                report.recommendation.strategy,
-                json.dumps(summary),
-                report.report_path,
-                report.data_path,
-                report.created,
-                report.duration,
-            ],
-        )
+        insert_drift_report(con, row)
         params = {"drift": report.drift}
         add_edge(con, "version", report.reference.node_id, "drift_report", report.id, "shift-reference", params=params)
         add_edge(con, "version", report.target.node_id, "drift_report", report.id, "shift-target", params=params)
