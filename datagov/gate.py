@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from datagov.audit.status import latest_audit_status
+from datagov.catalog.audits import latest_audit_status
 from datagov.catalog.db import open_catalog
 from datagov.catalog.receipts import list_receipts
 from datagov.catalog.versions import files_of, resolve

@@ -20,14 +20,13 @@ it is never `passed`.
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 import socket
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from datagov import faults
+from datagov.catalog import audits
 from datagov.catalog.db import open_catalog, pid_alive, transaction
 from datagov.catalog.versions import Version, files_of, now, resolve
 from datagov.errors import DatagovError, NotFound
@@ -87,10 +86,9 @@ def _alive(pid: int, host: str) -> bool:
 
 def mark_interrupted(ws: Workspace) -> list[str]:
     with open_catalog(ws, write=True) as con:
-        running = con.execute("SELECT id, pid, host FROM audits WHERE status = 'running'").fetchall()
-        dead = [i for i, pid, host in running if not _alive(pid, host)]
+        dead = [i for i, pid, host in audits.running_audits(con) if not _alive(pid, host)]
         for audit_id in dead:
-            con.execute("UPDATE audits SET status = 'interrupted', ended = ? WHERE id = ?", [now(), audit_id])
+            audits.mark_interrupted(con, audit_id)
     return dead
 
 
@@ -99,14 +97,7 @@ def audit_targets(ws: Workspace, dataset: str | None) -> list[Version]:
     with open_catalog(ws) as con:
         if dataset is not None:
             resolve(con, dataset)  # an unknown name is an error, not an empty audit
-        rows = con.execute(
-            "SELECT DISTINCT v.dataset, v.digest, v.created FROM versions v WHERE (? IS NULL OR v.dataset = ?) AND ("
-            " EXISTS (SELECT 1 FROM receipts r WHERE r.digest = v.digest AND r.dataset = v.dataset)"
-            " OR EXISTS (SELECT 1 FROM runs u WHERE u.digest = v.digest AND u.dataset = v.dataset"
-            "            AND u.model_name IS NOT NULL)) ORDER BY v.created, v.dataset",
-            [dataset, dataset],
-        ).fetchall()
-        return [resolve(con, f"{name}@{digest}") for name, digest, _ in rows]
+        return [resolve(con, f"{name}@{digest}") for name, digest in audits.audited_versions(con, dataset)]
 
 
 def _models_fed(con, version: Version) -> list[str]:
@@ -253,11 +244,7 @@ def _still_answers(receipt, suite_digest: str, gx: str, at: datetime, max_age: t
 
 def _previous_profiles(ws: Workspace) -> dict[str, dict]:
     with open_catalog(ws) as con:
-        rows = con.execute(
-            "SELECT r.version, r.profile FROM audit_results r JOIN audits a ON a.id = r.audit_id "
-            "WHERE a.status IN ('passed', 'failed') AND r.profile IS NOT NULL ORDER BY a.started"
-        ).fetchall()
-    return {version: json.loads(profile) for version, profile in rows}  # newest wins
+        return audits.previous_profiles(con)
 
 
 def _tag_models(ws: Workspace, audit: Audit) -> None:
@@ -289,10 +276,7 @@ def run_audit(ws: Workspace, dataset: str | None = None, *, revalidate: bool = F
         raise NotFound(f"{dataset!r} has no receipts and fed no registered model: nothing to audit")
     audit = Audit(f"a-{secrets.token_hex(6)}", dataset, now(), [], interrupted)
     with open_catalog(ws, write=True) as con:
-        con.execute(
-            "INSERT INTO audits (id, scope, status, pid, host, started) VALUES (?, ?, 'running', ?, ?, ?)",
-            [audit.id, dataset, os.getpid(), socket.gethostname(), audit.started],
-        )
+        audits.start_audit(con, audit.id, dataset, audit.started)
     previous = _previous_profiles(ws)
     max_age = timedelta(days=ws.max_receipt_age_days)
     for i, version in enumerate(targets):
@@ -307,17 +291,18 @@ def run_audit(ws: Workspace, dataset: str | None = None, *, revalidate: bool = F
     audit.report = str(write_report(ws, audit).relative_to(ws.root))
     with open_catalog(ws, write=True) as con, transaction(con):
         for r in audit.results:
-            con.execute(
-                "INSERT INTO audit_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [audit.id, r.version, r.digest, "failed" if r.failed else "passed",
-                 json.dumps([asdict(f) for f in r.findings]), json.dumps(r.profile, default=str) if r.profile else None,
-                 json.dumps({"written": r.receipts, "reused": r.reused}), json.dumps(r.models)],
+            audits.insert_result(
+                con,
+                audits.AuditResultRow(
+                    audit.id, r.version, r.digest, "failed" if r.failed else "passed",
+                    [asdict(f) for f in r.findings], r.profile, {"written": r.receipts, "reused": r.reused}, r.models,
+                ),
             )  # fmt: skip
         summary = {"failed": [r.ref for r in audit.failed], "interrupted": interrupted}
-        con.execute(
-            "UPDATE audits SET status = ?, versions = ?, failed = ?, summary = ?, report = ?, ended = ? WHERE id = ?",
-            [audit.status, len(audit.results), len(audit.failed), json.dumps(summary), audit.report, audit.ended,
-             audit.id],
+        audits.finish_audit(
+            con,
+            audits.AuditRow(audit.id, dataset, audit.status, len(audit.results), len(audit.failed), audit.started,
+                            audit.ended, audit.report, summary),
         )  # fmt: skip
     if any(r.models for r in audit.results):
         _tag_models(ws, audit)
@@ -325,10 +310,5 @@ def run_audit(ws: Workspace, dataset: str | None = None, *, revalidate: bool = F
 
 
 def history(ws: Workspace, limit: int = 20) -> list[dict]:
-    cols = ("id", "scope", "status", "versions", "failed", "started", "ended", "report", "summary")
     with open_catalog(ws) as con:
-        rows = con.execute(f"SELECT {', '.join(cols)} FROM audits ORDER BY started DESC LIMIT ?", [limit]).fetchall()
-    out = [dict(zip(cols, r, strict=True)) for r in rows]
-    for r in out:
-        r["summary"] = json.loads(r["summary"]) if r["summary"] else {}
-    return out
+        return [asdict(row) for row in audits.audit_history(con, limit)]

@@ -163,7 +163,7 @@ def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
 
 
 def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
-    from datagov.audit.status import latest_audit_status
+    from datagov.catalog.audits import latest_audit_status
 
     check_model_ref(name, version)
     c = client(ws)

@@ -1,0 +1,114 @@
+"""The `audits` and `audit_results` tables. An audit row is written
+`running` first and finished in one transaction with its results; a killed
+audit stays `running` until the next one marks it `interrupted`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+
+from datagov.catalog.versions import now
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: str
+    scope: str | None  # a dataset name, or None for everything
+    status: str  # running | passed | failed | interrupted
+    versions: int | None
+    failed: int | None
+    started: datetime
+    ended: datetime | None
+    report: str | None
+    summary: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditResultRow:
+    audit_id: str
+    version: str  # name@digest
+    digest: str
+    status: str  # passed | failed
+    findings: list[dict]
+    profile: dict | None
+    receipts: dict  # {"written": [...], "reused": [...]}
+    models: list[str]
+
+
+def latest_audit_status(con: duckdb.DuckDBPyConnection, digest: str) -> tuple[str, str] | None:
+    """(status, audit id) of the newest finished audit that covered this digest."""
+    row = con.execute(
+        "SELECT r.status, a.id FROM audit_results r JOIN audits a ON a.id = r.audit_id "
+        "WHERE r.digest = ? AND a.status IN ('passed', 'failed') ORDER BY a.started DESC LIMIT 1",
+        [digest],
+    ).fetchall()
+    return (row[0][0], row[0][1]) if row else None
+
+
+def running_audits(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, str]]:
+    """(id, pid, host) of every audit still marked running."""
+    return con.execute("SELECT id, pid, host FROM audits WHERE status = 'running'").fetchall()
+
+
+def mark_interrupted(con: duckdb.DuckDBPyConnection, audit_id: str) -> None:
+    con.execute("UPDATE audits SET status = 'interrupted', ended = ? WHERE id = ?", [now(), audit_id])
+
+
+def start_audit(con: duckdb.DuckDBPyConnection, audit_id: str, scope: str | None, started: datetime) -> None:
+    con.execute(
+        "INSERT INTO audits (id, scope, status, pid, host, started) VALUES (?, ?, 'running', ?, ?, ?)",
+        [audit_id, scope, os.getpid(), socket.gethostname(), started],
+    )
+
+
+def insert_result(con: duckdb.DuckDBPyConnection, r: AuditResultRow) -> None:
+    con.execute(
+        "INSERT INTO audit_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [r.audit_id, r.version, r.digest, r.status, json.dumps(r.findings),
+         json.dumps(r.profile, default=str) if r.profile else None, json.dumps(r.receipts), json.dumps(r.models)],
+    )  # fmt: skip
+
+
+def finish_audit(con: duckdb.DuckDBPyConnection, row: AuditRow) -> None:
+    con.execute(
+        "UPDATE audits SET status = ?, versions = ?, failed = ?, summary = ?, report = ?, ended = ? WHERE id = ?",
+        [row.status, row.versions, row.failed, json.dumps(row.summary), row.report, row.ended, row.id],
+    )
+
+
+def previous_profiles(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """Each version's profile from the newest finished audit that took one."""
+    rows = con.execute(
+        "SELECT r.version, r.profile FROM audit_results r JOIN audits a ON a.id = r.audit_id "
+        "WHERE a.status IN ('passed', 'failed') AND r.profile IS NOT NULL ORDER BY a.started"
+    ).fetchall()
+    return {version: json.loads(profile) for version, profile in rows}  # newest wins
+
+
+def audit_history(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[AuditRow]:
+    rows = con.execute(
+        "SELECT id, scope, status, versions, failed, started, ended, report, summary FROM audits "
+        "ORDER BY started DESC LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [AuditRow(*r[:8], json.loads(r[8]) if r[8] else {}) for r in rows]
+
+
+def audited_versions(con: duckdb.DuckDBPyConnection, dataset: str | None) -> list[tuple[str, str]]:
+    """(dataset, digest) of every version with receipts or that trained a
+    registered model (of one dataset, or all), oldest first."""
+    return [
+        (name, digest)
+        for name, digest, _ in con.execute(
+            "SELECT DISTINCT v.dataset, v.digest, v.created FROM versions v WHERE (? IS NULL OR v.dataset = ?) AND ("
+            " EXISTS (SELECT 1 FROM receipts r WHERE r.digest = v.digest AND r.dataset = v.dataset)"
+            " OR EXISTS (SELECT 1 FROM runs u WHERE u.digest = v.digest AND u.dataset = v.dataset"
+            "            AND u.model_name IS NOT NULL)) ORDER BY v.created, v.dataset",
+            [dataset, dataset],
+        ).fetchall()
+    ]
