@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datagov.catalog.audits import latest_audit_status
 from datagov.catalog.db import open_catalog
 from datagov.catalog.receipts import list_receipts
-from datagov.catalog.versions import files_of, resolve
+from datagov.catalog.versions import dataset_of_digest, files_of, resolve
 from datagov.errors import DatagovError
 from datagov.quality.suites import load_suite
 from datagov.verify import check_files
@@ -135,13 +135,7 @@ def check_match(ws: Workspace, stage: str, ref: str, reference_digest: str | Non
     with open_catalog(ws) as con:
         version = resolve(con, ref)
         receipts = list_receipts(con, digest=version.digest, kind="match")
-        reference = (
-            con.execute(
-                "SELECT dataset FROM versions WHERE digest = ? ORDER BY created LIMIT 1", [reference_digest]
-            ).fetchone()
-            if reference_digest
-            else None
-        )
+        reference_name = dataset_of_digest(con, reference_digest) if reference_digest else None
     decision = GateDecision(stage, version.ref, version.digest, allowed=False)
     if not reference_digest:
         decision.reasons.append(
@@ -153,8 +147,8 @@ def check_match(ws: Workspace, stage: str, ref: str, reference_digest: str | Non
             )
         )
         return decision
-    ref_label = f"{reference[0]}@{reference_digest[:12]}" if reference else reference_digest[:12]
-    suite_name = f"{reference[0] if reference else 'pretrain'}-match"
+    ref_label = f"{reference_name}@{reference_digest[:12]}" if reference_name else reference_digest[:12]
+    suite_name = f"{reference_name or 'pretrain'}-match"
     fix = (
         f"datagov expectations match {ref_label} --suite {suite_name} && "
         f"datagov validate {version.ref} --suite {suite_name}"

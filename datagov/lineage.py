@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from datagov.catalog.lineage import edges_at
 from datagov.catalog.versions import SHORT, resolve
 
 Node = tuple[str, str]
@@ -55,12 +56,7 @@ def label(node: Node) -> str:
 
 
 def _edges(con: duckdb.DuckDBPyConnection, node: Node, direction: str) -> list[Edge]:
-    mine, other = ("dst", "src") if direction == "up" else ("src", "dst")
-    rows = con.execute(
-        f"SELECT src_kind, src_id, dst_kind, dst_id, relation, params FROM lineage "
-        f"WHERE {mine}_kind = ? AND {mine}_id = ? AND relation <> ? ORDER BY created, {other}_id",
-        [node[0], node[1], HISTORY],
-    ).fetchall()
+    rows = edges_at(con, node, direction, skip_relation=HISTORY)
     return [Edge((r[0], r[1]), (r[2], r[3]), r[4], json.loads(r[5]) if r[5] else {}) for r in rows]
 
 

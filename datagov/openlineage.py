@@ -16,10 +16,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from datagov.catalog import lineage
 from datagov.catalog.db import open_catalog
 from datagov.catalog.receipts import receipts_of_versions
 from datagov.catalog.runs import runs_by_id
-from datagov.catalog.versions import resolve
+from datagov.catalog.versions import list_datasets, resolve
 from datagov.errors import InvalidInput
 from datagov.workspace import Workspace
 
@@ -70,7 +71,7 @@ def events_for(ws: Workspace, ref: str) -> list[dict]:
         graph = graph_for(con, version.node_id)
         versions = {n[1] for n in graph.nodes if n[0] == "version"}
         meta = {v: resolve(con, v) for v in versions}
-        owners = {r[0]: (r[1], r[2]) for r in con.execute("SELECT name, owner, license FROM datasets").fetchall()}
+        owners = {d["name"]: (d["owner"], d["license"]) for d in list_datasets(con)}
         ingests = [e for e in graph.edges if e.relation == "ingested"]
         receipts = [
             (r.id, r.dataset, r.digest, r.suite, r.status, r.results, r.started, r.duration)
@@ -78,32 +79,14 @@ def events_for(ws: Workspace, ref: str) -> list[dict]:
         ]
         run_ids = {n[1] for n in graph.nodes if n[0] == "run"}
         # The runs that made the models these runs started from (a transfer's pretraining).
-        models_in = [
-            r[0]
-            for r in con.execute(
-                "SELECT src_id FROM lineage WHERE src_kind = 'model' AND dst_kind = 'run' "
-                f"AND dst_id IN ({', '.join('?' * len(run_ids)) or 'NULL'})",
-                list(run_ids),
-            ).fetchall()
-        ]
+        models_in = lineage.models_into_runs(con, sorted(run_ids))
         if models_in:
-            run_ids |= {
-                r[0]
-                for r in con.execute(
-                    "SELECT src_id FROM lineage WHERE src_kind = 'run' AND dst_kind = 'model' "
-                    f"AND relation = 'registered' AND dst_id IN ({', '.join('?' * len(models_in))})",
-                    models_in,
-                ).fetchall()
-            }
+            run_ids |= lineage.runs_registering(con, models_in)
         runs = [
             (r.run_id, r.stage, r.experiment, r.status, r.model_name, r.model_version, r.started, r.ended)
             for r in runs_by_id(con, list(run_ids))
         ]
-        run_inputs = con.execute(
-            "SELECT src_kind, src_id, dst_id, relation FROM lineage WHERE dst_kind = 'run' "
-            f"AND dst_id IN ({', '.join('?' * len(run_ids)) or 'NULL'})",
-            list(run_ids),
-        ).fetchall()
+        run_inputs = lineage.inputs_of_runs(con, sorted(run_ids))
 
     def version_of(node: str):
         """Versions outside the graph (an encoder's pretraining data) are looked up once."""

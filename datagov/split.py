@@ -24,6 +24,7 @@ from datagov.catalog.versions import (
     dataset_row,
     files_of,
     register,
+    replace_rejects,
     resolve,
 )
 from datagov.errors import InvalidInput
@@ -265,14 +266,7 @@ def split(
                     classes = len(np.unique(labels[which == idx])) if labels is not None and s not in drop else None
                     children.append(ChildReport(s, reg, int((which == idx).sum()), classes))
                 if rejects:  # what dedupe removed is recorded against the parent, once
-                    con.execute(
-                        "DELETE FROM rejects WHERE dataset = ? AND digest = ? AND stage = 'split-dedupe'",
-                        [parent.dataset, parent.digest],
-                    )
-                    con.executemany(
-                        "INSERT INTO rejects VALUES (?, ?, 'split-dedupe', ?, ?, now())",
-                        [[parent.dataset, parent.digest, item, reason] for item, reason in rejects],
-                    )
+                    replace_rejects(con, parent.dataset, parent.digest, "split-dedupe", rejects)
     finally:
         duck.close()
     return SplitReport(

@@ -135,8 +135,9 @@ def publish(ws: Workspace, con: duckdb.DuckDBPyConnection, folder: Path, digest:
         )
     target = version_dir(ws, digest)
     if target.exists():
-        known = con.execute("SELECT count(*) FROM files WHERE digest = ?", [digest]).fetchone()[0]
-        if known:
+        from datagov.catalog.versions import has_files
+
+        if has_files(con, digest):
             return target
         shutil.rmtree(target)
     ws.store_dir.mkdir(parents=True, exist_ok=True)

@@ -110,6 +110,27 @@ def dataset_row(con: duckdb.DuckDBPyConnection, name: str) -> dict | None:
     return out
 
 
+def dataset_of_digest(con: duckdb.DuckDBPyConnection, digest: str) -> str | None:
+    """The first dataset name a digest was registered under."""
+    row = con.execute("SELECT dataset FROM versions WHERE digest = ? ORDER BY created LIMIT 1", [digest]).fetchone()
+    return row[0] if row else None
+
+
+def has_files(con: duckdb.DuckDBPyConnection, digest: str) -> bool:
+    return con.execute("SELECT count(*) FROM files WHERE digest = ?", [digest]).fetchone()[0] > 0
+
+
+def replace_rejects(
+    con: duckdb.DuckDBPyConnection, dataset: str, digest: str, stage: str, rejects: list[tuple[str, str]]
+) -> None:
+    """A stage's rejects of a version, recorded once (a rerun replaces them)."""
+    con.execute("DELETE FROM rejects WHERE dataset = ? AND digest = ? AND stage = ?", [dataset, digest, stage])
+    con.executemany(
+        "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, now())",
+        [[dataset, digest, stage, item, reason] for item, reason in rejects],
+    )
+
+
 def list_datasets(con: duckdb.DuckDBPyConnection) -> list[dict]:
     rows = con.execute(
         """

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from datagov.catalog.db import open_catalog
 from datagov.catalog.drift_reports import reports_on_target
+from datagov.catalog.lineage import versions_into_run
 from datagov.catalog.runs import promotions_of, waivers_of_run
 from datagov.catalog.versions import SHORT, check_name, dataset_row, now, resolve
 from datagov.errors import InvalidInput, NotFound
@@ -173,11 +174,7 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
     receipt_ids = [r for r in tags.get("datagov.receipts", "").split(",") if r]
     data: list[DataFacts] = []
     with open_catalog(ws) as con:
-        edges = con.execute(
-            "SELECT src_id, relation FROM lineage WHERE src_kind = 'version' AND dst_kind = 'run' AND dst_id = ? "
-            "ORDER BY relation DESC, src_id",
-            [mv.run_id],
-        ).fetchall()
+        edges = versions_into_run(con, mv.run_id)
         receipts = _receipt_facts(con, ws, receipt_ids)
         for node, relation in edges:
             version_ = resolve(con, node)

@@ -273,26 +273,3 @@ def save_report(ws: Workspace, report: ShiftReport, copy_to: Path | None = None)
         add_edge(con, "version", report.target.node_id, "drift_report", report.id, "shift-target", params=params)
         if emb:
             add_edge(con, *emb.node, "drift_report", report.id, "embedded", params={"uri": emb.pinned})
-
-
-def list_reports(ws: Workspace, dataset: str | None = None, limit: int = 20) -> list[dict]:
-    cols = (
-        "id",
-        "reference",
-        "target",
-        "drift",
-        "share",
-        "mode",
-        "encoder",
-        "embedding_drift",
-        "recommendation",
-        "report",
-        "created",
-    )
-    with open_catalog(ws) as con:
-        rows = con.execute(
-            f"SELECT {', '.join(cols)} FROM drift_reports WHERE ? IS NULL OR split_part(reference, '@', 1) = ? "
-            "OR split_part(target, '@', 1) = ? ORDER BY created DESC LIMIT ?",
-            [dataset, dataset, dataset, limit],
-        ).fetchall()
-    return [dict(zip(cols, r, strict=True)) for r in rows]

@@ -77,17 +77,12 @@ def pretraining_digest(ws, source: EncoderSource) -> str | None:
     model's `datagov.digest` tag (an encoder registered by another workspace).
     The two must agree: a tag that contradicts the lineage is refused."""
     from datagov.catalog.db import open_catalog
+    from datagov.catalog.lineage import trained_versions
     from datagov.errors import IntegrityError
 
-    kind, ident = source.node
     with open_catalog(ws) as con:
-        rows = con.execute(
-            "SELECT DISTINCT t.src_id FROM lineage t JOIN lineage r ON r.src_kind = 'run' AND r.src_id = t.dst_id "
-            "WHERE t.src_kind = 'version' AND t.relation = 'trained' AND t.dst_kind = 'run' "
-            "AND ((? = 'model' AND r.dst_kind = 'model' AND r.dst_id = ?) OR (? = 'run' AND t.dst_id = ?))",
-            [kind, ident, kind, ident],
-        ).fetchall()
-    digests = {r[0].rpartition("@")[2] for r in rows}
+        nodes = trained_versions(con, source.node)
+    digests = {node.rpartition("@")[2] for node in nodes}
     if len(digests) > 1:
         raise IntegrityError(f"lineage says {source.pinned_uri} was trained on several versions: {sorted(digests)}")
     found = next(iter(digests), None)

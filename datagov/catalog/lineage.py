@@ -1,0 +1,73 @@
+"""The `lineage` table's queries: edges between sources, versions, receipts,
+drift reports, runs and models (edges are added by `versions.add_edge`)."""
+
+from __future__ import annotations
+
+import duckdb
+
+Node = tuple[str, str]  # (kind, id)
+
+
+def _in(values: list[str]) -> str:
+    return ", ".join("?" * len(values)) or "NULL"
+
+
+def edges_at(
+    con: duckdb.DuckDBPyConnection, node: Node, direction: str, *, skip_relation: str
+) -> list[tuple[str, str, str, str, str, str | None]]:
+    """(src_kind, src_id, dst_kind, dst_id, relation, params JSON) of the
+    edges into (`up`) or out of (`down`) a node, oldest first."""
+    mine, other = ("dst", "src") if direction == "up" else ("src", "dst")
+    return con.execute(
+        f"SELECT src_kind, src_id, dst_kind, dst_id, relation, params FROM lineage "
+        f"WHERE {mine}_kind = ? AND {mine}_id = ? AND relation <> ? ORDER BY created, {other}_id",
+        [node[0], node[1], skip_relation],
+    ).fetchall()
+
+
+def inputs_of_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[tuple[str, str, str, str]]:
+    """(src_kind, src_id, run id, relation) of every edge into these runs."""
+    return con.execute(
+        f"SELECT src_kind, src_id, dst_id, relation FROM lineage WHERE dst_kind = 'run' AND dst_id IN ({_in(run_ids)})",
+        list(run_ids),
+    ).fetchall()
+
+
+def models_into_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[str]:
+    """Models these runs started from (a transfer's encoder)."""
+    rows = con.execute(
+        f"SELECT src_id FROM lineage WHERE src_kind = 'model' AND dst_kind = 'run' AND dst_id IN ({_in(run_ids)})",
+        list(run_ids),
+    )
+    return [r[0] for r in rows.fetchall()]
+
+
+def runs_registering(con: duckdb.DuckDBPyConnection, models: list[str]) -> set[str]:
+    """The runs that registered these model versions (NAME/VERSION)."""
+    rows = con.execute(
+        "SELECT src_id FROM lineage WHERE src_kind = 'run' AND dst_kind = 'model' "
+        f"AND relation = 'registered' AND dst_id IN ({_in(models)})",
+        list(models),
+    )
+    return {r[0] for r in rows.fetchall()}
+
+
+def versions_into_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str]]:
+    """(version node, relation) of the data a run trained or evaluated on."""
+    return con.execute(
+        "SELECT src_id, relation FROM lineage WHERE src_kind = 'version' AND dst_kind = 'run' AND dst_id = ? "
+        "ORDER BY relation DESC, src_id",
+        [run_id],
+    ).fetchall()
+
+
+def trained_versions(con: duckdb.DuckDBPyConnection, node: Node) -> set[str]:
+    """Version nodes that trained a model (("model", "NAME/VERSION")) or a run (("run", ID))."""
+    kind, ident = node
+    rows = con.execute(
+        "SELECT DISTINCT t.src_id FROM lineage t JOIN lineage r ON r.src_kind = 'run' AND r.src_id = t.dst_id "
+        "WHERE t.src_kind = 'version' AND t.relation = 'trained' AND t.dst_kind = 'run' "
+        "AND ((? = 'model' AND r.dst_kind = 'model' AND r.dst_id = ?) OR (? = 'run' AND t.dst_id = ?))",
+        [kind, ident, kind, ident],
+    )
+    return {r[0] for r in rows.fetchall()}
