@@ -112,3 +112,26 @@ def mark_killed(ws: Workspace, run_ids: list[str]) -> None:
                 client.set_terminated(run_id, status="KILLED")
         except MlflowException:
             continue  # the run is not in this tracking store: the catalog row is what we own
+
+
+def artifact_bytes(run_id: str, path: str, *, what: str) -> bytes:
+    """A run artifact's bytes, read once (what a caller hashes is what it uses);
+    IntegrityError naming `what` when it is gone or not a file."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from datagov.errors import IntegrityError
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with tempfile.TemporaryDirectory(prefix="datagov-artifact-") as tmp:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=tmp))
+        except (MlflowException, OSError) as exc:
+            first = str(getattr(exc, "message", exc)).strip().splitlines()[0]
+            raise IntegrityError(f"the weights of {what} are gone: {first}") from None
+        if local.is_symlink() or not local.is_file():
+            raise IntegrityError(f"the weights of {what} are not a file")
+        return local.read_bytes()

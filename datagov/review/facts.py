@@ -213,8 +213,8 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
 
 def weights_status(ws: Workspace, name: str, version: str) -> str:
     """ "verified" when the weight file still has the sha256 recorded at registration."""
+    from datagov.artifacts import check_artifact, find_artifact
     from datagov.errors import DatagovError
-    from datagov.training.weights import check_artifact, find_artifact
 
     try:
         check_artifact(find_artifact(ws, "model", f"{name}/{version}"))

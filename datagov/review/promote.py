@@ -84,7 +84,7 @@ class Promotion:
 
 def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | None = None) -> Promotion:
     from datagov.errors import InvalidInput
-    from datagov.training.records import record_waiver, refuse
+    from datagov.governance import record_waiver, refuse
 
     check_name(alias, "alias")
     if waive is not None and not waive.strip():

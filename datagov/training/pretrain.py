@@ -15,15 +15,9 @@ from pathlib import Path
 
 from datagov.errors import InvalidInput
 from datagov.gate import GateDecision, check_gate
+from datagov.governance import gate_document, record_waiver, refuse
 from datagov.training.inputs import image_input
-from datagov.training.records import (
-    finish_run,
-    gate_document,
-    record_run,
-    record_waiver,
-    refuse,
-    register_model,
-)
+from datagov.training.records import finish_run, record_run, register_model
 from datagov.training.spec import PretrainSpec, flatten, load_spec
 from datagov.workspace import Workspace
 

@@ -1,55 +1,19 @@
-"""What every training stage leaves behind: refusals, waivers, the catalog's
-runs rows and lineage edges, and the registered MLflow model version.
+"""What every training stage leaves behind: the catalog's runs rows and
+lineage edges, and the registered MLflow model version (refusals and waivers
+are `datagov.governance`'s).
 
 Shared by pretrain and transfer so both leave the same kind of record.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import getpass
-import secrets
-from datetime import timedelta
 from pathlib import Path
 
 from datagov.catalog import runs
 from datagov.catalog.db import open_catalog, transaction
-from datagov.catalog.runs import RunRow, WaiverRow
-from datagov.catalog.versions import Version, add_edge, now
-from datagov.errors import GateRefused
-from datagov.gate import GateDecision
+from datagov.catalog.runs import RunRow
+from datagov.catalog.versions import Version, add_edge
 from datagov.workspace import Workspace
-
-
-def refuse(decision: GateDecision) -> GateRefused:
-    lines = [f"{r.message}" + (f"\n      fix: {r.fix}" if r.fix else "") for r in decision.reasons]
-    return GateRefused(
-        f"gate refused {decision.stage} on {decision.version_ref}: {len(decision.reasons)} problem(s)",
-        hint="\n    ".join(["", *lines]) + "\n  or pass --waive REASON to run anyway (recorded)",
-    )
-
-
-def gate_document(decision: GateDecision, waiver_id: str | None, waive: str | None) -> dict:
-    """The gate decision as logged (MLflow artifact) and stored (runs.gate)."""
-    return {
-        "allowed": decision.allowed,
-        "reasons": [dataclasses.asdict(r) for r in decision.reasons],
-        "receipts": decision.receipt_ids,
-        "waiver": waiver_id,
-        "waiver_reason": waive,
-    }
-
-
-def record_waiver(ws: Workspace, target: str, stage: str, reason: str, decision: GateDecision) -> str:
-    waiver_id = f"w-{secrets.token_hex(6)}"
-    at = now()
-    refused = [dataclasses.asdict(r) for r in decision.reasons]
-    waiver = WaiverRow(
-        waiver_id, target, stage, reason, getpass.getuser(), refused, at, at + timedelta(days=ws.waiver_days), None
-    )
-    with open_catalog(ws, write=True) as con:
-        runs.insert_waiver(con, waiver)
-    return waiver_id
 
 
 def record_run(
@@ -97,6 +61,7 @@ def register_model(ws: Workspace, model, arch: dict, model_name: str, alias: str
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from datagov import artifacts
     from datagov.catalog.model_artifacts import ModelArtifact
     from datagov.training import weights
 
@@ -114,7 +79,7 @@ def register_model(ws: Workspace, model, arch: dict, model_name: str, alias: str
     version = client.create_model_version(
         model_name, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id
     ).version
-    weights.record(ws, ModelArtifact(model_name, str(version), run.info.run_id, weights.ARTIFACT, sha, size, arch))
+    artifacts.record(ws, ModelArtifact(model_name, str(version), run.info.run_id, artifacts.ARTIFACT, sha, size, arch))
     _tag_version(model_name, version, alias, {**tags, "datagov.weights_sha256": sha})
     return str(version)
 

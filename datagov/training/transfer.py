@@ -21,15 +21,9 @@ from pathlib import Path
 
 from datagov.errors import InvalidInput
 from datagov.gate import GateDecision, check_gate, check_match, combine
+from datagov.governance import gate_document, record_waiver, refuse
 from datagov.training.inputs import image_input, label_counts
-from datagov.training.records import (
-    finish_run,
-    gate_document,
-    record_run,
-    record_waiver,
-    refuse,
-    register_model,
-)
+from datagov.training.records import finish_run, record_run, register_model
 from datagov.training.spec import TransferSpec, flatten, load_spec
 from datagov.workspace import Workspace
 

@@ -12,16 +12,12 @@ swapped or pickled artifact is refused by name before anything runs.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
-from datagov.catalog.db import open_catalog
-from datagov.catalog.model_artifacts import ModelArtifact, artifact_of, artifact_of_run, record_artifact
-from datagov.errors import IntegrityError, NotFound
+from datagov.artifacts import check_artifact, describe, find_artifact
+from datagov.catalog.model_artifacts import ModelArtifact
+from datagov.errors import IntegrityError
 from datagov.workspace import Workspace
-
-ARTIFACT = "model/weights.safetensors"
 
 
 def autoencoder_arch(kind: str, shape, hidden: list[int], channels: list[int], latent: int) -> dict:
@@ -65,49 +61,11 @@ def save_weights(model, folder: Path) -> tuple[Path, str, int]:
     return path, hashlib.sha256(data).hexdigest(), len(data)
 
 
-def record(ws: Workspace, artifact: ModelArtifact) -> None:
-    with open_catalog(ws, write=True) as con:
-        record_artifact(con, artifact)
-
-
-def find_artifact(ws: Workspace, kind: str, ident: str) -> ModelArtifact:
-    """The catalog's record for a model version ("model", "NAME/VERSION") or run."""
-    with open_catalog(ws) as con:
-        if kind == "model":
-            name, _, version = ident.rpartition("/")
-            found = artifact_of(con, name, version)
-        else:
-            found = artifact_of_run(con, ident)
-    if found is None:
-        raise NotFound(
-            f"{kind} {ident} has no weights recorded in this workspace's catalog, so its bytes cannot be checked",
-            hint="use a model registered by `datagov pretrain` or `datagov transfer` in this workspace",
-        )
-    return found
-
-
-def check_artifact(artifact: ModelArtifact) -> bytes:
-    """The weight bytes, once their sha256 matches the catalog; IntegrityError otherwise."""
-    data = _fetch(artifact)
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != artifact.sha256:
-        raise IntegrityError(
-            f"the weights of {_where(artifact)} changed since registration: sha256 {actual[:12]}…, catalog says "
-            f"{artifact.sha256[:12]}…; refusing to load them",
-            hint="restore the artifact, or train and register the model again",
-        )
-    return data
-
-
-def _where(artifact: ModelArtifact) -> str:
-    return f"{artifact.model_name}/{artifact.model_version} ({artifact.artifact})"
-
-
 def load_verified(ws: Workspace, artifact: ModelArtifact):
     """The module, built from the catalog's architecture and filled from
     weight bytes whose sha256 matches the catalog; IntegrityError otherwise."""
     data = check_artifact(artifact)
-    where = _where(artifact)
+    where = describe(artifact)
     from safetensors import SafetensorError
     from safetensors.torch import load
 
@@ -118,28 +76,6 @@ def load_verified(ws: Workspace, artifact: ModelArtifact):
         first = str(exc).strip().splitlines()[0]
         raise IntegrityError(f"the weights of {where} do not fit its recorded architecture: {first}") from None
     return model
-
-
-def _fetch(artifact: ModelArtifact) -> bytes:
-    """The artifact's bytes, read once (what is hashed is what is loaded)."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    with tempfile.TemporaryDirectory(prefix="datagov-weights-") as tmp:
-        try:
-            local = mlflow.artifacts.download_artifacts(
-                run_id=artifact.run_id, artifact_path=artifact.artifact, dst_path=tmp
-            )
-        except (MlflowException, OSError) as exc:
-            first = str(getattr(exc, "message", exc)).strip().splitlines()[0]
-            raise IntegrityError(
-                f"the weights of {artifact.model_name}/{artifact.model_version} ({artifact.artifact}) are gone: {first}"
-            ) from None
-        path = Path(local)
-        if path.is_symlink() or not path.is_file():
-            raise IntegrityError(f"{artifact.artifact} of {artifact.model_name}/{artifact.model_version} is not a file")
-        return path.read_bytes()
 
 
 def load_model(ws: Workspace, name: str, version: str):

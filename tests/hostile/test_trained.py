@@ -30,7 +30,7 @@ class Payload:
 
 
 def weights_file(ws, name="digits-autoencoder", version="1"):
-    from datagov.training.weights import find_artifact
+    from datagov.artifacts import find_artifact
 
     art = find_artifact(ws, "model", f"{name}/{version}")
     return next((ws.catalog_dir / "mlartifacts").rglob(f"{art.run_id}/artifacts/{art.artifact}"))

@@ -5,6 +5,8 @@ import hashlib
 import pytest
 import torch
 
+from datagov import tracking
+from datagov.artifacts import ARTIFACT
 from datagov.catalog.model_artifacts import ModelArtifact
 from datagov.errors import IntegrityError
 from datagov.training import weights
@@ -29,10 +31,10 @@ def test_build_from_the_recorded_architecture_and_round_trip(tmp_path):
 def test_load_refuses_changed_bytes_and_the_wrong_architecture(tmp_path, monkeypatch):
     arch = weights.autoencoder_arch("mlp", ImageShape(1, 8, 8), [16], [8], 4)
     path, sha, size = weights.save_weights(weights.build(arch), tmp_path)
-    artifact = ModelArtifact("m", "1", "run", weights.ARTIFACT, sha, size, arch)
-    monkeypatch.setattr(weights, "_fetch", lambda a: path.read_bytes())
+    artifact = ModelArtifact("m", "1", "run", ARTIFACT, sha, size, arch)
+    monkeypatch.setattr(tracking, "artifact_bytes", lambda run_id, path_, what: path.read_bytes())
     assert weights.load_verified(None, artifact) is not None
-    wrong = ModelArtifact("m", "1", "run", weights.ARTIFACT, sha, size, {**arch, "latent": 5})
+    wrong = ModelArtifact("m", "1", "run", ARTIFACT, sha, size, {**arch, "latent": 5})
     with pytest.raises(IntegrityError, match="do not fit its recorded architecture"):
         weights.load_verified(None, wrong)
     path.write_bytes(path.read_bytes()[:-1] + b"\0")
