@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from datagov import tags
 from datagov.catalog.versions import Version
 from datagov.workspace import Workspace
 
@@ -88,10 +89,10 @@ def log_dataset(ws: Workspace, version: Version, context: str, holdout_every: in
         dataset,
         context=context,
         tags={
-            "datagov.dataset": version.dataset,
-            "datagov.digest": version.digest,
-            "datagov.rows": str(version.rows),
-            **({"datagov.holdout_every": str(holdout_every)} if holdout_every else {}),
+            tags.DATASET: version.dataset,
+            tags.DIGEST: version.digest,
+            tags.ROWS: str(version.rows),
+            **({tags.HOLDOUT_EVERY: str(holdout_every)} if holdout_every else {}),
         },
     )
 

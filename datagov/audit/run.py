@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from datagov import faults
+from datagov import tags as tag_keys
 from datagov.catalog import audits
 from datagov.catalog.db import open_catalog, pid_alive, transaction
 from datagov.catalog.versions import Version, files_of, now, resolve
@@ -263,8 +264,8 @@ def _tag_models(ws: Workspace, audit: Audit) -> None:
     for model, verdict in verdicts.items():
         name, version = model.rsplit("/", 1)
         try:
-            client.set_model_version_tag(name, version, "datagov.audit", verdict)
-            client.set_model_version_tag(name, version, "datagov.audit_id", audit.id)
+            client.set_model_version_tag(name, version, tag_keys.AUDIT, verdict)
+            client.set_model_version_tag(name, version, tag_keys.AUDIT_ID, audit.id)
         except MlflowException:
             continue  # deleted from the registry since; the catalog still lists it
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from datagov import tags
+
 app = typer.Typer(help="Review registered models and promote them through the data gate.", no_args_is_help=True)
 
 KEY_METRICS = ("eval_accuracy", "baseline_eval_accuracy", "val_loss", "train_loss")
@@ -30,12 +32,12 @@ def list_(
     for model in sorted(models):
         aliases = registered[model].aliases or {}  # search results leave ModelVersion.aliases empty
         for mv in sorted(c.search_model_versions(f"name = '{model}'"), key=lambda v: -int(v.version)):
-            tags = dict(mv.tags)
+            found = dict(mv.tags)
             rows.append({
                 "model": model, "version": str(mv.version),
                 "aliases": sorted(a for a, v in aliases.items() if str(v) == str(mv.version)),
-                "stage": tags.get("datagov.stage", "-"), "dataset": tags.get("datagov.dataset", "-"),
-                "audit": tags.get("datagov.audit", "-"), "run_id": mv.run_id,
+                "stage": found.get(tags.STAGE, "-"), "dataset": found.get(tags.DATASET, "-"),
+                "audit": found.get(tags.AUDIT, "-"), "run_id": mv.run_id,
             })  # fmt: skip
     if as_json:
         print_json(rows)
@@ -93,8 +95,8 @@ def review(
     out.print(f"Metrics: {metrics}")
     colour = "green" if facts.weights == "verified" else "red"
     out.print(f"Weights: [{colour}]{facts.weights}[/{colour}] (safetensors, sha256 recorded at registration)")
-    if "datagov.encoder_version" in facts.tags:
-        out.print(f"Encoder: {facts.tags['datagov.encoder_version']}")
+    if tags.ENCODER_VERSION in facts.tags:
+        out.print(f"Encoder: {facts.tags[tags.ENCODER_VERSION]}")
     table = Table(title="Data", title_justify="left")
     for col in ("role", "version", "owner", "license", "receipts at training (now)", "drift reports", "latest audit"):
         table.add_column(col, overflow="fold")

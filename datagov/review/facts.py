@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from datagov import tags as tag_keys
 from datagov.catalog.db import open_catalog
 from datagov.catalog.drift_reports import reports_on_target
 from datagov.catalog.lineage import versions_into_run
@@ -171,7 +172,7 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
     mv = model_version(c, name, version)
     run = c.get_run(mv.run_id)
     tags = dict(mv.tags)
-    receipt_ids = [r for r in tags.get("datagov.receipts", "").split(",") if r]
+    receipt_ids = [r for r in tags.get(tag_keys.RECEIPTS, "").split(",") if r]
     data: list[DataFacts] = []
     with open_catalog(ws) as con:
         edges = versions_into_run(con, mv.run_id)
@@ -198,7 +199,7 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
         name=mv.name,
         version=str(mv.version),
         run_id=mv.run_id,
-        stage=tags.get("datagov.stage", run.data.tags.get("datagov.stage", "?")),
+        stage=tags.get(tag_keys.STAGE, run.data.tags.get(tag_keys.STAGE, "?")),
         aliases=list(mv.aliases),
         tags=tags,
         metrics=dict(run.data.metrics),

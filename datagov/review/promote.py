@@ -16,6 +16,7 @@ import getpass
 import secrets
 from dataclasses import asdict, dataclass
 
+from datagov import tags
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.runs import PromotionRow, insert_promotion
 from datagov.catalog.versions import check_name, now
@@ -45,7 +46,7 @@ def promotion_reasons(facts: ModelFacts) -> list[Reason]:
                        fix=f"see `datagov audit history`; fix the data, then `datagov audit run --dataset "
                            f"{d.ref.split('@')[0]}`")
             )  # fmt: skip
-    if facts.tags.get("datagov.audit") == "failed" and not audit_failed:
+    if facts.tags.get(tags.AUDIT) == "failed" and not audit_failed:
         reasons.append(
             Reason("audit-failed", f"{facts.uri} is tagged datagov.audit=failed ({facts.tags.get('datagov.audit_id')})",
                    fix="datagov audit run")
@@ -91,7 +92,7 @@ def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | 
         raise InvalidInput("--waive needs a reason")
     facts = gather(ws, name, version)
     reasons = promotion_reasons(facts)
-    decision = GateDecision("promote", facts.uri, facts.tags.get("datagov.digest", ""), not reasons, reasons)
+    decision = GateDecision("promote", facts.uri, facts.tags.get(tags.DIGEST, ""), not reasons, reasons)
     if reasons and not waive:
         raise refuse(decision)
     waiver_id = record_waiver(ws, f"{name}/{version}", "promote", waive, decision) if reasons else None
@@ -99,10 +100,10 @@ def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | 
     previous = _alias_target(c, name, alias)
     c.set_registered_model_alias(name, alias, facts.version)
     promotion_id = f"p-{secrets.token_hex(6)}"
-    c.set_model_version_tag(name, facts.version, f"datagov.promoted.{alias}", now().isoformat(timespec="seconds"))
-    c.set_model_version_tag(name, facts.version, "datagov.promotion_id", promotion_id)
+    c.set_model_version_tag(name, facts.version, f"{tags.PROMOTED_PREFIX}{alias}", now().isoformat(timespec="seconds"))
+    c.set_model_version_tag(name, facts.version, tags.PROMOTION_ID, promotion_id)
     if waiver_id:
-        c.set_model_version_tag(name, facts.version, "datagov.promotion_waiver", waive)
+        c.set_model_version_tag(name, facts.version, tags.PROMOTION_WAIVER, waive)
     decision_doc = {"allowed": not reasons, "reasons": [asdict(r) for r in reasons]}
     row = PromotionRow(promotion_id, name, facts.version, alias, previous, decision_doc, waiver_id, getpass.getuser(),
                        now())  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from datagov import tags
 from datagov.errors import InvalidInput, NotFound
 
 _MODELS = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
@@ -26,7 +27,7 @@ class EncoderSource:
     @property
     def pretrain_digest(self) -> str | None:
         """The digest of the data it was pretrained on, when datagov trained it."""
-        return self.tags.get("datagov.digest")
+        return self.tags.get(tags.DIGEST)
 
 
 def resolve_encoder(uri: str) -> EncoderSource:

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from datagov import tags
 from datagov.errors import InvalidInput
 from datagov.gate import GateDecision, check_gate
 from datagov.governance import gate_document, record_waiver, refuse
@@ -98,12 +99,12 @@ def pretrain(
         model_name = spec.register.model_name or spec.name
         gate_doc = gate_document(decision, waiver_id, waive)
         provenance = {  # on the run and on the registered model version
-            "datagov.stage": "pretrain",
-            "datagov.dataset": version.ref,
-            "datagov.digest": version.digest,
-            "datagov.suites": ",".join(spec.data.suites),
-            "datagov.receipts": ",".join(decision.receipt_ids),
-            **({"datagov.waiver": waive, "datagov.waiver_id": waiver_id} if waiver_id else {}),
+            tags.STAGE: "pretrain",
+            tags.DATASET: version.ref,
+            tags.DIGEST: version.digest,
+            tags.SUITES: ",".join(spec.data.suites),
+            tags.RECEIPTS: ",".join(decision.receipt_ids),
+            **({tags.WAIVER: waive, tags.WAIVER_ID: waiver_id} if waiver_id else {}),
         }
         with mlflow.start_run(experiment_id=tracking.experiment_id(ws, spec.name)) as run:
             run_id = run.info.run_id
@@ -118,7 +119,7 @@ def pretrain(
                         {**flat, "model.resolved_kind": kind, "device": device.type, "world_size": dist.world_size}
                     )
                 )
-                mlflow.set_tags({**provenance, "datagov.gate": "open" if decision.allowed else "waived"})
+                mlflow.set_tags({**provenance, tags.GATE: "open" if decision.allowed else "waived"})
                 mlflow.log_artifact(str(spec_path), artifact_path="pipeline")
                 mlflow.log_dict(gate_doc, "gate/decision.json")
                 tracking.log_dataset(ws, version, "training")
@@ -126,7 +127,7 @@ def pretrain(
                 metrics = _train(**fit, mlflow=mlflow, progress=progress)
                 digests = dist.weight_digests(model)
                 if dist.active:
-                    mlflow.set_tag("datagov.ddp.weight_digests", ",".join(d[:16] for d in digests))
+                    mlflow.set_tag(tags.DDP_WEIGHT_DIGESTS, ",".join(d[:16] for d in digests))
                 dist.check_in_sync(digests)
                 data.require_unchanged("register a model trained on it")
                 arch = autoencoder_arch(kind, shape, spec.model.hidden, spec.model.channels, spec.model.latent)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from datagov import tags as tag_keys
 from datagov.catalog import runs
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.runs import RunRow
@@ -80,7 +81,7 @@ def register_model(ws: Workspace, model, arch: dict, model_name: str, alias: str
         model_name, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id
     ).version
     artifacts.record(ws, ModelArtifact(model_name, str(version), run.info.run_id, artifacts.ARTIFACT, sha, size, arch))
-    _tag_version(model_name, version, alias, {**tags, "datagov.weights_sha256": sha})
+    _tag_version(model_name, version, alias, {**tags, tag_keys.WEIGHTS_SHA256: sha})
     return str(version)
 
 

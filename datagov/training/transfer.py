@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from datagov import tags
 from datagov.errors import InvalidInput
 from datagov.gate import GateDecision, check_gate, check_match, combine
 from datagov.governance import gate_document, record_waiver, refuse
@@ -128,18 +129,18 @@ def transfer(
     sources = _Sources(ws, train_in, eval_in, spec, torch.tensor(classes))
     gate_doc = gate_document(decision, waiver_id, waive)
     provenance = {
-        "datagov.stage": "transfer",
-        "datagov.strategy": spec.strategy,
-        "datagov.dataset": train_in.version.ref,
-        "datagov.digest": train_in.version.digest,
-        "datagov.eval_dataset": eval_in.version.ref,
-        "datagov.eval_digest": eval_in.version.digest,
-        "datagov.suites": ",".join(spec.data.suites),
-        "datagov.receipts": ",".join(decision.receipt_ids),
-        "datagov.encoder": source.uri,
-        "datagov.encoder_version": source.pinned_uri,
-        **({"datagov.encoder_pretrain_digest": source.pretrain_digest} if source.pretrain_digest else {}),
-        **({"datagov.waiver": waive, "datagov.waiver_id": waiver_id} if waiver_id else {}),
+        tags.STAGE: "transfer",
+        tags.STRATEGY: spec.strategy,
+        tags.DATASET: train_in.version.ref,
+        tags.DIGEST: train_in.version.digest,
+        tags.EVAL_DATASET: eval_in.version.ref,
+        tags.EVAL_DIGEST: eval_in.version.digest,
+        tags.SUITES: ",".join(spec.data.suites),
+        tags.RECEIPTS: ",".join(decision.receipt_ids),
+        tags.ENCODER: source.uri,
+        tags.ENCODER_VERSION: source.pinned_uri,
+        **({tags.ENCODER_PRETRAIN_DIGEST: source.pretrain_digest} if source.pretrain_digest else {}),
+        **({tags.WAIVER: waive, tags.WAIVER_ID: waiver_id} if waiver_id else {}),
     }
     model_name = spec.register.model_name or spec.name
     with mlflow.start_run(experiment_id=tracking.experiment_id(ws, spec.name), run_name=spec.strategy) as run:
@@ -154,7 +155,7 @@ def transfer(
         )  # fmt: skip
         try:
             mlflow.log_params(tracking.flat_params({**flatten(dataclasses.asdict(spec)), "device": device.type}))
-            mlflow.set_tags({**provenance, "datagov.gate": "open" if decision.allowed else "waived"})
+            mlflow.set_tags({**provenance, tags.GATE: "open" if decision.allowed else "waived"})
             mlflow.log_artifact(str(spec_path), artifact_path="pipeline")
             mlflow.log_dict(gate_doc, "gate/decision.json")
             _log_inputs(ws, train_in, eval_in, spec.data.validation_every)
@@ -165,7 +166,7 @@ def transfer(
             base = None
             if spec.baseline:
                 with mlflow.start_run(run_name="baseline", nested=True):
-                    mlflow.set_tags({"datagov.stage": "transfer-baseline", "datagov.baseline_of": run_id})
+                    mlflow.set_tags({tags.STAGE: "transfer-baseline", tags.BASELINE_OF: run_id})
                     mlflow.log_params(tracking.flat_params(flatten(dataclasses.asdict(spec.train))))
                     _log_inputs(ws, train_in, eval_in, spec.data.validation_every)
                     _, base = _train_one("scratch", autoencoder, sources, class_names, spec, device, mlflow, progress)

@@ -1,0 +1,28 @@
+"""Every MLflow tag key datagov writes, in one place: on runs and on
+registered model versions, they are how someone reading only MLflow learns
+what a model was trained on and whether that data still holds up."""
+
+STAGE = "datagov.stage"  # pretrain | transfer | transfer-baseline
+DATASET = "datagov.dataset"  # name@short digest of the training data
+DIGEST = "datagov.digest"  # its full content digest
+ROWS = "datagov.rows"
+HOLDOUT_EVERY = "datagov.holdout_every"
+EVAL_DATASET = "datagov.eval_dataset"
+EVAL_DIGEST = "datagov.eval_digest"
+SUITES = "datagov.suites"  # the suites the gate required
+RECEIPTS = "datagov.receipts"  # the receipts it answered from
+GATE = "datagov.gate"  # open | waived
+WAIVER = "datagov.waiver"  # the waiver's reason
+WAIVER_ID = "datagov.waiver_id"
+STRATEGY = "datagov.strategy"  # finetune | features
+ENCODER = "datagov.encoder"  # the encoder URI as written
+ENCODER_VERSION = "datagov.encoder_version"  # pinned to one model version
+ENCODER_PRETRAIN_DIGEST = "datagov.encoder_pretrain_digest"
+WEIGHTS_SHA256 = "datagov.weights_sha256"
+DDP_WEIGHT_DIGESTS = "datagov.ddp.weight_digests"
+BASELINE_OF = "datagov.baseline_of"
+AUDIT = "datagov.audit"  # passed | failed, set by `datagov audit run`
+AUDIT_ID = "datagov.audit_id"
+PROMOTION_ID = "datagov.promotion_id"
+PROMOTION_WAIVER = "datagov.promotion_waiver"
+PROMOTED_PREFIX = "datagov.promoted."  # + alias: when it was promoted there
