@@ -29,7 +29,7 @@ from datagov.catalog.versions import (
 )
 from datagov.errors import InvalidInput
 from datagov.sql import sql_ident, sql_str
-from datagov.store import build_manifest, duckdb_connection, parquet_glob, staging
+from datagov.store import build_manifest, duckdb_connection, staging, store_of
 from datagov.verify import require_intact, require_unchanged
 from datagov.workspace import Workspace
 
@@ -177,8 +177,8 @@ def split(
     base = prefix or parent.dataset
     child_names = {s: check_name(f"{base}-{s}") for s in into}
 
-    glob = sql_str(parquet_glob(ws, parent.digest))
-    source = f"read_parquet({glob}, filename=true, file_row_number=true)"
+    names = [path for path, *_ in manifest]
+    source = store_of(ws).scan(parent.digest, names, "filename=true, file_row_number=true")
     duck = duckdb_connection()
     try:
         label_sql = sql_ident(label_col) if label_col else "NULL"

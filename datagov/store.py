@@ -99,13 +99,45 @@ def build_manifest(folder: Path, con: duckdb.DuckDBPyConnection | None = None) -
     return Manifest(schema=schema, files=files)
 
 
+class LocalStore:
+    """Where a workspace's version bytes live: one folder per digest under
+    `catalog/store/`. The one place that turns a digest and a manifest into
+    paths and into the DuckDB scan of a version (a second store, such as S3,
+    implements the same methods)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.root = ws.store_dir
+
+    def version_dir(self, digest: str) -> Path:
+        return self.root / digest
+
+    def file_paths(self, digest: str, names: list[str]) -> list[str]:
+        return [str(self.version_dir(digest) / name) for name in names]
+
+    def scan(self, digest: str, names: list[str], options: str = "") -> str:
+        """`read_parquet([...])` of exactly the manifest's files: a file planted
+        beside them is never read."""
+        files = ", ".join(sql_str(path) for path in self.file_paths(digest, names))
+        return f"read_parquet([{files}]{', ' + options if options else ''})"
+
+
+def store_of(ws: Workspace) -> LocalStore:
+    return LocalStore(ws)
+
+
 def version_dir(ws: Workspace, digest: str) -> Path:
-    return ws.store_dir / digest
+    return store_of(ws).version_dir(digest)
 
 
-def parquet_glob(ws: Workspace, digest: str) -> str:
-    """A DuckDB `read_parquet` argument for one version's files."""
-    return str(version_dir(ws, digest) / "*.parquet")
+def scan_version(ws: Workspace, digest: str, options: str = "") -> str:
+    """The DuckDB FROM clause reading one version's manifest files."""
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.versions import files_of
+
+    with open_catalog(ws) as con:
+        names = [path for path, *_ in files_of(con, digest)]
+    return store_of(ws).scan(digest, names, options)
 
 
 @contextmanager

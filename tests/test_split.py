@@ -8,13 +8,13 @@ from PIL import Image
 
 from datagov.errors import InvalidInput
 from datagov.split import _allocate, assign, parse_into, parse_per_class
-from datagov.store import parquet_glob
+from datagov.store import scan_version
 from tests.conftest import catalog_counts
 from tests.sources.test_tabular import latest_digest
 
 
 def labels_of(ws, name):
-    q = f"SELECT label FROM read_parquet('{parquet_glob(ws, latest_digest(ws, name))}')"
+    q = f"SELECT label FROM {scan_version(ws, latest_digest(ws, name))}"
     return [r[0] for r in duckdb.sql(q).fetchall()]
 
 

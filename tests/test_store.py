@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from datagov.ingest import ingest
 from datagov.sources import IngestOptions
-from datagov.store import Manifest, build_manifest, parquet_glob
+from datagov.store import Manifest, build_manifest, scan_version
 from datagov.workspace import init_workspace
 
 
@@ -36,7 +36,7 @@ def test_parquet_round_trip_and_stable_digest(tmp_path_factory, table):
     first = ingest(ws, str(src), "t", options=opts)
     con = duckdb.connect()
     try:
-        back = con.sql(f"SELECT * FROM read_parquet('{parquet_glob(ws, first.version.digest)}')").to_arrow_table()
+        back = con.sql(f"SELECT * FROM {scan_version(ws, first.version.digest)}").to_arrow_table()
     finally:
         con.close()
     assert back.to_pylist() == table.to_pylist()
@@ -55,3 +55,20 @@ def test_digest_covers_schema_and_files(tmp_path):
     assert renamed.digest != base.digest
     pq.write_table(pa.table({"a": [1, 3]}), tmp_path / "part-00000.parquet")
     assert build_manifest(tmp_path).digest != base.digest
+
+
+def test_the_scan_of_a_version_reads_only_its_manifest_files(cli, ws):
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.versions import resolve
+    from datagov.store import store_of
+
+    (ws.root / "t.csv").write_text("a\n1\n2\n")
+    assert cli("ingest", ws.root / "t.csv", "--name", "t").exit_code == 0
+    with open_catalog(ws) as con:
+        digest = resolve(con, "t").digest
+    pq.write_table(pa.table({"a": [99]}), store_of(ws).version_dir(digest) / "part-99999.parquet")
+    assert duckdb.sql(f"SELECT sum(a) FROM {scan_version(ws, digest)}").fetchall() == [(3,)]

@@ -112,8 +112,8 @@ def _profile(ws: Workspace, version: Version) -> dict:
     one aggregate pass, the cheapest profile that notices a reader reading the
     same bytes differently (a DuckDB or Parquet upgrade)."""
     from datagov.quality.profile import NUMERIC
-    from datagov.sql import sql_ident, sql_str
-    from datagov.store import duckdb_connection, parquet_glob
+    from datagov.sql import sql_ident
+    from datagov.store import duckdb_connection, scan_version
 
     columns = [(c["name"], c["type"]) for c in version.schema]
     parts = ["count(*)"]
@@ -124,7 +124,7 @@ def _profile(ws: Workspace, version: Version) -> dict:
             parts += [f"min({q})::DOUBLE", f"max({q})::DOUBLE", f"avg({q})::DOUBLE", f"stddev_samp({q})::DOUBLE"]
     con = duckdb_connection()
     try:
-        source = f"read_parquet({sql_str(parquet_glob(ws, version.digest))})"
+        source = scan_version(ws, version.digest)
         row = list(con.execute(f"SELECT {', '.join(parts)} FROM {source}").fetchall()[0])
     finally:
         con.close()

@@ -75,7 +75,7 @@ def suggest(
     from datagov.quality.profile import profile_parquet
     from datagov.quality.suggest import suggest_suite
     from datagov.quality.suites import check_suite_name, ensure_absent, save_suite
-    from datagov.store import parquet_glob
+    from datagov.store import scan_version
 
     ws = workspace()
     check_suite_name(suite)
@@ -83,7 +83,7 @@ def suggest(
         ensure_absent(ws, suite)
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-    profile = profile_parquet(parquet_glob(ws, version.digest))
+    profile = profile_parquet(scan_version(ws, version.digest))
     doc = suggest_suite(suite, profile, source=version.ref, margin=margin, row_margin=row_margin)
     path = save_suite(ws, suite, doc, force=force)
     typer.echo(
@@ -117,7 +117,7 @@ def match(
     from datagov.quality.match import match_suite, reference_partitions
     from datagov.quality.profile import profile_parquet
     from datagov.quality.suites import check_suite_name, ensure_absent, save_suite
-    from datagov.store import parquet_glob
+    from datagov.store import scan_version
 
     ws = workspace()
     check_suite_name(suite)
@@ -125,10 +125,10 @@ def match(
         ensure_absent(ws, suite)
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-    glob = parquet_glob(ws, version.digest)
-    profile = profile_parquet(glob)
+    source = scan_version(ws, version.digest)
+    profile = profile_parquet(source)
     doc = match_suite(
-        suite, profile, reference_partitions(glob, profile), reference=version.node_id,
+        suite, profile, reference_partitions(source, profile), reference=version.node_id,
         reference_digest=version.digest, threshold=threshold, margin=margin, images="image" in version.columns,
     )  # fmt: skip
     if not doc["expectations"]:

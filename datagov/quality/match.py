@@ -16,7 +16,7 @@ from __future__ import annotations
 import duckdb
 
 from datagov.quality.profile import QUANTILES, Profile
-from datagov.sql import sql_ident, sql_str
+from datagov.sql import sql_ident
 
 TAIL = 0.01  # weight kept for values below/above the reference's range (total 2 %)
 KL_THRESHOLD = 0.15  # KL over 10 bins from ~200 target rows is ~0.03-0.08 by chance alone
@@ -121,13 +121,12 @@ def match_suite(
     }
 
 
-def reference_partitions(glob: str, profile: Profile) -> dict[str, tuple[list[float], list[int]]]:
+def reference_partitions(source: str, profile: Profile) -> dict[str, tuple[list[float], list[int]]]:
     """Per continuous numeric column: bin edges at the reference's min, deciles
     and max, and the rows in each bin (two DuckDB scans for all columns)."""
     cols = [c for c in profile.columns if c.numeric and c.values is None and c.min is not None]
     if not cols:
         return {}
-    source = f"read_parquet({sql_str(glob)})"
     qs = ", ".join(str(i / 10) for i in range(1, 10))
     con = duckdb.connect()
     try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from datagov.sql import sql_ident, sql_str
+from datagov.sql import sql_ident
 
 INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 NUMERIC = INTEGER | {"FLOAT", "DOUBLE", "REAL"}
@@ -58,11 +58,11 @@ class Profile:
         return next(c for c in self.columns if c.name == name)
 
 
-def profile_parquet(glob: str, con: duckdb.DuckDBPyConnection | None = None) -> Profile:
+def profile_parquet(source: str, con: duckdb.DuckDBPyConnection | None = None) -> Profile:
+    """Profile a DuckDB FROM clause (`store.scan_version`, or any read_parquet)."""
     own = con is None
     con = con or duckdb.connect()
     try:
-        source = f"read_parquet({sql_str(glob)})"
         cols = [
             ColumnProfile(name, type_) for name, type_, *_ in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
         ]

@@ -13,8 +13,7 @@ import numpy as np
 from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import Version
 from datagov.errors import InvalidInput
-from datagov.sql import sql_str
-from datagov.store import duckdb_connection, parquet_glob
+from datagov.store import duckdb_connection, scan_version
 from datagov.training.inputs import image_shape
 from datagov.workspace import Workspace
 
@@ -57,7 +56,7 @@ def sample_images(ws: Workspace, version: Version, n: int, seed: int):
         blobs = [
             r[0]
             for r in con.execute(
-                f"SELECT image FROM read_parquet({sql_str(parquet_glob(ws, version.digest))}) "
+                f"SELECT image FROM {scan_version(ws, version.digest)} "
                 f"USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE ({int(seed)})"
             ).fetchall()
         ]

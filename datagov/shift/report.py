@@ -16,8 +16,8 @@ from datagov.catalog.versions import Version, add_edge, dataset_row, now, resolv
 from datagov.errors import InvalidInput
 from datagov.shift.columns import DERIVED, ColumnShift, ShiftSettings, Skipped, compare_columns, verdict
 from datagov.shift.embedding import EmbeddingShift
-from datagov.sql import sql_ident, sql_str
-from datagov.store import duckdb_connection, parquet_glob
+from datagov.sql import sql_ident
+from datagov.store import duckdb_connection, scan_version
 from datagov.workspace import Workspace
 
 FEW_LABELS = 10  # labels per class at or below which a frozen encoder is the safer bet
@@ -90,7 +90,7 @@ def _side(ws: Workspace, version: Version):
     from datagov.shift.columns import Side
 
     types = {c["name"]: c["type"] for c in version.schema}
-    return Side(version.ref, f"read_parquet({sql_str(parquet_glob(ws, version.digest))})", version.rows, types)
+    return Side(version.ref, scan_version(ws, version.digest), version.rows, types)
 
 
 def _label_column(ws: Workspace, version: Version) -> str | None:
@@ -107,7 +107,7 @@ def _labelled(ws: Workspace, target: Version, column: str | None) -> tuple[int, 
     try:
         q = sql_ident(column)
         rows, classes = con.execute(
-            f"SELECT count({q}), count(DISTINCT {q}) FROM read_parquet({sql_str(parquet_glob(ws, target.digest))})"
+            f"SELECT count({q}), count(DISTINCT {q}) FROM {scan_version(ws, target.digest)}"
         ).fetchone()
     finally:
         con.close()

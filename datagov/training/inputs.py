@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import Version, files_of, resolve
 from datagov.errors import IntegrityError, InvalidInput
-from datagov.sql import sql_ident, sql_str
-from datagov.store import duckdb_connection, parquet_glob, version_dir
+from datagov.sql import sql_ident
+from datagov.store import duckdb_connection, scan_version, version_dir
 from datagov.workspace import Workspace
 
 
@@ -68,7 +68,7 @@ def image_shape(ws: Workspace, version: Version) -> ImageShape:
     con = duckdb_connection()
     try:
         rows = con.execute(
-            f"SELECT DISTINCT channels, height, width FROM read_parquet({sql_str(parquet_glob(ws, version.digest))})"
+            f"SELECT DISTINCT channels, height, width FROM {scan_version(ws, version.digest)}"
         ).fetchall()
     finally:
         con.close()
@@ -96,8 +96,8 @@ def label_counts(ws: Workspace, version: Version, column: str) -> dict[int, tupl
     con = duckdb_connection()
     try:
         rows = con.execute(
-            f"SELECT {sql_ident(column)}, {name_sql}, count(*) FROM read_parquet("
-            f"{sql_str(parquet_glob(ws, version.digest))}) GROUP BY 1 ORDER BY 1"
+            f"SELECT {sql_ident(column)}, {name_sql}, count(*) FROM {scan_version(ws, version.digest)} "
+            "GROUP BY 1 ORDER BY 1"
         ).fetchall()
     finally:
         con.close()

@@ -4,7 +4,7 @@ from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import resolve
 from datagov.quality.profile import profile_parquet
 from datagov.quality.suggest import suggest_suite
-from datagov.store import parquet_glob
+from datagov.store import scan_version
 
 
 def kinds(doc, column):
@@ -16,7 +16,7 @@ def test_profile_matches_numpy(table, ws, tmp_path):
 
     with open_catalog(ws) as con:
         v = resolve(con, "t")
-    profile = profile_parquet(parquet_glob(ws, v.digest))
+    profile = profile_parquet(scan_version(ws, v.digest))
     x = pacsv.read_csv(tmp_path / "t.csv").column("x").to_numpy()
     col = profile.column("x")
     assert profile.rows == 400 and col.nulls == 0
@@ -63,8 +63,8 @@ def test_suggest_rules(table, ws):
 def test_suggested_suite_is_deterministic(table, ws):
     with open_catalog(ws) as con:
         v = resolve(con, "t")
-    one = suggest_suite("s", profile_parquet(parquet_glob(ws, v.digest)), source=v.ref)
-    two = suggest_suite("s", profile_parquet(parquet_glob(ws, v.digest)), source=v.ref)
+    one = suggest_suite("s", profile_parquet(scan_version(ws, v.digest)), source=v.ref)
+    two = suggest_suite("s", profile_parquet(scan_version(ws, v.digest)), source=v.ref)
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
 
 

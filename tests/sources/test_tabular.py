@@ -6,14 +6,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from datagov.store import parquet_glob
+from datagov.store import scan_version
 from tests.conftest import catalog_counts, store_folders, tmp_entries
 
 
 def read_back(ws, digest):
     con = duckdb.connect()
     try:
-        return con.sql(f"SELECT * FROM read_parquet('{parquet_glob(ws, digest)}')").to_arrow_table()
+        return con.sql(f"SELECT * FROM {scan_version(ws, digest)}").to_arrow_table()
     finally:
         con.close()
 
