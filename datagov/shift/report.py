@@ -12,12 +12,12 @@ from pathlib import Path
 
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.drift_reports import DriftReportRow, insert_drift_report
-from datagov.catalog.versions import Version, add_edge, dataset_row, now, resolve
+from datagov.catalog.versions import Version, add_edge, dataset_row, files_of, now, resolve
 from datagov.errors import InvalidInput
 from datagov.shift.columns import DERIVED, ColumnShift, ShiftSettings, Skipped, compare_columns, verdict
 from datagov.shift.embedding import EmbeddingShift
 from datagov.sql import sql_ident
-from datagov.store import duckdb_connection, scan_version
+from datagov.store import duckdb_connection, store_of
 from datagov.workspace import Workspace
 
 FEW_LABELS = 10  # labels per class at or below which a frozen encoder is the safer bet
@@ -86,29 +86,25 @@ class ShiftReport:
         }
 
 
-def _side(ws: Workspace, version: Version):
+def _side(version: Version, scan: str):
     from datagov.shift.columns import Side
 
     types = {c["name"]: c["type"] for c in version.schema}
-    return Side(version.ref, scan_version(ws, version.digest), version.rows, types)
+    return Side(version.ref, scan, version.rows, types)
 
 
-def _label_column(ws: Workspace, version: Version) -> str | None:
-    with open_catalog(ws) as con:
-        row = dataset_row(con, version.dataset)
-    column = (row or {}).get("label_column")
+def _label_column(con, version: Version) -> str | None:
+    column = (dataset_row(con, version.dataset) or {}).get("label_column")
     return column if column in version.columns else None
 
 
-def _labelled(ws: Workspace, target: Version, column: str | None) -> tuple[int, int]:
+def _labelled(target_scan: str, column: str | None) -> tuple[int, int]:
     if not column:
         return 0, 0
     con = duckdb_connection()
     try:
         q = sql_ident(column)
-        rows, classes = con.execute(
-            f"SELECT count({q}), count(DISTINCT {q}) FROM {scan_version(ws, target.digest)}"
-        ).fetchone()
+        rows, classes = con.execute(f"SELECT count({q}), count(DISTINCT {q}) FROM {target_scan}").fetchone()
     finally:
         con.close()
     return rows, classes
@@ -141,9 +137,13 @@ def run_shift(
     permutations: int = 200,
 ) -> ShiftReport:
     started, t0 = now(), time.perf_counter()
-    with open_catalog(ws) as con:
+    with open_catalog(ws) as con:  # one catalog visit for everything it knows here
         reference = resolve(con, reference_ref)
         target = resolve(con, target_ref)
+        scans = {
+            v.digest: store_of(ws).scan(v.digest, [f[0] for f in files_of(con, v.digest)]) for v in (reference, target)
+        }
+        label = _label_column(con, target)
     images = "image" in reference.columns and "image" in target.columns
     exclude = tuple(settings.exclude)
     if images:
@@ -157,7 +157,9 @@ def run_shift(
             )
     con = duckdb_connection()
     try:
-        columns, skipped, notes = compare_columns(con, _side(ws, reference), _side(ws, target), settings)
+        columns, skipped, notes = compare_columns(
+            con, _side(reference, scans[reference.digest]), _side(target, scans[target.digest]), settings
+        )
     finally:
         con.close()
     drift, share, why = verdict(columns, settings)
@@ -192,8 +194,7 @@ def run_shift(
             "and no encoder was used",
             hint="name shared columns with --columns, or pass --encoder models:/NAME@ALIAS for images",
         )
-    label = _label_column(ws, target)
-    labelled = _labelled(ws, target, label)
+    labelled = _labelled(scans[target.digest], label)
     shifted = embedding.drift if embedding else drift
     return ShiftReport(
         id=f"d-{secrets.token_hex(6)}",
