@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from datagov.catalog.caches import caches_of
+from datagov.catalog.caches import CacheRecord, caches_of
 from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import Version, files_of, resolve
 from datagov.errors import IntegrityError
@@ -69,12 +69,15 @@ def check_files(
     return problems
 
 
-def check_caches(ws: Workspace, digest: str, *, remove: bool = True) -> list[Mismatch]:
-    """Cache files derived from `digest` whose bytes differ from their record.
-    A differing cache is removed (`remove`): it is rebuilt from verified bytes
-    on next use."""
-    with open_catalog(ws) as con:
-        records = caches_of(con, digest)
+def check_caches(
+    ws: Workspace, digest: str, *, remove: bool = True, records: list[CacheRecord] | None = None
+) -> list[Mismatch]:
+    """Cache files derived from `digest` whose bytes differ from their record
+    (`records`, read from the catalog when not given). A differing cache is
+    removed (`remove`): it is rebuilt from verified bytes on next use."""
+    if records is None:
+        with open_catalog(ws) as con:
+            records = caches_of(con, digest)
     problems = []
     for record in records:
         path = ws.cache_dir / digest / record.name

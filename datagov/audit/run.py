@@ -107,13 +107,13 @@ def _models_fed(con, version: Version) -> list[str]:
     return models_trained_on(con, version.dataset, version.digest)
 
 
-def _profile(ws: Workspace, version: Version) -> dict:
+def _profile(ws: Workspace, version: Version, manifest: list) -> dict:
     """Row count, and per column nulls and (numeric) min, max, mean and stdev:
     one aggregate pass, the cheapest profile that notices a reader reading the
     same bytes differently (a DuckDB or Parquet upgrade)."""
     from datagov.quality.profile import NUMERIC
     from datagov.sql import sql_ident
-    from datagov.store import duckdb_connection, scan_version
+    from datagov.store import duckdb_connection, store_of
 
     columns = [(c["name"], c["type"]) for c in version.schema]
     parts = ["count(*)"]
@@ -124,7 +124,7 @@ def _profile(ws: Workspace, version: Version) -> dict:
             parts += [f"min({q})::DOUBLE", f"max({q})::DOUBLE", f"avg({q})::DOUBLE", f"stddev_samp({q})::DOUBLE"]
     con = duckdb_connection()
     try:
-        source = scan_version(ws, version.digest)
+        source = store_of(ws).scan(version.digest, [f[0] for f in manifest])
         row = list(con.execute(f"SELECT {', '.join(parts)} FROM {source}").fetchall()[0])
     finally:
         con.close()
@@ -162,6 +162,7 @@ def _profile_changes(old: dict, new: dict) -> list[Finding]:
 def _audit_version(
     ws: Workspace, version: Version, previous_profile: dict | None, max_age: timedelta, revalidate: bool
 ) -> VersionAudit:
+    from datagov.catalog.caches import caches_of
     from datagov.catalog.receipts import list_receipts
     from datagov.quality.report import observed_text
     from datagov.quality.suites import load_suite
@@ -173,13 +174,14 @@ def _audit_version(
         manifest = files_of(con, version.digest)
         receipts = list_receipts(con, dataset=version.dataset, digest=version.digest)
         result.models = _models_fed(con, version)
+        caches = caches_of(con, version.digest)
     for problem in check_files(ws, version.digest, manifest, full=True):
         result.findings.append(
             Finding("integrity", "failure", problem.path, f"{problem.path}: {problem.problem} ({problem.detail})")
         )
     # A changed cache never reached a model (training checks it before use):
     # a warning, and the cache is removed so the next use rebuilds it.
-    for problem in check_caches(ws, version.digest):
+    for problem in check_caches(ws, version.digest, records=caches):
         result.findings.append(
             Finding("cache", "warning", problem.path, f"{problem.path}: {problem.detail}; removed, rebuilt on next use")
         )
@@ -225,7 +227,7 @@ def _audit_version(
                         f"suite {name!r}, expectation #{i} {row['type']}{column} failed: {observed_text(row)[:160]}",
                     )
                 )
-    result.profile = _profile(ws, version)
+    result.profile = _profile(ws, version, manifest)
     if previous_profile is not None:
         result.findings += _profile_changes(previous_profile, result.profile)
     return result
