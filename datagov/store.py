@@ -130,16 +130,6 @@ def version_dir(ws: Workspace, digest: str) -> Path:
     return store_of(ws).version_dir(digest)
 
 
-def scan_version(ws: Workspace, digest: str, options: str = "") -> str:
-    """The DuckDB FROM clause reading one version's manifest files."""
-    from datagov.catalog.db import open_catalog
-    from datagov.catalog.versions import files_of
-
-    with open_catalog(ws) as con:
-        names = [path for path, *_ in files_of(con, digest)]
-    return store_of(ws).scan(digest, names, options)
-
-
 @contextmanager
 def staging(ws: Workspace) -> Iterator[Path]:
     """A private folder for work in progress, removed unless moved away."""
@@ -152,14 +142,20 @@ def staging(ws: Workspace) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def publish(ws: Workspace, con: duckdb.DuckDBPyConnection, folder: Path, digest: str) -> Path:
+def owned_folder(ws: Workspace, folder: Path) -> bool:
+    """Is `folder` this workspace's own (a real folder inside its catalog/,
+    not a link into another workspace)? Nothing else is ever swept or written."""
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    return folder.resolve().parent == ws.catalog_dir.resolve()
+
+
+def publish(ws: Workspace, folder: Path, digest: str, *, referenced: bool) -> Path:
     """Move a staged version into the store (call with the catalog lock held).
 
     A store folder that no catalog row references is debris from a killed
-    process and is replaced; one that is referenced already holds these bytes.
+    process and is replaced; one that is `referenced` already holds these bytes.
     """
-    from datagov.catalog.db import owned_folder
-
     if ws.store_dir.exists() and not owned_folder(ws, ws.store_dir):
         raise InvalidInput(
             f"{ws.store_dir} is a link or lies outside {ws.catalog_dir}; datagov writes only into its own store",
@@ -167,9 +163,7 @@ def publish(ws: Workspace, con: duckdb.DuckDBPyConnection, folder: Path, digest:
         )
     target = version_dir(ws, digest)
     if target.exists():
-        from datagov.catalog.versions import has_files
-
-        if has_files(con, digest):
+        if referenced:
             return target
         shutil.rmtree(target)
     ws.store_dir.mkdir(parents=True, exist_ok=True)

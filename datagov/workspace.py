@@ -129,7 +129,7 @@ class Workspace:
         return int(self.setting("ingest", "max_columns", 2_048, minimum=1))
 
 
-def _load(root: Path) -> Workspace:
+def load_workspace(root: Path) -> Workspace:
     try:
         config = tomllib.loads((root / CONFIG_NAME).read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -150,34 +150,12 @@ def find_workspace(explicit: str | os.PathLike | None = None, start: Path | None
                 f"not a datagov workspace: {root} (no {CONFIG_NAME})",
                 hint=f"create one with: datagov init {root}",
             )
-        return _load(root)
+        return load_workspace(root)
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / CONFIG_NAME).is_file():
-            return _load(folder)
+            return load_workspace(folder)
     raise NotAWorkspace(
         f"not a datagov workspace: {here} (no {CONFIG_NAME} here or above)",
         hint="run `datagov init`, or pass --workspace / set DATAGOV_HOME",
     )
-
-
-def init_workspace(root: str | os.PathLike) -> tuple[Workspace, bool]:
-    """Create the layout under `root` (idempotent); returns (workspace, created)."""
-    path = Path(root).expanduser().resolve()
-    if path.exists() and not path.is_dir():
-        raise InvalidInput(f"cannot create a workspace at {path}: it is a file")
-    created = not (path / CONFIG_NAME).exists()
-    for sub in ("catalog", "catalog/store", "catalog/reports", "expectations", "pipelines"):
-        (path / sub).mkdir(parents=True, exist_ok=True)
-    if created:
-        (path / CONFIG_NAME).write_text(DEFAULT_CONFIG)
-    for name, text in (("README.md", CATALOG_README), (".gitignore", GITIGNORE)):
-        target = path / "catalog" / name
-        if not target.exists():
-            target.write_text(text)
-    ws = _load(path)
-    from datagov.catalog.db import open_catalog
-
-    with open_catalog(ws, write=True):
-        pass  # applies migrations so a fresh workspace has its tables
-    return ws, created

@@ -14,7 +14,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from datagov.cli.app import app
-from datagov.workspace import Workspace, init_workspace
+from datagov.layout import init_workspace
+from datagov.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 

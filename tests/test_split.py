@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from datagov.catalog.versions import scan_version
 from datagov.errors import InvalidInput
 from datagov.split import _allocate, assign, parse_into, parse_per_class
-from datagov.store import scan_version
 from tests.conftest import catalog_counts
 from tests.sources.test_tabular import latest_digest
 

@@ -7,10 +7,11 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from datagov.catalog.versions import scan_version
 from datagov.ingest import ingest
+from datagov.layout import init_workspace
 from datagov.sources import IngestOptions
-from datagov.store import Manifest, build_manifest, scan_version
-from datagov.workspace import init_workspace
+from datagov.store import Manifest, build_manifest
 
 
 @st.composite

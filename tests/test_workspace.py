@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from datagov.errors import NotAWorkspace
-from datagov.workspace import find_workspace, init_workspace
+from datagov.layout import init_workspace
+from datagov.workspace import find_workspace
 from tests.conftest import Cli
 
 

@@ -22,6 +22,7 @@ import duckdb
 
 from datagov.catalog.migrations import migrate
 from datagov.errors import LockTimeout
+from datagov.store import owned_folder
 from datagov.workspace import Workspace
 
 # Re-entrancy: a process that already holds the lock reuses its connection
@@ -124,14 +125,6 @@ def pid_alive(pid: int) -> bool:
 DIGEST_NAME = re.compile(r"^[0-9a-f]{64}$")
 STAGING_NAME = re.compile(r"^(\d+)-[0-9a-f]{12}$")
 CACHE_TMP_NAME = re.compile(r"^\.(\d+)-[0-9a-f]{8}-.+\.tmp$")
-
-
-def owned_folder(ws: Workspace, folder) -> bool:
-    """Is `folder` this workspace's own (a real folder inside its catalog/,
-    not a link into another workspace)? Nothing else is ever swept."""
-    if not folder.is_dir() or folder.is_symlink():
-        return False
-    return folder.resolve().parent == ws.catalog_dir.resolve()
 
 
 def _dead(pid_text: str) -> bool:

@@ -131,6 +131,16 @@ def replace_rejects(
     )
 
 
+def scan_version(ws: Workspace, digest: str, options: str = "") -> str:
+    """The DuckDB FROM clause reading exactly one version's manifest files."""
+    from datagov.catalog.db import open_catalog
+    from datagov.store import store_of
+
+    with open_catalog(ws) as con:
+        names = [path for path, *_ in files_of(con, digest)]
+    return store_of(ws).scan(digest, names, options)
+
+
 def list_datasets(con: duckdb.DuckDBPyConnection) -> list[dict]:
     rows = con.execute(
         """
@@ -307,7 +317,7 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
             # The rename is the last step before COMMIT: a failure before it
             # rolls back the rows, a kill after it leaves an unreferenced
             # folder that the next publish of this digest replaces.
-            publish(ws, con, nv.staged, digest)
+            publish(ws, nv.staged, digest, referenced=has_files(con, digest))
             faults.point("register:published")
     except BaseException:
         if not stored_before:

@@ -70,12 +70,11 @@ def suggest(
     margins; edit it afterwards. Never replaces a suite without --force.
     """
     from datagov.catalog.db import open_catalog
-    from datagov.catalog.versions import resolve
+    from datagov.catalog.versions import resolve, scan_version
     from datagov.cli.state import workspace
     from datagov.quality.profile import profile_parquet
     from datagov.quality.suggest import suggest_suite
     from datagov.quality.suites import check_suite_name, ensure_absent, save_suite
-    from datagov.store import scan_version
 
     ws = workspace()
     check_suite_name(suite)
@@ -111,13 +110,12 @@ def match(
     transfer` requires for the encoder's pretraining data.
     """
     from datagov.catalog.db import open_catalog
-    from datagov.catalog.versions import resolve
+    from datagov.catalog.versions import resolve, scan_version
     from datagov.cli.state import workspace
     from datagov.errors import InvalidInput
     from datagov.quality.match import match_suite, reference_partitions
     from datagov.quality.profile import profile_parquet
     from datagov.quality.suites import check_suite_name, ensure_absent, save_suite
-    from datagov.store import scan_version
 
     ws = workspace()
     check_suite_name(suite)

@@ -9,7 +9,7 @@ def init(
     directory: str = typer.Argument(".", help="Folder to make a workspace (created if missing)."),
 ) -> None:
     """Create a workspace: datagov.toml, catalog/, expectations/, pipelines/."""
-    from datagov.workspace import init_workspace
+    from datagov.layout import init_workspace
 
     ws, created = init_workspace(directory)
     verb = "Created" if created else "Workspace already exists at"

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from datagov.catalog.db import open_catalog
-from datagov.catalog.versions import Version
+from datagov.catalog.versions import Version, scan_version
 from datagov.errors import InvalidInput
-from datagov.store import duckdb_connection, scan_version
+from datagov.store import duckdb_connection
 from datagov.training.inputs import image_shape
 from datagov.workspace import Workspace
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from datagov.catalog.db import open_catalog
-from datagov.catalog.versions import Version, files_of, resolve
+from datagov.catalog.versions import Version, files_of, resolve, scan_version
 from datagov.errors import IntegrityError, InvalidInput
 from datagov.sql import sql_ident
-from datagov.store import duckdb_connection, scan_version, version_dir
+from datagov.store import duckdb_connection, version_dir
 from datagov.workspace import Workspace
 
 

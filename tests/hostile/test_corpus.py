@@ -30,7 +30,7 @@ SPEC = REPO / "pipelines" / "pretrain-digits.yaml"
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
-    from datagov.workspace import init_workspace
+    from datagov.layout import init_workspace
 
     ws, _ = init_workspace(tmp_path_factory.mktemp("template") / "ws")
     cli = Cli(ws)

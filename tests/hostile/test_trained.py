@@ -141,7 +141,7 @@ def test_a_killed_training_is_closed_by_the_next_command(digits_ws, ws):  # noqa
 
 
 def test_a_borrowed_store_is_never_swept_nor_written(cli, ws, tmp_path):
-    from datagov.workspace import init_workspace
+    from datagov.layout import init_workspace
     from tests.conftest import Cli
 
     assert cli("ingest", "sklearn:digits", "--name", "digits").exit_code == 0

@@ -1,10 +1,9 @@
 import json
 
 from datagov.catalog.db import open_catalog
-from datagov.catalog.versions import resolve
+from datagov.catalog.versions import resolve, scan_version
 from datagov.quality.profile import profile_parquet
 from datagov.quality.suggest import suggest_suite
-from datagov.store import scan_version
 
 
 def kinds(doc, column):

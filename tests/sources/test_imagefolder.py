@@ -2,7 +2,7 @@ import duckdb
 import numpy as np
 from PIL import Image
 
-from datagov.store import scan_version
+from datagov.catalog.versions import scan_version
 from tests.conftest import catalog_counts, make_image_folder, store_folders, tmp_entries
 from tests.sources.test_tabular import latest_digest
 

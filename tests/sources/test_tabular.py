@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from datagov.store import scan_version
+from datagov.catalog.versions import scan_version
 from tests.conftest import catalog_counts, store_folders, tmp_entries
 
 
