@@ -38,7 +38,7 @@ def find_artifact(ws: Workspace, kind: str, ident: str) -> ModelArtifact:
 
 def check_artifact(artifact: ModelArtifact) -> bytes:
     """The weight bytes, once their sha256 matches the catalog; IntegrityError otherwise."""
-    data = tracking.artifact_bytes(artifact.run_id, artifact.artifact, what=describe(artifact))
+    data = tracking.artifact_bytes(artifact.run_id, artifact.artifact, what=f"the weights of {describe(artifact)}")
     actual = hashlib.sha256(data).hexdigest()
     if actual != artifact.sha256:
         raise IntegrityError(

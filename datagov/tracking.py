@@ -117,7 +117,7 @@ def mark_killed(ws: Workspace, run_ids: list[str]) -> None:
 
 def artifact_bytes(run_id: str, path: str, *, what: str) -> bytes:
     """A run artifact's bytes, read once (what a caller hashes is what it uses);
-    IntegrityError naming `what` when it is gone or not a file."""
+    IntegrityError naming `what` ("the weights of m/1 (...)") when it is gone or not a file."""
     import tempfile
     from pathlib import Path
 
@@ -132,7 +132,7 @@ def artifact_bytes(run_id: str, path: str, *, what: str) -> bytes:
             local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=tmp))
         except (MlflowException, OSError) as exc:
             first = str(getattr(exc, "message", exc)).strip().splitlines()[0]
-            raise IntegrityError(f"the weights of {what} are gone: {first}") from None
+            raise IntegrityError(f"{what} are gone: {first}") from None
         if local.is_symlink() or not local.is_file():
-            raise IntegrityError(f"the weights of {what} are not a file")
+            raise IntegrityError(f"{what} are not a file")
         return local.read_bytes()

@@ -16,7 +16,7 @@ from datagov.catalog.caches import CacheRecord, caches_of
 from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import Version, files_of, resolve
 from datagov.errors import IntegrityError
-from datagov.store import sha256_file, version_dir
+from datagov.store import sha256_file, store_of, version_dir
 from datagov.workspace import Workspace
 
 
@@ -99,8 +99,7 @@ def require_intact(ws: Workspace, version: Version, manifest: list, *, purpose: 
             f"{version.ref} no longer matches its manifest, refusing to {purpose}: {listed}",
             hint=f"see `datagov datasets verify {version.ref}`; restore the files or ingest the data again",
         )
-    folder = version_dir(ws, version.digest)
-    return [Fingerprint.of(str(folder / path)) for path, *_ in manifest]
+    return [Fingerprint.of(path) for path in store_of(ws).file_paths(version.digest, [p for p, *_ in manifest])]
 
 
 def require_unchanged(version: Version, fingerprints: list[Fingerprint], *, purpose: str) -> None:

@@ -15,9 +15,11 @@ from pathlib import Path
 from datagov.errors import InvalidInput, NotAWorkspace
 
 CONFIG_NAME = "datagov.toml"
+MAX_IMAGE_PIXELS = 40_000_000  # [ingest] max_image_pixels: an 8K photo is 33 MP
+MAX_COLUMNS = 2_048  # [ingest] max_columns
 ENV_HOME = "DATAGOV_HOME"
 
-DEFAULT_CONFIG = """\
+DEFAULT_CONFIG = f"""\
 # datagov workspace settings. Every key is optional; these are the defaults.
 [catalog]
 # Seconds a command waits for another datagov process to release the catalog.
@@ -34,9 +36,9 @@ max_receipt_age_days = 30
 
 [ingest]
 # Images with more pixels than this are bad input (refused, or skipped with --skip-bad).
-max_image_pixels = 40000000
+max_image_pixels = {MAX_IMAGE_PIXELS}
 # Tables with more columns than this are refused.
-max_columns = 2048
+max_columns = {MAX_COLUMNS}
 """
 
 CATALOG_README = """\
@@ -122,11 +124,11 @@ class Workspace:
 
     @property
     def max_image_pixels(self) -> int:
-        return int(self.setting("ingest", "max_image_pixels", 40_000_000, minimum=1))
+        return int(self.setting("ingest", "max_image_pixels", MAX_IMAGE_PIXELS, minimum=1))
 
     @property
     def max_columns(self) -> int:
-        return int(self.setting("ingest", "max_columns", 2_048, minimum=1))
+        return int(self.setting("ingest", "max_columns", MAX_COLUMNS, minimum=1))
 
 
 def load_workspace(root: Path) -> Workspace:

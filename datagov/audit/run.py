@@ -21,14 +21,13 @@ it is never `passed`.
 from __future__ import annotations
 
 import secrets
-import socket
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from datagov import faults
 from datagov import tags as tag_keys
 from datagov.catalog import audits
-from datagov.catalog.db import open_catalog, pid_alive, transaction
+from datagov.catalog.db import open_catalog, process_gone, transaction
 from datagov.catalog.versions import Version, files_of, now, resolve
 from datagov.errors import DatagovError, NotFound
 from datagov.workspace import Workspace
@@ -79,15 +78,9 @@ class Audit:
         return "failed" if self.failed else "passed"
 
 
-def _alive(pid: int, host: str) -> bool:
-    if host != socket.gethostname():
-        return True  # cannot tell: leave another machine's audit alone
-    return pid_alive(pid)
-
-
 def mark_interrupted(ws: Workspace) -> list[str]:
     with open_catalog(ws, write=True) as con:
-        dead = [i for i, pid, host in audits.running_audits(con) if not _alive(pid, host)]
+        dead = [i for i, pid, host in audits.running_audits(con) if process_gone(pid, host)]
         for audit_id in dead:
             audits.mark_interrupted(con, audit_id)
     return dead

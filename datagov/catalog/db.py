@@ -14,6 +14,7 @@ import fcntl
 import os
 import re
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,8 +128,11 @@ STAGING_NAME = re.compile(r"^(\d+)-[0-9a-f]{12}$")
 CACHE_TMP_NAME = re.compile(r"^\.(\d+)-[0-9a-f]{8}-.+\.tmp$")
 
 
-def _dead(pid_text: str) -> bool:
-    pid = int(pid_text)
+def process_gone(pid: int, host: str | None = None) -> bool:
+    """Is the process that wrote a row or a file certainly gone? Only a
+    process on this machine (and not this one) can be told to be."""
+    if host is not None and host != socket.gethostname():
+        return False  # cannot tell: leave another machine's work alone
     return pid != os.getpid() and not pid_alive(pid)
 
 
@@ -141,14 +145,13 @@ def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
     - store folders named by a digest that no catalog row references: a
       process killed between the store rename and COMMIT (holding the lock,
       no live writer is in that window);
-    - half-written cache files (`cache/<digest>/.<pid>-....tmp`) of dead processes;
-    and it closes training runs whose process died (`interrupted`).
+    - half-written cache files (`cache/<digest>/.<pid>-....tmp`) of dead processes.
     """
     removed = []
     if owned_folder(ws, ws.tmp_dir):
         for entry in ws.tmp_dir.iterdir():
             m = STAGING_NAME.match(entry.name)
-            if m and _dead(m[1]) and not entry.is_symlink():
+            if m and process_gone(int(m[1])) and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
                 removed.append(f"tmp/{entry.name}")
     if owned_folder(ws, ws.store_dir):
@@ -166,7 +169,7 @@ def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
                 continue
             for entry in folder.iterdir():
                 m = CACHE_TMP_NAME.match(entry.name)
-                if m and _dead(m[1]) and entry.is_file() and not entry.is_symlink():
+                if m and process_gone(int(m[1])) and entry.is_file() and not entry.is_symlink():
                     entry.unlink(missing_ok=True)
                     removed.append(f"cache/{folder.name}/{entry.name}")
     return removed
@@ -175,9 +178,11 @@ def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
 def close_dead_runs(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
     """Training runs still `running` whose process on this host is gone are
     marked `interrupted` here and KILLED in MLflow (as audits are)."""
-    from datagov.catalog.runs import mark_dead_runs
+    from datagov.catalog.runs import mark_interrupted, running_runs
 
-    dead = mark_dead_runs(con, alive=lambda pid: not _dead(str(pid)))
+    dead = [run_id for run_id, pid, host in running_runs(con) if pid is not None and process_gone(pid, host)]
+    for run_id in dead:
+        mark_interrupted(con, run_id)
     if not dead:
         return []
     from datagov.tracking import mark_killed

@@ -139,14 +139,13 @@ def models_trained_on(con: duckdb.DuckDBPyConnection, dataset: str, digest: str)
     return [f"{n}/{v}" for n, v in rows]
 
 
-def mark_dead_runs(con: duckdb.DuckDBPyConnection, alive) -> list[str]:
-    """Runs still `running` on this host whose process `alive(pid)` says is
-    gone become `interrupted`; returns their ids."""
-    rows = con.execute("SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", [socket.gethostname()])
-    dead = [run_id for run_id, pid in rows.fetchall() if pid is not None and not alive(pid)]
-    for run_id in dead:
-        con.execute("UPDATE runs SET status = 'interrupted', ended = ? WHERE run_id = ?", [now(), run_id])
-    return dead
+def running_runs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int | None, str | None]]:
+    """(run id, pid, host) of every run still marked running."""
+    return con.execute("SELECT run_id, pid, host FROM runs WHERE status = 'running'").fetchall()
+
+
+def mark_interrupted(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    con.execute("UPDATE runs SET status = 'interrupted', ended = ? WHERE run_id = ?", [now(), run_id])
 
 
 # --- waivers

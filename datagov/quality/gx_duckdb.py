@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from datagov.errors import DatagovError
+from datagov.sql import sql_str
 
 UNSUPPORTED = {
     "expect_column_values_to_be_of_type": "GX cannot read DuckDB column types through duckdb-engine",
@@ -110,8 +111,6 @@ def view_database(path: Path, parquet_files: list[str]) -> Path:
     """A DuckDB file whose view `data` reads the given Parquet files in place."""
     import duckdb
 
-    from datagov.sql import sql_str
-
     files = ", ".join(sql_str(f) for f in parquet_files)
     con = duckdb.connect(str(path))
     try:
@@ -145,7 +144,7 @@ def sandbox(con: Any, readable: list[str]) -> None:
         if external:
             raise SandboxViolation("a DuckDB connection is locked with external access on")
         return
-    con.execute(f"SET allowed_paths = [{', '.join(_sql_str(p) for p in readable)}]")
+    con.execute(f"SET allowed_paths = [{', '.join(sql_str(p) for p in readable)}]")
     for statement in SANDBOX_SETTINGS:
         con.execute(statement)
 
@@ -161,12 +160,6 @@ def only_queries(sql: str) -> None:
     for statement in statements:
         if statement.type != duckdb.StatementType.SELECT:
             raise SandboxViolation(f"only queries may run during validation, not {statement.type.name}")
-
-
-def _sql_str(text: str) -> str:
-    from datagov.sql import sql_str
-
-    return sql_str(text)
 
 
 @contextmanager

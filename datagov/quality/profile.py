@@ -46,7 +46,7 @@ class ColumnProfile:
         """Bytes, or nested values (STRUCT, LIST, MAP): nothing to suggest
         value sets or ranges from."""
         kind = self.type.upper()
-        return kind == "BLOB" or kind.endswith("[]") or kind.startswith(("STRUCT", "MAP", "UNION")) or "[" in kind
+        return kind == "BLOB" or "[" in kind or kind.startswith(("STRUCT", "MAP", "UNION"))
 
 
 @dataclass

@@ -14,7 +14,7 @@ from datagov.catalog.versions import Version, files_of, now, resolve
 from datagov.errors import InvalidInput
 from datagov.quality.match import match_info
 from datagov.quality.suites import SuiteFile, build_suite, load_suite
-from datagov.store import staging, version_dir
+from datagov.store import staging, store_of
 from datagov.verify import require_intact, require_unchanged
 from datagov.workspace import Workspace
 
@@ -162,7 +162,7 @@ def validate(
     fingerprints = require_intact(ws, version, manifest, purpose="validate")
     receipts = []
     with staging(ws) as folder:
-        files = [str(version_dir(ws, version.digest) / path) for path, *_ in manifest]
+        files = store_of(ws).file_paths(version.digest, [path for path, *_ in manifest])
         database = view_database(folder / "view.duckdb", files)
         gx_release = gx_version()
         with duckdb_batch(database, files) as batch:

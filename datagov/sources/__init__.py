@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datagov.errors import SourceError
+from datagov.workspace import MAX_COLUMNS, MAX_IMAGE_PIXELS
 
 FORMATS = ("auto", "parquet", "csv", "jsonl", "npz", "imagefolder", "torchvision", "sklearn-digits")
 TORCHVISION_DATASETS = ("MNIST", "FashionMNIST", "CIFAR10")
@@ -44,8 +45,8 @@ class IngestOptions:
     download: bool = False
     workers: int | None = None
     show_progress: bool = True
-    max_pixels: int = 40_000_000  # images above this are bad input ([ingest] max_image_pixels)
-    max_columns: int = 2_048  # wider tables are refused ([ingest] max_columns)
+    max_pixels: int = MAX_IMAGE_PIXELS  # images above this are bad input
+    max_columns: int = MAX_COLUMNS  # wider tables are refused
 
 
 def _is_builtin(source: str, prefix: str) -> bool:

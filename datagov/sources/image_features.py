@@ -14,13 +14,14 @@ import zlib
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from datagov.workspace import MAX_IMAGE_PIXELS
+
 # Modes whose pixels we describe as they are; anything else is converted to RGB.
 _NATIVE_MODES = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 MODE_OF_CHANNELS = {channels: mode for mode, channels in _NATIVE_MODES.items()}
 # datagov checks the pixel count itself (`max_pixels`), before decoding, so
 # Pillow's own bomb check (a warning, then an exception) is turned off.
 Image.MAX_IMAGE_PIXELS = None
-DEFAULT_MAX_PIXELS = 40_000_000  # [ingest] max_image_pixels: an 8K photo is 33 MP
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -71,7 +72,7 @@ def check_png_chunks(data: bytes) -> None:
     raise BadImage("corrupt PNG: no IEND chunk")
 
 
-def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, channels: int | None = None) -> tuple[np.ndarray, str]:
+def decode(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS, channels: int | None = None) -> tuple[np.ndarray, str]:
     """(pixels, format) or BadImage naming why. The one decoder: ingest and
     training both call it, so a file accepted at ingest decodes the same way
     later. `channels` converts to that many (training's fixed shape)."""
@@ -123,7 +124,7 @@ class Columns(dict):
 
 
 def decode_files(
-    items: list[tuple[str, str, int | None]], max_pixels: int = DEFAULT_MAX_PIXELS
+    items: list[tuple[str, str, int | None]], max_pixels: int = MAX_IMAGE_PIXELS
 ) -> tuple[Columns, list[tuple[str, str]]]:
     """Worker: [(absolute path, relative path, label)] -> (columns, [(relative path, reason)])."""
     rows, bad = Columns(), []

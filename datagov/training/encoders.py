@@ -69,7 +69,7 @@ def load_autoencoder(ws, source: EncoderSource):
         raise InvalidInput(
             f"{source.uri} is a {artifact.arch.get('kind')}, not an autoencoder; use a pretrained encoder"
         )
-    return load_verified(ws, artifact), artifact.arch
+    return load_verified(artifact), artifact.arch
 
 
 def pretraining_digest(ws, source: EncoderSource) -> str | None:

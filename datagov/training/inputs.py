@@ -9,7 +9,7 @@ from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import Version, files_of, resolve, scan_version
 from datagov.errors import IntegrityError, InvalidInput
 from datagov.sql import sql_ident
-from datagov.store import duckdb_connection, version_dir
+from datagov.store import duckdb_connection, store_of
 from datagov.workspace import Workspace
 
 
@@ -50,7 +50,7 @@ def image_input(ws: Workspace, ref: str) -> ImageInput:
         manifest = files_of(con, version.digest)
     from datagov.verify import Fingerprint
 
-    files = [str(version_dir(ws, version.digest) / f[0]) for f in manifest]
+    files = store_of(ws).file_paths(version.digest, [f[0] for f in manifest])
     try:
         prints = [Fingerprint.of(f) for f in files]
     except OSError as exc:

@@ -61,7 +61,7 @@ def save_weights(model, folder: Path) -> tuple[Path, str, int]:
     return path, hashlib.sha256(data).hexdigest(), len(data)
 
 
-def load_verified(ws: Workspace, artifact: ModelArtifact):
+def load_verified(artifact: ModelArtifact):
     """The module, built from the catalog's architecture and filled from
     weight bytes whose sha256 matches the catalog; IntegrityError otherwise."""
     data = check_artifact(artifact)
@@ -80,4 +80,4 @@ def load_verified(ws: Workspace, artifact: ModelArtifact):
 
 def load_model(ws: Workspace, name: str, version: str):
     """A registered model version's module, verified (see `load_verified`)."""
-    return load_verified(ws, find_artifact(ws, "model", f"{name}/{version}"))
+    return load_verified(find_artifact(ws, "model", f"{name}/{version}"))

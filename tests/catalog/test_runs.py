@@ -28,12 +28,24 @@ def test_a_run_round_trips_and_finishes(ws):
         assert runs.runs_by_id(con, ["r1", "nope"]) == [row]
 
 
-def test_dead_runs_are_marked_interrupted(ws):
+def test_only_runs_whose_process_is_gone_are_marked_interrupted(ws):
+    import subprocess
+
+    from datagov.catalog.db import close_dead_runs
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid now names no process
     with open_catalog(ws, write=True) as con:
-        runs.insert_run(con, _run("mine"))
-        assert runs.mark_dead_runs(con, alive=lambda pid: pid != os.getpid()) == ["mine"]
-        assert runs.list_runs(con)[0].status == "interrupted"
-        assert runs.mark_dead_runs(con, alive=lambda pid: False) == []  # only `running` rows
+        runs.insert_run(con, _run("alive"))  # this process
+        runs.insert_run(con, _run("dead"))
+        runs.insert_run(con, _run("elsewhere"))
+        con.execute("UPDATE runs SET pid = ? WHERE run_id IN ('dead', 'elsewhere')", [gone.pid])
+        con.execute("UPDATE runs SET host = 'another-machine' WHERE run_id = 'elsewhere'")
+        assert sorted(r[0] for r in runs.running_runs(con)) == ["alive", "dead", "elsewhere"]
+        assert close_dead_runs(ws, con) == ["dead"]
+        status = {r.run_id: r.status for r in runs.list_runs(con)}
+        assert status == {"alive": "running", "dead": "interrupted", "elsewhere": "running"}
+        assert close_dead_runs(ws, con) == []  # only `running` rows
 
 
 def test_waivers_and_promotions(ws):

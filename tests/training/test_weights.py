@@ -33,10 +33,10 @@ def test_load_refuses_changed_bytes_and_the_wrong_architecture(tmp_path, monkeyp
     path, sha, size = weights.save_weights(weights.build(arch), tmp_path)
     artifact = ModelArtifact("m", "1", "run", ARTIFACT, sha, size, arch)
     monkeypatch.setattr(tracking, "artifact_bytes", lambda run_id, path_, what: path.read_bytes())
-    assert weights.load_verified(None, artifact) is not None
+    assert weights.load_verified(artifact) is not None
     wrong = ModelArtifact("m", "1", "run", ARTIFACT, sha, size, {**arch, "latent": 5})
     with pytest.raises(IntegrityError, match="do not fit its recorded architecture"):
-        weights.load_verified(None, wrong)
+        weights.load_verified(wrong)
     path.write_bytes(path.read_bytes()[:-1] + b"\0")
     with pytest.raises(IntegrityError, match="changed since registration"):
-        weights.load_verified(None, artifact)
+        weights.load_verified(artifact)
