@@ -130,6 +130,19 @@ def flip_store_bit(ws: Workspace, tmp: Path) -> None:
     part.write_bytes(bytes(data))
 
 
+def store_file_as_link(ws: Workspace, tmp: Path) -> None:
+    """The same bytes, moved out of the store and linked back in."""
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.versions import resolve
+
+    with open_catalog(ws) as con:
+        digest = resolve(con, "digits-pretrain").digest
+    part = ws.store_dir / digest / "part-00000.parquet"
+    moved = tmp / "part-00000.parquet"
+    part.rename(moved)
+    part.symlink_to(moved)
+
+
 def spec(text: str | bytes) -> Callable[[Workspace, Path], None]:
     return write("spec.yaml", text)
 
@@ -372,6 +385,20 @@ CASES = [
         3,
         "no longer matches its manifest, refusing to validate",
         flip_store_bit,
+    ),
+    Case(
+        "validate-store-file-is-a-link",
+        ["validate", "digits-pretrain", "--suite", "digits-pretrain"],
+        3,
+        "part-00000.parquet: missing (a symlink)",
+        store_file_as_link,
+    ),
+    Case(
+        "pretrain-store-file-is-a-link",
+        ["pretrain", SPEC, "train.epochs=1"],
+        4,
+        "gate refused pretrain",
+        store_file_as_link,
     ),
     Case(
         "verify-same-size-edit",
