@@ -124,8 +124,8 @@ def max_rss_mb(cmd: list[str]) -> tuple[float, float]:
 # The same CLI with the sha256 step replaced by a stat: the baseline for the cost of hashing.
 UNHASHED = (
     "import datagov.quality.validate as v, datagov.verify as f; "
-    "v.require_intact = lambda ws, version, manifest, purpose: "
-    "[f.Fingerprint.of(str(ws.store_dir / version.digest / m[0])) for m in manifest]; "
+    "v.require_intact = lambda ws, version, files, purpose: "
+    "f.Intact(files, [f.Fingerprint.of(p) for p in files.paths]); "
     "from datagov.cli.app import main; main()"
 )
 

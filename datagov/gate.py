@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 from datagov.catalog.audits import latest_audit_status
 from datagov.catalog.db import open_catalog
+from datagov.catalog.locations import locate
 from datagov.catalog.receipts import list_receipts
-from datagov.catalog.versions import dataset_of_digest, files_of, resolve
+from datagov.catalog.versions import dataset_of_digest, resolve
 from datagov.errors import DatagovError
 from datagov.quality.suites import load_suite
-from datagov.verify import check_files
+from datagov.verify import check_for_use
 from datagov.workspace import Workspace
 
 
@@ -49,7 +50,7 @@ class GateDecision:
 def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: str = "quality") -> GateDecision:
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-        manifest = files_of(con, version.digest)
+        located = locate(ws, con, version.digest)
         receipts = [r for r in list_receipts(con, digest=version.digest, kind=kind) if r.evaluated > 0]
         audit = latest_audit_status(con, version.digest)
     decision = GateDecision(stage, version.ref, version.digest, allowed=True)
@@ -61,12 +62,13 @@ def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: 
                 fix=f"see `datagov audit history`; fix the data, then `datagov audit run --dataset {version.dataset}`",
             )
         )
-    problems = check_files(ws, version.digest, manifest, full=True)
+    # An object store's version is checked through the verified copy training then reads.
+    problems = [f"{p.path} ({p.problem})" for p in check_for_use(ws, located)[0]]
     if problems:
         decision.reasons.append(
             Reason(
                 "data-changed",
-                f"stored files of {version.ref} changed: " + ", ".join(f"{p.path} ({p.problem})" for p in problems),
+                f"stored files of {version.ref} changed: " + ", ".join(problems),
                 fix=f"datagov datasets verify {version.ref}",
             )
         )

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from datagov import faults
 from datagov.catalog.db import open_catalog
+from datagov.catalog.locations import locate
 from datagov.catalog.versions import NewVersion, Registered, check_name, register
 from datagov.errors import InvalidInput, SourceError
 from datagov.sources import IngestOptions, resolved_format, write_source
-from datagov.store import build_manifest, staging
+from datagov.store import build_manifest, staged_version, staging
 from datagov.workspace import Workspace
 
 
@@ -24,6 +25,8 @@ class IngestResult:
     registered: Registered
     format: str
     rejects: list[tuple[str, str]]
+    files: int = 0
+    root: str = ""  # where the version's files are
 
     @property
     def version(self):
@@ -58,8 +61,12 @@ def ingest(
     tags: dict[str, str] | None = None,
     description: str | None = None,
     options: IngestOptions | None = None,
+    in_place: bool = False,
 ) -> IngestResult:
     check_name(name)
+    meta = {"owner": owner, "license": license, "tags": tags or {}, "description": description}
+    if in_place:
+        return ingest_in_place(ws, source, name, fmt, label=(options or IngestOptions()).label, **meta)
     opts = dataclasses.replace(options or IngestOptions(), max_pixels=ws.max_image_pixels, max_columns=ws.max_columns)
     fmt = resolved_format(source, fmt)
     sid = source_id(source, fmt)
@@ -69,23 +76,78 @@ def ingest(
         if manifest.rows == 0:
             raise SourceError(f"source is empty: {source} has no rows")
         faults.point("ingest:staged")
-        new = NewVersion(
-            name=name,
-            manifest=manifest,
-            staged=folder,
-            modality=result.modality,
-            source=sid,
-            format=fmt,
-            label_column=result.label_column,
-            owner=owner,
-            license=license,
-            description=description,
-            tags=tags or {},
-            details={**result.details, "ingest_options": {"label": opts.label, "skip_bad": opts.skip_bad}},
-            rejects=result.rejects,
-            stage="ingest",
-            inputs=[("source", sid, "ingested", {"format": fmt})],
-        )
-        with open_catalog(ws, write=True) as con:
-            registered = register(ws, con, new)
-    return IngestResult(registered, fmt, result.rejects)
+        with staged_version(ws, folder, manifest.digest) as staged:
+            new = NewVersion(
+                name=name,
+                manifest=manifest,
+                staged=staged,
+                modality=result.modality,
+                source=sid,
+                format=fmt,
+                label_column=result.label_column,
+                owner=owner,
+                license=license,
+                description=description,
+                tags=tags or {},
+                details={**result.details, "ingest_options": {"label": opts.label, "skip_bad": opts.skip_bad}},
+                rejects=result.rejects,
+                stage="ingest",
+                inputs=[("source", sid, "ingested", {"format": fmt})],
+            )
+            with open_catalog(ws, write=True) as con:
+                registered = register(ws, con, new)
+                located = locate(ws, con, manifest.digest)
+    return IngestResult(registered, fmt, result.rejects, len(located.entries), located.root)
+
+
+IN_PLACE_FORMATS = ("auto", "parquet")
+
+
+def ingest_in_place(
+    ws: Workspace,
+    source: str,
+    name: str,
+    fmt: str = "auto",
+    *,
+    label: str | None = None,
+    owner: str | None = None,
+    license: str | None = None,
+    tags: dict[str, str] | None = None,
+    description: str | None = None,
+    progress=None,
+) -> IngestResult:
+    """Register the shards under a folder or s3:// prefix without copying them."""
+    from datagov.in_place import in_place_manifest
+
+    check_name(name)
+    if fmt not in IN_PLACE_FORMATS:
+        raise InvalidInput(f"--in-place takes Parquet shards, not --format {fmt}", hint="drop --in-place to copy it")
+    root, manifest = in_place_manifest(ws, source, progress)
+    if manifest.rows == 0:
+        raise SourceError(f"source is empty: the shards under {root} have no rows")
+    columns = [c["name"] for c in manifest.schema]
+    if label is not None and label not in columns:
+        raise InvalidInput(f"label column {label!r} is not among the columns of {root}: {', '.join(columns[:20])}")
+    if len(columns) > ws.max_columns:
+        raise SourceError(f"{root} has {len(columns)} columns, more than [ingest] max_columns = {ws.max_columns}")
+    new = NewVersion(
+        name=name,
+        manifest=manifest,
+        staged=None,
+        location=root,
+        modality="tabular",
+        source=root,
+        format="parquet",
+        label_column=label,
+        owner=owner,
+        license=license,
+        description=description,
+        tags=tags or {},
+        details={"in_place": True, "shards": len(manifest.files)},
+        stage="ingest",
+        inputs=[("source", root, "registered in place", {"format": "parquet"})],
+    )
+    with open_catalog(ws, write=True) as con:
+        registered = register(ws, con, new)
+        located = locate(ws, con, manifest.digest)
+    return IngestResult(registered, "parquet", [], len(located.entries), located.root)

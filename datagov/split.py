@@ -10,6 +10,7 @@ as rejects).
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -22,14 +23,14 @@ from datagov.catalog.versions import (
     Version,
     check_name,
     dataset_row,
-    files_of,
+    locate,
     register,
     replace_rejects,
     resolve,
 )
 from datagov.errors import InvalidInput
 from datagov.sql import sql_ident, sql_str
-from datagov.store import build_manifest, duckdb_connection, staging, store_of
+from datagov.store import build_manifest, duckdb_connection, staged_version, staging
 from datagov.verify import require_intact, require_unchanged
 from datagov.workspace import Workspace
 
@@ -168,17 +169,16 @@ def split(
     with open_catalog(ws) as con:
         parent = resolve(con, ref)
         meta = dataset_row(con, parent.dataset)
-        manifest = files_of(con, parent.digest)
+        located = locate(ws, con, parent.digest)
     # Children are derived from these bytes; lineage says they come from this digest.
-    fingerprints = require_intact(ws, parent, manifest, purpose="split")
+    intact = require_intact(ws, parent, located, purpose="split")
     label_col = meta["label_column"]
     if caps and not label_col:
         raise InvalidInput(f"--per-class needs labels; dataset {parent.dataset!r} has no label column")
     base = prefix or parent.dataset
     child_names = {s: check_name(f"{base}-{s}") for s in into}
 
-    names = [path for path, *_ in manifest]
-    source = store_of(ws).scan(parent.digest, names, "filename=true, file_row_number=true")
+    source = intact.files.scan("filename=true, file_row_number=true")
     duck = duckdb_connection()
     try:
         label_sql = sql_ident(label_col) if label_col else "NULL"
@@ -239,34 +239,41 @@ def split(
                 duck.unregister("selected")
                 staged[s] = build_manifest(folder, duck)
             params_base = {"seed": seed, "fractions": into, "per_class": caps, "dedupe": dedupe}
-            require_unchanged(parent, fingerprints, purpose="register its splits")
-            with open_catalog(ws, write=True) as con, transaction(con):
-                for idx, s in enumerate(names):
-                    kept_labels = label_col if s not in drop else None
-                    reg = register(
-                        ws,
-                        con,
-                        NewVersion(
-                            name=child_names[s],
-                            manifest=staged[s],
-                            staged=root / s,
-                            modality=meta["modality"],
-                            source=parent.node_id,
-                            format="split",
-                            label_column=kept_labels,
-                            owner=meta["owner"],
-                            license=meta["license"],
-                            description=meta["description"] or f"{s} split of {parent.dataset}",
-                            tags={**meta["tags"], "split": s, "parent": parent.dataset},
-                            details={"split": s, "parent": parent.node_id, **params_base, "labels_dropped": s in drop},
-                            stage="split",
-                            inputs=[("version", parent.node_id, "split", {"split": s, **params_base})],
-                        ),
-                    )
-                    classes = len(np.unique(labels[which == idx])) if labels is not None and s not in drop else None
-                    children.append(ChildReport(s, reg, int((which == idx).sum()), classes))
-                if rejects:  # what dedupe removed is recorded against the parent, once
-                    replace_rejects(con, parent.dataset, parent.digest, "split-dedupe", rejects)
+            require_unchanged(parent, intact.fingerprints, purpose="register its splits")
+            with ExitStack() as uploads:
+                ready = {s: uploads.enter_context(staged_version(ws, root / s, staged[s].digest)) for s in names}
+                with open_catalog(ws, write=True) as con, transaction(con):
+                    for idx, s in enumerate(names):
+                        kept_labels = label_col if s not in drop else None
+                        reg = register(
+                            ws,
+                            con,
+                            NewVersion(
+                                name=child_names[s],
+                                manifest=staged[s],
+                                staged=ready[s],
+                                modality=meta["modality"],
+                                source=parent.node_id,
+                                format="split",
+                                label_column=kept_labels,
+                                owner=meta["owner"],
+                                license=meta["license"],
+                                description=meta["description"] or f"{s} split of {parent.dataset}",
+                                tags={**meta["tags"], "split": s, "parent": parent.dataset},
+                                details={
+                                    "split": s,
+                                    "parent": parent.node_id,
+                                    **params_base,
+                                    "labels_dropped": s in drop,
+                                },
+                                stage="split",
+                                inputs=[("version", parent.node_id, "split", {"split": s, **params_base})],
+                            ),
+                        )
+                        classes = len(np.unique(labels[which == idx])) if labels is not None and s not in drop else None
+                        children.append(ChildReport(s, reg, int((which == idx).sum()), classes))
+                    if rejects:  # what dedupe removed is recorded against the parent, once
+                        replace_rejects(con, parent.dataset, parent.digest, "split-dedupe", rejects)
     finally:
         duck.close()
     return SplitReport(

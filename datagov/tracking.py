@@ -64,6 +64,16 @@ _MLFLOW_TYPES = {
 }
 
 
+def _version_root(ws: Workspace, version: Version) -> str:
+    """Where the version's files are: a store folder, or a bucket prefix
+    (MLflow records the URL as the dataset's source)."""
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.locations import locate
+
+    with open_catalog(ws) as con:
+        return locate(ws, con, version.digest).root
+
+
 def log_dataset(ws: Workspace, version: Version, context: str, holdout_every: int | None = None) -> None:
     """Record a version as an MLflow dataset input, with our digest, without loading it.
 
@@ -80,7 +90,7 @@ def log_dataset(ws: Workspace, version: Version, context: str, holdout_every: in
 
     with warnings.catch_warnings():  # "can be interpreted in multiple ways": both are the local source
         warnings.simplefilter("ignore", UserWarning)
-        source = resolve_dataset_source(str(version.path(ws)))
+        source = resolve_dataset_source(_version_root(ws, version))
     # MLflow rejects digests over 36 characters: it gets our digest's prefix (144
     # bits; `datagov ... NAME@PREFIX` resolves it) and the full digest as a tag.
     name = f"{version.ref}:holdout-1-in-{holdout_every}" if holdout_every else version.ref

@@ -14,17 +14,12 @@ from dataclasses import dataclass
 
 from datagov.catalog.caches import CacheRecord, caches_of
 from datagov.catalog.db import open_catalog
-from datagov.catalog.versions import Version, files_of, resolve
+from datagov.catalog.locations import locate
+from datagov.catalog.versions import Version, resolve
 from datagov.errors import IntegrityError
-from datagov.store import sha256_file, store_of, version_dir
+from datagov.store import Mismatch, VersionFiles, sha256_file
+from datagov.store.files import ChangedObjects
 from datagov.workspace import Workspace
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    path: str
-    problem: str  # missing | size | hash | unexpected | cache
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -42,31 +37,26 @@ class Fingerprint:
         return cls(path, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def check_files(
-    ws: Workspace, digest: str, manifest: list[tuple[str, str, int, int]], *, full: bool = True
-) -> list[Mismatch]:
-    """Every difference between the files on disk and the manifest.
+def check_files(files: VersionFiles, *, full: bool = True) -> list[Mismatch]:
+    """Every difference between a version's files and its manifest, by name
+    (`full=False`: sizes, and ETags in an object store, only)."""
+    return files.check(full=full)
 
-    `full=False` compares sizes only (`datagov datasets verify --quick`).
-    """
-    folder = version_dir(ws, digest)
-    problems = []
-    expected = set()
-    for path, sha, _rows, size in manifest:
-        expected.add(path)
-        file = folder / path
-        if file.is_symlink() or not file.is_file():
-            problems.append(Mismatch(path, "missing", "file is gone" if not file.is_symlink() else "a symlink"))
-            continue
-        actual_size = file.stat().st_size
-        if actual_size != size:
-            problems.append(Mismatch(path, "size", f"{actual_size} bytes, manifest says {size}"))
-        elif full and (actual := sha256_file(file)) != sha:
-            problems.append(Mismatch(path, "hash", f"sha256 {actual[:12]}…, manifest says {sha[:12]}…"))
-    if folder.is_dir():
-        for extra in sorted(p.name for p in folder.iterdir() if p.name not in expected):
-            problems.append(Mismatch(extra, "unexpected", "not in the manifest"))
-    return problems
+
+def check_for_use(ws: Workspace, files: VersionFiles) -> tuple[list[Mismatch], VersionFiles | None]:
+    """Every difference by name, and the local files to read when there is
+    none. An object store's version is downloaded once: listing, sizes and
+    ETags first, then the verified private copy (hashed as written)."""
+    if not files.remote:
+        problems = files.check(full=True)
+        return problems, None if problems else files
+    problems = files.check(full=False)
+    if problems:
+        return problems, None
+    try:
+        return [], files.usable(ws.tmp_dir)
+    except ChangedObjects as exc:
+        return [Mismatch(name, "hash", "bytes differ from the manifest") for name in exc.names], None
 
 
 def check_caches(
@@ -90,16 +80,26 @@ def check_caches(
     return problems
 
 
-def require_intact(ws: Workspace, version: Version, manifest: list, *, purpose: str) -> list[Fingerprint]:
-    """Full sha256 of every file, or IntegrityError naming each that differs."""
-    problems = check_files(ws, version.digest, manifest, full=True)
+@dataclass(frozen=True)
+class Intact:
+    """Local files whose bytes were just hashed, and their stat fingerprints."""
+
+    files: VersionFiles
+    fingerprints: list[Fingerprint]
+
+
+def require_intact(ws: Workspace, version: Version, files: VersionFiles, *, purpose: str) -> Intact:
+    """Full sha256 of every file (of a verified local copy, for an object
+    store), or IntegrityError naming each that differs."""
+    usable = files.usable(ws.tmp_dir)
+    problems = usable.check(full=True)
     if problems:
         listed = "; ".join(f"{p.path}: {p.problem} ({p.detail})" for p in problems[:5])
         raise IntegrityError(
             f"{version.ref} no longer matches its manifest, refusing to {purpose}: {listed}",
             hint=f"see `datagov datasets verify {version.ref}`; restore the files or ingest the data again",
         )
-    return [Fingerprint.of(path) for path in store_of(ws).file_paths(version.digest, [p for p, *_ in manifest])]
+    return Intact(usable, [Fingerprint.of(path) for path in usable.paths])
 
 
 def require_unchanged(version: Version, fingerprints: list[Fingerprint], *, purpose: str) -> None:
@@ -118,11 +118,11 @@ def require_unchanged(version: Version, fingerprints: list[Fingerprint], *, purp
         )
 
 
-def verify(ws: Workspace, ref: str, *, full: bool = True) -> tuple[Version, list[Mismatch]]:
+def verify(ws: Workspace, ref: str, *, full: bool = True) -> tuple[Version, VersionFiles, list[Mismatch]]:
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-        manifest = files_of(con, version.digest)
-    problems = check_files(ws, version.digest, manifest, full=full)
+        files = locate(ws, con, version.digest)
+    problems = check_files(files, full=full)
     if full:
         problems += check_caches(ws, version.digest)
-    return version, problems
+    return version, files, problems

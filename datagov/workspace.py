@@ -18,6 +18,7 @@ CONFIG_NAME = "datagov.toml"
 MAX_IMAGE_PIXELS = 40_000_000  # [ingest] max_image_pixels: an 8K photo is 33 MP
 MAX_COLUMNS = 2_048  # [ingest] max_columns
 ENV_HOME = "DATAGOV_HOME"
+ENV_STORE = "DATAGOV_STORE_URL"
 
 DEFAULT_CONFIG = f"""\
 # datagov workspace settings. Every key is optional; these are the defaults.
@@ -39,6 +40,12 @@ max_receipt_age_days = 30
 max_image_pixels = {MAX_IMAGE_PIXELS}
 # Tables with more columns than this are refused.
 max_columns = {MAX_COLUMNS}
+
+[store]
+# Where new versions are written: empty for catalog/store/ (the default), or
+# "s3://bucket/prefix" (credentials, region and endpoint from the AWS_*
+# variables). The catalog and MLflow stay in catalog/ either way.
+url = ""
 """
 
 CATALOG_README = """\
@@ -125,6 +132,19 @@ class Workspace:
     @property
     def max_image_pixels(self) -> int:
         return int(self.setting("ingest", "max_image_pixels", MAX_IMAGE_PIXELS, minimum=1))
+
+    @property
+    def store_url(self) -> str:
+        """`[store] url` (or DATAGOV_STORE_URL): "" for the local store, else s3://."""
+        env = os.environ.get(ENV_STORE)
+        raw = env if env else self.config.get("store", {}).get("url", "")
+        where = f"{ENV_STORE}={raw!r}" if env else f"[store] url = {raw!r} in {CONFIG_NAME}"
+        if not isinstance(raw, str):
+            raise InvalidInput(f"{where} is not a string")
+        raw = raw.strip()
+        if raw and not raw.startswith("s3://"):
+            raise InvalidInput(f'{where}: use "s3://bucket/prefix", or "" for the local store')
+        return raw.rstrip("/")
 
     @property
     def max_columns(self) -> int:

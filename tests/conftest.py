@@ -102,3 +102,67 @@ def store_folders(ws: Workspace) -> list[str]:
 
 def tmp_entries(ws: Workspace) -> list[str]:
     return sorted(p.name for p in ws.tmp_dir.iterdir()) if ws.tmp_dir.exists() else []
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server (moto's standalone server) on 127.0.0.1,
+    stopped after the session; yields its endpoint URL."""
+    import socket
+    import time
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from moto.server import main; main()", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("moto_server did not start") from None
+            time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def bucket(s3_server, monkeypatch, request) -> str:
+    """A fresh bucket on the test server, with the AWS variables pointing at
+    it (children started by the test inherit them); yields `s3://NAME`."""
+    import re
+
+    from pyarrow import fs
+
+    for key, value in {**S3_ENV, "AWS_ENDPOINT_URL": s3_server}.items():
+        monkeypatch.setenv(key, value)
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-") + f"-{os.getpid() % 10000}"
+    admin = fs.S3FileSystem(endpoint_override=s3_server.split("//")[1], scheme="http", allow_bucket_creation=True)
+    admin.create_dir(name)
+    return f"s3://{name}"
+
+
+def s3_admin(endpoint: str):
+    """An S3 client for tests to plant, change and delete objects directly."""
+    from pyarrow import fs
+
+    return fs.S3FileSystem(endpoint_override=endpoint.split("//")[1], scheme="http")

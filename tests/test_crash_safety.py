@@ -12,6 +12,7 @@ import time
 import pytest
 
 from datagov.catalog.db import open_catalog
+from datagov.catalog.locations import locate
 from datagov.verify import check_files
 from tests.conftest import catalog_counts, make_image_folder, run_datagov, store_folders, tmp_entries
 
@@ -23,9 +24,9 @@ def assert_consistent(ws):
     with open_catalog(ws, write=True) as con:  # a writer opening the catalog sweeps debris
         digests = [r[0] for r in con.execute("SELECT DISTINCT digest FROM versions").fetchall()]
         for digest in digests:
-            manifest = con.execute("SELECT path, sha256, rows, bytes FROM files WHERE digest = ?", [digest]).fetchall()
-            assert manifest, f"version {digest[:12]} has no files rows"
-            assert check_files(ws, digest, manifest) == []
+            files = locate(ws, con, digest)
+            assert files.entries, f"version {digest[:12]} has no files rows"
+            assert check_files(files) == []
         orphans = con.execute(
             "SELECT count(*) FROM files WHERE digest NOT IN (SELECT digest FROM versions)"
         ).fetchone()[0]

@@ -65,11 +65,10 @@ def test_the_scan_of_a_version_reads_only_its_manifest_files(cli, ws):
 
     from datagov.catalog.db import open_catalog
     from datagov.catalog.versions import resolve
-    from datagov.store import store_of
 
     (ws.root / "t.csv").write_text("a\n1\n2\n")
     assert cli("ingest", ws.root / "t.csv", "--name", "t").exit_code == 0
     with open_catalog(ws) as con:
         digest = resolve(con, "t").digest
-    pq.write_table(pa.table({"a": [99]}), store_of(ws).version_dir(digest) / "part-99999.parquet")
+    pq.write_table(pa.table({"a": [99]}), ws.store_dir / digest / "part-99999.parquet")
     assert duckdb.sql(f"SELECT sum(a) FROM {scan_version(ws, digest)}").fetchall() == [(3,)]

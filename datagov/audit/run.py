@@ -27,9 +27,12 @@ from datetime import datetime, timedelta
 from datagov import faults
 from datagov import tags as tag_keys
 from datagov.catalog import audits
-from datagov.catalog.db import open_catalog, process_gone, transaction
-from datagov.catalog.versions import Version, files_of, now, resolve
+from datagov.catalog.db import open_catalog, transaction
+from datagov.catalog.locations import locate
+from datagov.catalog.versions import Version, now, resolve
 from datagov.errors import DatagovError, NotFound
+from datagov.processes import process_gone
+from datagov.store.files import VersionFiles
 from datagov.workspace import Workspace
 
 PROFILE_TOLERANCE = 1e-9  # same bytes, same statistics: any difference is a change
@@ -100,13 +103,13 @@ def _models_fed(con, version: Version) -> list[str]:
     return models_trained_on(con, version.dataset, version.digest)
 
 
-def _profile(ws: Workspace, version: Version, manifest: list) -> dict:
+def _profile(version: Version, files: VersionFiles) -> dict:
     """Row count, and per column nulls and (numeric) min, max, mean and stdev:
     one aggregate pass, the cheapest profile that notices a reader reading the
     same bytes differently (a DuckDB or Parquet upgrade)."""
     from datagov.quality.profile import NUMERIC
     from datagov.sql import sql_ident
-    from datagov.store import duckdb_connection, store_of
+    from datagov.store import duckdb_connection
 
     columns = [(c["name"], c["type"]) for c in version.schema]
     parts = ["count(*)"]
@@ -117,7 +120,7 @@ def _profile(ws: Workspace, version: Version, manifest: list) -> dict:
             parts += [f"min({q})::DOUBLE", f"max({q})::DOUBLE", f"avg({q})::DOUBLE", f"stddev_samp({q})::DOUBLE"]
     con = duckdb_connection()
     try:
-        source = store_of(ws).scan(version.digest, [f[0] for f in manifest])
+        source = files.scan()
         row = list(con.execute(f"SELECT {', '.join(parts)} FROM {source}").fetchall()[0])
     finally:
         con.close()
@@ -160,15 +163,16 @@ def _audit_version(
     from datagov.quality.report import observed_text
     from datagov.quality.suites import load_suite
     from datagov.quality.validate import validate
-    from datagov.verify import check_caches, check_files
+    from datagov.verify import check_caches, check_for_use
 
     result = VersionAudit(version.node_id, version.ref, version.digest)
     with open_catalog(ws) as con:
-        manifest = files_of(con, version.digest)
+        located = locate(ws, con, version.digest)
         receipts = list_receipts(con, dataset=version.dataset, digest=version.digest)
         result.models = _models_fed(con, version)
         caches = caches_of(con, version.digest)
-    for problem in check_files(ws, version.digest, manifest, full=True):
+    problems, usable = check_for_use(ws, located)
+    for problem in problems:
         result.findings.append(
             Finding("integrity", "failure", problem.path, f"{problem.path}: {problem.problem} ({problem.detail})")
         )
@@ -220,7 +224,7 @@ def _audit_version(
                         f"suite {name!r}, expectation #{i} {row['type']}{column} failed: {observed_text(row)[:160]}",
                     )
                 )
-    result.profile = _profile(ws, version, manifest)
+    result.profile = _profile(version, usable)
     if previous_profile is not None:
         result.findings += _profile_changes(previous_profile, result.profile)
     return result

@@ -14,7 +14,6 @@ import fcntl
 import os
 import re
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,9 @@ import duckdb
 
 from datagov.catalog.migrations import migrate
 from datagov.errors import LockTimeout
-from datagov.store import owned_folder
+from datagov.processes import process_gone
+from datagov.store import LocalStore, owned_folder, store_of
+from datagov.store.local import PENDING_NAME, read_pending
 from datagov.workspace import Workspace
 
 # Re-entrancy: a process that already holds the lock reuses its connection
@@ -112,28 +113,9 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
-def pid_alive(pid: int) -> bool:
-    """Is a process with this id running on this machine?"""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-DIGEST_NAME = re.compile(r"^[0-9a-f]{64}$")
 STAGING_NAME = re.compile(r"^(\d+)-[0-9a-f]{12}$")
 CACHE_TMP_NAME = re.compile(r"^\.(\d+)-[0-9a-f]{8}-.+\.tmp$")
-
-
-def process_gone(pid: int, host: str | None = None) -> bool:
-    """Is the process that wrote a row or a file certainly gone? Only a
-    process on this machine (and not this one) can be told to be."""
-    if host is not None and host != socket.gethostname():
-        return False  # cannot tell: leave another machine's work alone
-    return pid != os.getpid() and not pid_alive(pid)
+DIGEST_NAME = re.compile(r"^[0-9a-f]{64}$")
 
 
 def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -142,27 +124,32 @@ def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
     Only what datagov itself makes, by its own naming, in folders that are
     this workspace's own:
     - staging folders (`tmp/<pid>-<token>`) of processes that are gone;
-    - store folders named by a digest that no catalog row references: a
-      process killed between the store rename and COMMIT (holding the lock,
-      no live writer is in that window);
+    - what the store holds that no catalog row references (its `sweep`:
+      digest folders of the local store, writer-named prefixes of a bucket);
     - half-written cache files (`cache/<digest>/.<pid>-....tmp`) of dead processes.
     """
     removed = []
     if owned_folder(ws, ws.tmp_dir):
-        for entry in ws.tmp_dir.iterdir():
-            m = STAGING_NAME.match(entry.name)
-            if m and process_gone(int(m[1])) and not entry.is_symlink():
+        pending = []
+        for entry in sorted(ws.tmp_dir.iterdir()):
+            if (m := PENDING_NAME.match(entry.name)) and process_gone(int(m[1])) and entry.is_file():
+                if (staged := read_pending(entry)) is not None:
+                    pending.append(staged)
+                else:
+                    entry.unlink()  # not a note datagov wrote
+            elif (m := STAGING_NAME.match(entry.name)) and process_gone(int(m[1])) and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
                 removed.append(f"tmp/{entry.name}")
-    if owned_folder(ws, ws.store_dir):
-        on_disk = {p.name for p in ws.store_dir.iterdir() if DIGEST_NAME.match(p.name) and p.is_dir()}
-        if on_disk:
-            known = {r[0] for r in con.execute("SELECT DISTINCT digest FROM files").fetchall()}
-            for name in sorted(on_disk - known):
-                if (ws.store_dir / name).is_symlink():
-                    continue
-                shutil.rmtree(ws.store_dir / name, ignore_errors=True)
-                removed.append(f"store/{name}")
+        if pending:
+            from datagov.catalog.locations import referenced_roots
+
+            digests = {r[0] for r in con.execute("SELECT DISTINCT digest FROM files").fetchall()}
+            roots = referenced_roots(con)
+            removed += LocalStore(ws).sweep([p for p in pending if p.remote is None], digests, roots)
+            if ws.store_url:
+                removed += store_of(ws).sweep([p for p in pending if p.remote is not None], digests, roots)
+            for staged in pending:
+                staged.pending.unlink(missing_ok=True)
     if owned_folder(ws, ws.cache_dir):
         for folder in ws.cache_dir.iterdir():
             if not DIGEST_NAME.match(folder.name) or folder.is_symlink() or not folder.is_dir():

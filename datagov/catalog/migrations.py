@@ -232,6 +232,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE runs ADD COLUMN host VARCHAR;
         """,
     ),
+    (
+        7,
+        "locations, files.etag",
+        """
+        -- Where a version's files are when not catalog/store/<digest>/: a
+        -- prefix of an object store, or shards registered in place.
+        CREATE TABLE locations (
+            digest VARCHAR PRIMARY KEY,
+            root VARCHAR NOT NULL,            -- a local folder or an s3:// URL
+            mode VARCHAR NOT NULL,            -- stored | in-place
+            created TIMESTAMP NOT NULL
+        );
+        -- An object store's ETag when the object was hashed (quick checks).
+        ALTER TABLE files ADD COLUMN etag VARCHAR;
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 
 from datagov import faults
 from datagov.catalog.db import transaction
 from datagov.errors import AmbiguousReference, InvalidInput, NotFound
-from datagov.store import Manifest, publish, version_dir
+from datagov.catalog.locations import IN_PLACE, STORED, file_entries, locate, record_location
+from datagov.store import FileEntry, Manifest, Staged, store_of
 from datagov.workspace import Workspace
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -83,9 +82,6 @@ class Version:
         """The id of this version in lineage edges."""
         return f"{self.dataset}@{self.digest}"
 
-    def path(self, ws: Workspace) -> Path:
-        return version_dir(ws, self.digest)
-
     @property
     def columns(self) -> list[str]:
         return [c["name"] for c in self.schema]
@@ -132,13 +128,13 @@ def replace_rejects(
 
 
 def scan_version(ws: Workspace, digest: str, options: str = "") -> str:
-    """The DuckDB FROM clause reading exactly one version's manifest files."""
+    """The DuckDB FROM clause reading exactly one version's manifest files
+    (a verified local copy of them, for a version in an object store)."""
     from datagov.catalog.db import open_catalog
-    from datagov.store import store_of
 
     with open_catalog(ws) as con:
-        names = [path for path, *_ in files_of(con, digest)]
-    return store_of(ws).scan(digest, names, options)
+        files = locate(ws, con, digest)
+    return files.usable(ws.tmp_dir).scan(options)
 
 
 def list_datasets(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -206,10 +202,8 @@ def resolve(con: duckdb.DuckDBPyConnection, ref: str | Ref) -> Version:
     return _version(rows[0])
 
 
-def files_of(con: duckdb.DuckDBPyConnection, digest: str) -> list[tuple[str, str, int, int]]:
-    return con.execute(
-        "SELECT path, sha256, rows, bytes FROM files WHERE digest = ? ORDER BY path", [digest]
-    ).fetchall()
+def files_of(con: duckdb.DuckDBPyConnection, digest: str) -> list[FileEntry]:
+    return file_entries(con, digest)
 
 
 def rejects_of(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> list[tuple[str, str, str]]:
@@ -225,7 +219,7 @@ class NewVersion:
 
     name: str
     manifest: Manifest
-    staged: Path
+    staged: Staged | None  # None for files registered in place (`location`)
     modality: str
     source: str
     format: str
@@ -239,6 +233,7 @@ class NewVersion:
     stage: str = "ingest"
     # lineage edges into this version: (src_kind, src_id, relation, params)
     inputs: list[tuple[str, str, str, dict]] = field(default_factory=list)
+    location: str | None = None  # the root of files registered in place
 
 
 @dataclass(frozen=True)
@@ -287,10 +282,11 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
     if exists:
         with transaction(con):
             _upsert_dataset(con, nv, at)
+        if nv.staged is not None:
+            store_of(ws).discard(nv.staged)  # an object store's upload of bytes already held
         return Registered(resolve(con, Ref(nv.name, digest)), False, previous)
-    stored_before = version_dir(ws, digest).exists() and con.execute(
-        "SELECT count(*) FROM files WHERE digest = ?", [digest]
-    ).fetchone()[0] > 0
+    store = store_of(ws)
+    referenced = has_files(con, digest)
     try:
         with transaction(con):
             _upsert_dataset(con, nv, at)
@@ -301,8 +297,8 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
                  json.dumps(nv.details)],
             )
             con.executemany(
-                "INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?)",
-                [[digest, f.path, f.sha256, f.rows, f.bytes] for f in nv.manifest.files],
+                "INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                [[digest, f.path, f.sha256, f.rows, f.bytes, f.etag] for f in nv.manifest.files],
             )
             if nv.rejects:
                 con.executemany(
@@ -314,14 +310,20 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
                 add_edge(con, "version", previous.node_id, "version", node, "next-version", at=at)
             for kind, src, relation, params in nv.inputs:
                 add_edge(con, kind, src, "version", node, relation, params=params, at=at)
-            # The rename is the last step before COMMIT: a failure before it
-            # rolls back the rows, a kill after it leaves an unreferenced
-            # folder that the next publish of this digest replaces.
-            publish(ws, nv.staged, digest, referenced=has_files(con, digest))
+            if nv.location is not None:
+                if not referenced:
+                    record_location(con, digest, nv.location, IN_PLACE)
+            elif nv.staged is not None:
+                # Publishing is the last step before COMMIT: a failure before
+                # it rolls back the rows, a kill after it leaves an
+                # unreferenced folder or prefix that the sweep removes.
+                root = store.publish(nv.staged, referenced=referenced)
+                if root is not None:
+                    record_location(con, digest, root, STORED)
             faults.point("register:published")
     except BaseException:
-        if not stored_before:
-            shutil.rmtree(version_dir(ws, digest), ignore_errors=True)
+        if nv.staged is not None:
+            store.discard(nv.staged)
         raise
     return Registered(resolve(con, Ref(nv.name, digest)), True, previous)
 

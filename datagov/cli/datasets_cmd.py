@@ -8,6 +8,8 @@ app = typer.Typer(help="Browse and verify cataloged datasets.", no_args_is_help=
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
+SHOWN_FILES = 20  # a version of 10,000 shards lists its first files, not a screenful of hashes
+
 
 @app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
@@ -72,7 +74,7 @@ def show(
             {
                 "dataset": meta,
                 "version": asdict(v),
-                "files": [dict(zip(("path", "sha256", "rows", "bytes"), f, strict=True)) for f in files],
+                "files": [asdict(f) for f in files],
                 "rejects": [dict(zip(("stage", "item", "reason"), r, strict=True)) for r in rejects],
                 "upstream": [{"relation": r, "node": n} for r, n in upstream],
             }
@@ -110,9 +112,11 @@ def show(
     ftable = Table(title="Files", title_justify="left")
     for col in ("path", "rows", "size", "sha256"):
         ftable.add_column(col)
-    for path, sha, rows, size in files:
-        ftable.add_row(path, f"{rows:,}", human_bytes(size), sha[:16] + "…")
+    for f in files[:SHOWN_FILES]:
+        ftable.add_row(f.path, f"{f.rows:,}", human_bytes(f.bytes), f.sha256[:16] + "…")
     out.print(ftable)
+    if len(files) > SHOWN_FILES:
+        out.print(f"… and {len(files) - SHOWN_FILES:,} more file(s) (all of them with --json)")
     if rejects:
         out.print(f"[bold]Rejects[/bold]: {len(rejects)}")
         for stage, item, reason in rejects[:20]:
@@ -164,11 +168,11 @@ def verify(
     from datagov.errors import IntegrityError
     from datagov.verify import verify as run_verify
 
-    version, problems = run_verify(workspace(), ref, full=not quick)
+    version, files, problems = run_verify(workspace(), ref, full=not quick)
     if problems:
         for p in problems:
             typer.echo(f"  {p.problem:<10} {p.path}: {p.detail}", err=True)
         raise IntegrityError(f"{version.ref}: {len(problems)} file(s) do not match the manifest")
-    how = "sizes" if quick else "sha256"
-    count = len(list(version.path(workspace()).glob("*.parquet")))
+    how = ("sizes and ETags" if files.remote else "sizes") if quick else "sha256"
+    count = len(files.entries)
     typer.echo(f"OK {version.ref}: {count} file(s) match the manifest ({how})")

@@ -9,7 +9,9 @@ FORMAT_HELP = "auto|parquet|csv|jsonl|npz|imagefolder|torchvision|sklearn-digits
 
 def ingest(
     source: str = typer.Argument(
-        ..., help="A file, a folder, `sklearn:digits`, or `torchvision:MNIST|FashionMNIST|CIFAR10`."
+        ...,
+        help="A file, a folder, an s3://bucket/prefix (with --in-place), `sklearn:digits`, "
+        "or `torchvision:MNIST|FashionMNIST|CIFAR10`.",
     ),
     name: str = typer.Option(..., "--name", "-n", help="Dataset name (letters, digits, '.', '_', '-')."),
     fmt: str = typer.Option("auto", "--format", "-f", metavar="FORMAT", help=FORMAT_HELP),
@@ -26,6 +28,11 @@ def ingest(
     download: bool = typer.Option(False, "--download", help="torchvision: download if missing (needs internet)."),
     workers: int = typer.Option(None, "--workers", min=1, help="Image decoding processes (default: all cores)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    in_place: bool = typer.Option(
+        False,
+        "--in-place",
+        help="Register the Parquet shards under a folder or s3:// prefix where they are, by hash, without copying.",
+    ),
 ) -> None:
     """Ingest a source as a new, content-addressed dataset version.
 
@@ -51,7 +58,16 @@ def ingest(
         show_progress=progress,
     )
     result = run_ingest(
-        ws, source, name, fmt, owner=owner, license=license, tags=parse_tags(tag), description=description, options=opts
+        ws,
+        source,
+        name,
+        fmt,
+        owner=owner,
+        license=license,
+        tags=parse_tags(tag),
+        description=description,
+        options=opts,
+        in_place=in_place,
     )
     v, reg = result.version, result.registered
     if reg.created:
@@ -69,7 +85,8 @@ def ingest(
     table.add_row("previous version", v.parent_digest[:12] if v.parent_digest else "-")
     table.add_row("format", result.format)
     table.add_row("rows", f"{v.rows:,}")
-    table.add_row("stored", f"{human_bytes(v.bytes)} in {len(list(v.path(ws).glob('*.parquet')))} Parquet file(s)")
+    where = "registered in place" if v.details.get("in_place") else "stored"
+    table.add_row(where, f"{human_bytes(v.bytes)} in {result.files} file(s) at {result.root}")
     if v.details.get("classes"):
         table.add_row("classes", str(len(v.details["classes"])))
     if result.rejects:

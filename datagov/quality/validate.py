@@ -9,12 +9,13 @@ import time
 from dataclasses import dataclass
 
 from datagov.catalog.db import open_catalog, transaction
+from datagov.catalog.locations import locate
 from datagov.catalog.receipts import Receipt, insert_receipt
-from datagov.catalog.versions import Version, files_of, now, resolve
+from datagov.catalog.versions import Version, now, resolve
 from datagov.errors import InvalidInput
 from datagov.quality.match import match_info
 from datagov.quality.suites import SuiteFile, build_suite, load_suite
-from datagov.store import staging, store_of
+from datagov.store import staging
 from datagov.verify import require_intact, require_unchanged
 from datagov.workspace import Workspace
 
@@ -145,7 +146,7 @@ def validate(
         raise InvalidInput("name at least one suite with --suite")
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-        manifest = files_of(con, version.digest)
+        located = locate(ws, con, version.digest)
     suites = [load_suite(ws, name) for name in dict.fromkeys(suite_names)]
     built = []
     for suite in suites:
@@ -159,10 +160,10 @@ def validate(
 
     # Hashed after the cheap checks, before GX reads a byte; the fingerprints
     # are compared again after, so a receipt only ever vouches for these bytes.
-    fingerprints = require_intact(ws, version, manifest, purpose="validate")
+    intact = require_intact(ws, version, located, purpose="validate")
     receipts = []
     with staging(ws) as folder:
-        files = store_of(ws).file_paths(version.digest, [path for path, *_ in manifest])
+        files = intact.files.paths
         database = view_database(folder / "view.duckdb", files)
         gx_release = gx_version()
         with duckdb_batch(database, files) as batch:
@@ -194,7 +195,7 @@ def validate(
                         reference_digest=(match_info(suite.doc) or {}).get("reference_digest"),
                     )
                 )
-    require_unchanged(version, fingerprints, purpose="write receipts")
+    require_unchanged(version, intact.fingerprints, purpose="write receipts")
     from datagov.quality.report import write_report
 
     for receipt in receipts:

@@ -131,11 +131,11 @@ def model_version(c, name: str, version: str | None):
 
 
 def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
+    from datagov.catalog.locations import locate
     from datagov.catalog.receipts import list_receipts, receipt_by_id
-    from datagov.catalog.versions import files_of
     from datagov.errors import DatagovError
     from datagov.quality.suites import load_suite
-    from datagov.verify import check_files
+    from datagov.verify import check_for_use
 
     out, changed_files = [], {}
     for rid in ids:
@@ -150,7 +150,7 @@ def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
         except DatagovError:  # gone or unreadable: the receipt no longer vouches for anything
             current_suite = None
         if digest not in changed_files:  # one version's receipts share its files: check them once
-            changed_files[digest] = check_files(ws, digest, files_of(con, digest), full=True)
+            changed_files[digest] = check_for_use(ws, locate(ws, con, digest))[0]
         changed = changed_files[digest]
         if current_suite != mine.suite_digest:
             why = f"suite {suite!r} changed since" if current_suite else f"suite {suite!r} is gone"

@@ -12,12 +12,13 @@ from pathlib import Path
 
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.drift_reports import DriftReportRow, insert_drift_report
-from datagov.catalog.versions import Version, add_edge, dataset_row, files_of, now, resolve
+from datagov.catalog.locations import locate
+from datagov.catalog.versions import Version, add_edge, dataset_row, now, resolve
 from datagov.errors import InvalidInput
 from datagov.shift.columns import DERIVED, ColumnShift, ShiftSettings, Skipped, compare_columns, verdict
 from datagov.shift.embedding import EmbeddingShift
 from datagov.sql import sql_ident
-from datagov.store import duckdb_connection, store_of
+from datagov.store import duckdb_connection
 from datagov.workspace import Workspace
 
 FEW_LABELS = 10  # labels per class at or below which a frozen encoder is the safer bet
@@ -140,10 +141,9 @@ def run_shift(
     with open_catalog(ws) as con:  # one catalog visit for everything it knows here
         reference = resolve(con, reference_ref)
         target = resolve(con, target_ref)
-        scans = {
-            v.digest: store_of(ws).scan(v.digest, [f[0] for f in files_of(con, v.digest)]) for v in (reference, target)
-        }
+        located = {v.digest: locate(ws, con, v.digest) for v in (reference, target)}
         label = _label_column(con, target)
+    scans = {digest: files.usable(ws.tmp_dir).scan() for digest, files in located.items()}
     images = "image" in reference.columns and "image" in target.columns
     exclude = tuple(settings.exclude)
     if images:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from datagov.catalog.db import open_catalog
-from datagov.catalog.versions import Version, files_of, resolve, scan_version
+from datagov.catalog.locations import locate
+from datagov.catalog.versions import Version, resolve, scan_version
 from datagov.errors import IntegrityError, InvalidInput
 from datagov.sql import sql_ident
-from datagov.store import duckdb_connection, store_of
+from datagov.store import duckdb_connection
 from datagov.workspace import Workspace
 
 
@@ -47,10 +48,11 @@ def image_input(ws: Workspace, ref: str) -> ImageInput:
     """Resolve once; the stage then uses this exact digest throughout."""
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-        manifest = files_of(con, version.digest)
+        located = locate(ws, con, version.digest)
     from datagov.verify import Fingerprint
 
-    files = store_of(ws).file_paths(version.digest, [f[0] for f in manifest])
+    usable = located.usable(ws.tmp_dir)  # an object store's: a copy verified as downloaded
+    files = usable.paths
     try:
         prints = [Fingerprint.of(f) for f in files]
     except OSError as exc:
@@ -58,7 +60,7 @@ def image_input(ws: Workspace, ref: str) -> ImageInput:
             f"{version.ref} is missing a stored file: {exc.filename}",
             hint=f"see `datagov datasets verify {version.ref}`",
         ) from None
-    return ImageInput(version, files, image_shape(ws, version), [f[1] for f in manifest], prints)
+    return ImageInput(version, files, image_shape(ws, version), usable.sha256s, prints)
 
 
 def image_shape(ws: Workspace, version: Version) -> ImageShape:

@@ -1,0 +1,96 @@
+"""Where version bytes live: one `Store` interface, a local folder or a bucket.
+
+- `manifest.py`: the manifest and digest of a version (the same for all stores);
+- `local.py`: `LocalStore` (`catalog/store/<digest>/`, atomic rename) and staging;
+- `object_store.py`: `S3Store` (writer-named prefixes, committed by the catalog);
+- `files.py`: `VersionFiles`, one version's files wherever they are: checks
+  by name, the DuckDB scan, verified local copies of remote objects;
+- `s3.py`: the S3 client (pyarrow), configured from the AWS variables.
+
+The catalog records where each version is (`catalog/locations.py`); this
+package never reads the catalog.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+
+from datagov.store.files import Mismatch, VersionFiles
+from datagov.store.local import LocalStore, Staged, owned_folder, staging
+from datagov.store.manifest import DIGEST_ALGO, FileEntry, Manifest, build_manifest, parquet_facts, sha256_file
+from datagov.workspace import Workspace
+
+__all__ = [
+    "DIGEST_ALGO",
+    "FileEntry",
+    "LocalStore",
+    "Manifest",
+    "Mismatch",
+    "Staged",
+    "Store",
+    "VersionFiles",
+    "build_manifest",
+    "duckdb_connection",
+    "owned_folder",
+    "parquet_facts",
+    "sha256_file",
+    "staged_version",
+    "staging",
+    "store_of",
+]
+
+
+class Store(Protocol):
+    """What every store does; datagov writes versions only through these."""
+
+    @property
+    def url(self) -> str: ...
+
+    def stage(self, folder: Path, digest: str) -> Staged:
+        """Make staged files ready to publish (an object store uploads them); no lock held."""
+
+    def publish(self, staged: Staged, *, referenced: bool) -> str | None:
+        """Make them the version's files, inside the catalog transaction;
+        returns the location to record, or None when it follows from the digest."""
+
+    def discard(self, staged: Staged) -> None:
+        """Undo `stage`/`publish` when the transaction fails."""
+
+    def sweep(self, pending: list[Staged], referenced_digests: set[str], referenced_roots: set[str]) -> list[str]:
+        """Remove what the notes of killed writers name and no catalog row
+        references; returns what was removed."""
+
+
+def store_of(ws: Workspace) -> Store:
+    """The store new versions of this workspace are written to."""
+    if ws.store_url:
+        from datagov.store.object_store import S3Store
+
+        return S3Store(ws)
+    return LocalStore(ws)
+
+
+@contextmanager
+def staged_version(ws: Workspace, folder: Path, digest: str) -> Iterator[Staged]:
+    """Staged files made ready for the store; undone if the block fails
+    (end the block right after the transaction that registers them)."""
+    store = store_of(ws)
+    staged = store.stage(folder, digest)
+    try:
+        yield staged
+    except BaseException:
+        store.discard(staged)
+        raise
+
+
+def duckdb_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for data work, apart from the catalog file."""
+    con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
+    con.execute("SET preserve_insertion_order = true")  # keeps output (and digests) deterministic
+    return con

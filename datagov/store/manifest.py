@@ -1,0 +1,98 @@
+"""A version's manifest and digest: the schema and each file's hash, rows and size.
+
+The digest is the same function of the manifest for every kind of version
+(stored by datagov or registered in place), so a version is named by what it
+holds, not by where it lives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from datagov.errors import InvalidInput
+from datagov.sql import sql_str
+
+DIGEST_ALGO = "sha256"
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str  # relative to the version's location
+    sha256: str
+    rows: int
+    bytes: int
+    etag: str | None = None  # object stores only: what the store said the object was when hashed
+
+
+@dataclass(frozen=True)
+class Manifest:
+    schema: list[dict]  # [{"name": ..., "type": ...}] in column order
+    files: list[FileEntry]
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.bytes for f in self.files)
+
+    @property
+    def digest(self) -> str:
+        """sha256 over the canonical JSON of schema and file hashes: the same
+        content always yields the same digest, whatever its name or source.
+        ETags are not part of it (a store's name for bytes, not the bytes)."""
+        doc = {
+            "schema": self.schema,
+            "files": [[f.path, f.sha256, f.rows, f.bytes] for f in self.files],
+        }
+        canon = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def sha256_file(path: Path | str, chunk: int = CHUNK) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def parquet_facts(con: duckdb.DuckDBPyConnection, path: str) -> tuple[int, list[dict]]:
+    """Row count and column types of one Parquet file, from its footer
+    (types as DuckDB names them: the engine every check queries them with)."""
+    quoted = sql_str(path)
+    rows = con.execute(f"SELECT num_rows FROM parquet_file_metadata({quoted})").fetchall()[0][0]
+    schema = [
+        {"name": name, "type": type_}
+        for name, type_, *_ in con.execute(f"DESCRIBE SELECT * FROM read_parquet({quoted})").fetchall()
+    ]
+    return rows, schema
+
+
+def build_manifest(folder: Path, con: duckdb.DuckDBPyConnection | None = None) -> Manifest:
+    """Hash every Parquet file under `folder`; all must share one schema."""
+    paths = sorted(folder.glob("*.parquet"))
+    if not paths:
+        raise InvalidInput(f"no Parquet files were written to {folder}")
+    files, schema = [], None
+    own = con is None
+    con = con or duckdb.connect()
+    try:
+        for path in paths:
+            rows, doc = parquet_facts(con, str(path))
+            if schema is None:
+                schema = doc
+            elif doc != schema:
+                raise InvalidInput(f"{path.name} has a different schema from {paths[0].name}")
+            files.append(FileEntry(path.name, sha256_file(path), rows, path.stat().st_size))
+    finally:
+        if own:
+            con.close()
+    return Manifest(schema=schema, files=files)

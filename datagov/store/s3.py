@@ -1,0 +1,203 @@
+"""Objects in S3 or an S3-compatible store, through pyarrow's S3 filesystem.
+
+One client for everything datagov does with a bucket: listing, hashing as
+read, downloading verified copies, uploading parts, deleting its own debris.
+Settings come from the standard AWS variables and files: credentials through
+the AWS SDK's default chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`,
+`~/.aws/credentials`, `AWS_PROFILE`), region from `AWS_REGION` (or
+`AWS_DEFAULT_REGION`), and the endpoint of an on-premises store from
+`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (pyarrow 25 does not read these
+two itself, so they are passed on here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from datagov.errors import DatagovError, InvalidInput
+
+CHUNK = 8 << 20
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class StoreError(DatagovError):
+    """The object store could not be reached or refused a request."""
+
+
+HINT = (
+    "check the bucket name and the AWS settings: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY "
+    "(or ~/.aws/credentials), AWS_REGION, and AWS_ENDPOINT_URL for an S3-compatible server"
+)
+
+
+def is_s3(url: str) -> bool:
+    return url.startswith("s3://")
+
+
+@dataclass(frozen=True)
+class S3Url:
+    bucket: str
+    key: str  # no leading or trailing '/'; "" is the bucket's root
+
+    @classmethod
+    def parse(cls, url: str) -> S3Url:
+        if not is_s3(url):
+            raise InvalidInput(f"not an s3:// URL: {url!r}")
+        bucket, _, key = url[len("s3://") :].partition("/")
+        key = key.strip("/")
+        if not _BUCKET.match(bucket):
+            raise InvalidInput(f"invalid bucket name {bucket!r} in {url!r}: 3-63 lower-case letters, digits, '.', '-'")
+        if any(part in ("", ".", "..") for part in key.split("/")) and key:
+            raise InvalidInput(f"invalid key prefix in {url!r}: no empty, '.' or '..' parts")
+        return cls(bucket, key)
+
+    @property
+    def path(self) -> str:
+        """The path pyarrow's filesystem takes: bucket/key."""
+        return f"{self.bucket}/{self.key}" if self.key else self.bucket
+
+    def __str__(self) -> str:
+        return f"s3://{self.path}"
+
+    def child(self, name: str) -> S3Url:
+        return S3Url(self.bucket, f"{self.key}/{name}" if self.key else name)
+
+
+def endpoint_settings(env: dict | None = None) -> dict:
+    """Keyword arguments for pyarrow's S3FileSystem from the AWS variables."""
+    env = os.environ if env is None else env
+    kwargs: dict = {}
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        kwargs["region"] = region
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InvalidInput(f"AWS_ENDPOINT_URL={endpoint!r} is not an http(s) URL")
+        kwargs["endpoint_override"] = parts.netloc
+        kwargs["scheme"] = parts.scheme
+    return kwargs
+
+
+@cache
+def _filesystem(settings: tuple):
+    from pyarrow import fs
+
+    return fs.S3FileSystem(**dict(settings))
+
+
+def filesystem():
+    """The process's S3 client for the current settings."""
+    return _filesystem(tuple(sorted(endpoint_settings().items())))
+
+
+@contextmanager
+def store_errors(what: str) -> Iterator[None]:
+    """Turn the SDK's OSError into one line that says what failed and what to check."""
+    try:
+        yield
+    except OSError as exc:
+        detail = str(exc).split("; Details:")[0].strip()
+        raise StoreError(f"{what}: {detail}", hint=HINT) from exc
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    name: str  # relative to the listed prefix
+    size: int
+
+
+def list_objects(prefix: S3Url) -> list[ObjectInfo]:
+    """Every object under `prefix/`, names relative to it, sorted."""
+    from pyarrow import fs
+
+    with store_errors(f"cannot list {prefix}"):
+        infos = filesystem().get_file_info(fs.FileSelector(prefix.path, recursive=True, allow_not_found=True))
+    base = prefix.path + "/"
+    return sorted(
+        (ObjectInfo(i.path[len(base) :], i.size) for i in infos if i.type == fs.FileType.File),
+        key=lambda o: o.name,
+    )
+
+
+def head(url: S3Url) -> tuple[int, str] | None:
+    """(size, ETag) of an object, or None when there is none."""
+    from pyarrow import fs
+
+    with store_errors(f"cannot read {url}"):
+        info = filesystem().get_file_info(url.path)
+        if info.type != fs.FileType.File:
+            return None
+        with filesystem().open_input_file(url.path) as fh:
+            etag = fh.metadata().get(b"ETag", b"").decode().strip('"')
+    return info.size, etag
+
+
+def read_hashed(url: S3Url, sink: Callable[[bytes], object] | None = None) -> tuple[str, int, str]:
+    """Stream an object once: (sha256, size, ETag), each block also passed to `sink`."""
+    h, size = hashlib.sha256(), 0
+    with store_errors(f"cannot read {url}"), filesystem().open_input_stream(url.path) as fh:
+        etag = fh.metadata().get(b"ETag", b"").decode().strip('"')
+        while block := fh.read(CHUNK):
+            h.update(block)
+            size += len(block)
+            if sink is not None:
+                sink(block)
+    return h.hexdigest(), size, etag
+
+
+def read_bytes(url: S3Url) -> bytes:
+    blocks: list[bytes] = []
+    read_hashed(url, blocks.append)
+    return b"".join(blocks)
+
+
+def download_hashed(url: S3Url, dest: Path) -> tuple[str, int, str]:
+    """Copy an object to `dest`, hashing the bytes as they are written."""
+    with open(dest, "wb") as out:
+        return read_hashed(url, out.write)
+
+
+def upload_folder(folder: Path, prefix: S3Url, names: list[str]) -> None:
+    with store_errors(f"cannot write to {prefix}"):
+        s3 = filesystem()
+        for name in names:
+            with open(folder / name, "rb") as src, s3.open_output_stream(prefix.child(name).path) as out:
+                while block := src.read(CHUNK):
+                    out.write(block)
+
+
+def delete_prefix(prefix: S3Url) -> None:
+    with store_errors(f"cannot delete {prefix}"):
+        filesystem().delete_dir_contents(prefix.path, missing_dir_ok=True)
+        from pyarrow import fs
+
+        if filesystem().get_file_info(prefix.path).type == fs.FileType.Directory:
+            filesystem().delete_dir(prefix.path)
+
+
+def top_level(prefix: S3Url) -> list[tuple[str, float]]:
+    """Names directly under `prefix/` with the newest mtime (epoch seconds) of
+    what each holds: for the sweep's naming and age rules."""
+    newest: dict[str, float] = {}
+    from pyarrow import fs
+
+    with store_errors(f"cannot list {prefix}"):
+        infos = filesystem().get_file_info(fs.FileSelector(prefix.path, recursive=True, allow_not_found=True))
+    base = prefix.path + "/"
+    for info in infos:
+        if info.type != fs.FileType.File:
+            continue
+        top = info.path[len(base) :].split("/", 1)[0]
+        stamp = info.mtime.timestamp() if info.mtime else 0.0
+        newest[top] = max(newest.get(top, 0.0), stamp)
+    return sorted(newest.items())
