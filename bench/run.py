@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import audit, cli_start, csv_ingest, image_ingest, shift, validate
+from bench import audit, catalog_list, cli_start, csv_ingest, image_ingest, in_place, shift, validate
 
 if __name__ == "__main__":
-    for bench in (csv_ingest, image_ingest, cli_start, validate, shift, audit):
+    for bench in (csv_ingest, image_ingest, cli_start, validate, shift, audit, in_place, catalog_list):
         bench.main()
         print()

@@ -91,14 +91,16 @@ class Intact:
 def require_intact(ws: Workspace, version: Version, files: VersionFiles, *, purpose: str) -> Intact:
     """Full sha256 of every file (of a verified local copy, for an object
     store), or IntegrityError naming each that differs."""
-    usable = files.usable(ws.tmp_dir)
-    problems = usable.check(full=True)
-    if problems:
+    problems, usable = check_for_use(ws, files)
+    if problems or usable is None:
         listed = "; ".join(f"{p.path}: {p.problem} ({p.detail})" for p in problems[:5])
         raise IntegrityError(
             f"{version.ref} no longer matches its manifest, refusing to {purpose}: {listed}",
             hint=f"see `datagov datasets verify {version.ref}`; restore the files or ingest the data again",
         )
+    # An object store's copy was hashed as it was written; one kept from earlier is hashed again.
+    if files.remote and (problems := usable.check(full=True)):
+        raise IntegrityError(f"the verified copy of {version.ref} changed on disk: {problems[0].path}")
     return Intact(usable, [Fingerprint.of(path) for path in usable.paths])
 
 

@@ -24,7 +24,7 @@ from datagov.catalog.migrations import migrate
 from datagov.errors import LockTimeout
 from datagov.processes import process_gone
 from datagov.store import LocalStore, owned_folder, store_of
-from datagov.store.local import PENDING_NAME, read_pending
+from datagov.store.local import DIGEST_NAME, PENDING_NAME, read_pending
 from datagov.workspace import Workspace
 
 # Re-entrancy: a process that already holds the lock reuses its connection
@@ -115,7 +115,6 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 STAGING_NAME = re.compile(r"^(\d+)-[0-9a-f]{12}$")
 CACHE_TMP_NAME = re.compile(r"^\.(\d+)-[0-9a-f]{8}-.+\.tmp$")
-DIGEST_NAME = re.compile(r"^[0-9a-f]{64}$")
 
 
 def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -46,7 +46,7 @@ class S3Store:
         try:
             s3.upload_folder(folder, remote, names)
         except BaseException:
-            s3.delete_prefix(remote)
+            self.discard(staged)
             raise
         faults.point("s3:uploaded")
         return staged
@@ -61,9 +61,19 @@ class S3Store:
         return staged.remote
 
     def discard(self, staged: Staged) -> None:
-        if staged.remote is not None:
+        """Delete the upload; if the store cannot be reached now, keep its note
+        under a name `staging` does not remove, so a later writer deletes it."""
+        if staged.remote is None:
+            return
+        try:
             s3.delete_prefix(s3.S3Url.parse(staged.remote))
-            staged.published = False
+        except s3.StoreError:
+            if staged.pending.exists():
+                kept = staged.pending.with_name(f"{os.getpid()}-{secrets.token_hex(6)}.{staged.digest[:12]}.pending")
+                staged.pending.rename(kept)
+                staged.pending = kept
+            return
+        staged.published = False
 
     def sweep(self, pending: list[Staged], referenced_digests: set[str], referenced_roots: set[str]) -> list[str]:
         """The uploads dead writers' notes name that no catalog row references.

@@ -138,7 +138,7 @@ def head(url: S3Url) -> tuple[int, str] | None:
         if info.type != fs.FileType.File:
             return None
         with filesystem().open_input_file(url.path) as fh:
-            etag = fh.metadata().get(b"ETag", b"").decode().strip('"')
+            etag = fh.metadata().get("ETag", b"").decode().strip('"')
     return info.size, etag
 
 
@@ -146,7 +146,7 @@ def read_hashed(url: S3Url, sink: Callable[[bytes], object] | None = None) -> tu
     """Stream an object once: (sha256, size, ETag), each block also passed to `sink`."""
     h, size = hashlib.sha256(), 0
     with store_errors(f"cannot read {url}"), filesystem().open_input_stream(url.path) as fh:
-        etag = fh.metadata().get(b"ETag", b"").decode().strip('"')
+        etag = fh.metadata().get("ETag", b"").decode().strip('"')
         while block := fh.read(CHUNK):
             h.update(block)
             size += len(block)
