@@ -146,3 +146,130 @@ def artifact_bytes(run_id: str, path: str, *, what: str) -> bytes:
         if local.is_symlink() or not local.is_file():
             raise IntegrityError(f"{what} are not a file")
         return local.read_bytes()
+
+
+# The registry: every MlflowClient call datagov makes goes through here.
+
+
+def registry_client(ws: Workspace):
+    """An MlflowClient on this workspace's store, or a clear error naming the URI."""
+    from mlflow import MlflowClient
+
+    from datagov.errors import DatagovError, NotFound
+
+    # MLflow retries an unreachable server 7 times with backoff (minutes); a review should say so sooner.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    if tracking_uri(ws) == default_uri(ws) and not (ws.catalog_dir / "mlflow.db").exists():
+        # reading must not create the store: nothing was ever registered here
+        raise NotFound("no models are registered in this workspace yet", hint="train one with `datagov pretrain`")
+    configure(ws)
+    c = MlflowClient()
+    try:
+        c.search_registered_models(max_results=1)
+    except Exception as exc:  # an unreachable server raises requests', urllib3's or MLflow's errors
+        first = str(getattr(exc, "message", exc)).strip().splitlines()[0][:200]
+        raise DatagovError(f"cannot reach the MLflow store at {tracking_uri(ws)}: {first}") from None
+    return c
+
+
+def find_model_version(c, name: str, version: str | None):
+    """A registered model version (the newest when `version` is None), or NotFound listing what exists."""
+    from mlflow.exceptions import MlflowException
+
+    from datagov.errors import NotFound
+
+    try:
+        if version is None:
+            versions = c.search_model_versions(f"name = '{name}'")
+            if not versions:
+                raise NotFound(f"unknown model {name!r}", hint="see `datagov models list`")
+            newest = max(versions, key=lambda v: int(v.version))
+            return c.get_model_version(name, newest.version)  # search results carry no aliases
+        return c.get_model_version(name, version)
+    except MlflowException:
+        known = c.search_model_versions(f"name = '{name}'") if c.search_registered_models(f"name = '{name}'") else []
+        if not known:
+            raise NotFound(f"unknown model {name!r}", hint="see `datagov models list`") from None
+        listed = ", ".join(sorted((str(v.version) for v in known), key=int))
+        raise NotFound(f"model {name!r} has no version {version} (versions: {listed})") from None
+
+
+def alias_target(c, name: str, alias: str) -> str | None:
+    """The version an alias points at, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(c.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def tag_model_versions(ws: Workspace, tagged: dict[str, dict[str, str]]) -> None:
+    """Set tags on model versions ("NAME/VERSION" -> tags); a version deleted
+    from the registry since is skipped (the catalog still lists it)."""
+    from mlflow.exceptions import MlflowException
+
+    client = configure(ws).MlflowClient()
+    for model, values in tagged.items():
+        name, version = model.rsplit("/", 1)
+        try:
+            for key, value in values.items():
+                client.set_model_version_tag(name, version, key, value)
+        except MlflowException:
+            continue
+
+
+def register_artifact_version(model_name: str, alias: str, model_dir: str, tags: dict[str, str]) -> tuple[str, str]:
+    """Register the active run's `model_dir` artifacts as a new version of
+    `model_name`, tag it and point `alias` at it; returns (version, run_id)."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    run = mlflow.active_run()
+    client = MlflowClient()
+    try:
+        client.create_registered_model(model_name)
+    except MlflowException as exc:
+        if "already exists" not in str(exc.message):
+            raise
+    version = str(
+        client.create_model_version(
+            model_name, source=f"{run.info.artifact_uri}/{model_dir}", run_id=run.info.run_id
+        ).version
+    )
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name, version, key, value)
+    client.set_registered_model_alias(model_name, alias, version)
+    return version, run.info.run_id
+
+
+def resolve_model_uri(uri: str, models, runs) -> tuple[str, str, tuple[str, str], dict[str, str]] | None:
+    """(uri, pinned uri, lineage node, tags) of a `models:/` or `runs:/` URI
+    (`models`, `runs`: the regex matches), None when it is neither; NotFound
+    when the registry has no such thing."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from datagov.errors import NotFound
+
+    client = MlflowClient()
+    try:
+        if models:
+            name = models["name"]
+            mv = (
+                client.get_model_version_by_alias(name, models["alias"])
+                if models["alias"]
+                else client.get_model_version(name, models["version"])
+            )
+            return uri, f"models:/{name}/{mv.version}", ("model", f"{name}/{mv.version}"), mv.tags
+        if runs:
+            run = client.get_run(runs["run"])
+            return uri, uri, ("run", runs["run"]), run.data.tags
+    except MlflowException as exc:
+        first = str(exc.message).strip().splitlines()[0]
+        raise NotFound(
+            f"no encoder at {uri}: {first}", hint="list registered models in the MLflow UI or with `mlflow models`"
+        ) from None
+    return None

@@ -249,24 +249,15 @@ def _previous_profiles(ws: Workspace) -> dict[str, dict]:
 
 def _tag_models(ws: Workspace, audit: Audit) -> None:
     """Reverse impact: every model version fed by an audited version learns the verdict."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
     from datagov import tracking
 
-    tracking.configure(ws)
-    client = MlflowClient()
     verdicts: dict[str, str] = {}
     for r in audit.results:
         for model in r.models:
             verdicts[model] = "failed" if r.failed or verdicts.get(model) == "failed" else "passed"
-    for model, verdict in verdicts.items():
-        name, version = model.rsplit("/", 1)
-        try:
-            client.set_model_version_tag(name, version, tag_keys.AUDIT, verdict)
-            client.set_model_version_tag(name, version, tag_keys.AUDIT_ID, audit.id)
-        except MlflowException:
-            continue  # deleted from the registry since; the catalog still lists it
+    tracking.tag_model_versions(
+        ws, {model: {tag_keys.AUDIT: verdict, tag_keys.AUDIT_ID: audit.id} for model, verdict in verdicts.items()}
+    )
 
 
 def run_audit(ws: Workspace, dataset: str | None = None, *, revalidate: bool = False, on_version=None) -> Audit:

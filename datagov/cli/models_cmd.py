@@ -21,9 +21,9 @@ def list_(
 
     from datagov.cli.state import console, print_json, workspace
     from datagov.errors import NotFound
-    from datagov.review.facts import client
+    from datagov.tracking import registry_client
 
-    c = client(workspace())
+    c = registry_client(workspace())
     registered = {m.name: m for m in c.search_registered_models() if name is None or m.name == name}
     models = list(registered)
     if name and not models:

@@ -7,7 +7,6 @@ and drift reports for that data, waivers, and the latest audit."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,7 +16,7 @@ from datagov.catalog.drift_reports import reports_on_target
 from datagov.catalog.lineage import versions_into_run
 from datagov.catalog.runs import promotions_of, waivers_of_run
 from datagov.catalog.versions import SHORT, check_name, dataset_row, now, resolve
-from datagov.errors import InvalidInput, NotFound
+from datagov.errors import InvalidInput
 from datagov.workspace import Workspace
 
 
@@ -81,53 +80,10 @@ class ModelFacts:
         return f"models:/{self.name}/{self.version}"
 
 
-def client(ws: Workspace):
-    """An MlflowClient on this workspace's store, or a clear error naming the URI."""
-    from mlflow import MlflowClient
-
-    from datagov import tracking
-    from datagov.errors import DatagovError
-
-    # MLflow retries an unreachable server 7 times with backoff (minutes); a review should say so sooner.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-    if tracking.tracking_uri(ws) == tracking.default_uri(ws) and not (ws.catalog_dir / "mlflow.db").exists():
-        # reading must not create the store: nothing was ever registered here
-        raise NotFound("no models are registered in this workspace yet", hint="train one with `datagov pretrain`")
-    tracking.configure(ws)
-    c = MlflowClient()
-    try:
-        c.search_registered_models(max_results=1)
-    except Exception as exc:  # an unreachable server raises requests', urllib3's or MLflow's errors
-        first = str(getattr(exc, "message", exc)).strip().splitlines()[0][:200]
-        raise DatagovError(f"cannot reach the MLflow store at {tracking.tracking_uri(ws)}: {first}") from None
-    return c
-
-
 def check_model_ref(name: str, version: str | None) -> None:
     check_name(name, "model")  # it goes into an MLflow search filter
     if version is not None and not version.isdigit():
         raise InvalidInput(f"invalid model version {version!r}: expected a number", hint="see `datagov models list`")
-
-
-def model_version(c, name: str, version: str | None):
-    from mlflow.exceptions import MlflowException
-
-    check_model_ref(name, version)
-    try:
-        if version is None:
-            versions = c.search_model_versions(f"name = '{name}'")
-            if not versions:
-                raise NotFound(f"unknown model {name!r}", hint="see `datagov models list`")
-            newest = max(versions, key=lambda v: int(v.version))
-            return c.get_model_version(name, newest.version)  # search results carry no aliases
-        return c.get_model_version(name, version)
-    except MlflowException:
-        known = c.search_model_versions(f"name = '{name}'") if c.search_registered_models(f"name = '{name}'") else []
-        if not known:
-            raise NotFound(f"unknown model {name!r}", hint="see `datagov models list`") from None
-        listed = ", ".join(sorted((str(v.version) for v in known), key=int))
-        raise NotFound(f"model {name!r} has no version {version} (versions: {listed})") from None
 
 
 def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
@@ -165,11 +121,12 @@ def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
 
 
 def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
+    from datagov import tracking
     from datagov.catalog.audits import latest_audit_status
 
     check_model_ref(name, version)
-    c = client(ws)
-    mv = model_version(c, name, version)
+    c = tracking.registry_client(ws)
+    mv = tracking.find_model_version(c, name, version)
     run = c.get_run(mv.run_id)
     tags = dict(mv.tags)
     receipt_ids = [r for r in tags.get(tag_keys.RECEIPTS, "").split(",") if r]

@@ -16,12 +16,12 @@ import getpass
 import secrets
 from dataclasses import asdict, dataclass
 
-from datagov import tags
+from datagov import tags, tracking
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.runs import PromotionRow, insert_promotion
 from datagov.catalog.versions import check_name, now
 from datagov.gate import GateDecision, Reason
-from datagov.review.facts import ModelFacts, client, gather
+from datagov.review.facts import ModelFacts, gather
 from datagov.workspace import Workspace
 
 MIN, MAX = "register.promote_min.", "register.promote_max."
@@ -96,8 +96,8 @@ def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | 
     if reasons and not waive:
         raise refuse(decision)
     waiver_id = record_waiver(ws, f"{name}/{version}", "promote", waive, decision) if reasons else None
-    c = client(ws)
-    previous = _alias_target(c, name, alias)
+    c = tracking.registry_client(ws)
+    previous = tracking.alias_target(c, name, alias)
     c.set_registered_model_alias(name, alias, facts.version)
     promotion_id = f"p-{secrets.token_hex(6)}"
     c.set_model_version_tag(name, facts.version, f"{tags.PROMOTED_PREFIX}{alias}", now().isoformat(timespec="seconds"))
@@ -110,12 +110,3 @@ def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | 
     with open_catalog(ws, write=True) as con, transaction(con):
         insert_promotion(con, row)
     return Promotion(promotion_id, facts, alias, previous, reasons, waiver_id)
-
-
-def _alias_target(c, name: str, alias: str) -> str | None:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return str(c.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None

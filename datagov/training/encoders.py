@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from datagov import tags
-from datagov.errors import InvalidInput, NotFound
+from datagov.errors import InvalidInput
 
 _MODELS = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 _RUNS = re.compile(r"^runs:/(?P<run>[0-9a-f]{32})/(?P<path>.+)$")
@@ -31,27 +31,11 @@ class EncoderSource:
 
 
 def resolve_encoder(uri: str) -> EncoderSource:
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
+    from datagov import tracking
 
-    client = MlflowClient()
-    try:
-        if m := _MODELS.match(uri):
-            name = m["name"]
-            mv = (
-                client.get_model_version_by_alias(name, m["alias"])
-                if m["alias"]
-                else client.get_model_version(name, m["version"])
-            )
-            return EncoderSource(uri, f"models:/{name}/{mv.version}", ("model", f"{name}/{mv.version}"), mv.tags)
-        if m := _RUNS.match(uri):
-            run = client.get_run(m["run"])
-            return EncoderSource(uri, uri, ("run", m["run"]), run.data.tags)
-    except MlflowException as exc:
-        first = str(exc.message).strip().splitlines()[0]
-        raise NotFound(
-            f"no encoder at {uri}: {first}", hint="list registered models in the MLflow UI or with `mlflow models`"
-        ) from None
+    found = tracking.resolve_model_uri(uri, _MODELS.match(uri), _RUNS.match(uri))
+    if found is not None:
+        return EncoderSource(*found)
     raise InvalidInput(
         f"encoder {uri!r} is not a model URI",
         hint="use models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN_ID/model",

@@ -59,36 +59,16 @@ def register_model(ws: Workspace, model, arch: dict, model_name: str, alias: str
     be trained further, which transfer needs."""
     import tempfile
 
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    from datagov import artifacts
+    from datagov import artifacts, tracking
     from datagov.catalog.model_artifacts import ModelArtifact
     from datagov.training import weights
 
-    run = mlflow.active_run()
     with tempfile.TemporaryDirectory(prefix="datagov-model-") as tmp:
         path, sha, size = weights.save_weights(model, Path(tmp))
         mlflow.log_artifact(str(path), artifact_path="model")
     mlflow.log_dict({"format": "safetensors", "sha256": sha, "arch": arch}, "model/datagov-model.json")
-    client = MlflowClient()
-    try:
-        client.create_registered_model(model_name)
-    except MlflowException as exc:
-        if "already exists" not in str(exc.message):
-            raise
-    version = client.create_model_version(
-        model_name, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id
-    ).version
-    artifacts.record(ws, ModelArtifact(model_name, str(version), run.info.run_id, artifacts.ARTIFACT, sha, size, arch))
-    _tag_version(model_name, version, alias, {**tags, tag_keys.WEIGHTS_SHA256: sha})
-    return str(version)
-
-
-def _tag_version(name: str, version_number, alias: str, tags: dict[str, str]) -> None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
-    for key, value in tags.items():
-        client.set_model_version_tag(name, str(version_number), key, value)
-    client.set_registered_model_alias(name, alias, str(version_number))
+    version, run_id = tracking.register_artifact_version(
+        model_name, alias, "model", {**tags, tag_keys.WEIGHTS_SHA256: sha}
+    )
+    artifacts.record(ws, ModelArtifact(model_name, version, run_id, artifacts.ARTIFACT, sha, size, arch))
+    return version
