@@ -15,7 +15,7 @@ from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
 from datagov.catalog.versions import NewVersion, Registered, check_name, register
 from datagov.errors import InvalidInput, SourceError
-from datagov.sources import IngestOptions, resolved_format, write_source
+from datagov.sources import IN_PLACE_FORMATS, IngestOptions, resolved_format, write_source
 from datagov.store import build_manifest, staged_version, staging
 from datagov.workspace import Workspace
 
@@ -98,9 +98,6 @@ def ingest(
                 registered = register(ws, con, new)
                 located = locate(ws, con, manifest.digest)
     return IngestResult(registered, fmt, result.rejects, len(located.entries), located.root)
-
-
-IN_PLACE_FORMATS = ("auto", "parquet")
 
 
 def ingest_in_place(

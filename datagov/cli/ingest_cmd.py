@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-FORMAT_HELP = "auto|parquet|csv|jsonl|npz|imagefolder|torchvision|sklearn-digits"
+from datagov.sources import FORMAT_HELP  # the registry; no heavy imports
 
 
 def ingest(

@@ -6,10 +6,9 @@ from enum import StrEnum
 
 import typer
 
+from datagov.training.strategies import OFFERED, help_text
 
-class Strategy(StrEnum):
-    finetune = "finetune"
-    features = "features"
+Strategy = StrEnum("Strategy", {name: name for name in OFFERED})
 
 
 def transfer(
@@ -20,7 +19,7 @@ def transfer(
     strategy: Strategy = typer.Option(
         None,
         "--strategy",
-        help="finetune: train encoder and head end to end; features: frozen encoder, linear head. Default: the spec's.",
+        help=f"{help_text()}. Default: the spec's.",
     ),
     baseline: bool = typer.Option(
         False, "--baseline", help="Also train the same classifier from scratch, same budget, for comparison."

@@ -7,13 +7,48 @@ processes and stored as encoded bytes plus per-sample feature columns.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from datagov.errors import SourceError
 from datagov.workspace import MAX_COLUMNS, MAX_IMAGE_PIXELS
 
-FORMATS = ("auto", "parquet", "csv", "jsonl", "npz", "imagefolder", "torchvision", "sklearn-digits")
+
+@dataclass(frozen=True)
+class SourceFormat:
+    """One source format: its reader (imported only when used), the formats
+    `--in-place` can register without copying, and the help line."""
+
+    name: str
+    reader: str  # "module:function", called as function(source, out, opts, **kwargs)
+    help: str
+    kwargs: tuple[tuple[str, str], ...] = ()
+    in_place: bool = False
+
+    def read(self, source: str, out: Path, opts: IngestOptions) -> SourceResult:
+        module, function = self.reader.split(":")
+        return getattr(importlib.import_module(module), function)(source, out, opts, **dict(self.kwargs))
+
+
+_TABULAR = "datagov.sources.tabular:write_duckdb_source"
+REGISTRY: dict[str, SourceFormat] = {
+    f.name: f
+    for f in (
+        SourceFormat("parquet", _TABULAR, "a Parquet file or a folder of them", (("fmt", "parquet"),), in_place=True),
+        SourceFormat("csv", _TABULAR, "CSV/TSV with a header row", (("fmt", "csv"),)),
+        SourceFormat("jsonl", _TABULAR, "newline-delimited JSON", (("fmt", "jsonl"),)),
+        SourceFormat("npz", "datagov.sources.npz:write_npz", "a NumPy archive of arrays or images"),
+        SourceFormat("imagefolder", "datagov.sources.imagefolder:write_imagefolder", "images, one subfolder per class"),
+        SourceFormat(
+            "torchvision", "datagov.sources.builtin:write_torchvision", "torchvision:MNIST|FashionMNIST|CIFAR10"
+        ),
+        SourceFormat("sklearn-digits", "datagov.sources.builtin:write_sklearn_digits", "scikit-learn's 8x8 digits"),
+    )
+}
+FORMATS = ("auto", *REGISTRY)
+FORMAT_HELP = "auto (from the source), or " + "; ".join(f"{name}: {f.help}" for name, f in REGISTRY.items())
+IN_PLACE_FORMATS = ("auto", *(name for name, f in REGISTRY.items() if f.in_place))
 TORCHVISION_DATASETS = ("MNIST", "FashionMNIST", "CIFAR10")
 
 _SUFFIXES = {
@@ -80,26 +115,7 @@ def write_source(source: str, fmt: str, out: Path, opts: IngestOptions) -> Sourc
     """Read `source` as `fmt` and write Parquet parts into `out`."""
     if fmt not in FORMATS:
         raise SourceError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
-    fmt = resolved_format(source, fmt)
-    if fmt in ("parquet", "csv", "jsonl"):
-        from datagov.sources.tabular import write_duckdb_source
-
-        return write_duckdb_source(source, fmt, out, opts)
-    if fmt == "npz":
-        from datagov.sources.npz import write_npz
-
-        return write_npz(source, out, opts)
-    if fmt == "imagefolder":
-        from datagov.sources.imagefolder import write_imagefolder
-
-        return write_imagefolder(source, out, opts)
-    if fmt == "sklearn-digits":
-        from datagov.sources.builtin import write_sklearn_digits
-
-        return write_sklearn_digits(out, opts)
-    from datagov.sources.builtin import write_torchvision
-
-    return write_torchvision(source, out, opts)
+    return REGISTRY[resolved_format(source, fmt)].read(source, out, opts)
 
 
 def resolved_format(source: str, fmt: str) -> str:

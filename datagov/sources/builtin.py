@@ -32,7 +32,7 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(np.int64)
 
 
-def write_sklearn_digits(out: Path, opts: IngestOptions) -> SourceResult:
+def write_sklearn_digits(_source: str, out: Path, opts: IngestOptions) -> SourceResult:
     images, targets = load_digits_arrays()
     # Pixel values are 0..16; scale to the 0..255 range every image format uses.
     images = np.round(images * (255.0 / 16.0)).astype(np.uint8)

@@ -74,7 +74,7 @@ def _explain(path: Path, fmt: str, exc: duckdb.Error) -> SourceError:
     return SourceError(f"cannot read {fmt} source {path}: {first}")
 
 
-def write_duckdb_source(source: str, fmt: str, out: Path, opts: IngestOptions) -> SourceResult:
+def write_duckdb_source(source: str, out: Path, opts: IngestOptions, fmt: str) -> SourceResult:
     path = Path(source)
     if not path.exists():
         raise SourceError(f"source not found: {source}")

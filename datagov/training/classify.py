@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from datagov.training.data import to_unit_float
+from datagov.training.strategies import STRATEGIES
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -147,9 +148,6 @@ class Budget:
     seed: int = 0
 
 
-STRATEGIES = ("finetune", "features", "scratch")
-
-
 def train_classifier(
     strategy: str,
     encoder: nn.Module,
@@ -168,16 +166,17 @@ def train_classifier(
     scratch:  the same network from random weights, everything at `lr`.
     """
     if strategy not in STRATEGIES:
-        raise ValueError(f"strategy {strategy!r} is not one of {STRATEGIES}")
+        raise ValueError(f"strategy {strategy!r} is not one of {tuple(STRATEGIES)}")
+    chosen = STRATEGIES[strategy]
     torch.manual_seed(budget.seed)
-    encoder = reinitialized(encoder) if strategy == "scratch" else copy.deepcopy(encoder)
+    encoder = copy.deepcopy(encoder) if chosen.pretrained else reinitialized(encoder)
     first, _ = next(iter(train_ordered()))
     clf = Classifier(encoder, latent_size(encoder, first), class_names).to(device)
     train_feats, train_y = extract(clf.embed, train_ordered(), device)
     clf.scale.fit(train_feats.to(device))
     common = dict(epochs=budget.epochs, patience=budget.patience, device=device)
     common |= dict(weight_decay=budget.weight_decay, on_epoch=on_epoch)
-    if strategy == "features":
+    if not chosen.trains_encoder:
         clf.encoder.requires_grad_(False)
         val_feats, val_y = extract(clf.embed, val, device)
         gen = torch.Generator().manual_seed(budget.seed)
@@ -193,7 +192,7 @@ def train_classifier(
         result = fit(head, groups, feature_batches, [(val_feats, val_y)], **common)
     else:
         groups = [
-            {"params": clf.encoder.parameters(), "lr": budget.encoder_lr if strategy == "finetune" else budget.lr},
+            {"params": clf.encoder.parameters(), "lr": budget.encoder_lr if chosen.pretrained else budget.lr},
             {"params": clf.head.parameters(), "lr": budget.lr},
         ]
         result = fit(clf, groups, train, val, **common)

@@ -15,6 +15,7 @@ import yaml
 
 from datagov.errors import InvalidInput
 from datagov.textfiles import read_utf8
+from datagov.training.strategies import OFFERED
 
 
 @dataclass
@@ -103,7 +104,7 @@ CHOICES = {
     "model.kind": ("auto", "mlp", "conv"),
     "train.loss": ("mse", "bce"),
     "train.device": ("auto", "cpu", "cuda"),
-    "strategy": ("finetune", "features"),
+    "strategy": OFFERED,
 }
 
 
