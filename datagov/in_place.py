@@ -22,10 +22,12 @@ from pathlib import Path
 
 from datagov.errors import InvalidInput, SourceError
 from datagov.store import FileEntry, Manifest, parquet_facts, s3, sha256_file, staging
+from datagov.store.manifest import parquet_facts_of_bytes
 from datagov.workspace import Workspace
 
 SHARD_SUFFIX = ".parquet"
 THREADS = 8  # shards read at once from a bucket: the network, not the CPU, is the limit
+IN_MEMORY_SHARD = 256 << 20  # larger shards land in a scratch file while hashed (8 threads: at most 2 GiB held)
 
 
 @dataclass(frozen=True)
@@ -73,19 +75,28 @@ def _local_entry(root: Path, shard: Shard, con) -> tuple[FileEntry, list[dict]]:
 
 
 def _remote_entry(root: s3.S3Url, shard: Shard, scratch: Path, con) -> tuple[FileEntry, list[dict]]:
-    """Stream the object once: hashed as it lands in a scratch file whose
-    footer DuckDB then reads (the same reader, and type names, as every check)."""
+    """Stream the object once, hashing it, and read its footer with DuckDB
+    (the same reader, and type names, as every check): from memory for a
+    shard up to IN_MEMORY_SHARD, else from a scratch file it lands in."""
     import duckdb
 
-    with tempfile.NamedTemporaryFile(dir=scratch, suffix=SHARD_SUFFIX) as tmp:
-        sha, size, etag = s3.download_hashed(root.child(shard.name), Path(tmp.name))
-        cursor = con.cursor()  # one per call: cheap, where a new database costs ~25 ms
-        try:
-            rows, schema = parquet_facts(cursor, tmp.name)
-        except duckdb.Error as exc:
-            raise SourceError(f"{root.child(shard.name)} is not a readable Parquet file: {exc}") from None
-        finally:
-            cursor.close()
+    url = root.child(shard.name)
+    cursor = con.cursor()  # one per call: cheap, where a new database costs ~25 ms
+    try:
+        if shard.size <= IN_MEMORY_SHARD:
+            blocks: list[bytes] = []
+            sha, size, etag = s3.read_hashed(url, blocks.append)
+            rows, schema = parquet_facts_of_bytes(cursor, b"".join(blocks))
+        else:
+            with tempfile.NamedTemporaryFile(dir=scratch, suffix=SHARD_SUFFIX) as tmp:
+                sha, size, etag = s3.download_hashed(url, Path(tmp.name))
+                rows, schema = parquet_facts(cursor, tmp.name)
+    except (duckdb.Error, OSError, ValueError) as exc:
+        if isinstance(exc, s3.StoreError):
+            raise
+        raise SourceError(f"{url} is not a readable Parquet file: {exc}") from None
+    finally:
+        cursor.close()
     return FileEntry(shard.name, sha, rows, size, etag), schema
 
 

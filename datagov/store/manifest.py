@@ -76,6 +76,18 @@ def parquet_facts(con: duckdb.DuckDBPyConnection, path: str) -> tuple[int, list[
     return rows, schema
 
 
+def parquet_facts_of_bytes(con: duckdb.DuckDBPyConnection, data: bytes) -> tuple[int, list[dict]]:
+    """`parquet_facts` of a Parquet file held in memory (the same DuckDB type names)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rel = con.read_parquet(io.BytesIO(data))
+    schema = [{"name": name, "type": str(type_)} for name, type_ in zip(rel.columns, rel.types, strict=True)]
+    return pq.read_metadata(pa.BufferReader(data)).num_rows, schema
+
+
 def build_manifest(folder: Path, con: duckdb.DuckDBPyConnection | None = None) -> Manifest:
     """Hash every Parquet file under `folder`; all must share one schema."""
     paths = sorted(folder.glob("*.parquet"))

@@ -202,3 +202,14 @@ def test_an_upload_the_store_refused_is_left_to_the_next_writer_by_its_note(cli,
     assert objects(s3_server, store) == []
     assert objects(s3_server, f"{bucket}/precious") == ["data.bin"]
     assert not note.exists() and not forged.exists()
+
+
+def test_an_object_that_is_not_parquet_is_refused_by_name(cli, bucket, s3_server):
+    admin = s3_admin(s3_server)
+    raw = f"{bucket.removeprefix('s3://')}/raw"
+    shards(admin, raw, 1)
+    with admin.open_output_stream(f"{raw}/broken.parquet") as out:
+        out.write(b"this is not a parquet file")
+    result = cli("ingest", f"{bucket}/raw", "--name", "raw", "--in-place")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {bucket}/raw/broken.parquet is not a readable Parquet file")
