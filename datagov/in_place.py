@@ -22,10 +22,10 @@ from pathlib import Path
 
 from datagov.errors import InvalidInput, SourceError
 from datagov.store import FileEntry, Manifest, parquet_facts, s3, sha256_file, staging
+from datagov.store.files import SHARD_SUFFIX
 from datagov.store.manifest import parquet_facts_of_bytes
 from datagov.workspace import Workspace
 
-SHARD_SUFFIX = ".parquet"
 THREADS = 8  # shards read at once from a bucket: the network, not the CPU, is the limit
 IN_MEMORY_SHARD = 256 << 20  # larger shards land in a scratch file while hashed (8 threads: at most 2 GiB held)
 
@@ -69,8 +69,13 @@ def _check_name(rel: str, root: object) -> None:
 
 
 def _local_entry(root: Path, shard: Shard, con) -> tuple[FileEntry, list[dict]]:
+    import duckdb
+
     path = root / shard.name
-    rows, schema = parquet_facts(con, str(path))
+    try:
+        rows, schema = parquet_facts(con, str(path))
+    except duckdb.Error as exc:
+        raise SourceError(f"{shard.name} under {root} is not a readable Parquet file: {exc}") from None
     return FileEntry(shard.name, sha256_file(path), rows, path.stat().st_size), schema
 
 
@@ -110,8 +115,13 @@ def in_place_manifest(
         where = str(root)
     else:
         path = Path(source).expanduser().resolve()
-        if path == ws.catalog_dir.resolve() or ws.catalog_dir.resolve() in path.parents:
+        catalog = ws.catalog_dir.resolve()
+        if path == catalog or catalog in path.parents:
             raise InvalidInput(f"{path} is inside this workspace's catalog/; register data that datagov does not own")
+        if path in catalog.parents:  # its walk would register the store's own files
+            raise InvalidInput(
+                f"{path} holds this workspace's catalog/", hint="register the folder of the shards themselves"
+            )
         shards = local_shards(path)
         where = str(path)
     if not shards:
@@ -141,12 +151,6 @@ def _hash_all(ws, where: str, shards: list[Shard], progress) -> list[tuple[FileE
             root = s3.S3Url.parse(where)
             with staging(ws) as scratch, ThreadPoolExecutor(THREADS) as pool:  # swept by pid if killed
                 return list(pool.map(lambda s: tick(_remote_entry(root, s, scratch, con)), shards))
-        out = []
-        for shard in shards:
-            try:
-                out.append(tick(_local_entry(Path(where), shard, con)))
-            except duckdb.Error as exc:
-                raise SourceError(f"{shard.name} under {where} is not a readable Parquet file: {exc}") from None
-        return out
+        return [tick(_local_entry(Path(where), shard, con)) for shard in shards]
     finally:
         con.close()

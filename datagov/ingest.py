@@ -61,12 +61,8 @@ def ingest(
     tags: dict[str, str] | None = None,
     description: str | None = None,
     options: IngestOptions | None = None,
-    in_place: bool = False,
 ) -> IngestResult:
     check_name(name)
-    meta = {"owner": owner, "license": license, "tags": tags or {}, "description": description}
-    if in_place:
-        return ingest_in_place(ws, source, name, fmt, label=(options or IngestOptions()).label, **meta)
     opts = dataclasses.replace(options or IngestOptions(), max_pixels=ws.max_image_pixels, max_columns=ws.max_columns)
     fmt = resolved_format(source, fmt)
     sid = source_id(source, fmt)

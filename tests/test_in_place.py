@@ -69,3 +69,13 @@ def test_shards_of_two_schemas_are_refused_with_the_fix(cli, tmp_path):
     pq.write_table(pa.table({"y": ["a"]}), root / "train" / "part-7.parquet")
     result = cli("ingest", root, "--name", "c", "--in-place")
     assert result.exit_code == 1 and "train/part-7.parquet has a different schema" in result.output
+
+
+def test_a_folder_holding_the_catalog_is_refused(cli, ws):
+    pq.write_table(pa.table({"x": [1]}), ws.root / "mine.parquet")
+    assert cli("ingest", "sklearn:digits", "--name", "d").exit_code == 0  # the store now holds Parquet files
+    result = cli("ingest", ws.root, "--name", "everything", "--in-place")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {ws.root} holds this workspace's catalog/")
+    with open_catalog(ws) as con:
+        assert [r[0] for r in con.execute("SELECT name FROM datasets").fetchall()] == ["d"]

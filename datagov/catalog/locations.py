@@ -37,6 +37,7 @@ def referenced_roots(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def file_entries(con: duckdb.DuckDBPyConnection, digest: str) -> list[FileEntry]:
+    """A version's manifest rows (the `files` table), in path order."""
     rows = con.execute(
         "SELECT path, sha256, rows, bytes, etag FROM files WHERE digest = ? ORDER BY path", [digest]
     ).fetchall()

@@ -12,8 +12,8 @@ import duckdb
 from datagov import faults
 from datagov.catalog.db import transaction
 from datagov.errors import AmbiguousReference, InvalidInput, NotFound
-from datagov.catalog.locations import IN_PLACE, STORED, file_entries, locate, record_location
-from datagov.store import FileEntry, Manifest, Staged, store_of
+from datagov.catalog.locations import IN_PLACE, STORED, locate, record_location
+from datagov.store import Manifest, Staged, store_of
 from datagov.workspace import Workspace
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -200,10 +200,6 @@ def resolve(con: duckdb.DuckDBPyConnection, ref: str | Ref) -> Version:
             "give more characters"
         )
     return _version(rows[0])
-
-
-def files_of(con: duckdb.DuckDBPyConnection, digest: str) -> list[FileEntry]:
-    return file_entries(con, digest)
 
 
 def rejects_of(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> list[tuple[str, str, str]]:

@@ -58,14 +58,15 @@ def show(
     from rich.table import Table
 
     from datagov.catalog.db import open_catalog
-    from datagov.catalog.versions import dataset_row, files_of, rejects_of, resolve
+    from datagov.catalog.locations import file_entries
+    from datagov.catalog.versions import dataset_row, rejects_of, resolve
     from datagov.cli.state import console, human_bytes, print_json, tags_text, when, workspace
     from datagov.lineage import graph_for, label
 
     with open_catalog(workspace()) as con:
         v = resolve(con, ref)
         meta = dataset_row(con, v.dataset)
-        files = files_of(con, v.digest)
+        files = file_entries(con, v.digest)
         rejects = rejects_of(con, v.dataset, v.digest)
         graph = graph_for(con, v.node_id)
     upstream = [(e.relation, label(e.src)) for e in graph.parents(graph.focus)]

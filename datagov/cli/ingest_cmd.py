@@ -44,7 +44,7 @@ def ingest(
 
     from datagov.cli.state import console, human_bytes, workspace
     from datagov.ingest import ingest as run_ingest
-    from datagov.ingest import parse_tags
+    from datagov.ingest import ingest_in_place, parse_tags
     from datagov.sources import IngestOptions
 
     ws = workspace()
@@ -57,18 +57,11 @@ def ingest(
         workers=workers,
         show_progress=progress,
     )
-    result = run_ingest(
-        ws,
-        source,
-        name,
-        fmt,
-        owner=owner,
-        license=license,
-        tags=parse_tags(tag),
-        description=description,
-        options=opts,
-        in_place=in_place,
-    )
+    meta = {"owner": owner, "license": license, "tags": parse_tags(tag), "description": description}
+    if in_place:
+        result = ingest_in_place(ws, source, name, fmt, label=label, **meta)
+    else:
+        result = run_ingest(ws, source, name, fmt, options=opts, **meta)
     v, reg = result.version, result.registered
     if reg.created:
         status = "new version"

@@ -49,9 +49,6 @@ __all__ = [
 class Store(Protocol):
     """What every store does; datagov writes versions only through these."""
 
-    @property
-    def url(self) -> str: ...
-
     def stage(self, folder: Path, digest: str) -> Staged:
         """Make staged files ready to publish (an object store uploads them); no lock held."""
 

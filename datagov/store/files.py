@@ -10,7 +10,8 @@ under a root, a check that names every changed, deleted and added file, and
 For an object store, `usable()` downloads each object once per process into
 a private folder, hashing the bytes as they are written, so DuckDB, GX and
 training read exactly the bytes that were hashed (an object can be replaced
-between any two requests; a private copy cannot). The copy lives in
+between any two requests; a private copy cannot). A copy is reused only while
+stat says none of its files was touched since; else it is downloaded again. The copy lives in
 `catalog/tmp/<pid>-<token>/` and goes at exit, or with the sweep if the
 process is killed.
 """
@@ -29,7 +30,7 @@ from datagov.sql import sql_str
 from datagov.store import s3
 from datagov.store.manifest import FileEntry, sha256_file
 
-SHARD_SUFFIXES = (".parquet", ".tar")  # what counts as an added file in a folder registered in place
+SHARD_SUFFIX = ".parquet"  # what `--in-place` registers, and so what counts as an added file there
 
 
 class ChangedObjects(IntegrityError):
@@ -45,6 +46,27 @@ class Mismatch:
     path: str
     problem: str  # missing | size | hash | unexpected | cache | etag
     detail: str
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What stat says about a file: a change of any of these means a writer touched it."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: str) -> Fingerprint:
+        st = os.stat(path)
+        return cls(path, st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def unchanged(self) -> bool:
+        try:
+            return Fingerprint.of(self.path) == self
+        except OSError:
+            return False
 
 
 @dataclass(frozen=True)
@@ -73,20 +95,19 @@ class VersionFiles:
             raise ValueError("an object store's files have no local paths; use usable()")
         return [os.path.join(self.root, name) for name in self.names]
 
-    def url(self, name: str) -> str:
-        return f"{self.root.rstrip('/')}/{name}" if self.remote else os.path.join(self.root, name)
-
     def scan(self, options: str = "") -> str:
         """`read_parquet([...])` of exactly the manifest's files: a file planted
         beside them is never read."""
         files = ", ".join(sql_str(path) for path in self.paths)
         return f"read_parquet([{files}]{', ' + options if options else ''})"
 
-    def check(self, *, full: bool = True) -> list[Mismatch]:
+    def check(self, *, full: bool = True, etags: bool = True) -> list[Mismatch]:
         """Every difference between what is there and the manifest, by name.
 
-        `full=False` compares sizes (and ETags in an object store) only."""
-        return _check_remote(self, full) if self.remote else _check_local(self, full)
+        `full=False` compares sizes only, and in an object store also ETags
+        unless `etags=False` (a caller about to download and hash every
+        object needs only the listing)."""
+        return _check_remote(self, full, etags) if self.remote else _check_local(self, full)
 
     def usable(self, tmp_dir: Path) -> VersionFiles:
         """These files as local paths a reader may open: the files themselves,
@@ -100,7 +121,7 @@ def _expected_extra(files: VersionFiles, found: list[str]) -> list[str]:
     expected = set(files.names)
     extra = [name for name in found if name not in expected]
     if files.in_place:
-        extra = [name for name in extra if name.endswith(SHARD_SUFFIXES)]
+        extra = [name for name in extra if name.endswith(SHARD_SUFFIX)]
     return sorted(extra)
 
 
@@ -135,7 +156,7 @@ def _check_local(files: VersionFiles, full: bool) -> list[Mismatch]:
     return problems
 
 
-def _check_remote(files: VersionFiles, full: bool) -> list[Mismatch]:
+def _check_remote(files: VersionFiles, full: bool, etags: bool) -> list[Mismatch]:
     root = s3.S3Url.parse(files.root)
     listed = {o.name: o.size for o in s3.list_objects(root)}
     problems = []
@@ -150,16 +171,15 @@ def _check_remote(files: VersionFiles, full: bool) -> list[Mismatch]:
             sha, _size, _etag = s3.read_hashed(root.child(entry.path))
             if sha != entry.sha256:
                 problems.append(Mismatch(entry.path, "hash", f"sha256 {sha[:12]}…, manifest says {entry.sha256[:12]}…"))
-        elif entry.etag:
-            found = s3.head(root.child(entry.path))
-            if found is not None and found[1] != entry.etag:
-                problems.append(Mismatch(entry.path, "etag", f"ETag {found[1]}, recorded {entry.etag}"))
+        elif etags and entry.etag and (now := s3.etag(root.child(entry.path))) != entry.etag:
+            problems.append(Mismatch(entry.path, "etag", f"ETag {now}, recorded {entry.etag}"))
     for extra in _expected_extra(files, list(listed)):
         problems.append(Mismatch(extra, "added" if files.in_place else "unexpected", "not in the manifest"))
     return problems
 
 
-_spilled: dict[tuple[str, str], VersionFiles] = {}
+# (root, digest) -> the verified copy and the stat of each of its files right after it was hashed
+_spilled: dict[tuple[str, str], tuple[VersionFiles, list[Fingerprint]]] = {}
 _spill_dirs: list[Path] = []
 
 
@@ -187,7 +207,10 @@ def _remove_spills() -> None:
 def _spill(files: VersionFiles, tmp_dir: Path) -> VersionFiles:
     key = (files.root, files.digest)
     if key in _spilled:
-        return _spilled[key]
+        copy, prints = _spilled[key]
+        if all(fp.unchanged() for fp in prints):
+            return copy  # hashed as it was written, not touched since
+        del _spilled[key]
     target = _spill_dir(tmp_dir) / files.digest
     root = s3.S3Url.parse(files.root)
     changed = []
@@ -197,7 +220,7 @@ def _spill(files: VersionFiles, tmp_dir: Path) -> VersionFiles:
         try:
             sha, size, _etag = s3.download_hashed(root.child(entry.path), dest)
         except s3.StoreError:
-            if s3.head(root.child(entry.path)) is not None:
+            if s3.exists(root.child(entry.path)):
                 raise  # there, but unreadable: the store's error says why
             changed.append(f"{entry.path} (gone)")
             continue
@@ -212,5 +235,5 @@ def _spill(files: VersionFiles, tmp_dir: Path) -> VersionFiles:
             names=changed,
         )
     copy = replace(files, root=str(target), in_place=False)
-    _spilled[key] = copy
+    _spilled[key] = (copy, [Fingerprint.of(path) for path in copy.paths])
     return copy

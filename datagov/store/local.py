@@ -31,7 +31,7 @@ class Staged:
     folder: Path
     digest: str
     pending: Path  # the note `note_pending` writes
-    remote: str | None = None  # where an object store already holds a copy
+    remote: str | None = None  # where an object store holds the uploaded copy (None once deleted)
     published: bool = False
 
     @classmethod
@@ -96,13 +96,6 @@ class LocalStore:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self.root = ws.store_dir
-
-    @property
-    def url(self) -> str:
-        return str(self.root)
-
-    def version_root(self, digest: str) -> str:
-        return str(self.root / digest)
 
     def stage(self, folder: Path, digest: str) -> Staged:
         return Staged.of(self.ws, folder, digest)

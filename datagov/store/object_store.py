@@ -22,7 +22,7 @@ from pathlib import Path
 from datagov import faults
 from datagov.processes import host_id
 from datagov.store import s3
-from datagov.store.local import Staged
+from datagov.store.local import PENDING_SUFFIX, Staged
 from datagov.workspace import Workspace
 
 UPLOAD_NAME = re.compile(r"^(\d+)-([0-9a-f]{8})-([0-9a-f]{12})$")
@@ -64,16 +64,17 @@ class S3Store:
         """Delete the upload; if the store cannot be reached now, keep its note
         under a name `staging` does not remove, so a later writer deletes it."""
         if staged.remote is None:
-            return
+            return  # nothing uploaded, or already deleted
         try:
             s3.delete_prefix(s3.S3Url.parse(staged.remote))
         except s3.StoreError:
             if staged.pending.exists():
-                kept = staged.pending.with_name(f"{os.getpid()}-{secrets.token_hex(6)}.{staged.digest[:12]}.pending")
+                name = f"{os.getpid()}-{secrets.token_hex(6)}.{staged.digest[:12]}{PENDING_SUFFIX}"
+                kept = staged.pending.with_name(name)
                 staged.pending.rename(kept)
                 staged.pending = kept
             return
-        staged.published = False
+        staged.remote, staged.published = None, False
 
     def sweep(self, pending: list[Staged], referenced_digests: set[str], referenced_roots: set[str]) -> list[str]:
         """The uploads dead writers' notes name that no catalog row references.

@@ -129,17 +129,17 @@ def list_objects(prefix: S3Url) -> list[ObjectInfo]:
     )
 
 
-def head(url: S3Url) -> tuple[int, str] | None:
-    """(size, ETag) of an object, or None when there is none."""
+def exists(url: S3Url) -> bool:
     from pyarrow import fs
 
     with store_errors(f"cannot read {url}"):
-        info = filesystem().get_file_info(url.path)
-        if info.type != fs.FileType.File:
-            return None
-        with filesystem().open_input_file(url.path) as fh:
-            etag = fh.metadata().get("ETag", b"").decode().strip('"')
-    return info.size, etag
+        return filesystem().get_file_info(url.path).type == fs.FileType.File
+
+
+def etag(url: S3Url) -> str:
+    """The ETag the store reports for an object now (one request)."""
+    with store_errors(f"cannot read {url}"), filesystem().open_input_file(url.path) as fh:
+        return fh.metadata().get("ETag", b"").decode().strip('"')
 
 
 def read_hashed(url: S3Url, sink: Callable[[bytes], object] | None = None) -> tuple[str, int, str]:
@@ -153,12 +153,6 @@ def read_hashed(url: S3Url, sink: Callable[[bytes], object] | None = None) -> tu
             if sink is not None:
                 sink(block)
     return h.hexdigest(), size, etag
-
-
-def read_bytes(url: S3Url) -> bytes:
-    blocks: list[bytes] = []
-    read_hashed(url, blocks.append)
-    return b"".join(blocks)
 
 
 def download_hashed(url: S3Url, dest: Path) -> tuple[str, int, str]:
@@ -183,21 +177,3 @@ def delete_prefix(prefix: S3Url) -> None:
 
         if filesystem().get_file_info(prefix.path).type == fs.FileType.Directory:
             filesystem().delete_dir(prefix.path)
-
-
-def top_level(prefix: S3Url) -> list[tuple[str, float]]:
-    """Names directly under `prefix/` with the newest mtime (epoch seconds) of
-    what each holds: for the sweep's naming and age rules."""
-    newest: dict[str, float] = {}
-    from pyarrow import fs
-
-    with store_errors(f"cannot list {prefix}"):
-        infos = filesystem().get_file_info(fs.FileSelector(prefix.path, recursive=True, allow_not_found=True))
-    base = prefix.path + "/"
-    for info in infos:
-        if info.type != fs.FileType.File:
-            continue
-        top = info.path[len(base) :].split("/", 1)[0]
-        stamp = info.mtime.timestamp() if info.mtime else 0.0
-        newest[top] = max(newest.get(top, 0.0), stamp)
-    return sorted(newest.items())

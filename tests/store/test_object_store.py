@@ -213,3 +213,22 @@ def test_an_object_that_is_not_parquet_is_refused_by_name(cli, bucket, s3_server
     result = cli("ingest", f"{bucket}/raw", "--name", "raw", "--in-place")
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {bucket}/raw/broken.parquet is not a readable Parquet file")
+
+
+def test_a_verified_copy_touched_on_disk_is_downloaded_again(cli, ws, bucket):
+    from datagov.store import sha256_file
+    from datagov.workspace import load_workspace
+
+    use_bucket(ws, f"{bucket}/store")
+    assert cli("ingest", "sklearn:digits", "--name", "d").exit_code == 0
+    ws = load_workspace(ws.root)
+    with open_catalog(ws) as con:
+        files = locate(ws, con, con.execute("SELECT digest FROM versions").fetchall()[0][0])
+    first = files.usable(ws.tmp_dir)
+    assert files.usable(ws.tmp_dir) is first  # reused while nothing touched it
+    (path,) = first.paths
+    with open(path, "r+b") as fh:  # a byte changed in the private copy
+        fh.seek(100)
+        fh.write(b"\x00")
+    again = files.usable(ws.tmp_dir)
+    assert again is not first and sha256_file(again.paths[0]) == files.entries[0].sha256
