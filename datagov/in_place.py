@@ -2,7 +2,9 @@
 
 Nothing is copied: each shard of a local folder or an `s3://` prefix is read
 once, hashed (sha256, size and, in a bucket, the ETag the store reported while
-it was read) and its Parquet footer read for rows and column types. The
+it was read) and, for Parquet, its footer read for rows and column types; for
+WebDataset tar shards, the samples are counted from the member names and the
+schema is the image layout they are rendered into when used. The
 manifest, and so the digest, is the same function as for a stored version;
 the catalog records the root (`locations`), and every later use verifies the
 bytes as a stored version's are (a bucket's objects through a verified local
@@ -12,8 +14,6 @@ under the root since.
 
 from __future__ import annotations
 
-import os
-import stat
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +22,9 @@ from pathlib import Path
 
 from datagov.errors import InvalidInput, SourceError
 from datagov.store import FileEntry, Manifest, parquet_facts, s3, sha256_file, staging
-from datagov.store.files import SHARD_SUFFIX
+from datagov.store.files import SHARD_SUFFIXES
 from datagov.store.manifest import parquet_facts_of_bytes
+from datagov.store.shards import Shard, ShardSet, local_shards, remote_shards
 from datagov.workspace import Workspace
 
 THREADS = 8  # shards read at once from a bucket: the network, not the CPU, is the limit
@@ -31,88 +32,74 @@ IN_MEMORY_SHARD = 256 << 20  # larger shards land in a scratch file while hashed
 
 
 @dataclass(frozen=True)
-class Shard:
-    name: str  # relative to the root, '/'-separated
-    size: int
+class InPlace:
+    """What registering shards in place found."""
+
+    root: str
+    layout: str  # parquet | webdataset
+    manifest: Manifest
+    labelled: bool = False  # webdataset: the samples carry labels
 
 
-def local_shards(root: Path) -> list[Shard]:
-    """Every `.parquet` file under `root`, without following links (a link
-    could point anywhere, and its target can change under the same name)."""
-    if not root.is_dir():
-        raise SourceError(f"not a folder: {root}", hint="--in-place registers a folder or an s3:// prefix of shards")
-    shards = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(folder, d)))
-        for name in sorted(names):
-            if name.startswith(".") or not name.endswith(SHARD_SUFFIX):
-                continue
-            path = os.path.join(folder, name)
-            st = os.lstat(path)
-            rel = os.path.relpath(path, root).replace(os.sep, "/")
-            _check_name(rel, root)
-            if stat.S_ISLNK(st.st_mode):
-                raise SourceError(f"{rel} under {root} is a symbolic link; in-place shards must be regular files")
-            shards.append(Shard(rel, st.st_size))
-    return shards
-
-
-def remote_shards(root: s3.S3Url) -> list[Shard]:
-    return [Shard(o.name, o.size) for o in s3.list_objects(root) if o.name.endswith(SHARD_SUFFIX)]
-
-
-def _check_name(rel: str, root: object) -> None:
-    try:
-        rel.encode("utf-8")
-    except UnicodeEncodeError:
-        raise SourceError(f"a shard under {root} has a name that is not UTF-8: {rel!r}") from None
-
-
-def _local_entry(root: Path, shard: Shard, con) -> tuple[FileEntry, list[dict]]:
+def _parquet_entry(shards: ShardSet, shard: Shard, scratch: Path, con) -> tuple[FileEntry, list[dict]]:
+    """Hash a Parquet shard and read its footer with DuckDB (the same reader,
+    and type names, as every check): a local file directly; an object streamed
+    once, from memory up to IN_MEMORY_SHARD, else from a scratch file."""
     import duckdb
 
-    path = root / shard.name
-    try:
-        rows, schema = parquet_facts(con, str(path))
-    except duckdb.Error as exc:
-        raise SourceError(f"{shard.name} under {root} is not a readable Parquet file: {exc}") from None
-    return FileEntry(shard.name, sha256_file(path), rows, path.stat().st_size), schema
-
-
-def _remote_entry(root: s3.S3Url, shard: Shard, scratch: Path, con) -> tuple[FileEntry, list[dict]]:
-    """Stream the object once, hashing it, and read its footer with DuckDB
-    (the same reader, and type names, as every check): from memory for a
-    shard up to IN_MEMORY_SHARD, else from a scratch file it lands in."""
-    import duckdb
-
-    url = root.child(shard.name)
     cursor = con.cursor()  # one per call: cheap, where a new database costs ~25 ms
     try:
+        if not shards.remote:
+            path = Path(shards.root) / shard.name
+            rows, schema = parquet_facts(cursor, str(path))
+            return FileEntry(shard.name, sha256_file(path), rows, path.stat().st_size), schema
+        url = s3.S3Url.parse(shards.root).child(shard.name)
         if shard.size <= IN_MEMORY_SHARD:
             blocks: list[bytes] = []
             sha, size, etag = s3.read_hashed(url, blocks.append)
             rows, schema = parquet_facts_of_bytes(cursor, b"".join(blocks))
         else:
-            with tempfile.NamedTemporaryFile(dir=scratch, suffix=SHARD_SUFFIX) as tmp:
+            with tempfile.NamedTemporaryFile(dir=scratch, suffix=".parquet") as tmp:
                 sha, size, etag = s3.download_hashed(url, Path(tmp.name))
                 rows, schema = parquet_facts(cursor, tmp.name)
     except (duckdb.Error, OSError, ValueError) as exc:
         if isinstance(exc, s3.StoreError):
             raise
-        raise SourceError(f"{url} is not a readable Parquet file: {exc}") from None
+        where = f"{shard.name} under {shards.root}"
+        if shards.remote:
+            where = str(s3.S3Url.parse(shards.root).child(shard.name))
+        raise SourceError(f"{where} is not a readable Parquet file: {exc}") from None
     finally:
         cursor.close()
     return FileEntry(shard.name, sha, rows, size, etag), schema
 
 
-def in_place_manifest(
-    ws: Workspace, source: str, progress: Callable[[int], None] | None = None
-) -> tuple[str, Manifest]:
-    """(root, manifest) of the shards under `source`, all sharing one schema."""
+def _tar_entry(shards: ShardSet, shard: Shard) -> tuple[FileEntry, bool]:
+    """Hash a tar shard as it streams past and count its samples from the
+    member names: no image is decoded at registration."""
+    import os
+
+    from datagov.sources.webdataset import count_shard
+
+    if shards.remote:
+        url = s3.S3Url.parse(shards.root).child(shard.name)
+        with s3.store_errors(f"cannot read {url}"), s3.filesystem().open_input_stream(url.path) as fh:
+            etag = fh.metadata().get("ETag", b"").decode().strip('"')
+            counted = count_shard(fh, shard.name)
+    else:
+        fd = os.open(os.path.join(shards.root, shard.name), os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            counted, etag = count_shard(fh, shard.name), None
+    return FileEntry(shard.name, counted.sha256, counted.samples, counted.size, etag), counted.labelled
+
+
+def find_in_place(ws: Workspace, source: str, layout: str) -> tuple[ShardSet, str]:
+    """The shards under a folder or s3:// prefix, and their layout (`auto`:
+    Parquet shards if there are any, else tar shards)."""
+    suffixes = tuple(SHARD_SUFFIXES.values()) if layout == "auto" else (SHARD_SUFFIXES[layout],)
     if s3.is_s3(source):
         root = s3.S3Url.parse(source)
-        shards = remote_shards(root)
-        where = str(root)
+        shards = ShardSet(str(root), remote_shards(root, suffixes))
     else:
         path = Path(source).expanduser().resolve()
         catalog = ws.catalog_dir.resolve()
@@ -122,11 +109,27 @@ def in_place_manifest(
             raise InvalidInput(
                 f"{path} holds this workspace's catalog/", hint="register the folder of the shards themselves"
             )
-        shards = local_shards(path)
-        where = str(path)
-    if not shards:
-        raise SourceError(f"no {SHARD_SUFFIX} shards under {where}", hint="--in-place registers Parquet shards")
-    results = _hash_all(ws, where, shards, progress)
+        shards = ShardSet(str(path), local_shards(path, suffixes))
+    if not shards.shards:
+        raise SourceError(
+            f"no {' or '.join(suffixes)} shards under {shards.root}",
+            hint="--in-place registers Parquet shards or WebDataset .tar shards",
+        )
+    if layout == "auto":
+        layout = "parquet" if any(s.name.endswith(SHARD_SUFFIXES["parquet"]) for s in shards.shards) else "webdataset"
+        suffix = SHARD_SUFFIXES[layout]
+        shards = ShardSet(shards.root, [s for s in shards.shards if s.name.endswith(suffix)])
+    return shards, layout
+
+
+def in_place_manifest(
+    ws: Workspace, source: str, layout: str = "auto", progress: Callable[[int], None] | None = None
+) -> InPlace:
+    """The manifest of the shards under `source`, all sharing one schema."""
+    shards, layout = find_in_place(ws, source, layout)
+    if layout == "webdataset":
+        return _tar_manifest(shards, progress)
+    results = _hash_all(ws, shards, progress)
     schema = results[0][1]
     for entry, doc in results[1:]:
         if doc != schema:
@@ -134,23 +137,44 @@ def in_place_manifest(
                 f"{entry.path} has a different schema from {results[0][0].path}",
                 hint="register shards of one schema together (one dataset per schema)",
             )
-    return where, Manifest(schema=schema, files=[entry for entry, _ in results])
+    return InPlace(shards.root, layout, Manifest(schema=schema, files=[entry for entry, _ in results]))
 
 
-def _hash_all(ws, where: str, shards: list[Shard], progress) -> list[tuple[FileEntry, list[dict]]]:
-    import duckdb
+def _tar_manifest(shards: ShardSet, progress) -> InPlace:
+    from datagov.sources.images import image_schema_doc
 
-    def tick(result):
+    results = _in_threads(shards, lambda s: _tar_entry(shards, s), progress)
+    labelled = results[0][1]
+    for entry, flag in results[1:]:
+        if flag != labelled:
+            raise SourceError(
+                f"{entry.path} {'has' if flag else 'lacks'} labels where {results[0][0].path} "
+                f"{'has' if labelled else 'lacks'} them",
+                hint="register labelled and unlabelled shards as two datasets",
+            )
+    manifest = Manifest(schema=image_schema_doc(labelled), files=[entry for entry, _ in results])
+    return InPlace(shards.root, "webdataset", manifest, labelled)
+
+
+def _in_threads(shards: ShardSet, work: Callable, progress) -> list:
+    def tick(shard):
+        result = work(shard)
         if progress:
             progress(1)
         return result
 
+    if not shards.remote:
+        return [tick(shard) for shard in shards.shards]
+    with ThreadPoolExecutor(THREADS) as pool:
+        return list(pool.map(tick, shards.shards))
+
+
+def _hash_all(ws, shards: ShardSet, progress) -> list[tuple[FileEntry, list[dict]]]:
+    import duckdb
+
     con = duckdb.connect()
     try:
-        if s3.is_s3(where):
-            root = s3.S3Url.parse(where)
-            with staging(ws) as scratch, ThreadPoolExecutor(THREADS) as pool:  # swept by pid if killed
-                return list(pool.map(lambda s: tick(_remote_entry(root, s, scratch, con)), shards))
-        return [tick(_local_entry(Path(where), shard, con)) for shard in shards]
+        with staging(ws) as scratch:  # swept by pid if killed
+            return _in_threads(shards, lambda s: _parquet_entry(shards, s, scratch, con), progress)
     finally:
         con.close()

@@ -114,12 +114,17 @@ def ingest_in_place(
 
     check_name(name)
     if fmt not in IN_PLACE_FORMATS:
-        raise InvalidInput(f"--in-place takes Parquet shards, not --format {fmt}", hint="drop --in-place to copy it")
-    root, manifest = in_place_manifest(ws, source, progress)
+        raise InvalidInput(
+            f"--in-place takes Parquet or WebDataset shards, not --format {fmt}", hint="drop --in-place to copy it"
+        )
+    found = in_place_manifest(ws, source, fmt, progress)
+    root, manifest = found.root, found.manifest
     if manifest.rows == 0:
         raise SourceError(f"source is empty: the shards under {root} have no rows")
     columns = [c["name"] for c in manifest.schema]
-    if label is not None and label not in columns:
+    if found.layout == "webdataset":
+        label = "label" if found.labelled else None
+    elif label is not None and label not in columns:
         raise InvalidInput(f"label column {label!r} is not among the columns of {root}: {', '.join(columns[:20])}")
     if len(columns) > ws.max_columns:
         raise SourceError(f"{root} has {len(columns)} columns, more than [ingest] max_columns = {ws.max_columns}")
@@ -128,9 +133,10 @@ def ingest_in_place(
         manifest=manifest,
         staged=None,
         location=root,
-        modality="tabular",
+        layout=found.layout,
+        modality="image" if found.layout == "webdataset" else "tabular",
         source=root,
-        format="parquet",
+        format=found.layout,
         label_column=label,
         owner=owner,
         license=license,
@@ -138,9 +144,9 @@ def ingest_in_place(
         tags=tags or {},
         details={"in_place": True, "shards": len(manifest.files)},
         stage="ingest",
-        inputs=[("source", root, "registered in place", {"format": "parquet"})],
+        inputs=[("source", root, "registered in place", {"format": found.layout})],
     )
     with open_catalog(ws, write=True) as con:
         registered = register(ws, con, new)
         located = locate(ws, con, manifest.digest)
-    return IngestResult(registered, "parquet", [], len(located.entries), located.root)
+    return IngestResult(registered, found.layout, [], len(located.entries), located.root)

@@ -32,7 +32,7 @@ def check_for_use(ws: Workspace, files: VersionFiles) -> tuple[list[Mismatch], V
     """Every difference by name, and the local files to read when there is
     none. An object store's version is downloaded once: listing, sizes and
     ETags first, then the verified private copy (hashed as written)."""
-    if not files.remote:
+    if files.direct:
         problems = files.check(full=True)
         return problems, None if problems else files
     problems = files.check(full=False, etags=False)  # the download below hashes every byte

@@ -61,7 +61,7 @@ def test_links_and_the_catalog_itself_are_refused(cli, ws, tmp_path):
     result = cli("ingest", tmp_path / "missing", "--name", "c", "--in-place")
     assert result.exit_code == 1 and result.output.startswith("Error: not a folder")
     result = cli("ingest", "sklearn:digits", "--name", "c", "--in-place", "--format", "csv")
-    assert result.exit_code == 1 and "--in-place takes Parquet shards" in result.output
+    assert result.exit_code == 1 and "--in-place takes Parquet or WebDataset shards" in result.output
 
 
 def test_shards_of_two_schemas_are_refused_with_the_fix(cli, tmp_path):

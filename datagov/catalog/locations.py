@@ -19,17 +19,19 @@ from datagov.workspace import Workspace
 STORED, IN_PLACE = "stored", "in-place"
 
 
-def record_location(con: duckdb.DuckDBPyConnection, digest: str, root: str, mode: str) -> None:
+def record_location(
+    con: duckdb.DuckDBPyConnection, digest: str, root: str, mode: str, layout: str = "parquet"
+) -> None:
     con.execute(
-        "INSERT OR IGNORE INTO locations VALUES (?, ?, ?, ?)",
-        [digest, root, mode, datetime.now(UTC).replace(tzinfo=None)],
+        "INSERT OR IGNORE INTO locations (digest, root, mode, created, layout) VALUES (?, ?, ?, ?, ?)",
+        [digest, root, mode, datetime.now(UTC).replace(tzinfo=None), layout],
     )
 
 
-def location_of(con: duckdb.DuckDBPyConnection, digest: str) -> tuple[str, str] | None:
-    """(root, mode) of a version that is not in the local store."""
-    rows = con.execute("SELECT root, mode FROM locations WHERE digest = ?", [digest]).fetchall()
-    return (rows[0][0], rows[0][1]) if rows else None
+def location_of(con: duckdb.DuckDBPyConnection, digest: str) -> tuple[str, str, str] | None:
+    """(root, mode, layout) of a version that is not in the local store."""
+    rows = con.execute("SELECT root, mode, layout FROM locations WHERE digest = ?", [digest]).fetchall()
+    return (rows[0][0], rows[0][1], rows[0][2] or "parquet") if rows else None
 
 
 def referenced_roots(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -50,5 +52,5 @@ def locate(ws: Workspace, con: duckdb.DuckDBPyConnection, digest: str) -> Versio
     entries = tuple(file_entries(con, digest))
     if found is None:
         return VersionFiles(digest, str(ws.store_dir / digest), entries)
-    root, mode = found
-    return VersionFiles(digest, root, entries, in_place=mode == IN_PLACE)
+    root, mode, layout = found
+    return VersionFiles(digest, root, entries, in_place=mode == IN_PLACE, layout=layout)

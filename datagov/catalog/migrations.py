@@ -248,6 +248,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE files ADD COLUMN etag VARCHAR;
         """,
     ),
+    (
+        8,
+        "locations.layout",
+        """
+        -- How the files at a location are read: Parquet as they are, or
+        -- WebDataset tar shards registered in place (rendered when used).
+        ALTER TABLE locations ADD COLUMN layout VARCHAR DEFAULT 'parquet';
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -230,6 +230,7 @@ class NewVersion:
     # lineage edges into this version: (src_kind, src_id, relation, params)
     inputs: list[tuple[str, str, str, dict]] = field(default_factory=list)
     location: str | None = None  # the root of files registered in place
+    layout: str = "parquet"  # how files registered in place are read (parquet | webdataset)
 
 
 @dataclass(frozen=True)
@@ -308,7 +309,7 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
                 add_edge(con, kind, src, "version", node, relation, params=params, at=at)
             if nv.location is not None:
                 if not referenced:
-                    record_location(con, digest, nv.location, IN_PLACE)
+                    record_location(con, digest, nv.location, IN_PLACE, nv.layout)
             elif nv.staged is not None:
                 # Publishing is the last step before COMMIT: a failure before
                 # it rolls back the rows, a kill after it leaves an

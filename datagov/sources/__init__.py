@@ -35,10 +35,18 @@ _TABULAR = "datagov.sources.tabular:write_duckdb_source"
 REGISTRY: dict[str, SourceFormat] = {
     f.name: f
     for f in (
-        SourceFormat("parquet", _TABULAR, "a Parquet file or a folder of them", (("fmt", "parquet"),), in_place=True),
+        SourceFormat(
+            "parquet", _TABULAR, "Parquet files: a file, folder or glob", (("fmt", "parquet"),), in_place=True
+        ),
         SourceFormat("csv", _TABULAR, "CSV/TSV with a header row", (("fmt", "csv"),)),
         SourceFormat("jsonl", _TABULAR, "newline-delimited JSON", (("fmt", "jsonl"),)),
         SourceFormat("npz", "datagov.sources.npz:write_npz", "a NumPy archive of arrays or images"),
+        SourceFormat(
+            "webdataset",
+            "datagov.sources.webdataset:write_webdataset",
+            "WebDataset .tar shards (KEY.png|jpg with KEY.cls|json)",
+            in_place=True,
+        ),
         SourceFormat("imagefolder", "datagov.sources.imagefolder:write_imagefolder", "images, one subfolder per class"),
         SourceFormat(
             "torchvision", "datagov.sources.builtin:write_torchvision", "torchvision:MNIST|FashionMNIST|CIFAR10"
@@ -60,6 +68,7 @@ _SUFFIXES = {
     ".ndjson": "jsonl",
     ".json": "jsonl",
     ".npz": "npz",
+    ".tar": "webdataset",
 }
 
 
@@ -94,6 +103,8 @@ def detect_format(source: str) -> str:
         return "sklearn-digits"
     if _is_builtin(source, "torchvision:"):
         return "torchvision"
+    if source.startswith("s3://") or any(ch in source for ch in "*?["):
+        return _shards_format(source)
     path = Path(source)
     if not path.exists():
         raise SourceError(f"source not found: {source}")
@@ -101,6 +112,8 @@ def detect_format(source: str) -> str:
         files = [p for p in path.iterdir() if not p.name.startswith(".")]
         if files and all(p.is_file() and p.suffix.lower() in (".parquet", ".pq") for p in files):
             return "parquet"
+        if files and all(p.is_file() and p.suffix.lower() == ".tar" for p in files):
+            return "webdataset"
         return "imagefolder"
     fmt = _SUFFIXES.get(path.suffix.lower())
     if fmt is None:
@@ -109,6 +122,18 @@ def detect_format(source: str) -> str:
             hint=f"pass --format, one of: {', '.join(FORMATS[1:])}",
         )
     return fmt
+
+
+def _shards_format(source: str) -> str:
+    """A glob or an s3:// source holds shards: Parquet or tar, by suffix."""
+    if source.rstrip("/").lower().endswith(".tar"):
+        return "webdataset"
+    if source.rstrip("/").lower().endswith((".parquet", ".pq")):
+        return "parquet"
+    raise SourceError(
+        f"cannot tell the format of the shards in {source}",
+        hint="pass --format parquet or --format webdataset (or name the shards with a glob, e.g. .../*.tar)",
+    )
 
 
 def write_source(source: str, fmt: str, out: Path, opts: IngestOptions) -> SourceResult:

@@ -57,7 +57,7 @@ def write_image_arrays(
     run_chunks(
         encode_arrays,
         chunks,
-        [len(c[0]) for c in chunks],
+        len(images),
         writer,
         workers=opts.workers,
         label="encoding images",

@@ -123,6 +123,17 @@ class Columns(dict):
         return len(self["image"])
 
 
+def _decode_into(rows: Columns, bad: list, data: bytes, rel: str, label: int | None, max_pixels: int) -> None:
+    try:
+        if not data:
+            raise BadImage("empty file")
+        pixels, fmt = decode(data, max_pixels)
+    except BadImage as exc:
+        bad.append((rel, str(exc)))
+        return
+    rows.append({"image": data, "format": fmt, "path": rel, "label": label, **describe_pixels(pixels)})
+
+
 def decode_files(
     items: list[tuple[str, str, int | None]], max_pixels: int = MAX_IMAGE_PIXELS
 ) -> tuple[Columns, list[tuple[str, str]]]:
@@ -134,13 +145,21 @@ def decode_files(
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
             with os.fdopen(fd, "rb") as fh:
                 data = fh.read()
-            if not data:
-                raise BadImage("empty file")
-            pixels, fmt = decode(data, max_pixels)
-        except (BadImage, OSError) as exc:
+        except OSError as exc:
             bad.append((rel, str(exc)))
             continue
-        rows.append({"image": data, "format": fmt, "path": rel, "label": label, **describe_pixels(pixels)})
+        _decode_into(rows, bad, data, rel, label, max_pixels)
+    return rows, bad
+
+
+def decode_blobs(
+    items: list[tuple[bytes, str, int | None]], max_pixels: int = MAX_IMAGE_PIXELS
+) -> tuple[Columns, list[tuple[str, str]]]:
+    """Worker: [(encoded bytes, name, label)] -> (columns, [(name, reason)]), for
+    images that arrive as bytes (tar shards, Parquet image structs)."""
+    rows, bad = Columns(), []
+    for data, rel, label in items:
+        _decode_into(rows, bad, data, rel, label, max_pixels)
     return rows, bad
 
 

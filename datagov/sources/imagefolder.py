@@ -93,7 +93,7 @@ def write_imagefolder(source: str, out: Path, opts: IngestOptions) -> SourceResu
     run_chunks(
         partial(decode_files, max_pixels=opts.max_pixels),
         chunks,
-        [len(c) for c in chunks],
+        len(items),
         writer,
         workers=opts.workers,
         label="decoding images",

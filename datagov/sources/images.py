@@ -7,9 +7,10 @@ intensity (0..1), and a hash of the decoded pixels (for duplicate detection).
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,7 +20,8 @@ from datagov import faults
 from datagov.sources.image_features import COLUMNS
 
 ROW_GROUP = 4096  # rows per row group: the unit training shards stream
-FILE_ROWS = 262_144  # rows per Parquet file before the next part starts
+FILE_ROWS = 262_144  # rows per Parquet file before the next part starts...
+FILE_BYTES = 256 << 20  # ...or encoded image bytes: parts of bounded size an engine can split
 IN_PROCESS_BELOW = 2048  # fewer items than this are not worth a worker pool
 
 
@@ -42,6 +44,23 @@ def image_schema(labelled: bool) -> pa.Schema:
     return pa.schema(fields)
 
 
+def image_schema_doc(labelled: bool) -> list[dict]:
+    """`image_schema` as a manifest records it (DuckDB's type names)."""
+    import io
+
+    import duckdb
+
+    from datagov.store.manifest import parquet_facts_of_bytes
+
+    buf = io.BytesIO()
+    pq.write_table(image_schema(labelled).empty_table(), buf)
+    con = duckdb.connect()
+    try:
+        return parquet_facts_of_bytes(con, buf.getvalue())[1]
+    finally:
+        con.close()
+
+
 class ImageParquetWriter:
     """Buffers columns and writes fixed-size row groups, rolling over to new parts."""
 
@@ -55,6 +74,7 @@ class ImageParquetWriter:
         self._writer: pq.ParquetWriter | None = None
         self._part = 0
         self._in_part = 0
+        self._part_bytes = 0
 
     def add(self, columns: Mapping[str, list]) -> None:
         for name in COLUMNS:
@@ -73,13 +93,14 @@ class ImageParquetWriter:
             self._writer = None
 
     def _flush(self, rows: dict[str, list]) -> None:
-        if self._writer is None or self._in_part >= FILE_ROWS:
+        if self._writer is None or self._in_part >= FILE_ROWS or self._part_bytes >= FILE_BYTES:
             if self._writer is not None:
                 self._writer.close()
             path = self.out / f"part-{self._part:05d}.parquet"
             self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
             self._part += 1
             self._in_part = 0
+            self._part_bytes = 0
         columns = {}
         for field in self.schema:
             if field.name == "label_name":
@@ -93,6 +114,7 @@ class ImageParquetWriter:
         count = len(rows["image"])
         self.rows += count
         self._in_part += count
+        self._part_bytes += sum(len(b) for b in rows["image"])
         faults.point("images:row-group")
 
 
@@ -111,10 +133,24 @@ def _progress(label: str, enabled: bool):
     )
 
 
+def ordered_results(work: Callable, chunks: Iterable, pool, ahead: int) -> Iterator:
+    """`work` over `chunks` in a pool, results in input order, with at most
+    `ahead` chunks in flight: a lazy source (tar shards, Parquet batches) is
+    read only as fast as the workers decode it, so memory stays bounded
+    (Pool.imap would read the whole source ahead)."""
+    pending: collections.deque = collections.deque()
+    for chunk in chunks:
+        pending.append(pool.apply_async(work, (chunk,)))
+        if len(pending) >= ahead:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
 def run_chunks(
     work: Callable,
-    chunks: Sequence,
-    sizes: Sequence[int],
+    chunks: Iterable,
+    total: int | None,
     writer: ImageParquetWriter,
     *,
     workers: int | None,
@@ -123,12 +159,12 @@ def run_chunks(
     on_bad: Callable[[list[tuple[str, str]]], None],
 ) -> None:
     """Apply `work` to each chunk (in order, so output is deterministic) and
-    write the rows; `on_bad` sees each chunk's failures and may raise to stop."""
+    write the rows; `on_bad` sees each chunk's failures and may raise to stop.
+    `total` (items) sizes the progress bar; None when the source is streamed."""
     import time
 
-    total = sum(sizes)
     workers = workers or os.cpu_count() or 1
-    parallel = workers > 1 and total >= IN_PROCESS_BELOW
+    parallel = workers > 1 and (total is None or total >= IN_PROCESS_BELOW)
     start = time.perf_counter()
     with _progress(label, show_progress) as progress:
         task = progress.add_task(label, total=total, rate="")
@@ -137,19 +173,19 @@ def run_chunks(
             # torch), which `fork` would copy in an unknown state.
             ctx = multiprocessing.get_context("forkserver")
             pool = ctx.Pool(workers)
-            results = pool.imap(work, chunks)
+            results = ordered_results(work, chunks, pool, ahead=4 * workers)
         else:
             pool = None
             results = map(work, chunks)
         try:
             done = 0
-            for size, (rows, bad) in zip(sizes, results, strict=True):
+            for rows, bad in results:
                 if bad:
                     on_bad(bad)
                 writer.add(rows)
-                done += size
+                done += len(rows["image"]) + len(bad)
                 rate = done / max(time.perf_counter() - start, 1e-9)
-                progress.update(task, advance=size, rate=f"{rate:,.0f} img/s")
+                progress.update(task, completed=done, rate=f"{rate:,.0f} img/s")
         finally:
             if pool is not None:
                 pool.terminate()

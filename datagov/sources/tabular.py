@@ -2,11 +2,17 @@
 
 Rewriting (rather than copying the bytes) gives every version the same
 Parquet layout, so its digest depends on the data, not on the producer.
+Output is split into parts of about `PART_BYTES`, so a large source becomes
+shards a distributed engine can split. Parquet may come as a file, a folder,
+a glob or an `s3://` prefix or glob (objects are downloaded into the staging
+folder first); Hugging Face image columns (`struct<bytes, path>`) are
+handed to `hf_images`.
 """
 
 from __future__ import annotations
 
 import csv
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,8 +23,13 @@ from datagov.sources import IngestOptions, SourceResult
 from datagov.sql import sql_str
 from datagov.store import duckdb_connection
 
-PART = "part-00000.parquet"
-PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd"  # DuckDB's default row groups (122,880 rows)
+PART_BYTES = 256 << 20
+# DuckDB's default row groups (122,880 rows). One writer thread: with more,
+# DuckDB splits rows between parts differently from run to run, and the same
+# content must always give the same parts (and digest).
+PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES {part_bytes}, FILENAME_PATTERN 'part-{{i}}'"
+PARQUET_SUFFIXES = (".parquet", ".pq")
+PARTS = ".parts"  # DuckDB writes parts into an empty folder; they are moved up into the staging folder
 
 
 DELIMITERS = ",;|\t"
@@ -59,9 +70,11 @@ def reader_sql(path: Path, fmt: str) -> str:
         return f"read_csv({sql_str(str(path))}, delim={sql_str(delim)}, {options})"
     if fmt == "jsonl":
         return f"read_json({sql_str(str(path))}, format='newline_delimited')"
-    if path.is_dir():
-        return f"read_parquet({sql_str(str(path / '*.parquet'))})"
-    return f"read_parquet({sql_str(str(path))})"
+    return parquet_reader_sql([str(path / "*.parquet")] if path.is_dir() else [str(path)])
+
+
+def parquet_reader_sql(paths: list[str]) -> str:
+    return f"read_parquet([{', '.join(sql_str(p) for p in paths)}])"
 
 
 def _explain(path: Path, fmt: str, exc: duckdb.Error) -> SourceError:
@@ -74,8 +87,28 @@ def _explain(path: Path, fmt: str, exc: duckdb.Error) -> SourceError:
     return SourceError(f"cannot read {fmt} source {path}: {first}")
 
 
-def write_duckdb_source(source: str, out: Path, opts: IngestOptions, fmt: str) -> SourceResult:
-    path = Path(source)
+def _parquet_paths(source: str, scratch: Path) -> list[str]:
+    """Local paths of the Parquet files a glob or s3:// source names (objects
+    are downloaded into `scratch`, inside the staging folder)."""
+    from datagov.store import s3
+    from datagov.store.shards import find_shards
+
+    shards = find_shards(source, PARQUET_SUFFIXES)
+    if not shards.shards:
+        raise SourceError(f"no Parquet files match {source}")
+    if not shards.remote:
+        return [str(Path(shards.root) / s.name) for s in shards.shards]
+    root = s3.S3Url.parse(shards.root)
+    paths = []
+    for i, shard in enumerate(shards.shards):
+        dest = scratch / f"{i:06d}.parquet"
+        scratch.mkdir(exist_ok=True)
+        s3.download_hashed(root.child(shard.name), dest)
+        paths.append(str(dest))
+    return paths
+
+
+def _check_local(path: Path, source: str, fmt: str) -> None:
     if not path.exists():
         raise SourceError(f"source not found: {source}")
     if fmt != "parquet" and not path.is_file():
@@ -84,14 +117,35 @@ def write_duckdb_source(source: str, out: Path, opts: IngestOptions, fmt: str) -
         raise SourceError(f"source is empty: {source}")
     if path.is_dir() and (link := next((p for p in sorted(path.iterdir()) if p.is_symlink()), None)):
         raise SourceError(f"{link.name} in {source} is a symlink; datagov does not follow links out of a source folder")
+
+
+def write_duckdb_source(source: str, out: Path, opts: IngestOptions, fmt: str) -> SourceResult:
+    from datagov.store.shards import has_glob
+
+    scratch = out / ".download"  # inside the staging folder: swept with it if killed
+    remote = fmt == "parquet" and (source.startswith("s3://") or has_glob(source))
+    try:
+        if remote:
+            paths = _parquet_paths(source, scratch)
+            reader, path = parquet_reader_sql(paths), Path(paths[0])
+        else:
+            path = Path(source)
+            _check_local(path, source, fmt)
+            reader = reader_sql(path, fmt)
+        return _copy(reader, path, source, out, opts, fmt)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _copy(reader: str, path: Path, source: str, out: Path, opts: IngestOptions, fmt: str) -> SourceResult:
     con = duckdb_connection()
     try:
         if opts.show_progress and sys.stderr.isatty():
             con.execute("SET enable_progress_bar = true")
-        reader = reader_sql(path, fmt)
         try:
             # checked before the copy: a typo should not cost a full read
-            columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+            described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+            columns = [row[0] for row in described]
             if len(columns) > opts.max_columns:
                 raise SourceError(
                     f"{source} has {len(columns):,} columns, over the limit of {opts.max_columns:,}",
@@ -99,9 +153,30 @@ def write_duckdb_source(source: str, out: Path, opts: IngestOptions, fmt: str) -
                 )
             if opts.label and opts.label not in columns:
                 raise SourceError(f"label column {opts.label!r} is not in {source}; columns: {', '.join(columns)}")
-            con.execute(f"COPY (SELECT * FROM {reader}) TO {sql_str(str(out / PART))} ({PARQUET_OPTIONS})")
+            if fmt == "parquet" and (images := image_struct_columns(described)):
+                from datagov.sources.hf_images import write_hf_images
+
+                first = str(path if path.is_file() else sorted(path.glob("*.parquet"))[0])
+                return write_hf_images(con, reader, images[0], source, out, opts, first)
+            con.execute("SET threads = 1")  # see PARQUET_OPTIONS
+            options = PARQUET_OPTIONS.format(part_bytes=PART_BYTES)
+            con.execute(f"COPY (SELECT * FROM {reader}) TO {sql_str(str(out / PARTS))} ({options})")
         except duckdb.Error as exc:
             raise _explain(path, fmt, exc) from exc
     finally:
         con.close()
+    _number_parts(out / PARTS, out)
     return SourceResult(modality="tabular", label_column=opts.label)
+
+
+def _number_parts(parts: Path, out: Path) -> None:
+    """parts/part-{i}.parquet -> out/part-NNNNN.parquet, so names sort in row order."""
+    for part in parts.glob("part-*.parquet"):
+        part.rename(out / f"part-{int(part.stem.split('-', 1)[1]):05d}.parquet")
+    parts.rmdir()
+
+
+def image_struct_columns(described: list[tuple]) -> list[str]:
+    """Columns stored as Hugging Face `datasets` images: struct<bytes: binary, path: string>."""
+    wanted = {'STRUCT("bytes" BLOB, path VARCHAR)', "STRUCT(bytes BLOB, path VARCHAR)"}
+    return [name for name, type_, *_ in described if type_ in wanted]

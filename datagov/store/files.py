@@ -30,7 +30,8 @@ from datagov.sql import sql_str
 from datagov.store import s3
 from datagov.store.manifest import FileEntry, sha256_file
 
-SHARD_SUFFIX = ".parquet"  # what `--in-place` registers, and so what counts as an added file there
+# What `--in-place` registers per layout, and so what counts as an added file there.
+SHARD_SUFFIXES = {"parquet": ".parquet", "webdataset": ".tar"}
 
 
 class ChangedObjects(IntegrityError):
@@ -75,10 +76,16 @@ class VersionFiles:
     root: str  # a local folder, or an s3:// URL
     entries: tuple[FileEntry, ...]
     in_place: bool = False
+    layout: str = "parquet"  # parquet | webdataset (tar shards registered in place, rendered when used)
 
     @property
     def remote(self) -> bool:
         return s3.is_s3(self.root)
+
+    @property
+    def direct(self) -> bool:
+        """Whether readers may open these files as they are (local Parquet)."""
+        return not self.remote and self.layout == "parquet"
 
     @property
     def names(self) -> list[str]:
@@ -110,9 +117,12 @@ class VersionFiles:
         return _check_remote(self, full, etags) if self.remote else _check_local(self, full)
 
     def usable(self, tmp_dir: Path) -> VersionFiles:
-        """These files as local paths a reader may open: the files themselves,
-        or a verified private copy of an object store's objects."""
-        return _spill(self, tmp_dir) if self.remote else self
+        """These files as local Parquet a reader may open: the files themselves,
+        a verified private copy of an object store's objects, or the image
+        layout of tar shards, rendered from bytes hashed as read."""
+        if self.direct:
+            return self
+        return _cached(self, tmp_dir, _render if self.layout == "webdataset" else _spill)
 
 
 def _expected_extra(files: VersionFiles, found: list[str]) -> list[str]:
@@ -121,7 +131,7 @@ def _expected_extra(files: VersionFiles, found: list[str]) -> list[str]:
     expected = set(files.names)
     extra = [name for name in found if name not in expected]
     if files.in_place:
-        extra = [name for name in extra if name.endswith(SHARD_SUFFIX)]
+        extra = [name for name in extra if name.endswith(SHARD_SUFFIXES[files.layout])]
     return sorted(extra)
 
 
@@ -204,14 +214,28 @@ def _remove_spills() -> None:
     _spilled.clear()
 
 
-def _spill(files: VersionFiles, tmp_dir: Path) -> VersionFiles:
+def _cached(files: VersionFiles, tmp_dir: Path, make) -> VersionFiles:
+    """The process's verified local copy of `files`, made by `make` once and
+    reused only while stat says none of its files was touched since."""
     key = (files.root, files.digest)
     if key in _spilled:
         copy, prints = _spilled[key]
         if all(fp.unchanged() for fp in prints):
-            return copy  # hashed as it was written, not touched since
+            return copy
         del _spilled[key]
     target = _spill_dir(tmp_dir) / files.digest
+    shutil.rmtree(target, ignore_errors=True)
+    try:
+        copy = make(files, target)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    _spilled[key] = (copy, [Fingerprint.of(path) for path in copy.paths])
+    return copy
+
+
+def _spill(files: VersionFiles, target: Path) -> VersionFiles:
+    """Download each object, hashing the bytes as they are written."""
     root = s3.S3Url.parse(files.root)
     changed = []
     for entry in files.entries:
@@ -227,13 +251,25 @@ def _spill(files: VersionFiles, tmp_dir: Path) -> VersionFiles:
         if sha != entry.sha256 or size != entry.bytes:
             changed.append(entry.path)
     if changed:
-        shutil.rmtree(target, ignore_errors=True)
         raise ChangedObjects(
             f"{len(changed)} object(s) under {files.root} no longer match the manifest of "
             f"{files.digest[:12]}: {', '.join(changed[:5])}",
             hint="see `datagov datasets verify`; restore the objects or ingest the data again",
             names=changed,
         )
-    copy = replace(files, root=str(target), in_place=False)
-    _spilled[key] = (copy, [Fingerprint.of(path) for path in copy.paths])
-    return copy
+    return replace(files, root=str(target), in_place=False)
+
+
+def _render(files: VersionFiles, target: Path) -> VersionFiles:
+    """Tar shards (local or in a bucket) as the image layout, decoded from
+    bytes hashed as read and checked against the manifest (lazy import: the
+    store does not otherwise depend on source readers)."""
+    from datagov.sources.webdataset import render_in_place
+    from datagov.store.manifest import build_manifest
+    from datagov.store.shards import Shard, ShardSet
+
+    target.mkdir(parents=True)
+    shards = ShardSet(files.root, [Shard(e.path, e.bytes) for e in files.entries])
+    render_in_place(shards, {e.path: (e.sha256, e.rows) for e in files.entries}, target)
+    rendered = build_manifest(target)
+    return VersionFiles(files.digest, str(target), tuple(rendered.files))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,22 +90,35 @@ def parquet_facts_of_bytes(con: duckdb.DuckDBPyConnection, data: bytes) -> tuple
 
 
 def build_manifest(folder: Path, con: duckdb.DuckDBPyConnection | None = None) -> Manifest:
-    """Hash every Parquet file under `folder`; all must share one schema."""
+    """Hash every Parquet file under `folder` (in parallel: hashlib releases
+    the GIL); all must share one schema."""
+    from concurrent.futures import ThreadPoolExecutor
+
     paths = sorted(folder.glob("*.parquet"))
     if not paths:
         raise InvalidInput(f"no Parquet files were written to {folder}")
-    files, schema = [], None
+    with ThreadPoolExecutor(min(len(paths), os.cpu_count() or 1)) as pool:
+        hashes = pool.map(sha256_file, paths)
+        facts = _facts_of(paths, con)
+        hashes = list(hashes)
+    schema = facts[0][1]
+    for path, (_rows, doc) in zip(paths, facts, strict=True):
+        if doc != schema:
+            raise InvalidInput(f"{path.name} has a different schema from {paths[0].name}")
+    return Manifest(
+        schema=schema,
+        files=[
+            FileEntry(path.name, sha, rows, path.stat().st_size)
+            for path, sha, (rows, _doc) in zip(paths, hashes, facts, strict=True)
+        ],
+    )
+
+
+def _facts_of(paths: list[Path], con: duckdb.DuckDBPyConnection | None) -> list[tuple[int, list[dict]]]:
     own = con is None
     con = con or duckdb.connect()
     try:
-        for path in paths:
-            rows, doc = parquet_facts(con, str(path))
-            if schema is None:
-                schema = doc
-            elif doc != schema:
-                raise InvalidInput(f"{path.name} has a different schema from {paths[0].name}")
-            files.append(FileEntry(path.name, sha256_file(path), rows, path.stat().st_size))
+        return [parquet_facts(con, str(path)) for path in paths]
     finally:
         if own:
             con.close()
-    return Manifest(schema=schema, files=files)

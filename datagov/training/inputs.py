@@ -93,7 +93,7 @@ def label_counts(ws: Workspace, version: Version, column: str) -> dict[int, tupl
         )
     if types[column] not in INTEGER_TYPES:
         raise InvalidInput(f"label column {column!r} of {version.ref} is {types[column]}, not integer class ids")
-    name_col = "label_name" if "label_name" in types and column == "label" else None
+    name_col = f"{column}_name" if f"{column}_name" in types else None  # e.g. label_name, fine_label_name
     name_sql = f"any_value({sql_ident(name_col)})" if name_col else "NULL"
     con = duckdb_connection()
     try:

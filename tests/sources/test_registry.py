@@ -15,7 +15,7 @@ def test_every_registered_reader_resolves_and_is_in_the_help():
         module, function = fmt.reader.split(":")
         assert callable(getattr(importlib.import_module(module), function)), name
         assert f"{name}: {fmt.help}" in FORMAT_HELP
-    assert ("auto", *REGISTRY) == FORMATS and set(IN_PLACE_FORMATS) == {"auto", "parquet"}
+    assert ("auto", *REGISTRY) == FORMATS and set(IN_PLACE_FORMATS) == {"auto", "parquet", "webdataset"}
 
 
 def test_an_unknown_format_lists_the_registered_ones(cli, tmp_path):

@@ -118,3 +118,37 @@ def test_ragged_row_deep_in_a_large_csv(cli, ws, tmp_path):
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == f"Error: cannot read CSV {src}: line 40001 has 2 fields, the header has 3"
     assert_nothing_written(ws)
+
+
+def test_a_large_table_is_stored_in_parts_of_bounded_size_in_row_order(cli, ws, tmp_path, monkeypatch):
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.locations import locate
+    from datagov.sources import tabular
+
+    monkeypatch.setattr(tabular, "PART_BYTES", 1 << 20)
+    rng = np.random.default_rng(0)
+    n = 400_000
+    pq.write_table(
+        pa.table({"i": np.arange(n), "r": rng.random(n), "s": [f"row {i}" for i in range(n)]}), tmp_path / "t.parquet"
+    )
+    assert cli("ingest", tmp_path / "t.parquet", "--name", "big", "--no-progress").exit_code == 0
+    digest = latest_digest(ws, "big")
+    with open_catalog(ws) as con:
+        files = locate(ws, con, digest)
+    assert len(files.entries) >= 3 and files.names == [f"part-{i:05d}.parquet" for i in range(len(files.entries))]
+    assert all(e.bytes < 3 << 20 for e in files.entries)
+    assert read_back(ws, digest).column("i").to_pylist() == list(range(n))  # parts in row order
+    assert cli("ingest", tmp_path / "t.parquet", "--name", "again", "--no-progress").exit_code == 0
+    assert latest_digest(ws, "again") == digest  # the same parts, byte for byte
+
+
+def test_a_glob_of_parquet_files(cli, ws, tmp_path):
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    for i in range(3):
+        pq.write_table(pa.table({"x": [i]}), tmp_path / "d" / f"train-{i}.parquet")
+    pq.write_table(pa.table({"x": [9]}), tmp_path / "d" / "test-0.parquet")
+    result = cli("ingest", f"{tmp_path}/d/train-*.parquet", "--name", "g", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert sorted(read_back(ws, latest_digest(ws, "g")).column("x").to_pylist()) == [0, 1, 2]
+    result = cli("ingest", f"{tmp_path}/d/nothing-*.parquet", "--name", "g2", "--no-progress")
+    assert result.exit_code == 1 and result.output.startswith("Error: no Parquet files match")

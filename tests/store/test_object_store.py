@@ -232,3 +232,79 @@ def test_a_verified_copy_touched_on_disk_is_downloaded_again(cli, ws, bucket):
         fh.write(b"\x00")
     again = files.usable(ws.tmp_dir)
     assert again is not first and sha256_file(again.paths[0]) == files.entries[0].sha256
+
+
+def digit_shards(admin, prefix: str, n_shards: int = 3, per_shard: int = 40) -> None:
+    """WebDataset shards of real 8x8 digits (PNG + .cls) written to the bucket."""
+    import io
+    import tarfile
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from tests.conftest import png_bytes
+
+    digits = load_digits()
+    pixels = (digits.images * 255 / 16).astype(np.uint8)
+    for s in range(n_shards):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            for i in range(s * per_shard, (s + 1) * per_shard):
+                for ext, data in (("png", png_bytes(pixels[i])), ("cls", str(digits.target[i]).encode())):
+                    info = tarfile.TarInfo(f"{i:05d}.{ext}")
+                    info.size = len(data)
+                    tf.addfile(info, io.BytesIO(data))
+        with admin.open_output_stream(f"{prefix}/shard-{s:04d}.tar") as out:
+            out.write(buf.getvalue())
+
+
+def test_webdataset_shards_in_a_bucket_are_trained_on_in_place_and_changes_are_named(cli, ws, bucket, s3_server):
+    admin = s3_admin(s3_server)
+    prefix = f"{bucket.removeprefix('s3://')}/wds"
+    digit_shards(admin, prefix)
+    result = cli("ingest", f"{bucket}/wds", "--name", "web", "--in-place")
+    assert result.exit_code == 0, result.output
+    assert "webdataset" in result.output and "registered in place" in result.output
+    assert not any(ws.store_dir.iterdir())
+    with open_catalog(ws) as con:
+        files = locate(ws, con, con.execute("SELECT digest FROM versions").fetchall()[0][0])
+    assert files.layout == "webdataset" and all(e.etag for e in files.entries)
+    assert [e.rows for e in files.entries] == [40, 40, 40]
+    assert cli("expectations", "suggest", "web", "--suite", "web").exit_code == 0
+    assert cli("validate", "web", "--suite", "web").exit_code == 0
+    result = cli("pretrain", SPEC, *TINY, "data.dataset=web", "data.suites=[web]", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert cli("datasets", "verify", "web", "--quick").exit_code == 0
+
+    with admin.open_output_stream(f"{prefix}/shard-0001.tar") as out:  # rewritten
+        out.write(b"\0" * 512)
+    admin.delete_file(f"{prefix}/shard-0002.tar")  # deleted
+    digit_shards(admin, f"{prefix}/more", n_shards=1, per_shard=2)  # added
+    result = cli("datasets", "verify", "web", "--quick")
+    assert result.exit_code == 3
+    found = {line.split()[1].rstrip(":"): line.split()[0] for line in result.output.splitlines() if line[:2] == "  "}
+    assert found == {"shard-0001.tar": "size", "shard-0002.tar": "missing", "more/shard-0000.tar": "added"}
+    gate = cli("pretrain", SPEC, *TINY, "data.dataset=web", "data.suites=[web]", "--no-progress")
+    assert gate.exit_code == 4 and "shard-0002.tar" in gate.output
+    audit = cli("audit", "run", "--dataset", "web", "--json")
+    assert audit.exit_code == 3
+    doc = json.loads(audit.stdout)
+    messages = " ".join(f["message"] for v in doc["versions"] for f in v["findings"])
+    assert all(n in messages for n in ("shard-0001.tar", "shard-0002.tar", "more/shard-0000.tar"))
+    assert doc["versions"][0]["models"] == ["digits-autoencoder/1"]
+
+
+def test_parquet_and_tar_shards_in_a_bucket_are_copied_by_ingest(cli, ws, bucket, s3_server):
+    admin = s3_admin(s3_server)
+    raw = f"{bucket.removeprefix('s3://')}/raw"
+    shards(admin, raw)
+    digit_shards(admin, f"{raw}/wds", n_shards=2, per_shard=5)
+    result = cli("ingest", f"{bucket}/raw/part-*.parquet", "--name", "table", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "30" in result.output  # rows of the three shards
+    result = cli("ingest", f"{bucket}/raw/wds", "--name", "web", "--format", "webdataset", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "10" in result.output and "stored" in result.output
+    result = cli("ingest", f"{bucket}/raw/wds", "--name", "web2", "--no-progress")
+    assert result.exit_code == 1 and "pass --format parquet or --format webdataset" in result.output
+    assert cli("ingest", f"{bucket}/raw/wds/*.tar", "--name", "web3", "--no-progress").exit_code == 0

@@ -1,0 +1,162 @@
+"""Hugging Face `datasets` Parquet with an image column.
+
+`datasets` stores an `Image` feature as `struct<bytes: binary, path: string>`
+and a `ClassLabel` as an integer column whose names live in the file's
+`huggingface` metadata. Such a source becomes an image version: the image
+column becomes `image` (encoded bytes, as every image version has), its
+`path` becomes `path`, the other columns are kept under their own names,
+each class-label column gains `<column>_name`, and the feature columns
+(`height`, `width`, `channels`, `mean`, `std`, `pixel_hash`) are computed
+with the one decoder, in worker processes.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datagov.errors import SourceError
+from datagov.sources import IngestOptions, SourceResult
+from datagov.sources.image_features import decode_blobs
+from datagov.sources.images import FILE_BYTES, FILE_ROWS, ROW_GROUP, run_chunks
+
+BATCH = 512  # rows handed to a worker at once
+FEATURES = [
+    pa.field("height", pa.int32()),
+    pa.field("width", pa.int32()),
+    pa.field("channels", pa.int32()),
+    pa.field("mean", pa.float64()),
+    pa.field("std", pa.float64()),
+    pa.field("pixel_hash", pa.string()),
+]
+OWN = {"image", "format", "path", *(f.name for f in FEATURES)}
+
+
+def class_labels(path: str) -> dict[str, list[str]]:
+    """{column: class names} from the `huggingface` metadata of a Parquet file."""
+    metadata = pq.read_schema(path).metadata or {}
+    try:
+        features = json.loads(metadata.get(b"huggingface", b"{}")).get("info", {}).get("features", {})
+    except (ValueError, AttributeError):
+        return {}
+    return {
+        name: list(spec.get("names", []))
+        for name, spec in (features.items() if isinstance(features, dict) else [])
+        if isinstance(spec, dict) and spec.get("_type") == "ClassLabel"
+    }
+
+
+class HFImageWriter:
+    """Writes each decoded chunk beside the source rows it came from (the
+    batches are queued in the order their chunks were handed out)."""
+
+    def __init__(self, out: Path, image_col: str, schema: pa.Schema, labels: dict[str, list[str]]) -> None:
+        self.out, self.image_col, self.labels = out, image_col, labels
+        self.keep = [f for f in schema if f.name != image_col]
+        self.schema = pa.schema(
+            [pa.field("image", pa.binary()), pa.field("format", pa.string()), pa.field("path", pa.string())]
+            + self.keep
+            + [pa.field(f"{name}_name", pa.string()) for name in labels]
+            + FEATURES
+        )
+        self.pending: collections.deque[pa.RecordBatch] = collections.deque()
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._part = self._in_part = self._part_bytes = 0
+
+    def add(self, rows: dict[str, list]) -> None:
+        batch = self.pending.popleft()
+        if not rows["image"]:
+            return
+        kept = batch.take(pa.array(rows["label"], pa.int64()))  # `label` carries the row's index in its batch
+        columns = [pa.array(rows["image"], pa.binary()), pa.array(rows["format"]), pa.array(rows["path"])]
+        columns += [kept.column(f.name) for f in self.keep]
+        for name, names in self.labels.items():
+            ids = kept.column(name).to_pylist()
+            columns.append(pa.array([names[i] if i is not None and 0 <= i < len(names) else None for i in ids]))
+        columns += [pa.array(rows[f.name], f.type) for f in FEATURES]
+        self._write(pa.Table.from_arrays(columns, schema=self.schema), sum(len(b) for b in rows["image"]))
+
+    def _write(self, table: pa.Table, size: int) -> None:
+        if self._writer is None or self._in_part >= FILE_ROWS or self._part_bytes >= FILE_BYTES:
+            self.close()
+            part = self.out / f"part-{self._part:05d}.parquet"
+            self._writer = pq.ParquetWriter(part, self.schema, compression="zstd")
+            self._part += 1
+            self._in_part = self._part_bytes = 0
+        self._writer.write_table(table, row_group_size=ROW_GROUP)
+        self.rows += table.num_rows
+        self._in_part += table.num_rows
+        self._part_bytes += size
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _chunks(batches: Iterator[pa.RecordBatch], writer: HFImageWriter, image_col: str) -> Iterator[list]:
+    seen = 0
+    for batch in batches:
+        images = batch.column(image_col)
+        data, paths = images.field("bytes").to_pylist(), images.field("path").to_pylist()
+        writer.pending.append(batch)
+        chunk = []
+        for i, (blob, name) in enumerate(zip(data, paths, strict=True)):
+            chunk.append((blob or b"", name or f"row-{seen + i}", i))
+        seen += batch.num_rows
+        yield chunk
+
+
+def write_hf_images(con, reader: str, image_col: str, source: str, out: Path, opts: IngestOptions, first: str):
+    """Decode the image column of Hugging Face Parquet into an image version."""
+    stream = con.sql(f"SELECT * FROM {reader}").to_arrow_reader(BATCH)
+    clash = sorted(OWN & {f.name for f in stream.schema if f.name != image_col})
+    if clash:
+        raise SourceError(
+            f"{source} has column(s) {', '.join(clash)}, which datagov computes for images",
+            hint="rename them before ingesting",
+        )
+    labels = {k: v for k, v in class_labels(first).items() if k in stream.schema.names}
+    label = opts.label or next(iter(labels), None)
+    if label is None and "label" in stream.schema.names and pa.types.is_integer(stream.schema.field("label").type):
+        label = "label"
+    writer = HFImageWriter(out, image_col, stream.schema, labels)
+    rejects: list[tuple[str, str]] = []
+
+    def on_bad(bad: list[tuple[str, str]]) -> None:
+        if not opts.skip_bad:
+            name, reason = bad[0]
+            raise SourceError(
+                f"cannot decode image {name!r} of column {image_col!r} in {source}: {reason}; nothing was ingested",
+                hint="pass --skip-bad to skip undecodable images (they are recorded as rejects)",
+            )
+        rejects.extend(bad)
+
+    try:
+        run_chunks(
+            partial(decode_blobs, max_pixels=opts.max_pixels),
+            _chunks(iter(stream), writer, image_col),
+            None,
+            writer,
+            workers=opts.workers,
+            label="decoding images",
+            show_progress=opts.show_progress,
+            on_bad=on_bad,
+        )
+    finally:
+        writer.close()
+    if writer.rows == 0:
+        raise SourceError(f"no readable images in column {image_col!r} of {source}")
+    return SourceResult(
+        modality="image",
+        label_column=label,
+        rejects=rejects,
+        details={"image_column": image_col, "class_labels": labels, "skipped": len(rejects)},
+    )

@@ -1,0 +1,304 @@
+"""WebDataset tar shards: a sample is the run of consecutive tar members that
+share a key (`KEY.png`, `KEY.cls`, ...), the key being a member's path up to
+the first '.' of its file name, as the `webdataset` package reads them.
+
+- an image member (`png`, `jpg`, `jpeg`, `webp`, ...) is the sample's image;
+- a `cls` member (an integer as text) or a `json` member with an integer
+  `label` (or `cls`) is its label; a shard is labelled all through or not at all;
+- a key seen twice in one shard, or a sample without an image, is bad input.
+
+Ingest (`--format webdataset`) copies the samples into the image layout every
+image version has (encoded bytes plus feature columns). `--in-place` instead
+hashes the shards and counts their samples from the tar headers alone, and
+`render_in_place` turns them into that layout, from bytes hashed as read,
+when a version is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from datagov.errors import IntegrityError, SourceError
+from datagov.sources import IngestOptions, SourceResult
+from datagov.sources.image_features import decode_blobs
+from datagov.sources.images import ImageParquetWriter, run_chunks
+from datagov.store.shards import ShardSet, find_shards
+
+SUFFIXES = (".tar",)
+IMAGE_EXTS = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff", "ppm", "pgm")
+LABEL_EXTS = ("cls", "json")
+CHUNK = 512  # samples handed to a worker at once
+
+
+class BadShard(Exception):
+    """A shard that breaks WebDataset's rules (says which key and why)."""
+
+
+def split_member(name: str) -> tuple[str, str]:
+    """(key, extension): `a/b/x.seg.png` -> (`a/b/x`, `seg.png`)."""
+    folder, _, base = name.rpartition("/")
+    stem, _, ext = base.partition(".")
+    return (f"{folder}/{stem}" if folder else stem), ext.lower()
+
+
+@dataclass
+class Sample:
+    key: str
+    members: dict[str, bytes | None]  # extension -> bytes (None when only names were read)
+
+    @property
+    def image_ext(self) -> str | None:
+        return next((ext for ext in IMAGE_EXTS if ext in self.members), None)
+
+    @property
+    def labelled(self) -> bool:
+        return any(ext in self.members for ext in LABEL_EXTS)
+
+    def label(self) -> int | None:
+        """The integer label, or None when the sample has none; BadShard if unreadable."""
+        if "cls" in self.members:
+            text = (self.members["cls"] or b"").decode("utf-8", "replace").strip()
+            try:
+                return int(text)
+            except ValueError:
+                raise BadShard(f"{self.key}.cls holds {text[:20]!r}, not an integer class id") from None
+        if "json" in self.members:
+            try:
+                doc = json.loads(self.members["json"] or b"")
+            except ValueError:
+                raise BadShard(f"{self.key}.json is not valid JSON") from None
+            value = doc.get("label", doc.get("cls")) if isinstance(doc, dict) else None
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise BadShard(f"{self.key}.json has no integer 'label' (or 'cls')")
+            return value
+        return None
+
+
+def iter_samples(stream, *, read: bool = True) -> Iterator[Sample]:
+    """Samples of one tar stream, in order; `read=False` reads names only
+    (the bytes still stream past, so a hashing reader sees all of them)."""
+    seen: set[str] = set()
+    current: Sample | None = None
+    try:
+        archive = tarfile.open(fileobj=stream, mode="r|*")  # noqa: SIM115 (closed by the `with` below)
+    except tarfile.TarError as exc:
+        raise BadShard(f"not a tar archive ({exc})") from None
+    with archive:
+        try:
+            for member in archive:
+                if not member.isfile():
+                    continue  # folders; links and devices are never read
+                key, ext = split_member(member.name)
+                if key.rsplit("/", 1)[-1].startswith(".") or not ext:
+                    continue  # hidden files and files without an extension are not sample members
+                if current is None or key != current.key:
+                    if current is not None:
+                        yield current
+                    if key in seen:
+                        raise BadShard(f"key {key!r} appears twice; a sample's members must be consecutive")
+                    seen.add(key)
+                    current = Sample(key, {})
+                if ext in current.members:
+                    raise BadShard(f"{key}.{ext} appears twice")
+                current.members[ext] = archive.extractfile(member).read() if read else None
+        except tarfile.TarError as exc:
+            raise BadShard(f"truncated or corrupt tar ({exc})") from None
+    if current is not None:
+        yield current
+
+
+class HashingReader(io.RawIOBase):
+    """A read-only stream that hashes what passes through it."""
+
+    def __init__(self, raw) -> None:
+        self.raw, self.sha, self.size = raw, hashlib.sha256(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self.sha.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+@dataclass(frozen=True)
+class ShardCount:
+    sha256: str
+    size: int
+    samples: int
+    labelled: bool
+
+
+def count_shard(raw, shard: str) -> ShardCount:
+    """Hash a tar stream and count its samples from the member names alone."""
+    reader = HashingReader(raw)
+    samples, labelled = 0, None
+    try:
+        for sample in iter_samples(reader, read=False):
+            _require_image(sample)
+            if labelled is None:
+                labelled = sample.labelled
+            elif sample.labelled != labelled:
+                raise BadShard(_mixed_labels(sample))
+            samples += 1
+    except BadShard as exc:
+        hint = "fix the shard, or ingest without --in-place with --skip-bad"
+        raise SourceError(f"{shard}: {exc}", hint=hint) from None
+    reader.drain()  # the tar's end blocks count in the hash too
+    return ShardCount(reader.sha.hexdigest(), reader.size, samples, bool(labelled))
+
+
+def _require_image(sample: Sample) -> None:
+    if sample.image_ext is None:
+        found = ", ".join(sorted(sample.members)) or "nothing"
+        raise BadShard(f"sample {sample.key!r} has no image member (found {found}; expected one of png, jpg, webp...)")
+
+
+def _mixed_labels(sample: Sample) -> str:
+    has = "has" if sample.labelled else "lacks"
+    return f"sample {sample.key!r} {has} a label (.cls/.json) where earlier ones do not"
+
+
+def _shard_items(data: bytes, shard: str, labelled: list) -> Iterator[tuple[bytes, str, int | None]]:
+    """(image bytes, name, label) of each sample of one shard; `labelled`
+    holds whether the dataset has labels once the first sample said so."""
+    for sample in iter_samples(io.BytesIO(data)):
+        _require_image(sample)
+        if not labelled:
+            labelled.append(sample.labelled)
+        elif sample.labelled != labelled[0]:
+            raise BadShard(_mixed_labels(sample))
+        ext = sample.image_ext
+        yield sample.members[ext] or b"", f"{shard}/{sample.key}.{ext}", sample.label()
+
+
+def _chunks(items: Iterator) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _all_items(shards: ShardSet, labelled: list) -> Iterator[tuple[bytes, str, int | None]]:
+    for shard in shards.shards:
+        data, _sha, _etag = shards.read(shard)
+        try:
+            yield from _shard_items(data, shard.name, labelled)
+        except BadShard as exc:
+            raise SourceError(f"{shard.name} under {shards.root}: {exc}; nothing was ingested") from None
+
+
+def write_webdataset(source: str, out: Path, opts: IngestOptions) -> SourceResult:
+    """Copy the samples of tar shards (a file, a folder, a glob or an s3:// prefix)."""
+    shards = find_shards(source, SUFFIXES)
+    if not shards.shards:
+        raise SourceError(f"no .tar shards in {source}", hint="WebDataset sources are .tar shards")
+    labelled: list[bool] = []
+    rejects: list[tuple[str, str]] = []
+    items = _all_items(shards, labelled)
+    first = next(items, None)  # the first sample says whether the data set is labelled
+    if first is None:
+        raise SourceError(f"source is empty: the shards in {source} hold no samples")
+    writer = ImageParquetWriter(out, labelled[0])
+    run_chunks(
+        partial(decode_blobs, max_pixels=opts.max_pixels),
+        _chunks(_prepend(first, items)),
+        None,
+        writer,
+        workers=opts.workers,
+        label="decoding shards",
+        show_progress=opts.show_progress,
+        on_bad=partial(_on_bad, source, opts.skip_bad, rejects),
+    )
+    if writer.rows == 0:
+        raise SourceError(f"no readable images in {source}: every sample failed to decode")
+    return SourceResult(
+        modality="image",
+        label_column="label" if labelled[0] else None,
+        rejects=rejects,
+        details={"shards": len(shards.shards), "skipped": len(rejects)},
+    )
+
+
+def _prepend(first, rest: Iterator) -> Iterator:
+    yield first
+    yield from rest
+
+
+def _on_bad(source: str, skip_bad: bool, rejects: list, bad: list[tuple[str, str]]) -> None:
+    if not skip_bad:
+        name, reason = bad[0]
+        raise SourceError(
+            f"cannot decode {name!r} in {source}: {reason}; nothing was ingested",
+            hint="fix the shard, or pass --skip-bad to skip undecodable samples (they are recorded as rejects)",
+        )
+    rejects.extend(bad)
+
+
+def render_in_place(shards: ShardSet, expected: dict[str, tuple[str, int]], out: Path) -> None:
+    """Write the image layout of shards registered in place into `out`, from
+    bytes hashed as read: `expected` maps each shard to its manifest (sha256,
+    samples); a shard that differs, or a sample that does not decode, stops it.
+    (Whether there are labels follows from the same bytes registration read.)"""
+    from datagov.store.files import ChangedObjects
+
+    seen: list[bool] = []
+
+    def items() -> Iterator[tuple[bytes, str, int | None]]:
+        for shard in shards.shards:
+            data, sha, _etag = shards.read(shard)
+            if sha != expected[shard.name][0]:
+                raise ChangedObjects(
+                    f"{shard.name} under {shards.root} no longer matches the manifest",
+                    hint="see `datagov datasets verify`; restore the shard or register the shards again",
+                    names=[shard.name],
+                )
+            count = 0
+            for item in _shard_items(data, shard.name, seen):
+                count += 1
+                yield item
+            if count != expected[shard.name][1]:
+                raise IntegrityError(f"{shard.name} holds {count} samples, the manifest says {expected[shard.name][1]}")
+
+    def on_bad(bad: list[tuple[str, str]]) -> None:
+        name, reason = bad[0]
+        raise IntegrityError(
+            f"cannot decode {name} under {shards.root}: {reason}",
+            hint="a version registered in place uses every sample; remove the sample and register the shards "
+            "again, or ingest them without --in-place with --skip-bad",
+        )
+
+    try:
+        stream = items()
+        first = next(stream)
+        writer = ImageParquetWriter(out, seen[0])
+        run_chunks(
+            decode_blobs,
+            _chunks(_prepend(first, stream)),
+            None,
+            writer,
+            workers=None,
+            label="reading shards",
+            show_progress=False,
+            on_bad=on_bad,
+        )
+    except BadShard as exc:
+        raise IntegrityError(f"a shard under {shards.root}: {exc}") from None
