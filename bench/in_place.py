@@ -1,9 +1,10 @@
 """In-place registration benchmark: `datagov ingest s3://... --in-place` of
-N Parquet shards on a local S3-compatible server (moto) against reading every
-byte of the same objects with pyarrow's S3 filesystem (same threads), in
-turns, same run. Target: ratio <= 1.3.
+N shards on a local S3-compatible server (moto) against reading every byte of
+the same objects with pyarrow's S3 filesystem (same threads), in turns, same
+run. Target: ratio <= 1.3. The issue's case is a WebDataset of 200 tar
+shards of 1,000 32x32 PNGs each; `parquet` runs the same with Parquet shards.
 
-  python -m bench.in_place [SHARDS] [ROWS_PER_SHARD]
+  python -m bench.in_place [webdataset|parquet] [SHARDS] [ROWS_PER_SHARD]
 """
 
 from __future__ import annotations
@@ -40,6 +41,17 @@ def start_server() -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError("moto server did not start")
+
+
+def write_tar_shards(fs, shards: int, rows: int) -> int:
+    from bench.wds_shards import write_shards
+
+    def put(name: str, data: bytes) -> None:
+        with fs.open_output_stream(f"{BUCKET}/shards/{name}") as out:
+            out.write(data)
+
+    fs.create_dir(BUCKET)
+    return write_shards(put, shards, rows)
 
 
 def write_shards(fs, shards: int, rows: int) -> int:
@@ -79,7 +91,7 @@ def register(ws: Path) -> float:
     return run([*DATAGOV, "--workspace", str(ws), "ingest", f"s3://{BUCKET}/shards", "--name", "b", "--in-place"])
 
 
-def main(shards: int = 200, rows: int = 1000) -> None:
+def main(layout: str = "webdataset", shards: int = 200, rows: int = 1000) -> None:
     from pyarrow import fs as pafs
 
     proc, endpoint = start_server()
@@ -87,15 +99,20 @@ def main(shards: int = 200, rows: int = 1000) -> None:
     os.environ.update({**env, "AWS_ENDPOINT_URL": endpoint})
     try:
         admin = pafs.S3FileSystem(endpoint_override=endpoint.split("//")[1], scheme="http", allow_bucket_creation=True)
-        size = write_shards(admin, shards, rows)
-        keys = [f"{BUCKET}/shards/part-{i:05d}.parquet" for i in range(shards)]
+        if layout == "webdataset":
+            size = write_tar_shards(admin, shards, rows)
+            keys = [f"{BUCKET}/shards/shard-{i:05d}.tar" for i in range(shards)]
+        else:
+            size = write_shards(admin, shards, rows)
+            keys = [f"{BUCKET}/shards/part-{i:05d}.parquet" for i in range(shards)]
         base, cand = alternate(lambda: read_every_byte(admin, keys), lambda: register(OUT / "in-place-ws"), 3)
     finally:
         proc.terminate()
         proc.wait()
-    print(f"# {machine()}; {shards} shards, {shards * rows:,} rows, {size / 1e6:,.0f} MB on a local moto server")
+    what = "images" if layout == "webdataset" else "rows"
+    print(f"# {machine()}; {shards} shards, {shards * rows:,} {what}, {size / 1e6:,.0f} MB on a local moto server")
     report(
-        "in-place registration of Parquet shards on S3",
+        f"in-place registration of {layout} shards on S3",
         "read every byte (pyarrow S3, 8 threads)",
         base,
         "datagov ingest s3://... --in-place",
@@ -106,4 +123,4 @@ def main(shards: int = 200, rows: int = 1000) -> None:
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))
+    main(sys.argv[1] if len(sys.argv) > 1 else "webdataset", *(int(a) for a in sys.argv[2:4]))

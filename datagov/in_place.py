@@ -83,13 +83,17 @@ def _tar_entry(shards: ShardSet, shard: Shard) -> tuple[FileEntry, bool]:
 
     if shards.remote:
         url = s3.S3Url.parse(shards.root).child(shard.name)
-        with s3.store_errors(f"cannot read {url}"), s3.filesystem().open_input_stream(url.path) as fh:
+        # buffered: the tar reader asks for 10 KB at a time, each of which would be a request
+        with (
+            s3.store_errors(f"cannot read {url}"),
+            s3.filesystem().open_input_stream(url.path, buffer_size=s3.CHUNK) as fh,
+        ):
             etag = fh.metadata().get("ETag", b"").decode().strip('"')
-            counted = count_shard(fh, shard.name)
+            counted = count_shard(fh, shard.name, shard.size)
     else:
         fd = os.open(os.path.join(shards.root, shard.name), os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as fh:
-            counted, etag = count_shard(fh, shard.name), None
+            counted, etag = count_shard(fh, shard.name, shard.size), None
     return FileEntry(shard.name, counted.sha256, counted.samples, counted.size, etag), counted.labelled
 
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -29,12 +28,15 @@ from datagov.errors import IntegrityError, SourceError
 from datagov.sources import IngestOptions, SourceResult
 from datagov.sources.image_features import decode_blobs
 from datagov.sources.images import ImageParquetWriter, run_chunks
+from datagov.sources.tar_members import HashingStream, TarError, fast_names, members
 from datagov.store.shards import ShardSet, find_shards
 
 SUFFIXES = (".tar",)
 IMAGE_EXTS = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff", "ppm", "pgm")
 LABEL_EXTS = ("cls", "json")
 CHUNK = 512  # samples handed to a worker at once
+IN_MEMORY = 256 << 20  # shards up to this size are counted from memory at registration
+_IMAGE_SET, _LABEL_SET = frozenset(IMAGE_EXTS), frozenset(LABEL_EXTS)
 
 
 class BadShard(Exception):
@@ -43,9 +45,8 @@ class BadShard(Exception):
 
 def split_member(name: str) -> tuple[str, str]:
     """(key, extension): `a/b/x.seg.png` -> (`a/b/x`, `seg.png`)."""
-    folder, _, base = name.rpartition("/")
-    stem, _, ext = base.partition(".")
-    return (f"{folder}/{stem}" if folder else stem), ext.lower()
+    dot = name.find(".", name.rfind("/") + 1)
+    return (name, "") if dot < 0 else (name[:dot], name[dot + 1 :].lower())
 
 
 @dataclass
@@ -55,11 +56,14 @@ class Sample:
 
     @property
     def image_ext(self) -> str | None:
-        return next((ext for ext in IMAGE_EXTS if ext in self.members), None)
+        found = _IMAGE_SET.intersection(self.members)
+        if len(found) > 1:  # several images: the first in IMAGE_EXTS' order
+            return next(ext for ext in IMAGE_EXTS if ext in found)
+        return next(iter(found), None)
 
     @property
     def labelled(self) -> bool:
-        return any(ext in self.members for ext in LABEL_EXTS)
+        return not _LABEL_SET.isdisjoint(self.members)
 
     def label(self) -> int | None:
         """The integer label, or None when the sample has none; BadShard if unreadable."""
@@ -81,58 +85,38 @@ class Sample:
         return None
 
 
-def iter_samples(stream, *, read: bool = True) -> Iterator[Sample]:
+def iter_samples(stream: HashingStream, *, read: bool = True) -> Iterator[Sample]:
     """Samples of one tar stream, in order; `read=False` reads names only
-    (the bytes still stream past, so a hashing reader sees all of them)."""
+    (the bytes still pass through the stream's hash)."""
+    try:
+        yield from group_samples(members(stream, read=read))
+    except TarError as exc:
+        raise BadShard(str(exc)) from None
+
+
+def group_samples(pairs: Iterable[tuple[str, bytes | None]]) -> Iterator[Sample]:
+    """(member name, bytes) in tar order -> samples: the one grouping rule,
+    used to count at registration and to read at use."""
     seen: set[str] = set()
     current: Sample | None = None
-    try:
-        archive = tarfile.open(fileobj=stream, mode="r|*")  # noqa: SIM115 (closed by the `with` below)
-    except tarfile.TarError as exc:
-        raise BadShard(f"not a tar archive ({exc})") from None
-    with archive:
-        try:
-            for member in archive:
-                if not member.isfile():
-                    continue  # folders; links and devices are never read
-                key, ext = split_member(member.name)
-                if key.rsplit("/", 1)[-1].startswith(".") or not ext:
-                    continue  # hidden files and files without an extension are not sample members
-                if current is None or key != current.key:
-                    if current is not None:
-                        yield current
-                    if key in seen:
-                        raise BadShard(f"key {key!r} appears twice; a sample's members must be consecutive")
-                    seen.add(key)
-                    current = Sample(key, {})
-                if ext in current.members:
-                    raise BadShard(f"{key}.{ext} appears twice")
-                current.members[ext] = archive.extractfile(member).read() if read else None
-        except tarfile.TarError as exc:
-            raise BadShard(f"truncated or corrupt tar ({exc})") from None
+    for name, data in pairs:
+        if name[name.rfind("/") + 1 : name.rfind("/") + 2] == ".":
+            continue  # hidden files (.DS_Store and friends) are not sample members
+        key, ext = split_member(name)
+        if not ext:
+            continue  # nor are files without an extension
+        if current is None or key != current.key:
+            if current is not None:
+                yield current
+            if key in seen:
+                raise BadShard(f"key {key!r} appears twice; a sample's members must be consecutive")
+            seen.add(key)
+            current = Sample(key, {})
+        if ext in current.members:
+            raise BadShard(f"{key}.{ext} appears twice")
+        current.members[ext] = data
     if current is not None:
         yield current
-
-
-class HashingReader(io.RawIOBase):
-    """A read-only stream that hashes what passes through it."""
-
-    def __init__(self, raw) -> None:
-        self.raw, self.sha, self.size = raw, hashlib.sha256(), 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self.raw.read(len(buffer))
-        buffer[: len(data)] = data
-        self.sha.update(data)
-        self.size += len(data)
-        return len(data)
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
 
 
 @dataclass(frozen=True)
@@ -143,23 +127,38 @@ class ShardCount:
     labelled: bool
 
 
-def count_shard(raw, shard: str) -> ShardCount:
-    """Hash a tar stream and count its samples from the member names alone."""
-    reader = HashingReader(raw)
-    samples, labelled = 0, None
+def count_shard(raw, shard: str, size: int | None = None) -> ShardCount:
+    """Hash a tar stream and count its samples from the member names alone.
+    A shard of known size up to IN_MEMORY is read whole and its headers
+    found with numpy; larger ones (or unusual layouts) stream through `members`."""
     try:
-        for sample in iter_samples(reader, read=False):
-            _require_image(sample)
-            if labelled is None:
-                labelled = sample.labelled
-            elif sample.labelled != labelled:
-                raise BadShard(_mixed_labels(sample))
-            samples += 1
-    except BadShard as exc:
+        if size is not None and size <= IN_MEMORY:
+            data = raw.read()
+            names = fast_names(data)
+            sha = hashlib.sha256(data).hexdigest()
+            if names is not None:
+                samples, labelled = _count(group_samples((n.decode("utf-8", "backslashreplace"), None) for n in names))
+                return ShardCount(sha, len(data), samples, labelled)
+            raw = io.BytesIO(data)
+        reader = HashingStream(raw)
+        samples, labelled = _count(iter_samples(reader, read=False))
+        reader.drain()  # the tar's end blocks count in the hash too
+        return ShardCount(reader.sha256, reader.size, samples, labelled)
+    except (BadShard, TarError) as exc:
         hint = "fix the shard, or ingest without --in-place with --skip-bad"
         raise SourceError(f"{shard}: {exc}", hint=hint) from None
-    reader.drain()  # the tar's end blocks count in the hash too
-    return ShardCount(reader.sha.hexdigest(), reader.size, samples, bool(labelled))
+
+
+def _count(samples: Iterable[Sample]) -> tuple[int, bool]:
+    count, labelled = 0, None
+    for sample in samples:
+        _require_image(sample)
+        if labelled is None:
+            labelled = sample.labelled
+        elif sample.labelled != labelled:
+            raise BadShard(_mixed_labels(sample))
+        count += 1
+    return count, bool(labelled)
 
 
 def _require_image(sample: Sample) -> None:
@@ -176,7 +175,7 @@ def _mixed_labels(sample: Sample) -> str:
 def _shard_items(data: bytes, shard: str, labelled: list) -> Iterator[tuple[bytes, str, int | None]]:
     """(image bytes, name, label) of each sample of one shard; `labelled`
     holds whether the dataset has labels once the first sample said so."""
-    for sample in iter_samples(io.BytesIO(data)):
+    for sample in iter_samples(HashingStream(io.BytesIO(data), hashed=False)):
         _require_image(sample)
         if not labelled:
             labelled.append(sample.labelled)
