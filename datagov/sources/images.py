@@ -22,6 +22,10 @@ from datagov.sources.image_features import COLUMNS
 ROW_GROUP = 4096  # rows per row group: the unit training shards stream
 FILE_ROWS = 262_144  # rows per Parquet file before the next part starts...
 FILE_BYTES = 256 << 20  # ...or encoded image bytes: parts of bounded size an engine can split
+# Encoded images are compressed already: zstd would spend more time on them
+# than on everything else a worker does, for a percent or two.
+_FEATURE_COLUMNS = ("format", "path", "label", "label_name", "height", "width", "channels", "mean", "std", "pixel_hash")
+COMPRESSION = {"image": "none", **dict.fromkeys(_FEATURE_COLUMNS, "zstd")}
 IN_PROCESS_BELOW = 2048  # fewer items than this are not worth a worker pool
 
 
@@ -64,8 +68,11 @@ def image_schema_doc(labelled: bool) -> list[dict]:
 class ImageParquetWriter:
     """Buffers columns and writes fixed-size row groups, rolling over to new parts."""
 
-    def __init__(self, out: Path, labelled: bool, label_names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, out: Path, labelled: bool, label_names: Sequence[str] | None = None, prefix: str | None = None
+    ) -> None:
         self.out = out
+        self.prefix = prefix  # parts named PREFIX-NNN.parquet (one writer per worker), else part-NNNNN.parquet
         self.schema = image_schema(labelled)
         self.labelled = labelled
         self.label_names = list(label_names) if label_names else None
@@ -96,8 +103,8 @@ class ImageParquetWriter:
         if self._writer is None or self._in_part >= FILE_ROWS or self._part_bytes >= FILE_BYTES:
             if self._writer is not None:
                 self._writer.close()
-            path = self.out / f"part-{self._part:05d}.parquet"
-            self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+            name = f"{self.prefix}-{self._part:03d}" if self.prefix else f"part-{self._part:05d}"
+            self._writer = pq.ParquetWriter(self.out / f"{name}.parquet", self.schema, compression=COMPRESSION)
             self._part += 1
             self._in_part = 0
             self._part_bytes = 0

@@ -197,7 +197,13 @@ def _data(stream: HashingStream, size: int, padded: int, name: str, read: bool) 
 
 
 def fast_names(data: bytes) -> list[bytes] | None:
-    """Names of the regular members of an in-memory tar, found with numpy:
+    """Names of the regular members of an in-memory tar (see `fast_members`)."""
+    found = fast_members(data)
+    return None if found is None else found[0]
+
+
+def fast_members(data: bytes) -> tuple[list[bytes], list[int], list[int]] | None:
+    """(names, data offsets, sizes) of the regular members of an in-memory tar, found with numpy:
     the common layout (ustar headers with 11-digit octal sizes, regular files
     and folders, no long names) is recognised for all headers at once and the
     header chain walked through a table. None when anything is unusual; the
@@ -230,12 +236,15 @@ def fast_names(data: bytes) -> list[bytes] | None:
         return None
     if not _sums_match(headers):
         raise TarError("not a tar archive, or a corrupt header (checksum mismatch)")
-    files = headers[kinds != 53]
+    regular = kinds != 53
+    files = headers[regular]
     names = [row[:100].tobytes().split(b"\0", 1)[0] for row in files]
     prefixes = files[:, 345]
     for i in np.nonzero(prefixes)[0].tolist():
         names[i] = files[i, 345:500].tobytes().split(b"\0", 1)[0] + b"/" + names[i]
-    return names
+    chain_blocks = np.asarray(chain, np.int64)[regular]
+    by_block = dict(zip(candidates.tolist(), sizes.tolist(), strict=True))
+    return names, ((chain_blocks + 1) * BLOCK).tolist(), [by_block[b] for b in chain_blocks.tolist()]
 
 
 def _sums_match(headers) -> bool:

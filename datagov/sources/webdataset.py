@@ -10,8 +10,8 @@ the first '.' of its file name, as the `webdataset` package reads them.
 Ingest (`--format webdataset`) copies the samples into the image layout every
 image version has (encoded bytes plus feature columns). `--in-place` instead
 hashes the shards and counts their samples from the tar headers alone, and
-`render_in_place` turns them into that layout, from bytes hashed as read,
-when a version is used.
+they are turned into that layout, from bytes hashed as read, when a version
+is used (`webdataset_convert`, which does both in worker processes).
 """
 
 from __future__ import annotations
@@ -21,20 +21,16 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
-from datagov.errors import IntegrityError, SourceError
+from datagov.errors import SourceError
 from datagov.sources import IngestOptions, SourceResult
-from datagov.sources.image_features import decode_blobs
-from datagov.sources.images import ImageParquetWriter, run_chunks
-from datagov.sources.tar_members import HashingStream, TarError, fast_names, members
-from datagov.store.shards import ShardSet, find_shards
+from datagov.sources.tar_members import HashingStream, TarError, fast_members, fast_names, members
+from datagov.store.shards import find_shards
 
 SUFFIXES = (".tar",)
 IMAGE_EXTS = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff", "ppm", "pgm")
 LABEL_EXTS = ("cls", "json")
-CHUNK = 512  # samples handed to a worker at once
 IN_MEMORY = 256 << 20  # shards up to this size are counted from memory at registration
 _IMAGE_SET, _LABEL_SET = frozenset(IMAGE_EXTS), frozenset(LABEL_EXTS)
 
@@ -172,132 +168,34 @@ def _mixed_labels(sample: Sample) -> str:
     return f"sample {sample.key!r} {has} a label (.cls/.json) where earlier ones do not"
 
 
-def _shard_items(data: bytes, shard: str, labelled: list) -> Iterator[tuple[bytes, str, int | None]]:
-    """(image bytes, name, label) of each sample of one shard; `labelled`
-    holds whether the dataset has labels once the first sample said so."""
-    for sample in iter_samples(HashingStream(io.BytesIO(data), hashed=False)):
-        _require_image(sample)
-        if not labelled:
-            labelled.append(sample.labelled)
-        elif sample.labelled != labelled[0]:
-            raise BadShard(_mixed_labels(sample))
-        ext = sample.image_ext
-        yield sample.members[ext] or b"", f"{shard}/{sample.key}.{ext}", sample.label()
-
-
-def _chunks(items: Iterator) -> Iterator[list]:
-    chunk: list = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _all_items(shards: ShardSet, labelled: list) -> Iterator[tuple[bytes, str, int | None]]:
-    for shard in shards.shards:
-        data, _sha, _etag = shards.read(shard)
-        try:
-            yield from _shard_items(data, shard.name, labelled)
-        except BadShard as exc:
-            raise SourceError(f"{shard.name} under {shards.root}: {exc}; nothing was ingested") from None
+def samples_of(data: bytes) -> Iterator[Sample]:
+    """The samples of a shard held in memory (its headers found with numpy
+    when the layout is the common one, else by the careful reader)."""
+    found = fast_members(data)
+    if found is None:
+        yield from iter_samples(HashingStream(io.BytesIO(data), hashed=False))
+        return
+    names, offsets, sizes = found
+    view = memoryview(data)
+    yield from group_samples(
+        (name.decode("utf-8", "backslashreplace"), view[at : at + size].tobytes())
+        for name, at, size in zip(names, offsets, sizes, strict=True)
+    )
 
 
 def write_webdataset(source: str, out: Path, opts: IngestOptions) -> SourceResult:
     """Copy the samples of tar shards (a file, a folder, a glob or an s3:// prefix)."""
+    from datagov.sources.webdataset_convert import convert_shards
+
     shards = find_shards(source, SUFFIXES)
     if not shards.shards:
         raise SourceError(f"no .tar shards in {source}", hint="WebDataset sources are .tar shards")
-    labelled: list[bool] = []
-    rejects: list[tuple[str, str]] = []
-    items = _all_items(shards, labelled)
-    first = next(items, None)  # the first sample says whether the data set is labelled
-    if first is None:
-        raise SourceError(f"source is empty: the shards in {source} hold no samples")
-    writer = ImageParquetWriter(out, labelled[0])
-    run_chunks(
-        partial(decode_blobs, max_pixels=opts.max_pixels),
-        _chunks(_prepend(first, items)),
-        None,
-        writer,
-        workers=opts.workers,
-        label="decoding shards",
-        show_progress=opts.show_progress,
-        on_bad=partial(_on_bad, source, opts.skip_bad, rejects),
-    )
-    if writer.rows == 0:
+    done = convert_shards(shards, out, opts)
+    if done.rows == 0:
         raise SourceError(f"no readable images in {source}: every sample failed to decode")
     return SourceResult(
         modality="image",
-        label_column="label" if labelled[0] else None,
-        rejects=rejects,
-        details={"shards": len(shards.shards), "skipped": len(rejects)},
+        label_column="label" if done.labelled else None,
+        rejects=done.rejects,
+        details={"shards": len(shards.shards), "skipped": len(done.rejects)},
     )
-
-
-def _prepend(first, rest: Iterator) -> Iterator:
-    yield first
-    yield from rest
-
-
-def _on_bad(source: str, skip_bad: bool, rejects: list, bad: list[tuple[str, str]]) -> None:
-    if not skip_bad:
-        name, reason = bad[0]
-        raise SourceError(
-            f"cannot decode {name!r} in {source}: {reason}; nothing was ingested",
-            hint="fix the shard, or pass --skip-bad to skip undecodable samples (they are recorded as rejects)",
-        )
-    rejects.extend(bad)
-
-
-def render_in_place(shards: ShardSet, expected: dict[str, tuple[str, int]], out: Path) -> None:
-    """Write the image layout of shards registered in place into `out`, from
-    bytes hashed as read: `expected` maps each shard to its manifest (sha256,
-    samples); a shard that differs, or a sample that does not decode, stops it.
-    (Whether there are labels follows from the same bytes registration read.)"""
-    from datagov.store.files import ChangedObjects
-
-    seen: list[bool] = []
-
-    def items() -> Iterator[tuple[bytes, str, int | None]]:
-        for shard in shards.shards:
-            data, sha, _etag = shards.read(shard)
-            if sha != expected[shard.name][0]:
-                raise ChangedObjects(
-                    f"{shard.name} under {shards.root} no longer matches the manifest",
-                    hint="see `datagov datasets verify`; restore the shard or register the shards again",
-                    names=[shard.name],
-                )
-            count = 0
-            for item in _shard_items(data, shard.name, seen):
-                count += 1
-                yield item
-            if count != expected[shard.name][1]:
-                raise IntegrityError(f"{shard.name} holds {count} samples, the manifest says {expected[shard.name][1]}")
-
-    def on_bad(bad: list[tuple[str, str]]) -> None:
-        name, reason = bad[0]
-        raise IntegrityError(
-            f"cannot decode {name} under {shards.root}: {reason}",
-            hint="a version registered in place uses every sample; remove the sample and register the shards "
-            "again, or ingest them without --in-place with --skip-bad",
-        )
-
-    try:
-        stream = items()
-        first = next(stream)
-        writer = ImageParquetWriter(out, seen[0])
-        run_chunks(
-            decode_blobs,
-            _chunks(_prepend(first, stream)),
-            None,
-            writer,
-            workers=None,
-            label="reading shards",
-            show_progress=False,
-            on_bad=on_bad,
-        )
-    except BadShard as exc:
-        raise IntegrityError(f"a shard under {shards.root}: {exc}") from None

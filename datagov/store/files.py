@@ -264,7 +264,7 @@ def _render(files: VersionFiles, target: Path) -> VersionFiles:
     """Tar shards (local or in a bucket) as the image layout, decoded from
     bytes hashed as read and checked against the manifest (lazy import: the
     store does not otherwise depend on source readers)."""
-    from datagov.sources.webdataset import render_in_place
+    from datagov.sources.webdataset_convert import render_in_place
     from datagov.store.manifest import build_manifest
     from datagov.store.shards import Shard, ShardSet
 
