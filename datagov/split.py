@@ -9,12 +9,11 @@ as rejects).
 
 from __future__ import annotations
 
-from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from itertools import combinations
 
 import numpy as np
+import pyarrow as pa
 
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.versions import (
@@ -30,12 +29,13 @@ from datagov.catalog.versions import (
 )
 from datagov.errors import InvalidInput
 from datagov.sql import sql_ident, sql_str
-from datagov.store import build_manifest, duckdb_connection, staged_version, staging
+from datagov.store import build_manifest, duckdb_connection, scan_memory, staged_version, staging
 from datagov.verify import require_intact, require_unchanged
 from datagov.workspace import Workspace
 
 IMAGE_ROW_GROUP = 4096
 LABEL_COLUMNS_IMAGE = ("label", "label_name")
+OFFSET = "__datagov_first_row"  # a file's first row in the parent (a name no data set uses)
 
 
 def parse_into(text: str) -> dict[str, float]:
@@ -142,11 +142,49 @@ def assign(
     return out
 
 
+def _row_table(duck, source: str, files, key_sql: str, label_col: str | None) -> None:
+    """`split_rows` (idx, key, label): one row per parent row, idx its place in
+    file order (the manifest's path order, then the row within the file), so
+    that nothing per row is held in Python but integer arrays."""
+    offsets, at = [], 0
+    for path, entry in zip(files.paths, files.entries, strict=True):
+        offsets.append((path, at))
+        at += entry.rows
+    duck.register("split_files", pa.table({"filename": [p for p, _ in offsets], OFFSET: [o for _, o in offsets]}))
+    label_sql = sql_ident(label_col) if label_col else "NULL"
+    duck.execute(
+        f"CREATE TEMP TABLE split_rows AS SELECT f.{OFFSET} + s.file_row_number AS idx, {key_sql} AS key, "
+        f"{label_sql} AS label FROM {source} s JOIN split_files f USING (filename)"
+    )
+
+
+def _first_rows_and_labels(duck, labelled: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """For each row in order: the first row with its key, and its class as an
+    index into the sorted labels (-1 for a missing label)."""
+    # NULLs sort last, so they do not shift the codes of the labels before them
+    label_code = "CASE WHEN label IS NULL THEN -1 ELSE dense_rank() OVER (ORDER BY label) - 1 END" if labelled else "0"
+    table = duck.sql(
+        f"SELECT min(idx) OVER (PARTITION BY key) AS first, {label_code} AS code FROM split_rows ORDER BY idx"
+    ).to_arrow_table()
+    first = table.column("first").to_numpy()
+    return first, table.column("code").to_numpy() if labelled else None
+
+
+def _overlaps(duck, names: list[str]) -> dict[tuple[str, str], int]:
+    """Keys that landed in two splits: {(a, b): how many}."""
+    pairs = duck.execute(
+        "WITH placed AS (SELECT DISTINCT r.key, w.split FROM split_rows r JOIN split_which w USING (idx) "
+        "WHERE w.split >= 0) SELECT a.split, b.split, count(*) FROM placed a JOIN placed b "
+        "ON a.key = b.key AND a.split < b.split GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    return {(names[a], names[b]): n for a, b, n in pairs}
+
+
 def _row_keys_sql(version: Version, modality: str) -> str:
     if modality == "image" and "pixel_hash" in version.columns:
         return "pixel_hash"
     cols = ", ".join(sql_ident(c) for c in version.columns)
-    return f"md5(CAST(ROW({cols}) AS VARCHAR))"
+    return f"md5_number(CAST(ROW({cols}) AS VARCHAR))"  # 128 bits, as md5, in 16 bytes instead of 32
 
 
 def split(
@@ -179,30 +217,18 @@ def split(
     child_names = {s: check_name(f"{base}-{s}") for s in into}
 
     source = intact.files.scan("filename=true, file_row_number=true")
-    duck = duckdb_connection()
+    duck = duckdb_connection(memory_limit=scan_memory())
     try:
-        label_sql = sql_ident(label_col) if label_col else "NULL"
-        table = duck.sql(
-            f"SELECT filename, file_row_number, {_row_keys_sql(parent, meta['modality'])} AS key, "
-            f"{label_sql} AS label FROM {source} ORDER BY filename, file_row_number"
-        ).to_arrow_table()
-        keys = table.column("key").to_numpy(zero_copy_only=False)
-        labels = table.column("label").to_numpy(zero_copy_only=False) if label_col else None
-        n = len(keys)
-        first_seen: dict = {}
-        keep = np.ones(n, dtype=bool)
-        dup_of = {}
-        for i, key in enumerate(keys):
-            if key in first_seen:
-                keep[i] = False
-                dup_of[i] = first_seen[key]
-            else:
-                first_seen[key] = i
-        duplicate_rows = n - len(first_seen)
-        duplicate_groups = sum(1 for c in Counter(keys).values() if c > 1)
+        _row_table(duck, source, intact.files, _row_keys_sql(parent, meta["modality"]), label_col)
+        first, labels = _first_rows_and_labels(duck, label_col is not None)
+        n = len(first)
+        keep = first == np.arange(n)
+        duplicate_rows = n - int(keep.sum())
+        duplicate_groups = int(np.unique(first[~keep]).size)
+        dup_of = np.flatnonzero(~keep)
         if not dedupe:
             keep[:] = True
-        if labels is not None and keep.any() and any(v is None for v in labels[keep]):
+        if labels is not None and keep.any() and (labels[keep] < 0).any():
             raise InvalidInput(f"label column {label_col!r} of {parent.ref} has nulls; cannot stratify")
         which = assign(labels, keep, into, caps, seed)
         names = list(into)
@@ -212,9 +238,10 @@ def split(
                 "an empty version can pass every check, so none is registered",
                 hint="raise its fraction or --per-class cap",
             )
-        members = {s: set(keys[which == i]) for i, s in enumerate(names)}
-        overlaps = {(a, b): len(members[a] & members[b]) for a, b in combinations(names, 2) if members[a] & members[b]}
-        rejects = [(f"row {i}", f"duplicate of row {j}") for i, j in dup_of.items()] if dedupe else []
+        duck.register("split_which", pa.table({"idx": np.arange(n), "split": which}))
+        overlaps = _overlaps(duck, names)
+        pairs = zip(dup_of.tolist(), first[dup_of].tolist(), strict=True) if dedupe else ()
+        rejects = [(f"row {i}", f"duplicate of row {j}") for i, j in pairs]
 
         children = []
         with staging(ws) as root:
@@ -222,8 +249,6 @@ def split(
             for idx, s in enumerate(names):
                 folder = root / s
                 folder.mkdir()
-                sel = table.select(["filename", "file_row_number"]).filter(which == idx)
-                duck.register("selected", sel)
                 excluded = ["filename", "file_row_number"]
                 if s in drop and label_col:
                     excluded += [c for c in (label_col, *LABEL_COLUMNS_IMAGE) if c in parent.columns]
@@ -231,12 +256,12 @@ def split(
                 exclude_sql = ", ".join(sql_ident(c) for c in excluded)
                 row_group = IMAGE_ROW_GROUP if meta["modality"] == "image" else 122_880
                 duck.execute(
-                    f"COPY (SELECT * EXCLUDE ({exclude_sql}) FROM {source} SEMI JOIN selected "
-                    "USING (filename, file_row_number) ORDER BY filename, file_row_number) "
+                    f"COPY (SELECT s.* EXCLUDE ({exclude_sql}) FROM {source} s JOIN split_files f USING (filename) "
+                    f"SEMI JOIN (SELECT idx FROM split_which WHERE split = {idx}) c ON c.idx = f.{OFFSET} + "
+                    f"s.file_row_number ORDER BY f.{OFFSET} + s.file_row_number) "
                     f"TO {sql_str(str(folder / 'part-00000.parquet'))} "
                     f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group})"
                 )
-                duck.unregister("selected")
                 staged[s] = build_manifest(folder, duck)
             params_base = {"seed": seed, "fractions": into, "per_class": caps, "dedupe": dedupe}
             require_unchanged(parent, intact.fingerprints, purpose="register its splits")

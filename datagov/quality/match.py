@@ -13,10 +13,9 @@ a receipt of kind `match` bound to both digests.
 
 from __future__ import annotations
 
-import duckdb
-
 from datagov.quality.profile import QUANTILES, Profile
 from datagov.sql import sql_ident
+from datagov.store import duckdb_connection, scan_memory
 
 TAIL = 0.01  # weight kept for values below/above the reference's range (total 2 %)
 KL_THRESHOLD = 0.15  # KL over 10 bins from ~200 target rows is ~0.03-0.08 by chance alone
@@ -128,7 +127,7 @@ def reference_partitions(source: str, profile: Profile) -> dict[str, tuple[list[
     if not cols:
         return {}
     qs = ", ".join(str(i / 10) for i in range(1, 10))
-    con = duckdb.connect()
+    con = duckdb_connection(memory_limit=scan_memory())  # quantiles of every column at once: spill, not grow
     try:
         row = con.execute(
             f"SELECT {', '.join(f'quantile_cont({sql_ident(c.name)}, [{qs}])' for c in cols)} FROM {source}"

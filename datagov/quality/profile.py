@@ -61,7 +61,10 @@ class Profile:
 def profile_parquet(source: str, con: duckdb.DuckDBPyConnection | None = None) -> Profile:
     """Profile a DuckDB FROM clause (`store.scan_version`, or any read_parquet)."""
     own = con is None
-    con = con or duckdb.connect()
+    if con is None:
+        from datagov.store import duckdb_connection, scan_memory
+
+        con = duckdb_connection(memory_limit=scan_memory())  # distinct counts of 10M rows spill, not grow
     try:
         cols = [
             ColumnProfile(name, type_) for name, type_, *_ in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()

@@ -39,6 +39,7 @@ __all__ = [
     "duckdb_connection",
     "owned_folder",
     "parquet_facts",
+    "scan_memory",
     "sha256_file",
     "staged_version",
     "staging",
@@ -86,8 +87,26 @@ def staged_version(ws: Workspace, folder: Path, digest: str) -> Iterator[Staged]
         raise
 
 
-def duckdb_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB for data work, apart from the catalog file."""
-    con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
+# What a scan of a whole version (split, profiles) lets DuckDB hold before it
+# spills to disk: enough for 10M rows on a small machine. Raise it with
+# DATAGOV_DUCKDB_MEMORY (DuckDB's syntax, e.g. "4GB") for very wide tables.
+SCAN_MEMORY = "1GB"
+
+
+def scan_memory() -> str:
+    return os.environ.get("DATAGOV_DUCKDB_MEMORY") or SCAN_MEMORY
+
+
+def duckdb_connection(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for data work, apart from the catalog file.
+    `memory_limit` makes sorts, joins and windows spill to a private folder
+    under the system's temp directory instead of growing with the data."""
+    config: dict = {"threads": threads or os.cpu_count() or 1}
+    if memory_limit:
+        import tempfile
+
+        config["memory_limit"] = memory_limit
+        config["temp_directory"] = os.path.join(tempfile.gettempdir(), f"datagov-duckdb-{os.getpid()}")
+    con = duckdb.connect(config=config)
     con.execute("SET preserve_insertion_order = true")  # keeps output (and digests) deterministic
     return con

@@ -32,6 +32,7 @@ from datagov.store.manifest import FileEntry, sha256_file
 
 # What `--in-place` registers per layout, and so what counts as an added file there.
 SHARD_SUFFIXES = {"parquet": ".parquet", "webdataset": ".tar"}
+DOWNLOADS = 8  # objects downloaded at once into a verified copy
 
 
 class ChangedObjects(IntegrityError):
@@ -235,10 +236,13 @@ def _cached(files: VersionFiles, tmp_dir: Path, make) -> VersionFiles:
 
 
 def _spill(files: VersionFiles, target: Path) -> VersionFiles:
-    """Download each object, hashing the bytes as they are written."""
+    """Download each object (several at once), hashing the bytes as they are written."""
+    from concurrent.futures import ThreadPoolExecutor
+
     root = s3.S3Url.parse(files.root)
-    changed = []
-    for entry in files.entries:
+
+    def fetch(entry: FileEntry) -> str | None:
+        """None when the copy matches the manifest, else what is wrong."""
         dest = target / entry.path
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -246,10 +250,11 @@ def _spill(files: VersionFiles, target: Path) -> VersionFiles:
         except s3.StoreError:
             if s3.exists(root.child(entry.path)):
                 raise  # there, but unreadable: the store's error says why
-            changed.append(f"{entry.path} (gone)")
-            continue
-        if sha != entry.sha256 or size != entry.bytes:
-            changed.append(entry.path)
+            return f"{entry.path} (gone)"
+        return None if sha == entry.sha256 and size == entry.bytes else entry.path
+
+    with ThreadPoolExecutor(DOWNLOADS) as pool:
+        changed = [problem for problem in pool.map(fetch, files.entries) if problem]
     if changed:
         raise ChangedObjects(
             f"{len(changed)} object(s) under {files.root} no longer match the manifest of "
