@@ -202,11 +202,21 @@ def resolve(con: duckdb.DuckDBPyConnection, ref: str | Ref) -> Version:
     return _version(rows[0])
 
 
-def rejects_of(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> list[tuple[str, str, str]]:
-    return con.execute(
+@dataclass(frozen=True)
+class Reject:
+    """A row or file a stage left out, and why (nothing is dropped silently)."""
+
+    stage: str
+    item: str
+    reason: str
+
+
+def rejects_of(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> list[Reject]:
+    rows = con.execute(
         "SELECT stage, item, reason FROM rejects WHERE dataset = ? AND digest = ? ORDER BY item",
         [name, digest],
     ).fetchall()
+    return [Reject(*row) for row in rows]
 
 
 @dataclass

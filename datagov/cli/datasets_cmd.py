@@ -76,7 +76,7 @@ def show(
                 "dataset": meta,
                 "version": asdict(v),
                 "files": [asdict(f) for f in files],
-                "rejects": [dict(zip(("stage", "item", "reason"), r, strict=True)) for r in rejects],
+                "rejects": [asdict(r) for r in rejects],
                 "upstream": [{"relation": r, "node": n} for r, n in upstream],
             }
         )
@@ -120,8 +120,8 @@ def show(
         out.print(f"… and {len(files) - SHOWN_FILES:,} more file(s) (all of them with --json)")
     if rejects:
         out.print(f"[bold]Rejects[/bold]: {len(rejects)}")
-        for stage, item, reason in rejects[:20]:
-            out.print(f"  {stage}: {item}: {reason}")
+        for r in rejects[:20]:
+            out.print(f"  {r.stage}: {r.item}: {r.reason}")
         if len(rejects) > 20:
             out.print(f"  … and {len(rejects) - 20} more (datagov datasets show {v.ref} --json)")
 
