@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import DATAGOV, OUT, alternate, machine, run
+from bench.common import DATAGOV, OUT, alternate, machine, report, run
 
 
 def populate(root: Path, files: int) -> Path:
@@ -46,10 +46,8 @@ def main(files: int = 10_000) -> None:
             5,
         )
         name = " ".join(command[:-1])
-        print(f"{name} of a version with many files")
-        print(f"  {f'{name}, 1 file':<44} {base:8.3f} s")
-        print(f"  {f'{name}, {files:,} files':<44} {cand:8.3f} s")
-        print(f"  ratio {cand / base:6.2f}   target < 0.5 s   {'PASS' if cand < 0.5 else 'MISS'}")
+        report(f"{name} of a version with many files", f"{name}, 1 file", base, f"{name}, {files:,} files", cand,
+               "< 0.5 s", cand < 0.5)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -166,3 +166,20 @@ def s3_admin(endpoint: str):
     from pyarrow import fs
 
     return fs.S3FileSystem(endpoint_override=endpoint.split("//")[1], scheme="http")
+
+
+def version_rows(ws: Workspace, name: str, columns: str = "*", order_by: str | None = None) -> list[tuple]:
+    """Rows of the newest version of `name`, read through its verified scan."""
+    import duckdb
+
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.versions import resolve, scan_version
+
+    with open_catalog(ws) as con:
+        digest = resolve(con, name).digest
+    con = duckdb.connect()
+    try:
+        order = f" ORDER BY {order_by}" if order_by else ""
+        return con.sql(f"SELECT {columns} FROM {scan_version(ws, digest)}{order}").fetchall()
+    finally:
+        con.close()

@@ -24,18 +24,10 @@ import pyarrow.parquet as pq
 from datagov.errors import SourceError
 from datagov.sources import IngestOptions, SourceResult
 from datagov.sources.image_features import decode_blobs
-from datagov.sources.images import FILE_BYTES, FILE_ROWS, ROW_GROUP, run_chunks
+from datagov.sources.images import FEATURE_FIELDS, FILE_BYTES, FILE_ROWS, IMAGE_FIELDS, ROW_GROUP, run_chunks
 
 BATCH = 512  # rows handed to a worker at once
-FEATURES = [
-    pa.field("height", pa.int32()),
-    pa.field("width", pa.int32()),
-    pa.field("channels", pa.int32()),
-    pa.field("mean", pa.float64()),
-    pa.field("std", pa.float64()),
-    pa.field("pixel_hash", pa.string()),
-]
-OWN = {"image", "format", "path", *(f.name for f in FEATURES)}
+OWN = {f.name for f in IMAGE_FIELDS + FEATURE_FIELDS}
 
 
 def class_labels(path: str) -> dict[str, list[str]]:
@@ -60,10 +52,7 @@ class HFImageWriter:
         self.out, self.image_col, self.labels = out, image_col, labels
         self.keep = [f for f in schema if f.name != image_col]
         self.schema = pa.schema(
-            [pa.field("image", pa.binary()), pa.field("format", pa.string()), pa.field("path", pa.string())]
-            + self.keep
-            + [pa.field(f"{name}_name", pa.string()) for name in labels]
-            + FEATURES
+            IMAGE_FIELDS + self.keep + [pa.field(f"{name}_name", pa.string()) for name in labels] + FEATURE_FIELDS
         )
         self.pending: collections.deque[pa.RecordBatch] = collections.deque()
         self.rows = 0
@@ -80,7 +69,7 @@ class HFImageWriter:
         for name, names in self.labels.items():
             ids = kept.column(name).to_pylist()
             columns.append(pa.array([names[i] if i is not None and 0 <= i < len(names) else None for i in ids]))
-        columns += [pa.array(rows[f.name], f.type) for f in FEATURES]
+        columns += [pa.array(rows[f.name], f.type) for f in FEATURE_FIELDS]
         self._write(pa.Table.from_arrays(columns, schema=self.schema), sum(len(b) for b in rows["image"]))
 
     def _write(self, table: pa.Table, size: int) -> None:

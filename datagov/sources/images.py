@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datagov import faults
-from datagov.sources.image_features import COLUMNS
+from datagov.sources.image_features import COLUMNS, FEATURES
 
 ROW_GROUP = 4096  # rows per row group: the unit training shards stream
 FILE_ROWS = 262_144  # rows per Parquet file before the next part starts...
@@ -29,23 +29,22 @@ COMPRESSION = {"image": "none", **dict.fromkeys(_FEATURE_COLUMNS, "zstd")}
 IN_PROCESS_BELOW = 2048  # fewer items than this are not worth a worker pool
 
 
+# Every image version's columns: the encoded image, what it is and where it
+# came from, then the features computed from its pixels (`pixel_features`).
+IMAGE_FIELDS = [pa.field("image", pa.binary()), pa.field("format", pa.string()), pa.field("path", pa.string())]
+FEATURE_FIELDS = [
+    pa.field(name, type_)
+    for name, type_ in zip(
+        FEATURES, (pa.int32(), pa.int32(), pa.int32(), pa.float64(), pa.float64(), pa.string()), strict=True
+    )
+]
+
+
 def image_schema(labelled: bool) -> pa.Schema:
-    fields = [
-        pa.field("image", pa.binary()),
-        pa.field("format", pa.string()),
-        pa.field("path", pa.string()),
-    ]
+    fields = [*IMAGE_FIELDS]
     if labelled:
         fields += [pa.field("label", pa.int64()), pa.field("label_name", pa.string())]
-    fields += [
-        pa.field("height", pa.int32()),
-        pa.field("width", pa.int32()),
-        pa.field("channels", pa.int32()),
-        pa.field("mean", pa.float64()),
-        pa.field("std", pa.float64()),
-        pa.field("pixel_hash", pa.string()),
-    ]
-    return pa.schema(fields)
+    return pa.schema(fields + FEATURE_FIELDS)
 
 
 def image_schema_doc(labelled: bool) -> list[dict]:

@@ -3,14 +3,11 @@ class-label columns keep their names and gain their class names."""
 
 import json
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datagov.catalog.versions import scan_version
-from tests.conftest import catalog_counts, png_bytes
-from tests.sources.test_tabular import latest_digest
+from tests.conftest import catalog_counts, png_bytes, version_rows
 
 FINE = ["apple", "bee", "cat", "dog"]
 COARSE = ["plant", "animal"]
@@ -51,11 +48,7 @@ def write_hf(path, n=10, broken=()):
 
 
 def rows(ws, name, columns):
-    con = duckdb.connect()
-    try:
-        return con.sql(f"SELECT {columns} FROM {scan_version(ws, latest_digest(ws, name))}").fetchall()
-    finally:
-        con.close()
+    return version_rows(ws, name, columns)
 
 
 def test_image_structs_become_an_image_version_with_class_names(cli, ws, tmp_path):

@@ -6,15 +6,13 @@ import json
 import os
 import tarfile
 
-import duckdb
 import numpy as np
 import pytest
 from PIL import Image
 
 from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
-from datagov.catalog.versions import scan_version
-from tests.conftest import catalog_counts, png_bytes, run_datagov, store_folders
+from tests.conftest import catalog_counts, png_bytes, run_datagov, store_folders, version_rows
 from tests.sources.test_tabular import latest_digest
 
 
@@ -53,11 +51,7 @@ def write_shards(root, n_shards=3, per_shard=4, labels=True, json_labels=False):
 
 
 def rows(ws, name, columns):
-    con = duckdb.connect()
-    try:
-        return con.sql(f"SELECT {columns} FROM {scan_version(ws, latest_digest(ws, name))} ORDER BY path").fetchall()
-    finally:
-        con.close()
+    return version_rows(ws, name, columns, order_by="path")
 
 
 @pytest.mark.parametrize("json_labels", [False, True])
