@@ -71,7 +71,7 @@ def events_for(ws: Workspace, ref: str) -> list[dict]:
         graph = graph_for(con, version.node_id)
         versions = {n[1] for n in graph.nodes if n[0] == "version"}
         meta = {v: resolve(con, v) for v in versions}
-        owners = {d["name"]: (d["owner"], d["license"]) for d in list_datasets(con)}
+        owners = {d.name: (d.owner, d.license) for d in list_datasets(con)}
         ingests = [e for e in graph.edges if e.relation == "ingested"]
         receipts = [
             (r.id, r.dataset, r.digest, r.suite, r.status, r.results, r.started, r.duration)

@@ -210,7 +210,7 @@ def split(
         located = locate(ws, con, parent.digest)
     # Children are derived from these bytes; lineage says they come from this digest.
     intact = require_intact(ws, parent, located, purpose="split")
-    label_col = meta["label_column"]
+    label_col = meta.label_column
     if caps and not label_col:
         raise InvalidInput(f"--per-class needs labels; dataset {parent.dataset!r} has no label column")
     base = prefix or parent.dataset
@@ -219,7 +219,7 @@ def split(
     source = intact.files.scan("filename=true, file_row_number=true")
     duck = duckdb_connection(memory_limit=scan_memory())
     try:
-        _row_table(duck, source, intact.files, _row_keys_sql(parent, meta["modality"]), label_col)
+        _row_table(duck, source, intact.files, _row_keys_sql(parent, meta.modality), label_col)
         first, labels = _first_rows_and_labels(duck, label_col is not None)
         n = len(first)
         keep = first == np.arange(n)
@@ -254,7 +254,7 @@ def split(
                     excluded += [c for c in (label_col, *LABEL_COLUMNS_IMAGE) if c in parent.columns]
                     excluded = list(dict.fromkeys(excluded))
                 exclude_sql = ", ".join(sql_ident(c) for c in excluded)
-                row_group = IMAGE_ROW_GROUP if meta["modality"] == "image" else 122_880
+                row_group = IMAGE_ROW_GROUP if meta.modality == "image" else 122_880
                 duck.execute(
                     f"COPY (SELECT s.* EXCLUDE ({exclude_sql}) FROM {source} s JOIN split_files f USING (filename) "
                     f"SEMI JOIN (SELECT idx FROM split_which WHERE split = {idx}) c ON c.idx = f.{OFFSET} + "
@@ -277,14 +277,14 @@ def split(
                                 name=child_names[s],
                                 manifest=staged[s],
                                 staged=ready[s],
-                                modality=meta["modality"],
+                                modality=meta.modality,
                                 source=parent.node_id,
                                 format="split",
                                 label_column=kept_labels,
-                                owner=meta["owner"],
-                                license=meta["license"],
-                                description=meta["description"] or f"{s} split of {parent.dataset}",
-                                tags={**meta["tags"], "split": s, "parent": parent.dataset},
+                                owner=meta.owner,
+                                license=meta.license,
+                                description=meta.description or f"{s} split of {parent.dataset}",
+                                tags={**meta.tags, "split": s, "parent": parent.dataset},
                                 details={
                                     "split": s,
                                     "parent": parent.node_id,

@@ -96,14 +96,31 @@ def _version(row: tuple) -> Version:
                    source, fmt, json.loads(details) if details else {})
 
 
-def dataset_row(con: duckdb.DuckDBPyConnection, name: str) -> dict | None:
-    cur = con.execute("SELECT * FROM datasets WHERE name = ?", [name])
-    row = cur.fetchone()
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset's own record: what every version of it shares."""
+
+    name: str
+    description: str | None
+    owner: str | None
+    license: str | None
+    tags: dict[str, str]
+    modality: str
+    source: str | None
+    label_column: str | None
+    created: datetime
+    updated: datetime
+
+
+_DATASET_COLS = "name, description, owner, license, tags, modality, source, label_column, created, updated"
+
+
+def dataset_row(con: duckdb.DuckDBPyConnection, name: str) -> Dataset | None:
+    row = con.execute(f"SELECT {_DATASET_COLS} FROM datasets WHERE name = ?", [name]).fetchone()
     if row is None:
         return None
-    out = dict(zip([d[0] for d in cur.description], row, strict=True))
-    out["tags"] = json.loads(out["tags"]) if out["tags"] else {}
-    return out
+    name_, description, owner, license_, tags, *rest = row
+    return Dataset(name_, description, owner, license_, json.loads(tags) if tags else {}, *rest)
 
 
 def dataset_of_digest(con: duckdb.DuckDBPyConnection, digest: str) -> str | None:
@@ -137,7 +154,23 @@ def scan_version(ws: Workspace, digest: str, options: str = "") -> str:
     return files.usable(ws.tmp_dir).scan(options)
 
 
-def list_datasets(con: duckdb.DuckDBPyConnection) -> list[dict]:
+@dataclass(frozen=True)
+class DatasetSummary:
+    """A dataset with its newest version, as `datasets list` shows it."""
+
+    name: str
+    modality: str
+    owner: str | None
+    license: str | None
+    tags: dict[str, str]
+    versions: int
+    latest: str | None
+    rows: int | None
+    bytes: int | None
+    updated: datetime | None
+
+
+def list_datasets(con: duckdb.DuckDBPyConnection) -> list[DatasetSummary]:
     rows = con.execute(
         """
         SELECT d.name, d.modality, d.owner, d.license, d.tags, count(v.digest) AS versions,
@@ -147,11 +180,10 @@ def list_datasets(con: duckdb.DuckDBPyConnection) -> list[dict]:
         GROUP BY ALL ORDER BY d.name
         """
     ).fetchall()
-    keys = ["name", "modality", "owner", "license", "tags", "versions", "latest", "rows", "bytes", "updated"]
-    out = [dict(zip(keys, r, strict=True)) for r in rows]
-    for d in out:
-        d["tags"] = json.loads(d["tags"]) if d["tags"] else {}
-    return out
+    return [
+        DatasetSummary(name, modality, owner, license_, json.loads(tags) if tags else {}, *rest)
+        for name, modality, owner, license_, tags, *rest in rows
+    ]
 
 
 def history(con: duckdb.DuckDBPyConnection, name: str) -> list[Version]:
@@ -259,13 +291,13 @@ def _upsert_dataset(con: duckdb.DuckDBPyConnection, nv: NewVersion, at: datetime
              nv.source, nv.label_column, at, at],
         )
         return
-    if existing["modality"] != nv.modality:
+    if existing.modality != nv.modality:
         raise InvalidInput(
-            f"dataset {nv.name!r} holds {existing['modality']} data; this source is {nv.modality}",
+            f"dataset {nv.name!r} holds {existing.modality} data; this source is {nv.modality}",
             hint="ingest it under another name",
         )
     # Metadata given now replaces what was there; what is not given is kept.
-    tags = {**existing["tags"], **nv.tags}
+    tags = {**existing.tags, **nv.tags}
     con.execute(
         """UPDATE datasets SET description = coalesce(?, description), owner = coalesce(?, owner),
            license = coalesce(?, license), tags = ?, source = ?,

@@ -14,6 +14,8 @@ SHOWN_FILES = 20  # a version of 10,000 shards lists its first files, not a scre
 @app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """List datasets with their newest version."""
+    from dataclasses import asdict
+
     from rich.table import Table
 
     from datagov.catalog.db import open_catalog
@@ -23,7 +25,7 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     with open_catalog(workspace()) as con:
         rows = list_datasets(con)
     if as_json:
-        print_json(rows)
+        print_json([asdict(d) for d in rows])
         return
     if not rows:
         typer.echo("No datasets yet. Add one with: datagov ingest SOURCE --name NAME")
@@ -35,14 +37,14 @@ def list_(as_json: bool = JSON_OPTION) -> None:
         )
     for d in rows:
         table.add_row(
-            d["name"],
-            d["modality"],
-            str(d["versions"]),
-            (d["latest"] or "-")[:SHORT],
-            f"{d['rows']:,}" if d["rows"] is not None else "-",
-            human_bytes(d["bytes"]),
-            d["owner"] or "-",
-            d["license"] or "-",
+            d.name,
+            d.modality,
+            str(d.versions),
+            (d.latest or "-")[:SHORT],
+            f"{d.rows:,}" if d.rows is not None else "-",
+            human_bytes(d.bytes),
+            d.owner or "-",
+            d.license or "-",
         )
     console().print(table)
 
@@ -73,7 +75,7 @@ def show(
     if as_json:
         print_json(
             {
-                "dataset": meta,
+                "dataset": asdict(meta),
                 "version": asdict(v),
                 "files": [asdict(f) for f in files],
                 "rejects": [asdict(r) for r in rejects],
@@ -89,14 +91,14 @@ def show(
         ("digest", v.digest),
         ("previous version", v.parent_digest or "-"),
         ("created", when(v.created)),
-        ("modality", meta["modality"]),
+        ("modality", meta.modality),
         ("rows", f"{v.rows:,}"),
         ("size", human_bytes(v.bytes)),
-        ("label column", meta["label_column"] or "-"),
-        ("owner", meta["owner"] or "-"),
-        ("license", meta["license"] or "-"),
-        ("tags", tags_text(meta["tags"])),
-        ("description", meta["description"] or "-"),
+        ("label column", meta.label_column or "-"),
+        ("owner", meta.owner or "-"),
+        ("license", meta.license or "-"),
+        ("tags", tags_text(meta.tags)),
+        ("description", meta.description or "-"),
         ("source", v.source or "-"),
         ("format", v.format or "-"),
     ):

@@ -136,8 +136,9 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
         receipts = _receipt_facts(con, ws, receipt_ids)
         for node, relation in edges:
             version_ = resolve(con, node)
-            meta = dataset_row(con, version_.dataset) or {}
-            facts = DataFacts(relation, version_.ref, node, version_.digest, meta.get("owner"), meta.get("license"))
+            meta = dataset_row(con, version_.dataset)
+            owner, license_ = (meta.owner, meta.license) if meta else (None, None)
+            facts = DataFacts(relation, version_.ref, node, version_.digest, owner, license_)
             facts.receipts = [r for r in receipts if r.digest == version_.digest]
             facts.drift_reports = [
                 {"id": r.id, "reference": _short(r.reference), "drift": r.drift, "embedding_drift": r.embedding_drift,

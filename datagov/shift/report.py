@@ -95,7 +95,8 @@ def _side(version: Version, scan: str):
 
 
 def _label_column(con, version: Version) -> str | None:
-    column = (dataset_row(con, version.dataset) or {}).get("label_column")
+    meta = dataset_row(con, version.dataset)
+    column = meta.label_column if meta else None
     return column if column in version.columns else None
 
 
