@@ -124,7 +124,8 @@ class ImageParquetWriter:
         faults.point("images:row-group")
 
 
-def _progress(label: str, enabled: bool):
+def progress_columns(label: str, enabled: bool):
+    """A progress bar for image work: count, rate and time left (hidden when not `enabled`)."""
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from datagov.progress import progress_bar
@@ -172,7 +173,7 @@ def run_chunks(
     workers = workers or os.cpu_count() or 1
     parallel = workers > 1 and (total is None or total >= IN_PROCESS_BELOW)
     start = time.perf_counter()
-    with _progress(label, show_progress) as progress:
+    with progress_columns(label, show_progress) as progress:
         task = progress.add_task(label, total=total, rate="")
         if parallel:
             # forkserver: workers do not inherit the parent's threads (DuckDB,

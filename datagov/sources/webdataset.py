@@ -148,22 +148,22 @@ def count_shard(raw, shard: str, size: int | None = None) -> ShardCount:
 def _count(samples: Iterable[Sample]) -> tuple[int, bool]:
     count, labelled = 0, None
     for sample in samples:
-        _require_image(sample)
+        require_image(sample)
         if labelled is None:
             labelled = sample.labelled
         elif sample.labelled != labelled:
-            raise BadShard(_mixed_labels(sample))
+            raise BadShard(mixed_labels(sample))
         count += 1
     return count, bool(labelled)
 
 
-def _require_image(sample: Sample) -> None:
+def require_image(sample: Sample) -> None:
     if sample.image_ext is None:
         found = ", ".join(sorted(sample.members)) or "nothing"
         raise BadShard(f"sample {sample.key!r} has no image member (found {found}; expected one of png, jpg, webp...)")
 
 
-def _mixed_labels(sample: Sample) -> str:
+def mixed_labels(sample: Sample) -> str:
     has = "has" if sample.labelled else "lacks"
     return f"sample {sample.key!r} {has} a label (.cls/.json) where earlier ones do not"
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from datagov.errors import IntegrityError, SourceError
 from datagov.sources import IngestOptions
 from datagov.sources.image_features import Columns, decode_into
-from datagov.sources.images import ImageParquetWriter, _progress
+from datagov.sources.images import ImageParquetWriter, progress_columns
 from datagov.sources.tar_members import TarError
-from datagov.sources.webdataset import BadShard, _mixed_labels, _require_image, samples_of
+from datagov.sources.webdataset import BadShard, mixed_labels, require_image, samples_of
 from datagov.store.shards import Shard, ShardSet
 from datagov.workspace import MAX_IMAGE_PIXELS
 
@@ -102,11 +102,11 @@ def convert_group(job: GroupJob) -> GroupResult:
 def _convert_shard(job: GroupJob, name: str, data: bytes, result: GroupResult, out: _GroupWriter) -> int:
     count = 0
     for sample in samples_of(data):
-        _require_image(sample)
+        require_image(sample)
         if result.labelled is None:
             result.labelled = sample.labelled
         elif sample.labelled != result.labelled:
-            raise BadShard(_mixed_labels(sample))
+            raise BadShard(mixed_labels(sample))
         ext = sample.image_ext
         member, label = f"{name}/{sample.key}.{ext}", sample.label()
         bad: list[tuple[str, str]] = []
@@ -142,7 +142,7 @@ class Converted:
 def run_groups(jobs: list[GroupJob], workers: int, show_progress: bool, label: str) -> list[GroupResult]:
     """Each job in a worker process (in order), or in this one when there is one job or one core."""
     results = []
-    with _progress(label, show_progress) as progress:
+    with progress_columns(label, show_progress) as progress:
         task = progress.add_task(label, total=len(jobs), rate="")
         if workers > 1 and len(jobs) > 1:
             # forkserver: workers do not inherit the parent's threads (DuckDB, torch)
