@@ -24,11 +24,13 @@ from datagov.sql import sql_str
 from datagov.store import duckdb_connection
 
 PART_BYTES = 256 << 20
-# DuckDB's default row groups (122,880 rows). One writer thread: with more,
-# DuckDB splits rows between parts differently from run to run, and the same
+PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd"  # DuckDB's default row groups (122,880 rows)
+# Splitting into parts runs on one thread: with more, DuckDB splits rows
+# between parts differently from run to run (even out of order), and the same
 # content must always give the same parts (and digest).
-PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES {part_bytes}, FILENAME_PATTERN 'part-{{i}}'"
+PART_OPTIONS = PARQUET_OPTIONS + ", FILE_SIZE_BYTES {part_bytes}, FILENAME_PATTERN 'part-{{i}}'"
 PARQUET_SUFFIXES = (".parquet", ".pq")
+WHOLE = ".whole"  # the table as one file, in the staging folder, before it is split
 PARTS = ".parts"  # DuckDB writes parts into an empty folder; they are moved up into the staging folder
 
 
@@ -158,22 +160,31 @@ def _copy(reader: str, path: Path, source: str, out: Path, opts: IngestOptions, 
 
                 first = str(path if path.is_file() else sorted(path.glob("*.parquet"))[0])
                 return write_hf_images(con, reader, images[0], source, out, opts, first)
-            con.execute("SET threads = 1")  # see PARQUET_OPTIONS
-            options = PARQUET_OPTIONS.format(part_bytes=PART_BYTES)
-            con.execute(f"COPY (SELECT * FROM {reader}) TO {sql_str(str(out / PARTS))} ({options})")
+            con.execute(f"COPY (SELECT * FROM {reader}) TO {sql_str(str(out / WHOLE))} ({PARQUET_OPTIONS})")
         except duckdb.Error as exc:
             raise _explain(path, fmt, exc) from exc
+        _into_parts(con, out)
     finally:
         con.close()
-    _number_parts(out / PARTS, out)
     return SourceResult(modality="tabular", label_column=opts.label)
 
 
-def _number_parts(parts: Path, out: Path) -> None:
-    """parts/part-{i}.parquet -> out/part-NNNNN.parquet, so names sort in row order."""
-    for part in parts.glob("part-*.parquet"):
+def _into_parts(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+    """The table written with every thread as one file becomes `part-00000.parquet`
+    when it is at most PART_BYTES, else parts of about that size, split by
+    one thread (see PART_OPTIONS) and named part-NNNNN in row order. Only a
+    table that needs parts pays for the second pass."""
+    whole = out / WHOLE
+    if whole.stat().st_size <= PART_BYTES:
+        whole.rename(out / "part-00000.parquet")
+        return
+    con.execute("SET threads = 1")
+    options = PART_OPTIONS.format(part_bytes=PART_BYTES)
+    con.execute(f"COPY (SELECT * FROM read_parquet({sql_str(str(whole))})) TO {sql_str(str(out / PARTS))} ({options})")
+    whole.unlink()
+    for part in (out / PARTS).glob("part-*.parquet"):
         part.rename(out / f"part-{int(part.stem.split('-', 1)[1]):05d}.parquet")
-    parts.rmdir()
+    (out / PARTS).rmdir()
 
 
 def image_struct_columns(described: list[tuple]) -> list[str]:
