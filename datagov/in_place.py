@@ -14,6 +14,7 @@ under the root since.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -77,8 +78,6 @@ def _parquet_entry(shards: ShardSet, shard: Shard, scratch: Path, con) -> tuple[
 def _tar_entry(shards: ShardSet, shard: Shard) -> tuple[FileEntry, bool]:
     """Hash a tar shard as it streams past and count its samples from the
     member names: no image is decoded at registration."""
-    import os
-
     from datagov.sources.webdataset import count_shard
 
     if shards.remote:

@@ -123,6 +123,9 @@ def ingest_in_place(
         raise SourceError(f"source is empty: the shards under {root} have no rows")
     columns = [c["name"] for c in manifest.schema]
     if found.layout == "webdataset":
+        from datagov.sources.webdataset import refuse_label_option
+
+        refuse_label_option(label)
         label = "label" if found.labelled else None
     elif label is not None and label not in columns:
         raise InvalidInput(f"label column {label!r} is not among the columns of {root}: {', '.join(columns[:20])}")

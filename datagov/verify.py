@@ -30,8 +30,10 @@ def check_files(files: VersionFiles, *, full: bool = True) -> list[Mismatch]:
 
 def check_for_use(ws: Workspace, files: VersionFiles) -> tuple[list[Mismatch], VersionFiles | None]:
     """Every difference by name, and the local files to read when there is
-    none. An object store's version is downloaded once: listing, sizes and
-    ETags first, then the verified private copy (hashed as written)."""
+    none. Local Parquet is hashed where it is. An object store's version, or
+    tar shards registered in place, are listed first (sizes, added and
+    deleted files), then read once into the verified private copy (hashed as
+    read, so the listing need not hash)."""
     if files.direct:
         problems = files.check(full=True)
         return problems, None if problems else files

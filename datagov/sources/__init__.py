@@ -103,6 +103,7 @@ def detect_format(source: str) -> str:
         return "sklearn-digits"
     if _is_builtin(source, "torchvision:"):
         return "torchvision"
+    # a glob: store.shards.has_glob, without importing the store (DuckDB) at CLI start
     if source.startswith("s3://") or any(ch in source for ch in "*?["):
         return _shards_format(source)
     path = Path(source)

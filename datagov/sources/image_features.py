@@ -32,13 +32,9 @@ class BadImage(Exception):
 FEATURES = ("height", "width", "channels", "mean", "std", "pixel_hash")
 
 
-def describe_pixels(pixels: np.ndarray) -> dict:
-    """Feature columns for quality checks, from decoded HxW or HxWxC uint8 pixels."""
-    return dict(zip(FEATURES, pixel_features(pixels), strict=True))
-
-
 def pixel_features(pixels: np.ndarray) -> tuple[int, int, int, float, float, str]:
-    """`describe_pixels` as a tuple in FEATURES order (what the hot loop appends)."""
+    """Feature columns for quality checks, in FEATURES order, from decoded
+    HxW or HxWxC uint8 pixels (a tuple: the hot loop appends them)."""
     if pixels.ndim == 2:
         height, width, channels = pixels.shape[0], pixels.shape[1], 1
     else:

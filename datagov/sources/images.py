@@ -22,10 +22,6 @@ from datagov.sources.image_features import COLUMNS, FEATURES
 ROW_GROUP = 4096  # rows per row group: the unit training shards stream
 FILE_ROWS = 262_144  # rows per Parquet file before the next part starts...
 FILE_BYTES = 256 << 20  # ...or encoded image bytes: parts of bounded size an engine can split
-# Encoded images are compressed already: zstd would spend more time on them
-# than on everything else a worker does, for a percent or two.
-_FEATURE_COLUMNS = ("format", "path", "label", "label_name", "height", "width", "channels", "mean", "std", "pixel_hash")
-COMPRESSION = {"image": "none", **dict.fromkeys(_FEATURE_COLUMNS, "zstd")}
 IN_PROCESS_BELOW = 2048  # fewer items than this are not worth a worker pool
 
 
@@ -45,6 +41,11 @@ def image_schema(labelled: bool) -> pa.Schema:
     if labelled:
         fields += [pa.field("label", pa.int64()), pa.field("label_name", pa.string())]
     return pa.schema(fields + FEATURE_FIELDS)
+
+
+# Encoded images are compressed already: zstd would spend more time on them
+# than on everything else a worker does, for a percent or two.
+COMPRESSION = {**dict.fromkeys(image_schema(labelled=True).names, "zstd"), "image": "none"}
 
 
 def image_schema_doc(labelled: bool) -> list[dict]:

@@ -226,8 +226,10 @@ def fast_members(data: bytes) -> tuple[list[bytes], list[int], list[int]] | None
     while block in following:
         chain.append(block)
         block = following[block]
-    if block < n_blocks and blocks[block].any():
-        return None  # the chain stops at a block that is neither a header we know nor the end marker
+    if block > n_blocks or (block < n_blocks and blocks[block].any()):
+        # past the end (a member cut short) or at a block that is neither a
+        # header we know nor the end marker: the careful reader says which
+        return None
     if not chain:
         return None
     headers = blocks[chain]

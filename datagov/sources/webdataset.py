@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from datagov.errors import SourceError
+from datagov.errors import InvalidInput, SourceError
 from datagov.sources import IngestOptions, SourceResult
 from datagov.sources.tar_members import HashingStream, TarError, fast_members, fast_names, members
 from datagov.store.shards import find_shards
@@ -33,6 +33,15 @@ IMAGE_EXTS = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff", "ppm", 
 LABEL_EXTS = ("cls", "json")
 IN_MEMORY = 256 << 20  # shards up to this size are counted from memory at registration
 _IMAGE_SET, _LABEL_SET = frozenset(IMAGE_EXTS), frozenset(LABEL_EXTS)
+
+
+def refuse_label_option(label: str | None) -> None:
+    """`--label` names a column; a WebDataset's labels are its samples' own."""
+    if label is not None:
+        raise InvalidInput(
+            f"--label {label} does not apply to WebDataset shards: labels come from each sample's KEY.cls or KEY.json",
+            hint="drop --label",
+        )
 
 
 class BadShard(Exception):
@@ -81,11 +90,10 @@ class Sample:
         return None
 
 
-def iter_samples(stream: HashingStream, *, read: bool = True) -> Iterator[Sample]:
-    """Samples of one tar stream, in order; `read=False` reads names only
-    (the bytes still pass through the stream's hash)."""
+def iter_samples(stream: HashingStream) -> Iterator[Sample]:
+    """Samples of one tar stream, in order, read by the careful reader."""
     try:
-        yield from group_samples(members(stream, read=read))
+        yield from group_samples(members(stream))
     except TarError as exc:
         raise BadShard(str(exc)) from None
 
@@ -125,19 +133,21 @@ class ShardCount:
 
 def count_shard(raw, shard: str, size: int | None = None) -> ShardCount:
     """Hash a tar stream and count its samples from the member names alone.
-    A shard of known size up to IN_MEMORY is read whole and its headers
-    found with numpy; larger ones (or unusual layouts) stream through `members`."""
+    A shard of known size up to IN_MEMORY is read whole, hashed once, and its
+    headers found with numpy (or by the careful reader, on an unusual
+    layout); larger ones stream through `members`, hashed as they pass."""
     try:
         if size is not None and size <= IN_MEMORY:
             data = raw.read()
             names = fast_names(data)
-            sha = hashlib.sha256(data).hexdigest()
-            if names is not None:
-                samples, labelled = _count(group_samples((n.decode("utf-8", "backslashreplace"), None) for n in names))
-                return ShardCount(sha, len(data), samples, labelled)
-            raw = io.BytesIO(data)
+            if names is None:
+                pairs: Iterable = members(HashingStream(io.BytesIO(data), hashed=False), read=False)
+            else:
+                pairs = ((n.decode("utf-8", "backslashreplace"), None) for n in names)
+            samples, labelled = _count(group_samples(pairs))
+            return ShardCount(hashlib.sha256(data).hexdigest(), len(data), samples, labelled)
         reader = HashingStream(raw)
-        samples, labelled = _count(iter_samples(reader, read=False))
+        samples, labelled = _count(group_samples(members(reader, read=False)))
         reader.drain()  # the tar's end blocks count in the hash too
         return ShardCount(reader.sha256, reader.size, samples, labelled)
     except (BadShard, TarError) as exc:
@@ -148,24 +158,22 @@ def count_shard(raw, shard: str, size: int | None = None) -> ShardCount:
 def _count(samples: Iterable[Sample]) -> tuple[int, bool]:
     count, labelled = 0, None
     for sample in samples:
-        require_image(sample)
-        if labelled is None:
-            labelled = sample.labelled
-        elif sample.labelled != labelled:
-            raise BadShard(mixed_labels(sample))
+        labelled = check_sample(sample, labelled)
         count += 1
     return count, bool(labelled)
 
 
-def require_image(sample: Sample) -> None:
+def check_sample(sample: Sample, labelled: bool | None) -> bool:
+    """Whether the shard is labelled, after this sample (None before the
+    first): BadShard for a sample without an image, or one that breaks the
+    shard's labelling. The one rule for counting and for reading."""
     if sample.image_ext is None:
         found = ", ".join(sorted(sample.members)) or "nothing"
         raise BadShard(f"sample {sample.key!r} has no image member (found {found}; expected one of png, jpg, webp...)")
-
-
-def mixed_labels(sample: Sample) -> str:
-    has = "has" if sample.labelled else "lacks"
-    return f"sample {sample.key!r} {has} a label (.cls/.json) where earlier ones do not"
+    if labelled is not None and sample.labelled != labelled:
+        has = "has" if sample.labelled else "lacks"
+        raise BadShard(f"sample {sample.key!r} {has} a label (.cls/.json) where earlier ones do not")
+    return sample.labelled
 
 
 def samples_of(data: bytes) -> Iterator[Sample]:
@@ -187,6 +195,7 @@ def write_webdataset(source: str, out: Path, opts: IngestOptions) -> SourceResul
     """Copy the samples of tar shards (a file, a folder, a glob or an s3:// prefix)."""
     from datagov.sources.webdataset_convert import convert_shards
 
+    refuse_label_option(opts.label)
     shards = find_shards(source, SUFFIXES)
     if not shards.shards:
         raise SourceError(f"no .tar shards in {source}", hint="WebDataset sources are .tar shards")

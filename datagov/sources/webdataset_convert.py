@@ -21,7 +21,7 @@ from datagov.sources import IngestOptions
 from datagov.sources.image_features import Columns, decode_into
 from datagov.sources.images import ImageParquetWriter, progress_columns
 from datagov.sources.tar_members import TarError
-from datagov.sources.webdataset import BadShard, mixed_labels, require_image, samples_of
+from datagov.sources.webdataset import BadShard, check_sample, samples_of
 from datagov.store.shards import Shard, ShardSet
 from datagov.workspace import MAX_IMAGE_PIXELS
 
@@ -92,7 +92,7 @@ def convert_group(job: GroupJob) -> GroupResult:
             if job.expected is not None and count != job.expected[i][1]:
                 result.error = f"{shard.name} holds {count} samples, the manifest says {job.expected[i][1]}"
                 break
-    except (BadShard, TarError) as exc:
+    except (BadShard, TarError, OSError) as exc:  # OSError: a local shard gone or unreadable since it was listed
         result.error = f"{shard.name} under {job.root}: {exc}"
     finally:
         result.rows = out.close()
@@ -102,11 +102,7 @@ def convert_group(job: GroupJob) -> GroupResult:
 def _convert_shard(job: GroupJob, name: str, data: bytes, result: GroupResult, out: _GroupWriter) -> int:
     count = 0
     for sample in samples_of(data):
-        require_image(sample)
-        if result.labelled is None:
-            result.labelled = sample.labelled
-        elif sample.labelled != result.labelled:
-            raise BadShard(mixed_labels(sample))
+        result.labelled = check_sample(sample, result.labelled)
         ext = sample.image_ext
         member, label = f"{name}/{sample.key}.{ext}", sample.label()
         bad: list[tuple[str, str]] = []

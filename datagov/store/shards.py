@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,11 +77,15 @@ def local_shards(root: Path, suffixes: tuple[str, ...]) -> list[Shard]:
 
 
 def _local_shard(path: str, rel: str, root: object) -> Shard:
+    """A regular file reached from `root` without a link on the way (glob
+    follows linked folders; so would reading the file later)."""
     _check_name(rel, root)
-    st = os.lstat(path)
-    if stat.S_ISLNK(st.st_mode):
-        raise SourceError(f"{rel} under {root} is a symbolic link; shards must be regular files")
-    return Shard(rel, st.st_size)
+    parts = rel.split("/")
+    for depth in range(1, len(parts) + 1):
+        if os.path.islink(os.path.join(str(root), *parts[:depth])):
+            link = "/".join(parts[:depth])
+            raise SourceError(f"{link} under {root} is a symbolic link; shards must be regular files")
+    return Shard(rel, os.lstat(path).st_size)
 
 
 def remote_shards(root: s3.S3Url, suffixes: tuple[str, ...], pattern: str | None = None) -> list[Shard]:

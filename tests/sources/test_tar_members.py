@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from datagov.sources.tar_members import HashingStream, TarError, fast_names, members
+from datagov.sources.tar_members import HashingStream, TarError, fast_members, fast_names, members
 
 
 def archive(fmt, names, link=True) -> bytes:
@@ -61,3 +61,19 @@ def test_a_corrupt_header_truncation_and_garbage_are_refused():
         careful(whole[: whole.index(b"member 0") + 4])
     with pytest.raises(TarError, match="not a tar archive"):
         careful(b"x" * 2048)
+
+
+def test_a_last_member_cut_short_is_refused_by_both_paths():
+    """A tar cut inside its last member (whole blocks, so only the chain of
+    sizes shows it): neither path may hand out the shorter bytes."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        for name, size in (("a.png", 100), ("a.cls", 5000)):
+            info = tarfile.TarInfo(name)
+            info.size = size
+            tf.addfile(info, io.BytesIO(b"7" * size))
+    whole = buf.getvalue()
+    cut = whole[: whole.index(b"7" * 5000) + 2048]  # 4 of the 10 data blocks of a.cls
+    assert fast_names(cut) is None and fast_members(cut) is None
+    with pytest.raises(TarError, match=r"truncated tar: the archive ends inside a\.cls"):
+        careful(cut)

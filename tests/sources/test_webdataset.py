@@ -185,3 +185,22 @@ def test_in_place_shards_with_and_without_labels_are_refused(cli, tmp_path):
     os.replace(tmp_path / "bare" / "shard-001.tar", root / "shard-001.tar")
     result = cli("ingest", root, "--name", "web", "--in-place")
     assert result.exit_code == 1 and "shard-001.tar lacks labels where shard-000.tar has them" in result.output
+
+
+def test_a_glob_through_a_linked_folder_is_refused(cli, ws, tmp_path):
+    write_shards(tmp_path / "elsewhere", n_shards=1)
+    (tmp_path / "data").mkdir()
+    os.symlink(tmp_path / "elsewhere", tmp_path / "data" / "linked")
+    result = cli("ingest", f"{tmp_path}/data/*/*.tar", "--name", "web", "--no-progress")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: linked under {tmp_path / 'data'} is a symbolic link")
+    assert catalog_counts(ws)["versions"] == 0 and store_folders(ws) == []
+
+
+def test_label_option_is_refused_for_webdataset(cli, ws, tmp_path):
+    root = write_shards(tmp_path / "wds", n_shards=1)
+    for extra in ([], ["--in-place"]):
+        result = cli("ingest", root, "--name", "web", "--label", "y", "--no-progress", *extra)
+        assert result.exit_code == 1
+        assert result.output.startswith("Error: --label y does not apply to WebDataset shards")
+    assert catalog_counts(ws)["versions"] == 0
