@@ -204,3 +204,15 @@ def test_label_option_is_refused_for_webdataset(cli, ws, tmp_path):
         assert result.exit_code == 1
         assert result.output.startswith("Error: --label y does not apply to WebDataset shards")
     assert catalog_counts(ws)["versions"] == 0
+
+
+def test_an_in_place_shard_swapped_for_a_link_to_the_same_bytes_is_refused(cli, ws, tmp_path):
+    root = write_shards(tmp_path / "wds", n_shards=2)
+    assert cli("ingest", root, "--name", "web", "--in-place").exit_code == 0
+    assert cli("expectations", "suggest", "web", "--suite", "web").exit_code == 0
+    os.replace(root / "shard-001.tar", tmp_path / "moved.tar")
+    os.symlink(tmp_path / "moved.tar", root / "shard-001.tar")  # same bytes, now outside the folder
+    result = run_datagov("--workspace", ws.root, "validate", "web", "--suite", "web")
+    assert result.returncode == 3 and "shard-001.tar" in result.stdout + result.stderr
+    result = cli("datasets", "verify", "web")
+    assert result.exit_code == 3 and "missing" in result.output and "a symlink" in result.output
