@@ -14,6 +14,7 @@ from datagov.cli import (
     init_cmd,
     lineage_cmd,
     models_cmd,
+    near_cmd,
     pretrain_cmd,
     runs_cmd,
     shift_cmd,
@@ -91,6 +92,7 @@ pretrain_cmd.register(app)
 transfer_cmd.register(app)
 runs_cmd.register(app)
 shift_cmd.register(app)
+near_cmd.register(app)
 demo_cmd.register(app)
 audit_cmd.register(app)
 models_cmd.register(app)

@@ -24,7 +24,15 @@ import pyarrow.parquet as pq
 from datagov.errors import SourceError
 from datagov.sources import IngestOptions, SourceResult
 from datagov.sources.image_features import decode_blobs
-from datagov.sources.images import FEATURE_FIELDS, FILE_BYTES, FILE_ROWS, IMAGE_FIELDS, ROW_GROUP, run_chunks
+from datagov.sources.images import (
+    FEATURE_FIELDS,
+    FILE_BYTES,
+    FILE_ROWS,
+    IMAGE_FIELDS,
+    ROW_GROUP,
+    feature_arrays,
+    run_chunks,
+)
 
 BATCH = 512  # rows handed to a worker at once
 OWN = {f.name for f in IMAGE_FIELDS + FEATURE_FIELDS}
@@ -69,7 +77,7 @@ class HFImageWriter:
         for name, names in self.labels.items():
             ids = kept.column(name).to_pylist()
             columns.append(pa.array([names[i] if i is not None and 0 <= i < len(names) else None for i in ids]))
-        columns += [pa.array(rows[f.name], f.type) for f in FEATURE_FIELDS]
+        columns += feature_arrays(rows)
         self._write(pa.Table.from_arrays(columns, schema=self.schema), sum(len(b) for b in rows["image"]))
 
     def _write(self, table: pa.Table, size: int) -> None:

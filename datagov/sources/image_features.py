@@ -14,6 +14,7 @@ import zlib
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from datagov.near.fingerprints import thumbnail
 from datagov.workspace import MAX_IMAGE_PIXELS
 
 # Modes whose pixels we describe as they are; anything else is converted to RGB.
@@ -29,12 +30,14 @@ class BadImage(Exception):
     """The bytes are not a complete, decodable image."""
 
 
-FEATURES = ("height", "width", "channels", "mean", "std", "pixel_hash")
+FEATURES = ("height", "width", "channels", "mean", "std", "pixel_hash", "thumb")
 
 
-def pixel_features(pixels: np.ndarray) -> tuple[int, int, int, float, float, str]:
-    """Feature columns for quality checks, in FEATURES order, from decoded
-    HxW or HxWxC uint8 pixels (a tuple: the hot loop appends them)."""
+def pixel_features(pixels: np.ndarray) -> tuple[int, int, int, float, float, str, bytes]:
+    """Feature columns for quality checks and near-duplicate search, in
+    FEATURES order, from decoded HxW or HxWxC uint8 pixels (a tuple: the hot
+    loop appends them). The perceptual hashes are computed from the
+    thumbnails a batch at a time, where the columns are written."""
     if pixels.ndim == 2:
         height, width, channels = pixels.shape[0], pixels.shape[1], 1
     else:
@@ -50,7 +53,8 @@ def pixel_features(pixels: np.ndarray) -> tuple[int, int, int, float, float, str
     n, total, squares = flat.size, int(wide @ _ones(flat.size)), int(wide @ wide)
     variance = (n * squares - total * total) / (n * n) if n else 0.0
     mean = total / n / 255.0 if n else 0.0
-    return int(height), int(width), int(channels), mean, math.sqrt(variance) / 255.0, h.hexdigest()
+    std = math.sqrt(variance) / 255.0
+    return int(height), int(width), int(channels), mean, std, h.hexdigest(), thumbnail(pixels)
 
 
 _ONES = np.ones(0)
@@ -115,7 +119,7 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-COLUMNS = ("image", "format", "path", "label", "height", "width", "channels", "mean", "std", "pixel_hash")
+COLUMNS = ("image", "format", "path", "label", *FEATURES)
 
 
 class Columns(dict):

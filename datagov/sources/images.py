@@ -29,11 +29,29 @@ IN_PROCESS_BELOW = 2048  # fewer items than this are not worth a worker pool
 # came from, then the features computed from its pixels (`pixel_features`).
 IMAGE_FIELDS = [pa.field("image", pa.binary()), pa.field("format", pa.string()), pa.field("path", pa.string())]
 FEATURE_FIELDS = [
-    pa.field(name, type_)
-    for name, type_ in zip(
-        FEATURES, (pa.int32(), pa.int32(), pa.int32(), pa.float64(), pa.float64(), pa.string()), strict=True
-    )
+    *(
+        pa.field(name, type_)
+        for name, type_ in zip(
+            FEATURES[:-1], (pa.int32(), pa.int32(), pa.int32(), pa.float64(), pa.float64(), pa.string()), strict=True
+        )
+    ),
+    # Near-duplicate search (datagov.near): 64-bit perceptual hashes as 8
+    # big-endian bytes (binary, so no quality check mistakes them for numbers)
+    # and the 16x16 gray thumbnail they are computed from.
+    pa.field("phash", pa.binary()),
+    pa.field("dhash", pa.binary()),
+    pa.field("thumb", pa.binary()),
 ]
+
+
+def feature_arrays(rows: Mapping[str, list]) -> list[pa.Array]:
+    """FEATURE_FIELDS' columns for decoded rows, the hashes computed here
+    from the thumbnails, a whole batch at once."""
+    from datagov.near.fingerprints import hash_columns
+
+    phash, dhash = hash_columns(rows["thumb"])
+    derived = {"phash": phash, "dhash": dhash}
+    return [pa.array(derived.get(f.name, rows.get(f.name)), f.type) for f in FEATURE_FIELDS]
 
 
 def image_schema(labelled: bool) -> pa.Schema:
@@ -108,14 +126,14 @@ class ImageParquetWriter:
             self._part += 1
             self._in_part = 0
             self._part_bytes = 0
-        columns = {}
+        columns = {f.name: a for f, a in zip(FEATURE_FIELDS, feature_arrays(rows), strict=True)}
         for field in self.schema:
             if field.name == "label_name":
                 names = self.label_names
                 columns["label_name"] = [
                     (names[v] if names else str(v)) if v is not None else None for v in rows["label"]
                 ]
-            else:
+            elif field.name not in columns:
                 columns[field.name] = rows[field.name]
         self._writer.write_table(pa.table(columns, schema=self.schema), row_group_size=ROW_GROUP)
         count = len(rows["image"])

@@ -19,6 +19,7 @@ process is killed.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import secrets
 import shutil
@@ -278,3 +279,19 @@ def _render(files: VersionFiles, target: Path) -> VersionFiles:
     render_in_place(shards, {e.path: (e.sha256, e.rows) for e in files.entries}, target)
     rendered = build_manifest(target)
     return VersionFiles(files.digest, str(target), tuple(rendered.files))
+
+
+def read_verified(file: str, sha256: str | None):
+    """A Parquet file (pyarrow's ParquetFile) read whole into memory and
+    checked against its manifest hash: what is parsed is exactly what was hashed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open(file, "rb") as fh:
+        data = fh.read()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise IntegrityError(
+            f"{os.path.basename(file)} changed since it was checked; refusing to read it",
+            hint="see `datagov datasets verify NAME`",
+        )
+    return pq.ParquetFile(pa.BufferReader(data))

@@ -26,13 +26,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from datagov.catalog.caches import CacheRecord, cache_record, forget_cache, record_cache
 from datagov.catalog.db import open_catalog
 from datagov.errors import IntegrityError
 from datagov.store import sha256_file
+from datagov.store.files import read_verified
 from datagov.training.inputs import ImageInput, ImageShape
 from datagov.workspace import Workspace
 
@@ -83,19 +82,6 @@ def verified_pixels(path: Path, sha256: str, size: int) -> str | np.ndarray | No
         pixels = np.fromfile(path, dtype=np.uint8)
         return pixels if hashlib.sha256(pixels.data).hexdigest() == sha256 else None
     return str(path) if sha256_file(path) == sha256 else None
-
-
-def read_verified(file: str, sha256: str | None) -> pq.ParquetFile:
-    """A Parquet file read whole into memory and checked against its manifest
-    hash: what is decoded is exactly what was hashed."""
-    with open(file, "rb") as fh:
-        data = fh.read()
-    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
-        raise IntegrityError(
-            f"{os.path.basename(file)} changed since it was checked; refusing to decode it",
-            hint="see `datagov datasets verify NAME`",
-        )
-    return pq.ParquetFile(pa.BufferReader(data))
 
 
 def build_pixels(

@@ -1,0 +1,1 @@
+"""Near-duplicate images and text: fingerprints, search, and the contamination check."""

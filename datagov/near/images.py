@@ -1,0 +1,204 @@
+"""Near-duplicate images: candidates by Hamming distance between perceptual
+hashes (multi-index search), confirmed by thumbnail correlation.
+
+Rows with byte-identical thumbnails are searched once (their hashes and
+similarities are the same), so a version full of copies of one image costs
+no more than one image, and the answer lists one pair per target row and
+matching reference thumbnail rather than every copy of it.
+
+Small images (under ~24 px) are also searched shifted by one source pixel
+along each axis: at 8x8 a one-pixel shift moves a twelfth of the image and
+changes half of a perceptual hash's bits. Larger images need no such probe;
+their thumbnails barely move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from datagov.errors import InvalidInput
+from datagov.near.fingerprints import SHIFTS, THUMB, hash_thumbs, shift_step, shifted
+from datagov.near.index import MAX_RADIUS, HammingIndex, Pairs
+from datagov.near.similarity import similarity
+
+HASHES = ("phash", "dhash")
+MAX_PAIRS_PER_ROW = 8  # the best this many matches per target row are kept
+
+
+@dataclass(frozen=True)
+class ImageMethod:
+    """How image pairs are found; the defaults are the ones the planted test
+    in tests/near/test_planted.py measures (recall and precision >= 0.95)."""
+
+    radius: int = 10
+    min_similarity: float = 0.98
+    hashes: tuple[str, ...] = ("phash",)
+    encoder: str | None = None
+    min_cosine: float = 0.9
+
+    def check(self) -> ImageMethod:
+        if not 0 <= self.radius <= MAX_RADIUS:
+            raise InvalidInput(f"--radius {self.radius} is out of range: use 0 to {MAX_RADIUS} bits of 64")
+        if not -1.0 <= self.min_similarity <= 1.0:
+            raise InvalidInput(f"--min-similarity {self.min_similarity} is out of range: use -1 to 1")
+        if not -1.0 <= self.min_cosine <= 1.0:
+            raise InvalidInput(f"--min-cosine {self.min_cosine} is out of range: use -1 to 1")
+        if not self.hashes or any(h not in HASHES for h in self.hashes):
+            raise InvalidInput(f"--hashes {','.join(self.hashes)}: choose from {', '.join(HASHES)}")
+        return self
+
+    def settings(self) -> dict:
+        """What a receipt is bound to (with the decision threshold)."""
+        out = {
+            "method": "image",
+            "hashes": list(self.hashes),
+            "radius": self.radius,
+            "min_similarity": self.min_similarity,
+        }
+        if self.encoder:
+            out |= {"encoder": self.encoder, "min_cosine": self.min_cosine}
+        return out
+
+
+@dataclass
+class ImageRows:
+    """What the search reads of one version, in row order."""
+
+    phash: np.ndarray  # uint64
+    dhash: np.ndarray
+    thumbs: np.ndarray  # (N, 16, 16) uint8
+    height: np.ndarray
+    width: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.phash)
+
+    def hashes(self, name: str) -> np.ndarray:
+        return self.phash if name == "phash" else self.dhash
+
+
+@dataclass
+class Matches:
+    """Confirmed pairs: row indices into the reference and the target."""
+
+    ref: np.ndarray
+    target: np.ndarray
+    distance: np.ndarray  # smallest Hamming distance over the hashes used
+    similarity: np.ndarray
+    cosine: np.ndarray | None = None  # encoder embeddings, when asked for
+
+    def __len__(self) -> int:
+        return len(self.ref)
+
+    def take(self, keep: np.ndarray) -> Matches:
+        cos = self.cosine[keep] if self.cosine is not None else None
+        return Matches(self.ref[keep], self.target[keep], self.distance[keep], self.similarity[keep], cos)
+
+
+def distinct_thumbs(rows: ImageRows) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each distinct thumbnail, group of every row)."""
+    flat = np.ascontiguousarray(rows.thumbs.reshape(len(rows), THUMB * THUMB))
+    keys = flat.view(np.dtype((np.void, THUMB * THUMB))).ravel()
+    _, first, group = np.unique(keys, return_index=True, return_inverse=True)
+    return first, group.reshape(-1)
+
+
+def _queries(rows: ImageRows, name: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(row indices, hashes) to search with: every row as it is, and small
+    images moved one source pixel each way."""
+    out = [(np.arange(len(rows)), rows.hashes(name))]
+    steps = shift_step(rows.height, rows.width)
+    for step in np.unique(steps[steps > 0]):
+        members = np.flatnonzero(steps == step)
+        thumbs = rows.thumbs[members].astype(np.float32)
+        for dy, dx in SHIFTS:
+            phash, dhash = hash_thumbs(np.ascontiguousarray(shifted(thumbs, dy * int(step), dx * int(step))))
+            out.append((members, phash if name == "phash" else dhash))
+    return out
+
+
+def candidates(ref: ImageRows, target: ImageRows, method: ImageMethod) -> Pairs:
+    """Every (reference, target) row pair within the radius in any hash used,
+    once, with the smallest distance found."""
+    parts = []
+    for name in method.hashes:
+        index = HammingIndex(ref.hashes(name))
+        for members, hashes in _queries(target, name):
+            found = index.search(hashes, method.radius)
+            parts.append(Pairs(found.ref, members[found.query], found.distance))
+    pairs = Pairs.concat(parts)
+    if not len(pairs):
+        return pairs
+    key = pairs.ref * len(target) + pairs.query
+    order = np.lexsort((pairs.distance, key))
+    key, first = key[order], np.ones(len(order), bool)
+    first[1:] = key[1:] != key[:-1]
+    chosen = order[first]
+    return Pairs(pairs.ref[chosen], pairs.query[chosen], pairs.distance[chosen])
+
+
+def confirm(ref: ImageRows, target: ImageRows, pairs: Pairs, method: ImageMethod) -> Matches:
+    steps = np.maximum(shift_step(ref.height[pairs.ref], ref.width[pairs.ref]), 1)
+    steps = np.maximum(steps, shift_step(target.height[pairs.query], target.width[pairs.query]))
+    sim = similarity(ref.thumbs[pairs.ref], target.thumbs[pairs.query], steps)
+    matches = Matches(pairs.ref, pairs.query, pairs.distance, sim)
+    return matches.take(sim >= method.min_similarity)
+
+
+def best_per_target(matches: Matches, limit: int = MAX_PAIRS_PER_ROW) -> Matches:
+    """At most `limit` matches per target row, the most similar first."""
+    order = np.lexsort((-matches.similarity, matches.target))
+    target = matches.target[order]
+    starts = np.flatnonzero(np.r_[True, target[1:] != target[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    return matches.take(order[rank < limit])
+
+
+def match_images(ref: ImageRows, target: ImageRows, method: ImageMethod) -> Matches:
+    """Near-duplicates of reference rows among the target rows (two versions)."""
+    ref_first, _ = distinct_thumbs(ref)
+    target_first, target_group = distinct_thumbs(target)
+    sub_ref, sub_target = _subset(ref, ref_first), _subset(target, target_first)
+    found = confirm(sub_ref, sub_target, candidates(sub_ref, sub_target, method), method)
+    # every target row shares its thumbnail's matches
+    by_group = np.argsort(found.target, kind="stable")
+    counts = np.bincount(found.target, minlength=len(target_first))
+    starts = np.r_[0, np.cumsum(counts)]
+    rows = np.arange(len(target))
+    n = counts[target_group]
+    pick = by_group[np.repeat(starts[target_group], n) + _ranges(n)]
+    expanded = Matches(ref_first[found.ref[pick]], np.repeat(rows, n), found.distance[pick], found.similarity[pick])
+    return best_per_target(expanded)
+
+
+def match_within(rows: ImageRows, method: ImageMethod) -> Matches:
+    """Pairs (earlier row, later row) of near-duplicates inside one version:
+    copies of a thumbnail pair with its first row, distinct thumbnails with
+    each other."""
+    first, group = distinct_thumbs(rows)
+    sub = _subset(rows, first)
+    found = confirm(sub, sub, candidates(sub, sub, method), method)
+    a, b = first[found.ref], first[found.target]
+    keep = a < b  # each unordered pair once, never a row with itself
+    near = Matches(a[keep], b[keep], found.distance[keep], found.similarity[keep])
+    copies = np.flatnonzero(first[group] != np.arange(len(rows)))
+    exact = Matches(first[group[copies]], copies, np.zeros(len(copies), np.uint8), np.ones(len(copies)), None)
+    return concat([exact, best_per_target(near)])
+
+
+def concat(parts: list[Matches]) -> Matches:
+    return Matches(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in ("ref", "target", "distance", "similarity"))
+    )
+
+
+def _ranges(counts: np.ndarray) -> np.ndarray:
+    """0..n-1 for each n in counts, concatenated."""
+    total = int(counts.sum())
+    return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _subset(rows: ImageRows, idx: np.ndarray) -> ImageRows:
+    return ImageRows(rows.phash[idx], rows.dhash[idx], rows.thumbs[idx], rows.height[idx], rows.width[idx])
