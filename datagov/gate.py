@@ -18,7 +18,7 @@ from datagov.catalog.audits import latest_audit_status
 from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
 from datagov.catalog.receipts import list_receipts
-from datagov.catalog.versions import dataset_of_digest, resolve
+from datagov.catalog.versions import dataset_of_digest, dataset_row, resolve
 from datagov.errors import DatagovError
 from datagov.quality.suites import load_suite
 from datagov.verify import check_for_use
@@ -197,4 +197,64 @@ def check_match(ws: Workspace, stage: str, ref: str, reference_digest: str | Non
                 fix=fix,
             )
         )
+    return decision
+
+
+def check_contamination(ws: Workspace, stage: str, ref: str, reference_digest: str | None, role: str) -> GateDecision:
+    """May `stage` score on version `ref`, which must hold no near-copy of
+    `reference_digest` (the fine-tuning data, or the encoder's pretraining
+    data: `role`)? Only with a passing `contamination` receipt for exactly
+    these two digests, made with the default method and thresholds and no
+    tolerated share; the newest such receipt decides."""
+    from datagov.near.check import KIND, default_settings, settings_digest
+
+    with open_catalog(ws) as con:
+        version = resolve(con, ref)
+        modality = dataset_row(con, version.dataset).modality
+        receipts = [
+            r for r in list_receipts(con, digest=version.digest, kind=KIND) if r.reference_digest == reference_digest
+        ]
+        reference_name = dataset_of_digest(con, reference_digest) if reference_digest else None
+    decision = GateDecision(stage, version.ref, version.digest, allowed=False)
+    if not reference_digest:
+        decision.reasons.append(
+            Reason(
+                "no-reference",
+                f"the {role} is unknown (no datagov.digest tag), so {version.ref} cannot be checked against it",
+                fix="use an encoder pretrained by `datagov pretrain`, or --waive REASON",
+            )
+        )
+        return decision
+    ref_label = f"{reference_name}@{reference_digest[:12]}" if reference_name else reference_digest[:12]
+    if reference_digest == version.digest:
+        decision.reasons.append(
+            Reason("same-version", f"{version.ref} is the {role} itself", fix="score on a separate split")
+        )
+        return decision
+    fix = f"datagov contamination {ref_label} {version.ref}"
+    current = [r for r in receipts if r.suite_digest == settings_digest(default_settings(modality or "table"))]
+    if not current:
+        looser = f" (receipt {receipts[0].id} used other thresholds)" if receipts else ""
+        decision.reasons.append(
+            Reason(
+                "no-contamination-check",
+                f"{version.ref} was never checked for near-copies of the {role} {ref_label} "
+                f"with the default thresholds{looser}",
+                fix=fix,
+            )
+        )
+        return decision
+    latest = current[0]
+    if not latest.success:
+        decision.reasons.append(
+            Reason(
+                "contaminated",
+                f"{latest.evaluated - latest.successful:,} of {latest.evaluated:,} rows of {version.ref} have "
+                f"near-copies in the {role} {ref_label} (receipt {latest.id}; see {latest.report})",
+                fix=f"remove them (e.g. split again with --dedupe near), then {fix}; or --waive REASON",
+            )
+        )
+        return decision
+    decision.allowed = True
+    decision.receipt_ids.append(latest.id)
     return decision

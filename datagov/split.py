@@ -187,6 +187,48 @@ def _row_keys_sql(version: Version, modality: str) -> str:
     return f"md5_number(CAST(ROW({cols}) AS VARCHAR))"  # 128 bits, as md5, in 16 bytes instead of 32
 
 
+def _dedupe_mode(dedupe: bool | str | None) -> str | None:
+    if dedupe in (None, False, ""):
+        return None
+    if dedupe is True or dedupe == "exact":
+        return "exact"
+    if dedupe == "near":
+        return "near"
+    raise InvalidInput(f"--dedupe {dedupe!r}: use exact or near")
+
+
+def _near_first_rows(ws: Workspace, parent: Version, first: np.ndarray):
+    """`first` (each row's first exact copy) joined with near-duplicate pairs
+    (`datagov dedup`'s defaults): each row's first row of its group, and for
+    rows in a near pair, (the row it is like, similarity)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from datagov.near.check import run_check
+
+    pairing = run_check(ws, parent.node_id, None)[3]
+    n = len(first)
+
+    rows = np.arange(n)
+    a = np.concatenate([rows, pairing.ref])
+    b = np.concatenate([first, pairing.target])
+    _, component = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+    root = np.full(component.max() + 1, n)
+    np.minimum.at(root, component, rows)
+    near = {}
+    for i, j, score in zip(pairing.target.tolist(), pairing.ref.tolist(), pairing.score.tolist(), strict=True):
+        near.setdefault(i, (j, score))
+        near.setdefault(j, (i, score))
+    return root[component], near
+
+
+def _reject_reason(row: int, first: int, near: dict[int, tuple[int, float]]) -> str:
+    if row in near:
+        like, score = near[row]
+        return f"near-duplicate of row {like} (similarity {score:.4f}); its group's first row is {first}"
+    return f"duplicate of row {first}"
+
+
 def split(
     ws: Workspace,
     ref: str,
@@ -195,9 +237,13 @@ def split(
     per_class: dict[str, int] | None = None,
     drop_labels: list[str] | None = None,
     seed: int = 0,
-    dedupe: bool = False,
+    dedupe: bool | str = False,
     prefix: str | None = None,
 ) -> SplitReport:
+    """Split a version into child versions. `dedupe`: "exact" (or True) drops
+    rows identical to an earlier row; "near" also drops near-duplicates
+    (`datagov dedup`'s default method), so no near-copy lands in two splits."""
+    dedupe = _dedupe_mode(dedupe)
     if not 0 <= seed < 2**63:
         raise InvalidInput(f"--seed {seed}: use a whole number from 0 to 2^63-1")
     caps = per_class or {}
@@ -221,6 +267,14 @@ def split(
     try:
         _row_table(duck, source, intact.files, _row_keys_sql(parent, meta.modality), label_col)
         first, labels = _first_rows_and_labels(duck, label_col is not None)
+        near: dict[int, tuple[int, float]] = {}
+        if dedupe == "near":
+            first, near = _near_first_rows(ws, parent, first)
+            duck.register("split_roots", pa.table({"idx": np.arange(len(first)), "root": first}))
+            duck.execute(
+                "CREATE OR REPLACE TEMP TABLE split_rows AS SELECT r.idx, g.root AS key, r.label "
+                "FROM split_rows r JOIN split_roots g USING (idx)"
+            )
         n = len(first)
         keep = first == np.arange(n)
         duplicate_rows = n - int(keep.sum())
@@ -241,7 +295,7 @@ def split(
         duck.register("split_which", pa.table({"idx": np.arange(n), "split": which}))
         overlaps = _overlaps(duck, names)
         pairs = zip(dup_of.tolist(), first[dup_of].tolist(), strict=True) if dedupe else ()
-        rejects = [(f"row {i}", f"duplicate of row {j}") for i, j in pairs]
+        rejects = [(f"row {i}", _reject_reason(i, j, near)) for i, j in pairs]
 
         children = []
         with staging(ws) as root:

@@ -87,7 +87,7 @@ def test_duplicates_and_contamination_are_reported_then_removed(cli, ws, tmp_pat
     assert result.exit_code == 0
     assert "duplicates in parent: 5 row(s) in 5 group(s)" in result.stdout
     assert "identical row(s) are in both train and test (contamination)" in result.stderr
-    clean = cli("split", "dups", "--into", "train=0.5,test=0.5", "--seed", "3", "--dedupe", "--prefix", "clean")
+    clean = cli("split", "dups", "--into", "train=0.5,test=0.5", "--seed", "3", "--dedupe", "exact", "--prefix", "clean")
     assert clean.exit_code == 0, clean.output
     assert "5 removed by --dedupe" in clean.stdout and "overlap between splits: none" in clean.stdout
     total = sum(
@@ -102,7 +102,7 @@ def test_tabular_split_detects_duplicate_rows(cli, ws, tmp_path):
     src = tmp_path / "t.csv"
     src.write_text("x,y\n" + "".join(f"{i % 40},{i % 40 * 2}\n" for i in range(50)))
     assert cli("ingest", src, "--name", "t").exit_code == 0
-    result = cli("split", "t", "--into", "a=0.5,b=0.5", "--dedupe")
+    result = cli("split", "t", "--into", "a=0.5,b=0.5", "--dedupe", "exact")
     assert "duplicates in parent: 10 row(s) in 10 group(s); 10 removed by --dedupe" in result.stdout
 
 

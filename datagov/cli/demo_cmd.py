@@ -21,7 +21,21 @@ STEPS: list[list[str]] = [
         "--description",
         "UCI optical digits, 8x8 grayscale, 10 classes (bundled with scikit-learn)",
     ],
-    ["split", "digits", "--into", "pretrain=0.7,finetune=0.1,eval=0.2", "--drop-labels", "pretrain", "--seed", "0"],
+    # Near-duplicates inside the source (reported, tolerated up to 1 %), then a split
+    # that removes them, so no eval image has a near-copy in the other splits.
+    ["dedup", "digits", "--max-share", "0.01"],
+    [
+        "split",
+        "digits",
+        "--into",
+        "pretrain=0.7,finetune=0.1,eval=0.2",
+        "--drop-labels",
+        "pretrain",
+        "--seed",
+        "0",
+        "--dedupe",
+        "near",
+    ],
     ["datasets", "list"],
     ["datasets", "show", "digits-finetune"],
     ["datasets", "verify", "digits"],
@@ -42,6 +56,10 @@ STEPS: list[list[str]] = [
     ["shift", "digits-pretrain", "digits-finetune"],
     ["expectations", "match", "digits-pretrain", "--suite", "digits-pretrain-match", "--force"],
     ["validate", "digits-finetune", "--suite", "digits-pretrain-match"],
+    # The transfer gate also requires that eval holds no near-copy of the
+    # fine-tuning data or of the encoder's pretraining data.
+    ["contamination", "digits-finetune", "digits-eval"],
+    ["contamination", "digits-pretrain", "digits-eval"],
     # Transfer to the few labelled rows, both ways, beside a from-scratch baseline.
     ["transfer", "pipelines/transfer-digits.yaml", "--strategy", "features"],
     ["transfer", "pipelines/transfer-digits.yaml", "--strategy", "finetune", "--baseline"],

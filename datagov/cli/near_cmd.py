@@ -8,7 +8,7 @@ import typer
 
 _RADIUS = typer.Option(10, "--radius", help="Images: most differing bits of 64 between two hashes (0-15).")
 _SIMILARITY = typer.Option(
-    0.98, "--min-similarity", help="Images: least thumbnail correlation (-1 to 1) that confirms a pair."
+    0.975, "--min-similarity", help="Images: least thumbnail correlation (-1 to 1) that confirms a pair."
 )
 _HASHES = typer.Option("phash", "--hashes", help="Images: hashes that propose pairs, comma-separated (phash, dhash).")
 _ENCODER = typer.Option(

@@ -20,7 +20,13 @@ def split(
         None, "--drop-labels", metavar="SPLIT", help="Remove label columns from this split; repeatable."
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same splits."),
-    dedupe: bool = typer.Option(False, "--dedupe", help="Drop exact duplicates first, so no row lands in two splits."),
+    dedupe: str = typer.Option(
+        None,
+        "--dedupe",
+        metavar="exact|near",
+        help="Drop duplicates first, so none lands in two splits: exact (identical rows) or near "
+        "(also near-duplicates, as `datagov dedup` finds them).",
+    ),
     prefix: str = typer.Option(None, "--prefix", help="Child names are PREFIX-SPLIT (default: the dataset name)."),
 ) -> None:
     """Split a version into child datasets, stratified by label when it has one.
@@ -62,7 +68,8 @@ def split(
         )
     out.print(table)
     out.print(
-        f"duplicates in parent: {report.duplicate_rows:,} row(s) in {report.duplicate_groups:,} group(s)"
+        ("near-duplicates" if dedupe == "near" else "duplicates")
+        + f" in parent: {report.duplicate_rows:,} row(s) in {report.duplicate_groups:,} group(s)"
         + (f"; {report.removed:,} removed by --dedupe" if report.removed else "")
     )
     if report.unassigned:
@@ -72,7 +79,7 @@ def split(
             typer.secho(
                 f"Warning: {n:,} identical row(s) are in both {a} and {b} (contamination)", err=True, fg="yellow"
             )
-        typer.echo("  hint: rerun with --dedupe to remove duplicates before splitting", err=True)
+        typer.echo("  hint: rerun with --dedupe exact (or near) to remove duplicates before splitting", err=True)
     else:
         out.print("overlap between splits: none")
 

@@ -112,10 +112,10 @@ def hash_columns(thumbs: Sequence[bytes]) -> tuple[list[bytes], list[bytes]]:
 
 
 def shift_step(height: np.ndarray, width: np.ndarray) -> np.ndarray:
-    """One source pixel, in thumbnail pixels (0 when under half a thumbnail
-    pixel: the thumbnail's box filter absorbs such shifts)."""
+    """One source pixel, in thumbnail pixels, rounded half down: 0 from 32 px
+    up (half a thumbnail pixel or less, which the box filter absorbs)."""
     smaller = np.maximum(np.minimum(height, width), 1)
-    return np.floor(THUMB / smaller + 0.5).astype(np.int64).clip(0, 4)
+    return np.ceil(THUMB / smaller - 0.5).astype(np.int64).clip(0, 4)
 
 
 SHIFTS = ((0, 1), (0, -1), (1, 0), (-1, 0))  # unit shifts (dy, dx): right, left, down, up

@@ -33,7 +33,7 @@ class ImageMethod:
     in tests/near/test_planted.py measures (recall and precision >= 0.95)."""
 
     radius: int = 10
-    min_similarity: float = 0.98
+    min_similarity: float = 0.975
     hashes: tuple[str, ...] = ("phash",)
     encoder: str | None = None
     min_cosine: float = 0.9

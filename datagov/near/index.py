@@ -63,10 +63,12 @@ class HammingIndex:
 
     def __init__(self, hashes: np.ndarray) -> None:
         self.hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
-        self.order, self.starts = [], []
+        self.order, self.starts, self.sorted = [], [], []
         for k in range(CHUNKS):
             keys = _chunk(self.hashes, k)
-            self.order.append(np.argsort(keys, kind="stable"))
+            order = np.argsort(keys, kind="stable")
+            self.order.append(order)
+            self.sorted.append(self.hashes[order])  # one gather per candidate instead of two
             self.starts.append(np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=1 << CHUNK_BITS))]))
 
     def search(self, queries: np.ndarray, radius: int) -> Pairs:
@@ -81,8 +83,8 @@ class HammingIndex:
         return Pairs.concat(parts)
 
     def _batches(self, queries: np.ndarray, masks: np.ndarray) -> Iterator[np.ndarray]:
-        """Query index ranges whose candidates fit BATCH_CANDIDATES (a query
-        over the budget on its own goes alone)."""
+        """Query index ranges whose candidates per probe fit BATCH_CANDIDATES
+        on average (a query over the budget on its own goes alone)."""
         counts = np.zeros(len(queries), np.int64)
         for k in range(CHUNKS):
             keys, starts = _chunk(queries, k), self.starts[k]
@@ -90,9 +92,10 @@ class HammingIndex:
                 probe = keys ^ mask
                 counts += starts[probe + 1] - starts[probe]
         ends = np.cumsum(counts)
+        per_batch = BATCH_CANDIDATES * len(masks) * CHUNKS
         begin = 0
         while begin < len(queries):
-            budget = (ends[begin - 1] if begin else 0) + BATCH_CANDIDATES
+            budget = (ends[begin - 1] if begin else 0) + per_batch
             end = max(int(np.searchsorted(ends, budget, side="right")), begin + 1)
             yield np.arange(begin, end)
             begin = end
@@ -102,23 +105,28 @@ class HammingIndex:
         sub = queries[batch]
         probe_radius = radius // CHUNKS
         for k in range(CHUNKS):
-            keys, starts, order = _chunk(sub, k), self.starts[k], self.order[k]
+            keys, starts, hashes = _chunk(sub, k), self.starts[k], self.sorted[k]
             for mask in masks:
                 probe = keys ^ mask
-                lo, hi = starts[probe], starts[probe + 1]
-                counts = hi - lo
+                lo = starts[probe]
+                counts = starts[probe + 1] - lo
                 total = int(counts.sum())
                 if total == 0:
                     continue
-                query = np.repeat(np.arange(len(sub)), counts)
-                offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-                ref = order[np.repeat(lo, counts) + offset]
-                distance = np.bitwise_count(self.hashes[ref] ^ sub[query])
-                keep = distance <= radius
-                # a pair close in an earlier chunk was found there already
-                for j in range(k):
-                    keep &= np.bitwise_count(_chunk(self.hashes[ref], j) ^ _chunk(sub[query], j)) > probe_radius
-                found.append((ref[keep], query[keep], distance[keep]))
+                ends = np.cumsum(counts)
+                # positions lo..hi-1 of every probed bucket, in one pass
+                position = np.arange(total) + np.repeat(lo - (ends - counts), counts)
+                query = np.repeat(sub, counts)
+                distance = np.bitwise_count(hashes[position] ^ query)
+                keep = np.flatnonzero(distance <= radius)
+                if not len(keep):
+                    continue
+                owner = np.searchsorted(ends, keep, side="right")  # which query each survivor belongs to
+                close = np.ones(len(keep), bool)
+                ref_hashes = hashes[position[keep]]
+                for j in range(k):  # a pair close in an earlier chunk was found there already
+                    close &= np.bitwise_count(_chunk(ref_hashes, j) ^ _chunk(sub[owner], j)) > probe_radius
+                found.append((self.order[k][position[keep][close]], owner[close], distance[keep][close]))
         if not found:
             return Pairs.empty()
         ref, query, distance = (np.concatenate(x) for x in zip(*found, strict=True))

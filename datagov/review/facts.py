@@ -100,11 +100,15 @@ def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
             continue
         dataset, digest, suite = found.dataset, found.digest, found.suite
         same_suite = list_receipts(con, dataset=dataset, digest=digest, suite=suite)  # newest first
+        same_suite = [r for r in same_suite if r.reference_digest == found.reference_digest]
         mine, newest = next(r for r in same_suite if r.id == rid), same_suite[0]
-        try:
-            current_suite = load_suite(ws, suite).digest
-        except DatagovError:  # gone or unreadable: the receipt no longer vouches for anything
-            current_suite = None
+        if mine.kind == "contamination":  # bound to its method's settings, not to a suite file
+            current_suite = mine.suite_digest
+        else:
+            try:
+                current_suite = load_suite(ws, suite).digest
+            except DatagovError:  # gone or unreadable: the receipt no longer vouches for anything
+                current_suite = None
         if digest not in changed_files:  # one version's receipts share its files: check them once
             changed_files[digest] = check_for_use(ws, locate(ws, con, digest))[0]
         changed = changed_files[digest]

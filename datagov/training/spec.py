@@ -71,6 +71,10 @@ class TransferDataSpec:
     suites: list[str] = field(default_factory=list)
     label_column: str = "label"
     validation_every: int = 5  # every Nth training row is held out for early stopping
+    # eval must hold no near-copy of these: `train` (the fine-tuning data) and/or
+    # `encoder` (the encoder's pretraining data); each needs a clean
+    # `datagov contamination` receipt made with the default thresholds
+    contamination: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -184,6 +188,7 @@ def apply_overrides(raw: dict, overrides: list[str], errors: list[str]) -> dict:
 MAX_SPEC_BYTES = 1 << 20
 # (least, most) for numbers; the upper bounds keep a typo from allocating
 # terabytes or spinning for ever before anything useful happens.
+CONTAMINATION_REFERENCES = ("train", "encoder")  # what eval is checked against
 BOUNDS: dict[str, tuple[float, float]] = {
     "train.epochs": (1, 100_000),
     "train.batch_size": (1, 1 << 20),
@@ -232,6 +237,9 @@ def _check_values(flat: dict[str, Any], errors: list[str]) -> None:
             errors.append(f"{key}: {flat[key]!r} is not one of {', '.join(allowed)}")
     if not flat.get("data.suites"):
         errors.append("data.suites: name at least one suite; training data must pass checks")
+    for i, item in enumerate(flat.get("data.contamination") or []):
+        if item not in CONTAMINATION_REFERENCES:
+            errors.append(f"data.contamination[{i}]: {item!r} is not one of {', '.join(CONTAMINATION_REFERENCES)}")
     for key, (least, most) in BOUNDS.items():
         value = flat.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from datagov import tags
 from datagov.errors import InvalidInput
-from datagov.gate import GateDecision, check_gate, check_match, combine
+from datagov.gate import GateDecision, check_contamination, check_gate, check_match, combine
 from datagov.governance import gate_document, record_waiver, refuse
 from datagov.training.inputs import image_input, label_counts
 from datagov.training.records import finish_run, record_run, register_model
@@ -111,12 +111,18 @@ def transfer(
                 hint="pretrain an encoder on data of this shape, or resize the images",
             )
 
+    pretrained_on = pretraining_digest(ws, source)
     decision = combine(
         "transfer",
         [
             *(check_gate(ws, "transfer", d.version.node_id, spec.data.suites) for d in _distinct(train_in, eval_in)),
             # Fine-tuning data must look like the data the encoder was pretrained on.
-            check_match(ws, "transfer", train_in.version.node_id, pretraining_digest(ws, source), source.pinned_uri),
+            check_match(ws, "transfer", train_in.version.node_id, pretrained_on, source.pinned_uri),
+            # ...and the score must come from images neither of them has seen.
+            *(
+                check_contamination(ws, "transfer", eval_in.version.node_id, digest, role)
+                for digest, role in _contamination_references(spec, train_in, pretrained_on, source.pinned_uri)
+            ),
         ],
     )
     if not decision.allowed and not waive:
@@ -207,6 +213,15 @@ def transfer(
         source.pinned_uri,
         device.type,
     )
+
+
+def _contamination_references(spec, train_in, pretrained_on: str | None, encoder: str) -> list[tuple[str | None, str]]:
+    """(reference digest, what it is) for each reference the spec says eval must not overlap."""
+    roles = {
+        "train": (train_in.version.digest, f"fine-tuning data {train_in.version.ref}"),
+        "encoder": (pretrained_on, f"pretraining data of {encoder}"),
+    }
+    return [roles[name] for name in dict.fromkeys(spec.data.contamination)]
 
 
 def _distinct(*inputs):

@@ -14,12 +14,10 @@ TINY = ["train.epochs=2", "model.hidden=[32]", "model.latent=8", "train.device=c
 
 @pytest.fixture
 def digits_ws(cli, ws):
-    """digits split as in the demo, with the repository's suites."""
+    """digits split as in the demo (near-duplicates removed), with the repository's suites."""
     assert cli("ingest", "sklearn:digits", "--name", "digits").exit_code == 0
-    assert (
-        cli("split", "digits", "--into", "pretrain=0.7,finetune=0.1,eval=0.2", "--drop-labels", "pretrain").exit_code
-        == 0
-    )
+    into = "pretrain=0.7,finetune=0.1,eval=0.2"
+    assert cli("split", "digits", "--into", into, "--drop-labels", "pretrain", "--dedupe", "near").exit_code == 0
     for suite in ("digits-pretrain", "digits-labelled"):
         shutil.copy(REPO / "expectations" / f"{suite}.json", ws.expectations_dir)
     return cli
@@ -27,14 +25,17 @@ def digits_ws(cli, ws):
 
 @pytest.fixture
 def pretrained(digits_ws):
-    """Every split validated, an autoencoder registered, and digits-finetune
-    matched against its pretraining data: what transfer needs."""
+    """Every split validated, an autoencoder registered, digits-finetune
+    matched against its pretraining data, and digits-eval checked for
+    near-copies of both: what transfer needs."""
     for name, suite in (("digits-pretrain", "digits-pretrain"), ("digits-finetune", "digits-labelled"),
                         ("digits-eval", "digits-labelled")):  # fmt: skip
         assert digits_ws("validate", name, "--suite", suite).exit_code == 0
     assert digits_ws("pretrain", SPEC, *TINY, "--no-progress").exit_code == 0
     assert digits_ws("expectations", "match", "digits-pretrain", "--suite", "digits-pretrain-match").exit_code == 0
     assert digits_ws("validate", "digits-finetune", "--suite", "digits-pretrain-match").exit_code == 0
+    for reference in ("digits-finetune", "digits-pretrain"):
+        assert digits_ws("contamination", reference, "digits-eval").exit_code == 0
     return digits_ws
 
 
