@@ -17,7 +17,7 @@ _ENCODER = typer.Option(
 _COSINE = typer.Option(0.9, "--min-cosine", help="With --encoder: least cosine of the two embeddings.")
 _COLUMN = typer.Option([], "--column", help="Tables: a text column to compare (repeatable; default: text columns).")
 _JACCARD = typer.Option(0.5, "--jaccard", help="Tables: least Jaccard similarity of word shingles (0-1].")
-_SHINGLE = typer.Option(2, "--shingle", help="Tables: words per shingle.")
+_SHINGLE = typer.Option(1, "--shingle", help="Tables: words per shingle (1 for sentences; 3-5 for documents).")
 _SHARE = typer.Option(0.0, "--max-share", help="Exit 3 when more than this share of the rows is flagged (0-1).")
 _OUT = typer.Option(None, "--out", metavar="FILE.html", help="Also write the HTML report here.")
 _JSON = typer.Option(False, "--json", help="Print the report as JSON.")

@@ -140,8 +140,10 @@ def candidates(ref: ImageRows, target: ImageRows, method: ImageMethod) -> Pairs:
 
 
 def confirm(ref: ImageRows, target: ImageRows, pairs: Pairs, method: ImageMethod) -> Matches:
-    steps = np.maximum(shift_step(ref.height[pairs.ref], ref.width[pairs.ref]), 1)
-    steps = np.maximum(steps, shift_step(target.height[pairs.query], target.width[pairs.query]))
+    steps = np.maximum(
+        shift_step(ref.height[pairs.ref], ref.width[pairs.ref]),
+        shift_step(target.height[pairs.query], target.width[pairs.query]),
+    )
     sim = similarity(ref.thumbs[pairs.ref], target.thumbs[pairs.query], steps)
     matches = Matches(pairs.ref, pairs.query, pairs.distance, sim)
     return matches.take(sim >= method.min_similarity)

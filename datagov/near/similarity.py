@@ -1,6 +1,7 @@
 """How alike two thumbnails are: the centred cosine (Pearson correlation) of
 their pixels, the best over the unshifted pair and the pair moved one source
-pixel along each axis (compared where they overlap).
+pixel along each axis (compared where they overlap; for images of 32 px and
+more a source pixel is half a thumbnail pixel, matched by interpolation).
 
 Centring makes it blind to brightness and contrast changes (a +10 % image is
 the same image); the shifts make it blind to a crop or pad of a pixel; what
@@ -41,19 +42,36 @@ def _centred_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(same_flat, 1.0, out)
 
 
+def _half_shifted(b: np.ndarray, dy: int, dx: int) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """`b` moved half a pixel along (dy, dx) (the mean of neighbours), and
+    the slices of the other thumbnail it lines up with."""
+    if dx:
+        return 0.5 * (b[:, :, 1:] + b[:, :, :-1]), (slice(None), slice(1, None) if dx > 0 else slice(0, -1))
+    return 0.5 * (b[:, 1:, :] + b[:, :-1, :]), (slice(1, None) if dy > 0 else slice(0, -1), slice(None))
+
+
 def similarity(first: np.ndarray, second: np.ndarray, step: np.ndarray) -> np.ndarray:
     """Per pair, for (P, 16, 16) thumbnails: the best centred cosine over the
-    pair as it is and the second moved by `step` pixels along each axis."""
+    pair as it is and the second moved one source pixel along each axis:
+    `step` thumbnail pixels, or half of one where `step` is 0 (images of
+    32 px and more, whose source pixel is half a thumbnail pixel or less)."""
     out = np.full(len(first), -1.0)
     for start in range(0, len(first), PAIR_BATCH):
         part = slice(start, start + PAIR_BATCH)
-        a, b, s = first[part].astype(np.float32), second[part].astype(np.float32), np.maximum(step[part], 1)
+        a, b, s = first[part].astype(np.float32), second[part].astype(np.float32), step[part]
         best = _centred_cosine(a, b)
         for unit in np.unique(s):
             rows = np.flatnonzero(s == unit)
+            ra, rb = a[rows], b[rows]
             for dy, dx in SHIFTS:
-                sa, sb = _overlap(dy * int(unit), dx * int(unit))
-                moved = _centred_cosine(a[rows][:, sa[0], sa[1]], b[rows][:, sb[0], sb[1]])
-                best[rows] = np.maximum(best[rows], moved)
+                if unit == 0:  # either side may be the moved one: interpolate each
+                    moved, sa = _half_shifted(rb, dy, dx)
+                    score = _centred_cosine(ra[:, sa[0], sa[1]], moved)
+                    moved, sb = _half_shifted(ra, dy, dx)
+                    score = np.maximum(score, _centred_cosine(moved, rb[:, sb[0], sb[1]]))
+                else:
+                    sa, sb = _overlap(dy * int(unit), dx * int(unit))
+                    score = _centred_cosine(ra[:, sa[0], sa[1]], rb[:, sb[0], sb[1]])
+                best[rows] = np.maximum(best[rows], score)
         out[part] = best
     return out

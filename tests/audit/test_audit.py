@@ -97,7 +97,7 @@ def test_a_suite_edit_that_the_data_now_fails_is_named(trained, ws):
     assert result.exit_code == 3
     (version,) = json.loads(result.stdout)["versions"]
     assert any(
-        "suite 'digits-labelled', expectation #1 expect_table_row_count_to_be_between failed: 361" in f["message"]
+        "suite 'digits-labelled', expectation #1 expect_table_row_count_to_be_between failed: 354" in f["message"]
         for f in version["findings"]
     ), version["findings"]
 

@@ -61,7 +61,7 @@ def test_image_structs_become_an_image_version_with_class_names(cli, ws, tmp_pat
     columns = [c["name"] for c in doc["version"]["schema"]]
     assert columns == [
         "image", "format", "path", "fine_label", "coarse_label", "caption", "fine_label_name", "coarse_label_name",
-        "height", "width", "channels", "mean", "std", "pixel_hash",
+        "height", "width", "channels", "mean", "std", "pixel_hash", "phash", "dhash", "thumb",
     ]  # fmt: skip
     got = rows(ws, "hf", "path, fine_label, fine_label_name, coarse_label_name, caption, mean, channels, image")
     assert len(got) == 10

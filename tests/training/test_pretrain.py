@@ -88,7 +88,7 @@ def test_cuda_requested_without_cuda_is_a_clear_error(digits_ws, ws):
     assert not (ws.catalog_dir / "mlflow.db").exists()  # refused before any MLflow run could be left RUNNING
 
 
-STORED_VAL_LOSS = 0.621525646202148  # torch 2.14.1, CPU, seed 0, the pinned settings above
+STORED_VAL_LOSS = 0.6328253822941934  # torch 2.14.1, CPU, seed 0, the pinned settings above, near-deduped split
 
 
 def test_pretraining_decodes_each_version_once_into_the_cache(digits_ws, ws, monkeypatch):

@@ -140,6 +140,8 @@ def test_fine_tuning_data_must_match_the_pretraining_data(digits_ws, ws):
     assert [(r["kind"], r["reference_digest"]) for r in listed if r["suite"] == "digits-pretrain-match"] == [
         ("match", pre_digest)
     ]
+    for reference in ("digits-finetune", "digits-pretrain"):  # the spec's other requirement (tests/near/test_gate.py)
+        assert digits_ws("contamination", reference, "digits-eval").exit_code == 0
     assert digits_ws("transfer", TRANSFER, *QUICK, "--no-progress").exit_code == 0
 
     # A target that fails its match suite is refused again, naming the failing receipt.
