@@ -87,7 +87,9 @@ def test_duplicates_and_contamination_are_reported_then_removed(cli, ws, tmp_pat
     assert result.exit_code == 0
     assert "duplicates in parent: 5 row(s) in 5 group(s)" in result.stdout
     assert "identical row(s) are in both train and test (contamination)" in result.stderr
-    clean = cli("split", "dups", "--into", "train=0.5,test=0.5", "--seed", "3", "--dedupe", "exact", "--prefix", "clean")
+    clean = cli(
+        "split", "dups", "--into", "train=0.5,test=0.5", "--seed", "3", "--dedupe", "exact", "--prefix", "clean"
+    )
     assert clean.exit_code == 0, clean.output
     assert "5 removed by --dedupe" in clean.stdout and "overlap between splits: none" in clean.stdout
     total = sum(

@@ -62,7 +62,7 @@ def test_crowded_buckets_are_searched_in_bounded_batches(monkeypatch):
 
 
 def test_radius_out_of_range_is_refused():
-    with pytest.raises(ValueError, match="outside 0..15"):
+    with pytest.raises(ValueError, match=r"outside 0\.\.15"):
         HammingIndex(np.zeros(3, np.uint64)).search(np.zeros(1, np.uint64), 16)
 
 

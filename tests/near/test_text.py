@@ -98,4 +98,3 @@ def test_exact_rows_count_for_tables_and_a_bag_of_words_for_text(cli, ws, tmp_pa
     assert (doc["flagged"], doc["exact"]) == (2, 1)  # row 2 is row 0; row 3 differs by one word
     pairs = {(p["reference_row"], p["target_row"]): p for p in doc["pairs"]}
     assert pairs[(0, 2)]["exact"] and not pairs[(0, 3)]["exact"] and pairs[(0, 3)]["score"] == pytest.approx(7 / 9)
-
