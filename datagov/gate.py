@@ -129,6 +129,14 @@ def combine(stage: str, decisions: list[GateDecision]) -> GateDecision:
     )
 
 
+def _reference_label(con, digest: str | None) -> str:
+    """NAME@DIGEST12 of a reference version (the digest alone when no dataset holds it)."""
+    if not digest:
+        return ""
+    name = dataset_of_digest(con, digest)
+    return f"{name}@{digest[:12]}" if name else digest[:12]
+
+
 def check_match(ws: Workspace, stage: str, ref: str, reference_digest: str | None, encoder: str) -> GateDecision:
     """May `stage` fine-tune on version `ref` with an encoder pretrained on
     `reference_digest`? Only with a passing `match` receipt, newest for its
@@ -137,7 +145,7 @@ def check_match(ws: Workspace, stage: str, ref: str, reference_digest: str | Non
     with open_catalog(ws) as con:
         version = resolve(con, ref)
         receipts = list_receipts(con, digest=version.digest, kind="match")
-        reference_name = dataset_of_digest(con, reference_digest) if reference_digest else None
+        ref_label = _reference_label(con, reference_digest)
     decision = GateDecision(stage, version.ref, version.digest, allowed=False)
     if not reference_digest:
         decision.reasons.append(
@@ -149,8 +157,7 @@ def check_match(ws: Workspace, stage: str, ref: str, reference_digest: str | Non
             )
         )
         return decision
-    ref_label = f"{reference_name}@{reference_digest[:12]}" if reference_name else reference_digest[:12]
-    suite_name = f"{reference_name or 'pretrain'}-match"
+    suite_name = f"{ref_label.split('@')[0] if '@' in ref_label else 'pretrain'}-match"
     fix = (
         f"datagov expectations match {ref_label} --suite {suite_name} && "
         f"datagov validate {version.ref} --suite {suite_name}"
@@ -214,7 +221,7 @@ def check_contamination(ws: Workspace, stage: str, ref: str, reference_digest: s
         receipts = [
             r for r in list_receipts(con, digest=version.digest, kind=KIND) if r.reference_digest == reference_digest
         ]
-        reference_name = dataset_of_digest(con, reference_digest) if reference_digest else None
+        ref_label = _reference_label(con, reference_digest)
     decision = GateDecision(stage, version.ref, version.digest, allowed=False)
     if not reference_digest:
         decision.reasons.append(
@@ -225,7 +232,6 @@ def check_contamination(ws: Workspace, stage: str, ref: str, reference_digest: s
             )
         )
         return decision
-    ref_label = f"{reference_name}@{reference_digest[:12]}" if reference_name else reference_digest[:12]
     if reference_digest == version.digest:
         decision.reasons.append(
             Reason("same-version", f"{version.ref} is the {role} itself", fix="score on a separate split")

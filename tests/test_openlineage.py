@@ -8,7 +8,7 @@ import uuid
 import jsonschema
 
 from datagov.catalog.db import open_catalog
-from tests.audit.conftest import digits_ws, pretrained, trained  # noqa: F401
+from tests.audit.conftest import digits_ws, matched, pretrained, trained  # noqa: F401
 
 # The parts of OpenLineage 2-0-2's RunEvent that every consumer relies on
 # (https://openlineage.io/spec/2-0-2/OpenLineage.json), written out here

@@ -3,7 +3,7 @@ have data with receipts and models to tag."""
 
 import pytest
 
-from tests.training.conftest import TRANSFER, digits_ws, pretrained  # noqa: F401
+from tests.training.conftest import TRANSFER, digits_ws, matched, pretrained  # noqa: F401
 
 # A few epochs cannot reach the spec's promotion bound; these tests bound it at 0 instead.
 QUICK = ["train.epochs=3", "train.patience=2", "train.device=cpu", "register.promote_min.eval_accuracy=0"]

@@ -14,7 +14,7 @@ import pytest
 
 from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import resolve
-from tests.training.conftest import SPEC, TINY, TRANSFER, digits_ws, mlflow_runs, pretrained  # noqa: F401
+from tests.training.conftest import SPEC, TINY, TRANSFER, digits_ws, matched, mlflow_runs, pretrained  # noqa: F401
 
 QUICK = ["train.epochs=2", "train.patience=1", "train.device=cpu"]
 

@@ -1,3 +1,3 @@
 """Digits workspaces shared with the training tests."""
 
-from tests.training.conftest import TRANSFER, digits_ws, pretrained  # noqa: F401
+from tests.training.conftest import digits_ws, matched, pretrained  # noqa: F401

@@ -3,13 +3,12 @@ fine-tuning data and against the encoder's pretraining data."""
 
 import json
 
-import pytest
 from PIL import Image
 
 from datagov.catalog.db import open_catalog
 from datagov.sources.image_features import decode
 from tests.near.planted import version_rows
-from tests.training.conftest import SPEC, TINY, TRANSFER
+from tests.training.conftest import TRANSFER
 
 QUICK = ["train.epochs=2", "train.patience=2", "train.device=cpu", "register.promote_min.eval_accuracy=0"]
 
@@ -18,18 +17,6 @@ def _ref(ws, name):
     with open_catalog(ws) as con:
         digest = con.execute("SELECT digest FROM versions WHERE dataset = ?", [name]).fetchone()[0]
     return f"{name}@{digest[:12]}"
-
-
-@pytest.fixture
-def matched(digits_ws):
-    """Everything transfer needs except the contamination receipts."""
-    for name, suite in (("digits-pretrain", "digits-pretrain"), ("digits-finetune", "digits-labelled"),
-                        ("digits-eval", "digits-labelled")):  # fmt: skip
-        assert digits_ws("validate", name, "--suite", suite).exit_code == 0
-    assert digits_ws("pretrain", SPEC, *TINY, "--no-progress").exit_code == 0
-    assert digits_ws("expectations", "match", "digits-pretrain", "--suite", "digits-pretrain-match").exit_code == 0
-    assert digits_ws("validate", "digits-finetune", "--suite", "digits-pretrain-match").exit_code == 0
-    return digits_ws
 
 
 def test_transfer_is_refused_until_eval_is_checked_and_the_printed_fix_opens_it(matched, ws):

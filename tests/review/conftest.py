@@ -1,1 +1,1 @@
-from tests.audit.conftest import digits_ws, pretrained, trained  # noqa: F401  (the same trained workspace)
+from tests.audit.conftest import digits_ws, matched, pretrained, trained  # noqa: F401  (the same trained workspace)

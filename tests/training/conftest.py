@@ -24,19 +24,25 @@ def digits_ws(cli, ws):
 
 
 @pytest.fixture
-def pretrained(digits_ws):
-    """Every split validated, an autoencoder registered, digits-finetune
-    matched against its pretraining data, and digits-eval checked for
-    near-copies of both: what transfer needs."""
+def matched(digits_ws):
+    """Every split validated, an autoencoder registered, and digits-finetune
+    matched against its pretraining data."""
     for name, suite in (("digits-pretrain", "digits-pretrain"), ("digits-finetune", "digits-labelled"),
                         ("digits-eval", "digits-labelled")):  # fmt: skip
         assert digits_ws("validate", name, "--suite", suite).exit_code == 0
     assert digits_ws("pretrain", SPEC, *TINY, "--no-progress").exit_code == 0
     assert digits_ws("expectations", "match", "digits-pretrain", "--suite", "digits-pretrain-match").exit_code == 0
     assert digits_ws("validate", "digits-finetune", "--suite", "digits-pretrain-match").exit_code == 0
-    for reference in ("digits-finetune", "digits-pretrain"):
-        assert digits_ws("contamination", reference, "digits-eval").exit_code == 0
     return digits_ws
+
+
+@pytest.fixture
+def pretrained(matched):
+    """What transfer needs: `matched`, and digits-eval checked for near-copies
+    of the fine-tuning data and of the encoder's pretraining data."""
+    for reference in ("digits-finetune", "digits-pretrain"):
+        assert matched("contamination", reference, "digits-eval").exit_code == 0
+    return matched
 
 
 def mlflow_runs(ws):
