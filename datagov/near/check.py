@@ -22,7 +22,7 @@ from datagov.catalog.locations import locate
 from datagov.catalog.versions import Version, dataset_row, now, resolve
 from datagov.errors import InvalidInput
 from datagov.near.images import ImageMethod, Matches, match_images, match_within
-from datagov.near.rows import VersionRows, read_rows
+from datagov.near.rows import VersionRows, is_image_version, read_rows
 from datagov.near.text import TextMethod, match_text, row_texts, text_columns
 from datagov.workspace import Workspace
 
@@ -108,15 +108,17 @@ def _load(ws: Workspace, ref: str, text: TextMethod | None) -> tuple[Version, Ve
         meta = dataset_row(con, version.dataset)
         files = locate(ws, con, version.digest)
     types = {c["name"]: str(c.get("type", "")) for c in version.schema}
-    if "image" in version.columns:
-        rows = read_rows(ws, version, files, label_column=meta.label_column, text_columns=[])
+    if is_image_version(version):
+        rows = read_rows(ws, version, files, modality=meta.modality, label_column=meta.label_column, text_columns=[])
         return version, rows, []
     method = text or TextMethod()
     if missing := [c for c in method.columns if c not in version.columns]:
         raise InvalidInput(f"{version.ref} has no column {missing[0]!r}", hint=f"columns: {', '.join(version.columns)}")
     if bad := [c for c in method.columns if not types[c].upper().startswith("VARCHAR")]:
         raise InvalidInput(f"column {bad[0]!r} of {version.ref} is {types[bad[0]]}, not text")
-    rows = read_rows(ws, version, files, label_column=meta.label_column, text_columns=list(version.columns))
+    rows = read_rows(
+        ws, version, files, modality=meta.modality, label_column=meta.label_column, text_columns=list(version.columns)
+    )
     columns = list(method.columns) or text_columns(rows.columns, types)
     return version, rows, columns
 

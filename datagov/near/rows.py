@@ -21,7 +21,7 @@ import numpy as np
 from datagov.catalog.caches import CacheRecord, cache_record, forget_cache, record_cache
 from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import Version
-from datagov.errors import IntegrityError
+from datagov.errors import IntegrityError, InvalidInput
 from datagov.near.fingerprints import THUMB, hashes_of_bytes
 from datagov.near.images import ImageRows
 from datagov.store.files import ChangedObjects, VersionFiles, read_verified
@@ -29,6 +29,7 @@ from datagov.workspace import Workspace
 
 CACHE_NAME = "fingerprints.parquet"
 FINGERPRINTS = ("phash", "dhash", "thumb")
+SHAPE = ("height", "width")
 
 
 @dataclass
@@ -80,21 +81,36 @@ def usable_files(ws: Workspace, files: VersionFiles, version: Version) -> Versio
     )
 
 
+def is_image_version(version: Version) -> bool:
+    return any(c["name"] == "image" and str(c.get("type", "")).upper() == "BLOB" for c in version.schema)
+
+
 def read_rows(
-    ws: Workspace, version: Version, files: VersionFiles, *, label_column: str | None, text_columns: list[str]
+    ws: Workspace,
+    version: Version,
+    files: VersionFiles,
+    *,
+    modality: str,
+    label_column: str | None,
+    text_columns: list[str],
 ) -> VersionRows:
-    """Labels, names, and the image fingerprints or text columns of every row."""
+    """Labels, names, and the image fingerprints or text columns of every row.
+
+    Stored fingerprints are used only in image versions, where datagov's
+    ingest computed them from the decoded pixels; a table that merely has
+    such columns (its writer chose their values) is fingerprinted here from
+    its images, like a version older than the columns."""
     import pyarrow as pa
 
     usable = usable_files(ws, files, version)
-    is_image = "image" in version.columns
-    has_prints = all(c in version.columns for c in FINGERPRINTS)
-    cached = _cached_prints(ws, version) if is_image and not has_prints else None
+    is_image = is_image_version(version)
+    trusted = modality == "image" and all(c in version.columns for c in (*FINGERPRINTS, *SHAPE, "pixel_hash"))
+    cached = _cached_prints(ws, version) if is_image and not trusted else None
     want = [c for c in (label_column, "label_name" if label_column else None, "path") if c and c in version.columns]
-    if is_image:
-        want += ["height", "width", "pixel_hash"] + (list(FINGERPRINTS) if has_prints else [])
-        if not has_prints and cached is None:
-            want.append("image")
+    if trusted:
+        want += [*SHAPE, "pixel_hash", *FINGERPRINTS]
+    elif is_image and cached is None:
+        want.append("image")
     want += [c for c in text_columns if c not in want]
     tables, offsets = [], [0]
     for path, sha in zip(usable.paths, usable.sha256s, strict=True):
@@ -110,29 +126,23 @@ def read_rows(
         out.names = table.column("path").to_pylist()
     out.columns = {c: table.column(c).to_pylist() for c in text_columns}
     if is_image:
-        out.images = _image_rows(ws, version, table, cached)
-        out.keys = np.array(table.column("pixel_hash").to_pylist(), dtype=object)
+        prints = (
+            table if trusted else cached if cached is not None else _build_cache(ws, version, table.column("image"))
+        )
+        if prints.num_rows != table.num_rows:
+            raise IntegrityError(f"the fingerprints of {version.ref} have {prints.num_rows} rows, not {table.num_rows}")
+        out.images = _image_rows(prints)
+        out.keys = np.array(prints.column("pixel_hash").to_pylist(), dtype=object)
     return out
 
 
-def _image_rows(ws: Workspace, version: Version, table, cached) -> ImageRows:
-    height = table.column("height").to_numpy().astype(np.int64)
-    width = table.column("width").to_numpy().astype(np.int64)
-    if "phash" in table.column_names:
-        prints = table.select(list(FINGERPRINTS))
-    elif cached is not None:
-        prints = cached
-    else:
-        prints = _build_cache(ws, version, table.column("image"))
-    if prints.num_rows != table.num_rows:
-        raise IntegrityError(f"the fingerprints of {version.ref} have {prints.num_rows} rows, not {table.num_rows}")
-    thumbs = _thumbs(prints.column("thumb").combine_chunks())
+def _image_rows(prints) -> ImageRows:
     return ImageRows(
         hashes_of_bytes(prints.column("phash").to_pylist()),
         hashes_of_bytes(prints.column("dhash").to_pylist()),
-        thumbs,
-        height,
-        width,
+        _thumbs(prints.column("thumb").combine_chunks()),
+        prints.column("height").to_numpy().astype(np.int64),
+        prints.column("width").to_numpy().astype(np.int64),
     )
 
 
@@ -173,18 +183,31 @@ def _build_cache(ws: Workspace, version: Version, images):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from datagov.near.fingerprints import hash_columns, thumbnail
-    from datagov.sources.image_features import BadImage, decode
+    from datagov.near.fingerprints import hash_columns
+    from datagov.sources.image_features import BadImage, decode, pixel_features
 
-    thumbs = []
-    for blob in images.to_pylist():
+    thumbs, heights, widths, keys = [], [], [], []
+    for row, blob in enumerate(images.to_pylist()):
         try:
-            thumbs.append(thumbnail(decode(blob)[0]))
-        except BadImage as exc:  # ingest decoded every stored image; one that fails now was changed
-            raise IntegrityError(f"an image of {version.ref} no longer decodes: {exc}") from None
+            pixels = decode(blob or b"")[0]
+        except BadImage as exc:
+            raise InvalidInput(f"row {row} of {version.ref} is not a decodable image: {exc}") from None
+        height, width, *_, key, thumb = pixel_features(pixels)  # what ingest stores, computed the same way
+        thumbs.append(thumb)
+        heights.append(height)
+        widths.append(width)
+        keys.append(key)
     phash, dhash = hash_columns(thumbs)
     table = pa.table(
-        {"phash": phash, "dhash": dhash, "thumb": thumbs}, schema=pa.schema([(c, pa.binary()) for c in FINGERPRINTS])
+        {"phash": phash, "dhash": dhash, "thumb": thumbs, "height": heights, "width": widths, "pixel_hash": keys},
+        schema=pa.schema(
+            [
+                *((c, pa.binary()) for c in FINGERPRINTS),
+                ("height", pa.int32()),
+                ("width", pa.int32()),
+                ("pixel_hash", pa.string()),
+            ]
+        ),
     )
     path = _cache_path(ws, version)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
-from datagov.catalog.versions import resolve
+from datagov.catalog.versions import dataset_row, resolve
 from datagov.near.rows import VersionRows, read_rows
 from datagov.sources.image_features import decode
 
@@ -54,7 +54,8 @@ def version_rows(ws, ref: str) -> VersionRows:
     with open_catalog(ws) as con:
         version = resolve(con, ref)
         files = locate(ws, con, version.digest)
-    return read_rows(ws, version, files, label_column="label" if "label" in version.columns else None, text_columns=[])
+        meta = dataset_row(con, version.dataset)
+    return read_rows(ws, version, files, modality=meta.modality, label_column=meta.label_column, text_columns=[])
 
 
 @dataclass

@@ -86,6 +86,21 @@ def test_a_version_without_fingerprint_columns_gets_a_verified_cache(digits, ws,
     assert json.loads(again.stdout)["flagged"] == first["flagged"]
 
 
+def test_fingerprint_columns_a_table_brings_are_not_trusted(digits, ws, tmp_path):
+    """A table whose writer filled in `phash`/`thumb` (all alike here, to hide
+    or fake copies) is fingerprinted from its images, like an old version."""
+    path = next(ws.store_dir.glob("*/*.parquet"))
+    table = pq.read_table(path)
+    for name in ("phash", "dhash", "thumb"):
+        forged = table.column(name).take([0] * table.num_rows)
+        table = table.set_column(table.schema.get_field_index(name), name, forged)
+    pq.write_table(table, tmp_path / "forged.parquet")
+    assert digits("ingest", tmp_path / "forged.parquet", "--name", "forged").exit_code == 0
+    forged = json.loads(digits("dedup", "forged", "--max-share", "1", "--json").stdout)
+    real = json.loads(digits("dedup", "digits", "--max-share", "1", "--json").stdout)
+    assert forged["flagged"] == real["flagged"] < 100  # not 1,796 copies of one image
+
+
 def test_split_dedupe_near_leaves_no_near_copy_across_splits(digits, ws):
     result = digits("split", "digits", "--into", "x=0.8,y=0.2", "--dedupe", "near", "--prefix", "clean")
     assert result.exit_code == 0, result.output
