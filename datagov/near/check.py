@@ -79,7 +79,7 @@ class NearReport:
             "target": {"ref": self.target.ref, "digest": self.target.digest},
             "share": self.share,
             "passed": self.passed,
-            "started": str(self.started),
+            "started": f"{self.started:%Y-%m-%d %H:%M:%S}",
         }
         return doc
 
@@ -264,6 +264,10 @@ def run_check(
         raise InvalidInput(
             f"{ref_version.ref} and {target_version.ref} are not both images or both tables: nothing to compare"
         )
+    if images and text.columns:
+        raise InvalidInput(f"--column names text columns of tables; {ref_version.ref} is an image version")
+    if not images and image.encoder:
+        raise InvalidInput(f"--encoder embeds images; {ref_version.ref} has no image column", hint="drop --encoder")
     if images:
         found = (
             match_within(ref_rows.images, image) if same else match_images(ref_rows.images, target_rows.images, image)

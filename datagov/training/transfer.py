@@ -218,7 +218,7 @@ def transfer(
 def _contamination_references(spec, train_in, pretrained_on: str | None, encoder: str) -> list[tuple[str | None, str]]:
     """(reference digest, what it is) for each reference the spec says eval must not overlap."""
     roles = {
-        "train": (train_in.version.digest, f"fine-tuning data {train_in.version.ref}"),
+        "train": (train_in.version.digest, "fine-tuning data"),
         "encoder": (pretrained_on, f"pretraining data of {encoder}"),
     }
     return [roles[name] for name in dict.fromkeys(spec.data.contamination)]

@@ -34,6 +34,8 @@ BAD = [
     (["contamination", "digits", "table"], "are not both images or both tables: nothing to compare"),
     (["dedup", "table", "--column", "n"], "Error: column 'n' of table@"),
     (["dedup", "table", "--column", "missing"], "has no column 'missing'"),
+    (["dedup", "table", "--encoder", "models:/m/1"], "Error: --encoder embeds images; table@"),
+    (["dedup", "digits", "--column", "path"], "Error: --column names text columns of tables; digits@"),
     (["dedup", "digits", "--out", "{tmp}/t.csv/r.html"], "Error: cannot write"),  # a file as a folder
 ]
 

@@ -45,7 +45,7 @@ def test_every_command_runs_on_a_bucket_store_and_a_changed_object_is_caught(cli
         shutil.copy(REPO / "expectations" / f"{suite}.json", ws.expectations_dir)
     assert cli("ingest", "sklearn:digits", "--name", "digits").exit_code == 0
     assert cli("split", "digits", "--into", "pretrain=0.7,finetune=0.1,eval=0.2",
-               "--drop-labels", "pretrain").exit_code == 0  # fmt: skip
+               "--drop-labels", "pretrain", "--dedupe", "near").exit_code == 0  # fmt: skip
     assert not any(ws.store_dir.iterdir()), "nothing is written to the local store"
     root, name = object_of(ws, "digits-pretrain")
     assert root.startswith(store + "/") and f"{root.removeprefix(store + '/')}/{name}" in objects(s3_server, store)
@@ -57,6 +57,8 @@ def test_every_command_runs_on_a_bucket_store_and_a_changed_object_is_caught(cli
     assert result.exit_code == 0, result.output
     assert cli("expectations", "match", "digits-pretrain", "--suite", "digits-pretrain-match").exit_code == 0
     assert cli("validate", "digits-finetune", "--suite", "digits-pretrain-match").exit_code == 0
+    for reference in ("digits-finetune", "digits-pretrain"):  # read from the bucket, verified as read
+        assert cli("contamination", reference, "digits-eval").exit_code == 0
     result = cli("transfer", TRANSFER, *QUICK, "--strategy", "features", "--no-progress")
     assert result.exit_code == 0, result.output
     assert cli("shift", "digits-pretrain", "digits-eval", "--encoder", "none").exit_code in (0, 3)
@@ -72,6 +74,8 @@ def test_every_command_runs_on_a_bucket_store_and_a_changed_object_is_caught(cli
     assert quick.exit_code == 3 and name in quick.output
     full = cli("datasets", "verify", "digits-pretrain")
     assert full.exit_code == 3 and name in full.output
+    near = cli("dedup", "digits-pretrain")  # reads only verified bytes
+    assert near.exit_code == 3 and "no longer matches its manifest" in near.stderr and name in near.stderr
     gate = cli("pretrain", SPEC, *TINY, "--no-progress")
     assert gate.exit_code == 4 and name in gate.output
     audit = cli("audit", "run", "--dataset", "digits-pretrain", "--json")
