@@ -136,7 +136,7 @@ def main(n_ref: int = 200_000, n_target: int = 50_000, repeats: int = 3) -> None
     OUT.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     ref_src, target_src, truth = make_sources(n_ref, n_target)
-    ws = OUT / "ws-contamination"
+    ws = OUT / f"ws-contamination-{n_ref}-{n_target}"
     if not (ws / ".complete").exists():
         shutil.rmtree(ws, ignore_errors=True)
         run([*DATAGOV, "init", str(ws)])

@@ -221,8 +221,8 @@ def _worst_pairs(ref: VersionRows, target: VersionRows, p: Pairing, limit: int) 
         row = {
             "reference_row": a,
             "target_row": b,
-            "reference_name": ref.names[a] if ref.names else None,
-            "target_name": target.names[b] if target.names else None,
+            "reference_name": ref.name(a),
+            "target_name": target.name(b),
             "score": round(float(p.score[i]), 6),
             "exact": bool(p.exact[i]) if p.exact is not None else False,
         }
@@ -230,10 +230,10 @@ def _worst_pairs(ref: VersionRows, target: VersionRows, p: Pairing, limit: int) 
             row["hamming"] = int(p.distance[i])
         if p.cosine is not None:
             row["cosine"] = round(float(p.cosine[i]), 6)
-        if ref.labels is not None:
-            row["reference_label"] = ref.labels[a]
-        if target.labels is not None:
-            row["target_label"] = target.labels[b]
+        if ref.label_values is not None:
+            row["reference_label"] = ref.label(a)
+        if target.label_values is not None:
+            row["target_label"] = target.label(b)
         out.append(row)
     return out
 

@@ -98,11 +98,39 @@ class Matches:
 
 
 def distinct_thumbs(rows: ImageRows) -> tuple[np.ndarray, np.ndarray]:
-    """(first row of each distinct thumbnail, group of every row)."""
+    """(first row of each distinct thumbnail, group of every row). Rows are
+    grouped by a random 128-bit hash of the thumbnail, then checked byte for
+    byte against their group's first row; any collision falls back to sorting
+    the thumbnails themselves."""
     flat = np.ascontiguousarray(rows.thumbs.reshape(len(rows), THUMB * THUMB))
-    keys = flat.view(np.dtype((np.void, THUMB * THUMB))).ravel()
-    _, first, group = np.unique(keys, return_index=True, return_inverse=True)
-    return first, group.reshape(-1)
+    from datagov.near.kernel import row_keys, rows_equal_to
+
+    words = flat.view(np.uint64)  # 32 words per thumbnail
+    k0, k1 = row_keys(words, np.random.default_rng().integers(1, 2**63, 2, dtype=np.uint64))
+    first, group = _groups(k0, k1)
+    if not rows_equal_to(words, first, group):
+        _, first, group = np.unique(
+            flat.view(np.dtype((np.void, THUMB * THUMB))).ravel(), return_index=True, return_inverse=True
+        )
+    return _in_row_order(first, group.reshape(-1))
+
+
+def _in_row_order(first: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Groups renumbered so that their first rows ascend (all distinct: the identity)."""
+    perm = np.argsort(first, kind="stable")
+    rank = np.empty(len(first), np.int64)
+    rank[perm] = np.arange(len(first))
+    return first[perm], rank[group]
+
+
+def _groups(k0: np.ndarray, k1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each distinct (k0, k1), group of every row)."""
+    order = np.lexsort((k1, k0))  # stable: equal keys keep their row order
+    a, b = k0[order], k1[order]
+    starts = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])] if len(order) else np.zeros(0, bool)
+    group = np.empty(len(order), np.int64)
+    group[order] = np.cumsum(starts) - 1
+    return order[starts], group
 
 
 def _queries(rows: ImageRows, name: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -203,4 +231,6 @@ def _ranges(counts: np.ndarray) -> np.ndarray:
 
 
 def _subset(rows: ImageRows, idx: np.ndarray) -> ImageRows:
+    if len(idx) == len(rows):  # every thumbnail distinct: `idx` is every row, in order
+        return rows
     return ImageRows(rows.phash[idx], rows.dhash[idx], rows.thumbs[idx], rows.height[idx], rows.width[idx])

@@ -10,6 +10,7 @@ whose sha256 is recorded in the catalog and checked before every later use
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import secrets
@@ -22,9 +23,9 @@ from datagov.catalog.caches import CacheRecord, cache_record, forget_cache, reco
 from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import Version
 from datagov.errors import IntegrityError, InvalidInput
-from datagov.near.fingerprints import THUMB, hashes_of_bytes
+from datagov.near.fingerprints import HASH_BYTES, THUMB
 from datagov.near.images import ImageRows
-from datagov.store.files import ChangedObjects, VersionFiles, read_verified
+from datagov.store.files import ChangedObjects, Fingerprint, VersionFiles, read_verified
 from datagov.workspace import Workspace
 
 CACHE_NAME = "fingerprints.parquet"
@@ -39,30 +40,62 @@ class VersionRows:
     version: Version
     files: VersionFiles  # local, verified copies
     offsets: np.ndarray  # first global row of each file
-    labels: np.ndarray | None = None  # object array, per row (None: unlabelled)
-    names: list[str] = field(default_factory=list)  # the `path` column: where each row came from
+    stats: list[Fingerprint] = field(default_factory=list)  # each file as it was when hashed
     images: ImageRows | None = None
     keys: np.ndarray | None = None  # images: `pixel_hash`, equal for identical pixels
     columns: dict[str, list] = field(default_factory=dict)  # tables: the text columns
+    label_values: object = None  # the label (or label name) column, as read
+    name_values: object = None  # the `path` column: where each row came from
 
     @property
     def rows(self) -> int:
         return int(self.offsets[-1]) if len(self.offsets) else 0
 
+    @functools.cached_property
+    def labels(self) -> np.ndarray | None:
+        """Per row (an object array), or None when the version has no labels."""
+        if self.label_values is None:
+            return None
+        return np.array(self.label_values.to_pylist(), dtype=object)
+
+    @functools.cached_property
+    def names(self) -> list[str]:
+        return self.name_values.to_pylist() if self.name_values is not None else []
+
+    def label(self, row: int):
+        return self.label_values[row].as_py() if self.label_values is not None else None
+
+    def name(self, row: int) -> str | None:
+        return self.name_values[row].as_py() if self.name_values is not None else None
+
     def image_bytes(self, rows: list[int]) -> dict[int, bytes]:
-        """The stored (encoded) image of each row, read from verified bytes."""
+        """The stored (encoded) image of each row, from files stat says are
+        untouched since they were hashed (DuckDB reads only the pages that
+        hold those rows)."""
+        from datagov.sql import sql_str
+        from datagov.store import duckdb_connection
+
         out: dict[int, bytes] = {}
         wanted = sorted(set(rows))
-        for i, (path, sha) in enumerate(zip(self.files.paths, self.files.sha256s, strict=True)):
-            lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
-            mine = [r for r in wanted if lo <= r < hi]
-            if not mine:
-                continue
-            table = read_verified(path, sha).read(columns=["image"])
-            import pyarrow as pa
-
-            taken = table.column("image").take(pa.array([r - lo for r in mine])).to_pylist()
-            out.update(zip(mine, taken, strict=True))
+        con = duckdb_connection()
+        try:
+            for i, path in enumerate(self.files.paths):
+                lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+                mine = [r - lo for r in wanted if lo <= r < hi]
+                if not mine:
+                    continue
+                if self.stats and not self.stats[i].unchanged():
+                    raise IntegrityError(
+                        f"{os.path.basename(path)} of {self.version.ref} changed while it was read",
+                        hint=f"see `datagov datasets verify {self.version.ref}`",
+                    )
+                found = con.execute(
+                    f"SELECT file_row_number, image FROM read_parquet({sql_str(path)}, file_row_number=true) "
+                    f"WHERE file_row_number IN ({', '.join(str(int(r)) for r in mine)})"
+                ).fetchall()
+                out.update((int(r) + lo, bytes(image)) for r, image in found)
+        finally:
+            con.close()
         return out
 
 
@@ -112,18 +145,14 @@ def read_rows(
     elif is_image and cached is None:
         want.append("image")
     want += [c for c in text_columns if c not in want]
-    tables, offsets = [], [0]
-    for path, sha in zip(usable.paths, usable.sha256s, strict=True):
-        table = read_verified(path, sha).read(columns=want)
-        tables.append(table)
-        offsets.append(offsets[-1] + table.num_rows)
+    tables, stats = _read_files(usable, want)
+    offsets = np.cumsum([0] + [t.num_rows for t in tables])
     table = pa.concat_tables(tables) if tables else pa.table({c: [] for c in want})
-    out = VersionRows(version, usable, np.array(offsets, np.int64))
+    out = VersionRows(version, usable, offsets.astype(np.int64), stats)
     if label_column and label_column in table.column_names:
-        shown = "label_name" if "label_name" in table.column_names else label_column
-        out.labels = np.array(table.column(shown).to_pylist(), dtype=object)
+        out.label_values = table.column("label_name" if "label_name" in table.column_names else label_column)
     if "path" in table.column_names:
-        out.names = table.column("path").to_pylist()
+        out.name_values = table.column("path")
     out.columns = {c: table.column(c).to_pylist() for c in text_columns}
     if is_image:
         prints = (
@@ -136,25 +165,45 @@ def read_rows(
     return out
 
 
+def _read_files(files: VersionFiles, columns: list[str]) -> tuple[list, list[Fingerprint]]:
+    """The columns of every file, each file read whole and hashed first (a
+    few at once: reading, hashing and parsing release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(item: tuple[str, str]):
+        path, sha = item
+        stat = Fingerprint.of(path)
+        return read_verified(path, sha).read(columns=columns), stat
+
+    with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+        done = list(pool.map(one, zip(files.paths, files.sha256s, strict=True)))
+    return [t for t, _ in done], [s for _, s in done]
+
+
 def _image_rows(prints) -> ImageRows:
     return ImageRows(
-        hashes_of_bytes(prints.column("phash").to_pylist()),
-        hashes_of_bytes(prints.column("dhash").to_pylist()),
-        _thumbs(prints.column("thumb").combine_chunks()),
+        _fixed(prints.column("phash"), HASH_BYTES).view(">u8").reshape(-1).astype(np.uint64),
+        _fixed(prints.column("dhash"), HASH_BYTES).view(">u8").reshape(-1).astype(np.uint64),
+        _fixed(prints.column("thumb"), THUMB * THUMB).reshape(-1, THUMB, THUMB),
         prints.column("height").to_numpy().astype(np.int64),
         prints.column("width").to_numpy().astype(np.int64),
     )
 
 
-def _thumbs(column) -> np.ndarray:
-    """(N, 16, 16) uint8 from a binary column whose values are all 256 bytes."""
-    offsets = np.frombuffer(column.buffers()[1], np.int32)[column.offset : column.offset + len(column) + 1]
-    if len(column) and not np.all(np.diff(offsets) == THUMB * THUMB):
-        raise IntegrityError("a thumbnail is not 16x16 bytes", hint="ingest the data again")
-    data = (
-        np.frombuffer(column.buffers()[2], np.uint8)[offsets[0] : offsets[-1]] if len(column) else np.zeros(0, np.uint8)
-    )
-    return data.reshape(-1, THUMB, THUMB)
+def _fixed(column, width: int) -> np.ndarray:
+    """(N, width) uint8 from a binary column whose values are all `width`
+    bytes, read from Arrow's buffers (no Python object per row)."""
+    parts = [np.zeros((0, width), np.uint8)]
+    for chunk in column.chunks:
+        if chunk.null_count:
+            raise IntegrityError(f"a fingerprint is missing (a null among {width}-byte values)")
+        offsets = np.frombuffer(chunk.buffers()[1], np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+        if len(chunk) and not np.all(np.diff(offsets) == width):
+            raise IntegrityError(f"a fingerprint is not {width} bytes", hint="ingest the data again")
+        if len(chunk):
+            data = np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+            parts.append(data.reshape(-1, width))
+    return np.concatenate(parts)
 
 
 def _cache_path(ws: Workspace, version: Version):
