@@ -170,7 +170,8 @@ def main(n_ref: int = 200_000, n_target: int = 50_000, repeats: int = 3) -> None
     print(f"  brute-force Hamming search (numpy, radius {radius})      {b:8.3f} s")
     print(f"  datagov contamination (CLI process, end to end)        {c:8.3f} s   peak RSS {max(rss):,.0f} MB")
     print(f"  multi-index search alone (same hashes)                 {s:8.3f} s")
-    print(f"  speed-up: CLI {b / c:6.1f}x, search {b / s:6.1f}x   target >= 20x   {'PASS' if b / c >= 20 else 'MISS'}")
+    print(f"  speed-up, search alone:  {b / s:6.1f}x   target >= 20x   {'PASS' if b / s >= 20 else 'MISS'}")
+    print(f"  speed-up, CLI end to end: {b / c:5.1f}x   target >= 20x   {'PASS' if b / c >= 20 else 'MISS'}")
     print(
         f"  recall of the brute force's {len(brute_pairs):,} pairs: {recall:.4f}   target >= 0.95   "
         f"{'PASS' if recall >= 0.95 else 'MISS'}"
