@@ -42,3 +42,17 @@ def write_atomic(name: str | os.PathLike, data: str | bytes) -> Path:
         tmp.unlink(missing_ok=True)
         raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
+
+
+def write_report_pair(json_path: Path, doc: str, html_path: Path, page: str, copy_to: Path | None = None) -> None:
+    """A report's JSON and HTML (and the HTML to `copy_to`), all or none:
+    a failed write removes what was written, so no record points at half a report."""
+    try:
+        write_atomic(json_path, doc)
+        write_atomic(html_path, page)
+        if copy_to is not None:
+            write_atomic(copy_to, page)
+    except BaseException:
+        json_path.unlink(missing_ok=True)
+        html_path.unlink(missing_ok=True)
+        raise

@@ -166,7 +166,7 @@ def save_report(
     """JSON and HTML under catalog/reports/ (and the HTML to `copy_to`), then
     the receipt and its lineage edges in one transaction (files first: a
     receipt never points at nothing; a failed write leaves no receipt)."""
-    from datagov.outputs import write_atomic
+    from datagov.outputs import write_report_pair
 
     ws.reports_dir.mkdir(parents=True, exist_ok=True)
     html_path = ws.reports_dir / f"{report.kind}-{report.id}.html"
@@ -176,15 +176,7 @@ def save_report(
     receipt = receipt_of(report)
     report.receipt_id = receipt.id
     page = render_html(report, ref, target)
-    try:
-        write_atomic(json_path, json.dumps(report.to_json(), indent=2, default=str))
-        write_atomic(html_path, page)
-        if copy_to is not None:
-            write_atomic(copy_to, page)
-    except BaseException:
-        json_path.unlink(missing_ok=True)
-        html_path.unlink(missing_ok=True)
-        raise
+    write_report_pair(json_path, json.dumps(report.to_json(), indent=2, default=str), html_path, page, copy_to)
     with open_catalog(ws, write=True) as con, transaction(con):
         insert_receipt(con, receipt)
         if report.kind == "contamination":

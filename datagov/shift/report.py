@@ -223,7 +223,7 @@ def save_report(ws: Workspace, report: ShiftReport, copy_to: Path | None = None)
     the catalog row and lineage edges in one transaction (files first: a row
     never points at nothing; a failed copy removes the files, so a failed
     command records no report)."""
-    from datagov.outputs import write_atomic
+    from datagov.outputs import write_report_pair
     from datagov.shift.html import render_html
 
     ws.reports_dir.mkdir(parents=True, exist_ok=True)
@@ -233,15 +233,7 @@ def save_report(ws: Workspace, report: ShiftReport, copy_to: Path | None = None)
     report.data_path = str(json_path.relative_to(ws.root))
     doc = report.to_json()
     html = render_html(doc)
-    try:
-        write_atomic(json_path, json.dumps(doc, indent=2, default=str))
-        write_atomic(html_path, html)
-        if copy_to is not None:
-            write_atomic(copy_to, html)
-    except BaseException:
-        json_path.unlink(missing_ok=True)
-        html_path.unlink(missing_ok=True)
-        raise
+    write_report_pair(json_path, json.dumps(doc, indent=2, default=str), html_path, html, copy_to)
     emb = report.embedding
     summary = {
         "why": report.why,
