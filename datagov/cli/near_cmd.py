@@ -94,7 +94,9 @@ def _render(con, report) -> None:
         con.print(table)
     if report.text_columns:
         con.print(f"text compared: {', '.join(report.text_columns)} (and whole rows, exactly)")
-    colour, word = ("green", "CLEAN") if report.passed else ("red", "FLAGGED")
+    colour, word = (
+        ("red", "FLAGGED") if not report.passed else ("green", "CLEAN" if not report.flagged else "WITHIN LIMIT")
+    )
     what = (
         "near-duplicates of earlier rows" if report.kind == "dedup" else f"with a near-copy in {report.reference.ref}"
     )

@@ -102,7 +102,7 @@ def render_html(report: NearReport, ref: VersionRows, target: VersionRows) -> st
     doc = report.to_json()
     images = _images(ref, target, report.pairs)
     verdict = "stable" if report.passed else "drift"
-    word = "CLEAN" if report.passed else "NEAR-DUPLICATES FOUND"
+    word = "NEAR-DUPLICATES FOUND" if not report.passed else "CLEAN" if not report.flagged else "WITHIN LIMIT"
     what = (
         f"Near-duplicates inside <code>{e(report.target.ref)}</code>"
         if report.kind == "dedup"
