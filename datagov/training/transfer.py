@@ -171,7 +171,9 @@ def transfer(
             metrics = _outcome_metrics(outcome)
             base = None
             if spec.baseline:
-                with mlflow.start_run(run_name="baseline", nested=True):
+                # in the parent's experiment (without it MLflow puts a nested run in
+                # experiment 0, with artifacts under the current directory)
+                with mlflow.start_run(run_name="baseline", nested=True, experiment_id=run.info.experiment_id):
                     mlflow.set_tags({tags.STAGE: "transfer-baseline", tags.BASELINE_OF: run_id})
                     mlflow.log_params(tracking.flat_params(flatten(dataclasses.asdict(spec.train))))
                     _log_inputs(ws, train_in, eval_in, spec.data.validation_every)

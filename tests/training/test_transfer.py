@@ -35,6 +35,8 @@ def test_features_with_baseline_logs_registers_and_links(pretrained, ws):
     parent, base = runs["features"], runs["baseline"]
     assert parent.info.status == base.info.status == "FINISHED"
     assert base.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert base.info.experiment_id == parent.info.experiment_id != "0"  # not MLflow's Default experiment
+    assert base.info.artifact_uri.startswith(ws.catalog_dir.resolve().as_uri())
     m = parent.data.metrics
     assert m["pretraining_gain"] == pytest.approx(m["eval_accuracy"] - m["baseline_eval_accuracy"])
     assert {f"eval_accuracy.{c}" for c in range(10)} <= set(m)
