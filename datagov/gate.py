@@ -40,6 +40,7 @@ class GateDecision:
     allowed: bool
     reasons: list[Reason] = field(default_factory=list)
     receipt_ids: list[str] = field(default_factory=list)
+    suites: list[str] = field(default_factory=list)  # of the receipts in receipt_ids, in the same order
 
     def summary(self) -> str:
         if self.allowed:
@@ -112,6 +113,7 @@ def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: 
             )
             continue
         decision.receipt_ids.append(latest.id)
+        decision.suites.append(name)
     decision.allowed = not decision.reasons
     return decision
 
@@ -126,6 +128,7 @@ def combine(stage: str, decisions: list[GateDecision]) -> GateDecision:
         allowed=all(d.allowed for d in decisions),
         reasons=[r for d in decisions for r in d.reasons],
         receipt_ids=list(dict.fromkeys(i for d in decisions for i in d.receipt_ids)),
+        suites=list(dict.fromkeys(s for d in decisions for s in d.suites)),
     )
 
 
@@ -176,6 +179,7 @@ def check_match(ws: Workspace, stage: str, ref: str, reference_digest: str | Non
             stale.append(name)
         elif r.success:
             decision.receipt_ids.append(r.id)
+            decision.suites.append(name)
         else:
             failed.append(r)
     if decision.receipt_ids:
@@ -263,4 +267,5 @@ def check_contamination(ws: Workspace, stage: str, ref: str, reference_digest: s
         return decision
     decision.allowed = True
     decision.receipt_ids.append(latest.id)
+    decision.suites.append(latest.suite)
     return decision

@@ -102,7 +102,7 @@ def pretrain(
             tags.STAGE: "pretrain",
             tags.DATASET: version.ref,
             tags.DIGEST: version.digest,
-            tags.SUITES: ",".join(spec.data.suites),
+            tags.SUITES: ",".join(dict.fromkeys([*spec.data.suites, *decision.suites])),
             tags.RECEIPTS: ",".join(decision.receipt_ids),
             **({tags.WAIVER: waive, tags.WAIVER_ID: waiver_id} if waiver_id else {}),
         }

@@ -141,7 +141,7 @@ def transfer(
         tags.DIGEST: train_in.version.digest,
         tags.EVAL_DATASET: eval_in.version.ref,
         tags.EVAL_DIGEST: eval_in.version.digest,
-        tags.SUITES: ",".join(spec.data.suites),
+        tags.SUITES: ",".join(dict.fromkeys([*spec.data.suites, *decision.suites])),
         tags.RECEIPTS: ",".join(decision.receipt_ids),
         tags.ENCODER: source.uri,
         tags.ENCODER_VERSION: source.pinned_uri,

@@ -62,6 +62,9 @@ def test_features_with_baseline_logs_registers_and_links(pretrained, ws):
         )
         stages = con.execute("SELECT stage, status FROM runs ORDER BY started").fetchall()
     assert mv.tags["datagov.digest"] == train_digest and mv.tags["datagov.encoder_pretrain_digest"] == pre_digest
+    # every receipt the gate used names its suite: the quality, match and contamination checks
+    assert mv.tags["datagov.suites"].split(",") == ["digits-labelled", "digits-pretrain-match", "near-image"]
+    assert len(mv.tags["datagov.receipts"].split(",")) == 5  # finetune, eval, match, two contamination
     assert stages == [("pretrain", "finished"), ("transfer", "finished")]
 
     # The logged accuracy is what the registered model really scores.
