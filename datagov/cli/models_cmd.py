@@ -1,4 +1,4 @@
-"""`datagov models list | review | promote`."""
+"""`datagov models list | review | promote | diff`."""
 
 from __future__ import annotations
 
@@ -135,6 +135,47 @@ def review(
         )
     if html:
         out.print(f"Review page: {html}")
+
+
+@app.command("diff")
+def diff(
+    name: str = typer.Argument(..., help="Registered model name."),
+    v1: str = typer.Argument(..., metavar="V1", help="One version."),
+    v2: str = typer.Argument(..., metavar="V2", help="The version to compare it with."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """What differs between two versions of a model: datasets and digests,
+    suites, receipts, waivers, the encoder, params and metrics."""
+    from rich.table import Table
+
+    from datagov.cli.state import console, print_json, workspace
+    from datagov.review.diff import diff_versions
+
+    result = diff_versions(workspace(), name, v1, v2)
+    if as_json:
+        print_json(result.to_json())
+        return
+    out = console()
+    if not result.changes:
+        out.print(f"{name} {result.old} and {result.new}: no differences in data, checks, params or metrics")
+        return
+    table = Table(title=f"{name}: version {result.old} -> {result.new}", title_justify="left")
+    for col in ("section", "what", f"v{result.old}", f"v{result.new}"):
+        table.add_column(col, overflow="fold")
+    for c in result.changes:
+        old, new = (("yes" if x else "-") if isinstance(x, bool) else _shown(x) for x in (c.old, c.new))
+        table.add_row(c.section, c.key, old, new)
+    out.print(table)
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {str(v)[:16] if k == 'digest' else v}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
 
 
 @app.command("promote")

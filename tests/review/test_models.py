@@ -91,3 +91,40 @@ def test_bad_input_is_one_clear_error(trained, ws):
                        timeout=120)  # fmt: skip
     assert down.returncode == 1
     assert down.stderr.startswith("Error: cannot reach the MLflow store at http://127.0.0.1:9")
+
+
+def test_diff_names_what_changed_between_two_versions(trained, ws, tmp_path):
+    """Version 2 is trained on other fine-tuning data, with a waiver and other params."""
+    assert (
+        trained("split", "digits", "--into", "finetune=0.2,rest=0.8", "--prefix", "other", "--seed", "5").exit_code == 0
+    )
+    second = trained(
+        "transfer", TRANSFER, *QUICK, "data.train=other-finetune", "train.lr=0.01", "--strategy", "features",
+        "--waive", "trying a larger split", "--no-progress",
+    )  # fmt: skip
+    assert second.exit_code == 0, second.output
+    result = trained("models", "diff", "digits-classifier", "1", "2", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    changes = {(c["section"], c["key"]): (c["old"], c["new"]) for c in doc["changes"]}
+    assert (doc["old"], doc["new"]) == ("1", "2")
+    assert changes[("data", "trained digits-finetune")][1] is None
+    assert changes[("data", "trained other-finetune")][0] is None
+    assert changes[("params", "train.lr")] == ("0.003", "0.01")
+    assert any(s == "waivers" and "trying a larger split" in k and new for (s, k), (_, new) in changes.items())
+    assert ("metrics", "eval_accuracy") in changes or ("metrics", "val_loss") in changes
+    assert ("data", "evaluated digits-eval") not in changes  # the same eval version both times
+    table = trained("models", "diff", "digits-classifier", "1", "2")
+    assert table.exit_code == 0 and "train.lr" in table.stdout and "other-finetune" in table.stdout
+
+
+def test_diff_bad_input_is_one_clear_error(trained):
+    for args, message in (
+        (["digits-classifier", "1", "1"], "Error: digits-classifier 1 and 1 are the same version"),
+        (["digits-classifier", "1", "9"], "Error: model 'digits-classifier' has no version 9"),
+        (["nope", "1", "2"], "Error: unknown model 'nope'"),
+        (["digits-classifier", "1", "digits-autoencoder/1"], "is not a version number: `models diff` compares"),
+    ):
+        result = trained("models", "diff", *args)
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.stderr and result.stderr.startswith("Error: "), (args, result.stderr)
