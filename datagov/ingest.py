@@ -13,7 +13,7 @@ from pathlib import Path
 from datagov import faults
 from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
-from datagov.catalog.versions import NewVersion, Registered, check_name, register
+from datagov.catalog.versions import NewVersion, Registered, check_name, now, register
 from datagov.errors import InvalidInput, SourceError
 from datagov.sources import IN_PLACE_FORMATS, IngestOptions, resolved_format, write_source
 from datagov.store import build_manifest, staged_version, staging
@@ -63,6 +63,7 @@ def ingest(
     options: IngestOptions | None = None,
 ) -> IngestResult:
     check_name(name)
+    started = now()  # the lineage edge keeps it: an ingest run has a start and an end
     opts = dataclasses.replace(options or IngestOptions(), max_pixels=ws.max_image_pixels, max_columns=ws.max_columns)
     fmt = resolved_format(source, fmt)
     sid = source_id(source, fmt)
@@ -88,7 +89,7 @@ def ingest(
                 details={**result.details, "ingest_options": {"label": opts.label, "skip_bad": opts.skip_bad}},
                 rejects=result.rejects,
                 stage="ingest",
-                inputs=[("source", sid, "ingested", {"format": fmt})],
+                inputs=[("source", sid, "ingested", {"format": fmt, "started": started.isoformat()})],
             )
             with open_catalog(ws, write=True) as con:
                 registered = register(ws, con, new)
@@ -113,6 +114,7 @@ def ingest_in_place(
     from datagov.in_place import in_place_manifest
 
     check_name(name)
+    started = now()
     if fmt not in IN_PLACE_FORMATS:
         raise InvalidInput(
             f"--in-place takes Parquet or WebDataset shards, not --format {fmt}", hint="drop --in-place to copy it"
@@ -147,7 +149,7 @@ def ingest_in_place(
         tags=tags or {},
         details={"in_place": True, "shards": len(manifest.files)},
         stage="ingest",
-        inputs=[("source", root, "registered in place", {"format": found.layout})],
+        inputs=[("source", root, "registered in place", {"format": found.layout, "started": started.isoformat()})],
     )
     with open_catalog(ws, write=True) as con:
         registered = register(ws, con, new)

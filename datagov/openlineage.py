@@ -125,8 +125,9 @@ def events_for(ws: Workspace, ref: str) -> list[dict]:
         node = e.dst[1]
         v = version_of(node)
         source = ev.InputDataset(namespace="file", name=e.src[1])
-        events += pair(_run_id("ingest", node), f"ingest.{v.dataset}", v.created, v.created, "COMPLETE", [source],
-                       [dataset(node, ev.OutputDataset)])  # fmt: skip
+        started = datetime.fromisoformat(e.params["started"]) if e.params.get("started") else v.created
+        events += pair(_run_id("ingest", node), f"ingest.{v.dataset}", min(started, v.created), v.created, "COMPLETE",
+                       [source], [dataset(node, ev.OutputDataset)])  # fmt: skip
     for rid, name, digest, suite, status, rows, started, duration in receipts:
         assertions = [
             dqa.Assertion(assertion=r["type"], success=bool(r["success"]), column=r.get("column")) for r in rows

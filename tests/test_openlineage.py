@@ -4,6 +4,7 @@ against the catalog they came from."""
 
 import json
 import uuid
+from datetime import datetime
 
 import jsonschema
 
@@ -60,6 +61,8 @@ def test_events_follow_the_schema_and_the_catalog(trained, ws):  # noqa: F811
     for e in events:
         by_run.setdefault(e["run"]["runId"], []).append(e["eventType"])
     assert all(types == ["START", "COMPLETE"] for types in by_run.values()), by_run
+    ingest = [datetime.fromisoformat(e["eventTime"]) for e in events if e["job"]["name"] == "ingest.digits"]
+    assert len(ingest) == 2 and ingest[0] < ingest[1]  # the ingest's own start, not its end twice
 
     with open_catalog(ws) as con:
         digest = con.execute("SELECT digest FROM versions WHERE dataset = 'digits-finetune'").fetchone()[0]
