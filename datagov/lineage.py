@@ -60,9 +60,38 @@ def _edges(con: duckdb.DuckDBPyConnection, node: Node, direction: str) -> list[E
     return [Edge((r[0], r[1]), (r[2], r[3]), r[4], json.loads(r[5]) if r[5] else {}) for r in rows]
 
 
+def focus_of(con: duckdb.DuckDBPyConnection, target: str) -> Node:
+    """The lineage node a user names: a dataset version (NAME[@DIGEST]), a
+    registered model (NAME, NAME@VERSION or models:/NAME/VERSION; the newest
+    version when none is given), or a training run (its MLflow run id)."""
+    from datagov.catalog.lineage import has_node, model_versions
+    from datagov.errors import NotFound
+
+    text = target.removeprefix("models:/")
+    if target.startswith("models:/"):
+        text = text.replace("/", "@", 1)
+    if len(text) == 32 and all(c in "0123456789abcdef" for c in text) and has_node(con, ("run", text)):
+        return ("run", text)
+    name, _, wanted = text.partition("@")
+    if not target.startswith("models:/"):
+        try:
+            return ("version", resolve(con, text).node_id)
+        except NotFound:
+            pass
+    versions = model_versions(con, name)
+    if not versions:
+        raise NotFound(
+            f"no dataset, registered model or run named {target!r}",
+            hint="see `datagov datasets list` and `datagov models list`",
+        )
+    if wanted and wanted not in versions:
+        raise NotFound(f"model {name!r} has no version {wanted} in the lineage (versions: {', '.join(versions)})")
+    return ("model", f"{name}/{wanted or versions[-1]}")
+
+
 def graph_for(con: duckdb.DuckDBPyConnection, target: str) -> Graph:
-    """Everything upstream and downstream of a dataset version."""
-    focus: Node = ("version", resolve(con, target).node_id)
+    """Everything upstream and downstream of a dataset version, model or run."""
+    focus = focus_of(con, target)
     graph = Graph(focus)
     seen_edges = set()
     for direction in ("up", "down"):

@@ -67,8 +67,7 @@ def events_for(ws: Workspace, ref: str) -> list[dict]:
     ev, dqa, dv, own, sch = _client()
     ns = f"datagov://{ws.root}"
     with open_catalog(ws) as con:
-        version = resolve(con, ref)
-        graph = graph_for(con, version.node_id)
+        graph = graph_for(con, ref)
         versions = {n[1] for n in graph.nodes if n[0] == "version"}
         meta = {v: resolve(con, v) for v in versions}
         owners = {d.name: (d.owner, d.license) for d in list_datasets(con)}

@@ -94,3 +94,21 @@ def test_a_failed_run_ends_with_fail(trained, ws):  # noqa: F811
         con.execute("UPDATE runs SET status = 'failed' WHERE stage = 'transfer'")
     events = [e for e in _events(trained, "digits-eval") if e["job"]["name"].startswith("transfer.")]
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
+
+
+def test_a_model_or_run_is_a_lineage_target_too(trained, ws):  # noqa: F811
+    tree = trained("lineage", "digits-classifier")  # the newest version
+    assert tree.exit_code == 0, tree.output
+    assert tree.stdout.startswith("model digits-classifier/1") and "version digits-pretrain@" in tree.stdout
+    events = _events(trained, "models:/digits-classifier/1")
+    jobs = {e["job"]["name"].split(".")[0] for e in events}
+    assert {"ingest", "pretrain", "transfer"} <= jobs
+    with open_catalog(ws) as con:
+        run_id = con.execute("SELECT run_id FROM runs WHERE stage = 'transfer'").fetchone()[0]
+    assert trained("lineage", run_id).stdout.startswith(f"run {run_id}")
+    for target, message in (
+        ("digits-classifier@7", "Error: model 'digits-classifier' has no version 7 in the lineage (versions: 1)"),
+        ("no-such-thing", "Error: no dataset, registered model or run named 'no-such-thing'"),
+    ):
+        result = trained("lineage", target)
+        assert result.exit_code == 1 and result.stderr.startswith(message), result.stderr

@@ -71,3 +71,23 @@ def trained_versions(con: duckdb.DuckDBPyConnection, node: Node) -> set[str]:
         [kind, ident, kind, ident],
     )
     return {r[0] for r in rows.fetchall()}
+
+
+def model_versions(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    """Versions (as text) of a registered model that appear in the lineage, lowest first."""
+    rows = con.execute(
+        "SELECT DISTINCT dst_id FROM lineage WHERE dst_kind = 'model' AND dst_id LIKE ? ESCAPE '\\'",
+        [name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"],
+    ).fetchall()
+    versions = [r[0].rsplit("/", 1)[1] for r in rows if r[0].rsplit("/", 1)[0] == name]
+    return sorted((v for v in versions if v.isdigit()), key=int)
+
+
+def has_node(con: duckdb.DuckDBPyConnection, node: Node) -> bool:
+    return (
+        con.execute(
+            "SELECT 1 FROM lineage WHERE (src_kind = ? AND src_id = ?) OR (dst_kind = ? AND dst_id = ?) LIMIT 1",
+            [node[0], node[1], node[0], node[1]],
+        ).fetchone()
+        is not None
+    )

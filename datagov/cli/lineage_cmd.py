@@ -6,10 +6,14 @@ import typer
 
 
 def lineage(
-    target: str = typer.Argument(..., metavar="NAME[@DIGEST]", help="A dataset version."),
+    target: str = typer.Argument(
+        ...,
+        metavar="NAME[@DIGEST]|MODEL[@VERSION]|RUN_ID",
+        help="A dataset version, a registered model (newest version unless @VERSION), or an MLflow run id.",
+    ),
     fmt: str = typer.Option("tree", "--format", "-f", help="tree, mermaid, dot or openlineage (JSON lines)."),
 ) -> None:
-    """Show where a version came from and what was made from it.
+    """Show where a version (or model, or run) came from and what was made from it.
 
     `--format openlineage` prints OpenLineage run events (one JSON object per
     line) for the ingests, validations and trainings around it.
