@@ -201,25 +201,16 @@ def _near_first_rows(ws: Workspace, parent: Version, first: np.ndarray):
     """`first` (each row's first exact copy) joined with near-duplicate pairs
     (`datagov dedup`'s defaults): each row's first row of its group, and for
     rows in a near pair, (the row it is like, similarity)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    from datagov.near.check import run_check
+    from datagov.near.check import first_of_groups, run_check
 
     pairing = run_check(ws, parent.node_id, None)[3]
-    n = len(first)
-
-    rows = np.arange(n)
-    a = np.concatenate([rows, pairing.ref])
-    b = np.concatenate([first, pairing.target])
-    _, component = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
-    root = np.full(component.max() + 1, n)
-    np.minimum.at(root, component, rows)
+    rows = np.arange(len(first))
+    roots = first_of_groups(len(first), np.concatenate([rows, pairing.ref]), np.concatenate([first, pairing.target]))
     near = {}
     for i, j, score in zip(pairing.target.tolist(), pairing.ref.tolist(), pairing.score.tolist(), strict=True):
         near.setdefault(i, (j, score))
         near.setdefault(j, (i, score))
-    return root[component], near
+    return roots, near
 
 
 def _reject_reason(row: int, first: int, near: dict[int, tuple[int, float]]) -> str:

@@ -36,7 +36,7 @@ def settings_digest(settings: dict) -> str:
 
 def default_settings(modality: str, max_share: float = 0.0) -> dict:
     """What a check run with every default is bound to (the gate asks for this)."""
-    method = ImageMethod().settings() if modality == "image" else TextMethod().settings(["(auto)"])
+    method = ImageMethod().settings() if modality == "image" else TextMethod().settings()
     return {**method, "max_share": max_share}
 
 
@@ -140,23 +140,18 @@ def _confirm_with_encoder(ws: Workspace, ref: VersionRows, target: VersionRows, 
     return m.take(m.cosine >= method.min_cosine)
 
 
-def _row_keys(rows: VersionRows, columns: list[str]) -> np.ndarray:
+def _row_keys(rows: VersionRows) -> np.ndarray:
     """A 128-bit key per row (as two uint64 columns) from every column's value."""
-    keys = [
-        hashlib.md5(repr(values).encode(), usedforsecurity=False).digest()
-        for values in zip(*columns_of(rows), strict=True)
-    ]
+    columns = [rows.columns[c] for c in rows.version.columns if c in rows.columns]
+    keys = [hashlib.md5(repr(values).encode(), usedforsecurity=False).digest() for values in zip(*columns, strict=True)]
     return np.frombuffer(b"".join(keys), np.uint64).reshape(-1, 2) if keys else np.zeros((0, 2), np.uint64)
-
-
-def columns_of(rows: VersionRows) -> list[list]:
-    return [rows.columns[c] for c in rows.version.columns if c in rows.columns]
 
 
 def _exact_text_pairs(ref: VersionRows, target: VersionRows, same: bool) -> tuple[np.ndarray, np.ndarray]:
     """Rows identical in every column: (reference rows, target rows); with
     `same`, each row paired with the first row like it."""
-    ref_keys, target_keys = _row_keys(ref, ref.version.columns), _row_keys(target, target.version.columns)
+    ref_keys = _row_keys(ref)
+    target_keys = ref_keys if same else _row_keys(target)
     first: dict[bytes, int] = {}
     for i, key in enumerate(map(bytes, ref_keys)):
         first.setdefault(key, i)
@@ -179,26 +174,32 @@ def _text_pairing(ref: VersionRows, target: VersionRows, columns: list[str], met
     exact_keys = set(zip(exact_ref.tolist(), exact_target.tolist(), strict=True))
     near_new = np.array([(a, b) not in exact_keys for a, b in zip(near_ref, near_target, strict=True)], bool)
     return Pairing(
-        np.concatenate([exact_ref, near_ref[near_new] if len(near_new) else near_ref]),
-        np.concatenate([exact_target, near_target[near_new] if len(near_new) else near_target]),
-        np.concatenate([np.ones(len(exact_ref)), scores[near_new] if len(near_new) else scores]),
+        np.concatenate([exact_ref, near_ref[near_new]]),
+        np.concatenate([exact_target, near_target[near_new]]),
+        np.concatenate([np.ones(len(exact_ref)), scores[near_new]]),
         exact=np.concatenate([np.ones(len(exact_ref), bool), np.zeros(int(near_new.sum()), bool)]),
     )
 
 
-def removable_rows(n: int, pairs: Pairing) -> np.ndarray:
-    """Rows that a dedupe removes: all but the first row of each group of
-    rows joined by pairs (connected components)."""
-    if not len(pairs.ref):
-        return np.zeros(0, np.int64)
+def first_of_groups(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each of n rows, the first row of its group, groups being the rows
+    joined by the pairs (a[i], b[i]) (connected components)."""
+    rows = np.arange(n)
+    if not len(a):
+        return rows
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    graph = coo_matrix((np.ones(len(pairs.ref)), (pairs.ref, pairs.target)), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
+    _, component = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
     first = np.full(component.max() + 1, n)
-    np.minimum.at(first, component, np.arange(n))
-    return np.flatnonzero(first[component] != np.arange(n))
+    np.minimum.at(first, component, rows)
+    return first[component]
+
+
+def removable_rows(n: int, pairs: Pairing) -> np.ndarray:
+    """Rows that a dedupe removes: all but the first row of each group of
+    rows joined by pairs."""
+    return np.flatnonzero(first_of_groups(n, pairs.ref, pairs.target) != np.arange(n))
 
 
 def _per_class(target: VersionRows, flagged: np.ndarray) -> list[dict]:
@@ -282,7 +283,7 @@ def run_check(
                 hint="name them with --column",
             )
         pairing = _text_pairing(ref_rows, target_rows, target_cols, text, same)
-        settings = text.settings(list(text.columns) or ["(auto)"])
+        settings = text.settings()
     settings["max_share"] = max_share
     flagged = removable_rows(target_rows.rows, pairing) if same else np.unique(pairing.target)
     exact_flagged = np.unique(pairing.target[pairing.exact]) if pairing.exact is not None else np.zeros(0, np.int64)

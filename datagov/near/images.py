@@ -102,9 +102,9 @@ def distinct_thumbs(rows: ImageRows) -> tuple[np.ndarray, np.ndarray]:
     grouped by a random 128-bit hash of the thumbnail, then checked byte for
     byte against their group's first row; any collision falls back to sorting
     the thumbnails themselves."""
-    flat = np.ascontiguousarray(rows.thumbs.reshape(len(rows), THUMB * THUMB))
     from datagov.near.kernel import row_keys, rows_equal_to
 
+    flat = np.ascontiguousarray(rows.thumbs.reshape(len(rows), THUMB * THUMB))
     words = flat.view(np.uint64)  # 32 words per thumbnail
     k0, k1 = row_keys(words, np.random.default_rng().integers(1, 2**63, 2, dtype=np.uint64))
     first, group = _groups(k0, k1)
@@ -180,9 +180,7 @@ def confirm(ref: ImageRows, target: ImageRows, pairs: Pairs, method: ImageMethod
 def best_per_target(matches: Matches, limit: int = MAX_PAIRS_PER_ROW) -> Matches:
     """At most `limit` matches per target row, the most similar first."""
     order = np.lexsort((-matches.similarity, matches.target))
-    target = matches.target[order]
-    starts = np.flatnonzero(np.r_[True, target[1:] != target[:-1]])
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    rank = _ranges(np.bincount(matches.target)[np.unique(matches.target)])  # place within each target's run
     return matches.take(order[rank < limit])
 
 

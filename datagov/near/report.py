@@ -29,7 +29,7 @@ def receipt_of(report: NearReport) -> Receipt:
         "type": "near_duplicates" if report.kind == "contamination" else "near_duplicates_within",
         "success": report.passed,
         "column": None,
-        "kwargs": {k: v for k, v in report.settings.items()},
+        "kwargs": dict(report.settings),
         "result": {
             "observed_value": report.share,
             "flagged": report.flagged,

@@ -34,10 +34,11 @@ class TextMethod:
             raise InvalidInput(f"--shingle {self.shingle} is out of range: use 1 to 16 words")
         return self
 
-    def settings(self, columns: list[str]) -> dict:
+    def settings(self) -> dict:
+        """What a receipt is bound to (with the decision threshold)."""
         return {
             "method": "text",
-            "columns": list(columns),
+            "columns": list(self.columns) or ["(auto)"],  # as asked: the columns found may differ per version
             "shingle": self.shingle,
             "jaccard": self.jaccard,
             "num_perm": self.num_perm,
