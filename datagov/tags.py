@@ -19,6 +19,7 @@ ENCODER = "datagov.encoder"  # the encoder URI as written
 ENCODER_VERSION = "datagov.encoder_version"  # pinned to one model version
 ENCODER_PRETRAIN_DIGEST = "datagov.encoder_pretrain_digest"
 WEIGHTS_SHA256 = "datagov.weights_sha256"
+LOGGED_MODEL = "datagov.logged_model_id"  # the MLflow LoggedModel registered with the version
 DDP_WEIGHT_DIGESTS = "datagov.ddp.weight_digests"
 BASELINE_OF = "datagov.baseline_of"
 AUDIT = "datagov.audit"  # passed | failed, set by `datagov audit run`

@@ -227,6 +227,10 @@ def register_artifact_version(model_name: str, alias: str, model_dir: str, tags:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from mlflow.entities import LoggedModelOutput
+
+    from datagov.tags import LOGGED_MODEL
+
     run = mlflow.active_run()
     client = MlflowClient()
     try:
@@ -234,15 +238,46 @@ def register_artifact_version(model_name: str, alias: str, model_dir: str, tags:
     except MlflowException as exc:
         if "already exists" not in str(exc.message):
             raise
+    # An external LoggedModel (its bytes stay in the run's artifacts, as
+    # safetensors) makes the model a first-class run output, which a later
+    # run can name as its model input (`log_model_input`).
+    logged = mlflow.create_external_model(name=model_name, source_run_id=run.info.run_id, tags=tags)
+    client.log_outputs(run.info.run_id, [LoggedModelOutput(logged.model_id, 0)])
     version = str(
         client.create_model_version(
-            model_name, source=f"{run.info.artifact_uri}/{model_dir}", run_id=run.info.run_id
+            model_name, source=f"{run.info.artifact_uri}/{model_dir}", run_id=run.info.run_id,
+            model_id=logged.model_id,
         ).version
-    )
+    )  # fmt: skip
+    tags = {**tags, LOGGED_MODEL: logged.model_id}
     for key, value in tags.items():
         client.set_model_version_tag(model_name, version, key, value)
     client.set_registered_model_alias(model_name, alias, version)
     return version, run.info.run_id
+
+
+def log_model_input(run_id: str, model_node: tuple[str, str], model_tags: dict[str, str]) -> None:
+    """Name a registered model version as the run's model input (MLflow 3's
+    run inputs), when it was registered with a LoggedModel made by the run
+    that registered it (the tag is only followed when the two agree)."""
+    from mlflow import MlflowClient
+    from mlflow.entities import LoggedModelInput
+    from mlflow.exceptions import MlflowException
+
+    from datagov.tags import LOGGED_MODEL
+
+    logged_id = model_tags.get(LOGGED_MODEL)
+    if model_node[0] != "model" or not logged_id:
+        return  # a run URI, or registered by another tool: the tags still name it
+    client = MlflowClient()
+    name, version = model_node[1].rsplit("/", 1)
+    try:
+        logged = client.get_logged_model(logged_id)
+        registering = client.get_model_version(name, version).run_id
+    except MlflowException:
+        return
+    if logged.source_run_id == registering:
+        client.log_inputs(run_id, models=[LoggedModelInput(logged_id)])
 
 
 def resolve_model_uri(uri: str, models, runs) -> tuple[str, str, tuple[str, str], dict[str, str]] | None:

@@ -162,6 +162,7 @@ def transfer(
         try:
             mlflow.log_params(tracking.flat_params({**flatten(dataclasses.asdict(spec)), "device": device.type}))
             mlflow.set_tags({**provenance, tags.GATE: "open" if decision.allowed else "waived"})
+            tracking.log_model_input(run_id, source.node, source.tags)
             mlflow.log_artifact(str(spec_path), artifact_path="pipeline")
             mlflow.log_dict(gate_doc, "gate/decision.json")
             _log_inputs(ws, train_in, eval_in, spec.data.validation_every)

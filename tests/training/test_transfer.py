@@ -54,6 +54,14 @@ def test_features_with_baseline_logs_registers_and_links(pretrained, ws):
 
     from mlflow import MlflowClient
 
+    # The encoder is the run's model input: a LoggedModel made by the pretraining run that registered it.
+    (model_input,) = MlflowClient().get_run(parent.info.run_id).inputs.model_inputs
+    encoder = MlflowClient().get_model_version("digits-autoencoder", "1")
+    logged = MlflowClient().get_logged_model(model_input.model_id)
+    assert logged.source_run_id == encoder.run_id and logged.name == "digits-autoencoder"
+    assert encoder.tags["datagov.logged_model_id"] == logged.model_id
+    assert [o.model_id for o in MlflowClient().get_run(encoder.run_id).outputs.model_outputs] == [logged.model_id]
+
     mv = MlflowClient().get_model_version_by_alias("digits-classifier", "latest-validated")
     with open_catalog(ws) as con:
         train_digest, pre_digest = (
