@@ -225,9 +225,8 @@ def register_artifact_version(model_name: str, alias: str, model_dir: str, tags:
     `model_name`, tag it and point `alias` at it; returns (version, run_id)."""
     import mlflow
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
     from mlflow.entities import LoggedModelOutput
+    from mlflow.exceptions import MlflowException
 
     from datagov.tags import LOGGED_MODEL
 

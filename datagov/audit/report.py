@@ -32,7 +32,7 @@ def audit_document(audit) -> dict:
             }
             for r in audit.results
         ],
-        "models_affected": sorted({m for r in audit.failed for m in r.models}),
+        "models_affected": audit.affected,
     }
 
 

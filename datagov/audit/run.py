@@ -71,6 +71,7 @@ class Audit:
     interrupted: list[str]  # earlier audits found dead and marked
     ended: datetime | None = None
     report: str | None = None
+    affected: list[str] = field(default_factory=list)  # model versions its failures reach, through encoders too
 
     @property
     def failed(self) -> list[VersionAudit]:
@@ -249,17 +250,40 @@ def _previous_profiles(ws: Workspace) -> dict[str, dict]:
         return audits.previous_profiles(con)
 
 
-def _tag_models(ws: Workspace, audit: Audit) -> None:
-    """Reverse impact: every model version fed by an audited version learns the verdict."""
-    from datagov import tracking
+def _models_reached(ws: Workspace, models: set[str]) -> list[str]:
+    from datagov.catalog.lineage import models_built_on
 
-    verdicts: dict[str, str] = {}
-    for r in audit.results:
-        for model in r.models:
-            verdicts[model] = "failed" if r.failed or verdicts.get(model) == "failed" else "passed"
-    tracking.tag_model_versions(
-        ws, {model: {tag_keys.AUDIT: verdict, tag_keys.AUDIT_ID: audit.id} for model, verdict in verdicts.items()}
-    )
+    if not models:
+        return []
+    with open_catalog(ws) as con:
+        return sorted(models | models_built_on(con, models))
+
+
+def _tag_models(ws: Workspace, audit: Audit) -> None:
+    """Reverse impact: every model version fed by an audited version, or built
+    on a model that was (a classifier on an encoder), learns its verdict. The
+    verdict covers all of its training content, as the newest finished audit
+    of each version found it: a passing audit of one dataset does not clear a
+    model whose other data failed earlier. `datagov.audit_id` names the audit
+    that failed it, or this audit when it passed."""
+    from datagov import tracking
+    from datagov.catalog.lineage import models_built_on, training_versions
+
+    fed = {model for r in audit.results for model in r.models}
+    verdicts: dict[str, dict[str, str]] = {}
+    with open_catalog(ws) as con:
+        for model in sorted(fed | models_built_on(con, fed)):
+            failing = None
+            for node in training_versions(con, model):
+                latest = audits.latest_audit_status(con, node.rpartition("@")[2])
+                if latest and latest[0] == "failed":
+                    failing = latest[1]
+                    break
+            verdicts[model] = {
+                tag_keys.AUDIT: "failed" if failing else "passed",
+                tag_keys.AUDIT_ID: failing or audit.id,
+            }
+    tracking.tag_model_versions(ws, verdicts)
 
 
 def run_audit(ws: Workspace, dataset: str | None = None, *, revalidate: bool = False, on_version=None) -> Audit:
@@ -279,6 +303,7 @@ def run_audit(ws: Workspace, dataset: str | None = None, *, revalidate: bool = F
         if i == 0:
             faults.point("audit-after-first-version")
     audit.ended = now()
+    audit.affected = _models_reached(ws, {m for r in audit.failed for m in r.models})
     from datagov.audit.report import write_report
 
     audit.report = str(write_report(ws, audit).relative_to(ws.root))

@@ -91,3 +91,41 @@ def has_node(con: duckdb.DuckDBPyConnection, node: Node) -> bool:
         ).fetchone()
         is not None
     )
+
+
+def encoders_of(con: duckdb.DuckDBPyConnection, model: str) -> list[str]:
+    """The model versions (NAME/VERSION) the run that registered `model` started from."""
+    return sorted(set(models_into_runs(con, sorted(runs_registering(con, [model])))))
+
+
+def models_built_on(con: duckdb.DuckDBPyConnection, models: set[str]) -> set[str]:
+    """Every model version made, directly or through other models, from these
+    (a classifier transferred from an encoder), not including them."""
+    found: set[str] = set()
+    frontier = set(models)
+    while frontier:
+        rows = con.execute(
+            "SELECT DISTINCT r.dst_id FROM lineage i JOIN lineage r ON r.src_kind = 'run' AND r.src_id = i.dst_id "
+            "AND r.dst_kind = 'model' AND r.relation = 'registered' "
+            f"WHERE i.src_kind = 'model' AND i.dst_kind = 'run' AND i.src_id IN ({_in(sorted(frontier))})",
+            sorted(frontier),
+        ).fetchall()
+        frontier = {r[0] for r in rows} - found - models
+        found |= frontier
+    return found
+
+
+def training_versions(con: duckdb.DuckDBPyConnection, model: str) -> dict[str, str]:
+    """Version node -> the model version it trained, for a model and every
+    encoder it was built from (its training content, transitively)."""
+    out: dict[str, str] = {}
+    pending, seen = [model], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for node in sorted(trained_versions(con, ("model", current))):
+            out.setdefault(node, current)
+        pending += encoders_of(con, current)
+    return out

@@ -67,7 +67,7 @@ def run(
             findings = "\n".join(("warning: " if f.severity == "warning" else "") + f.message for f in r.findings)
             table.add_row(r.ref, status, findings or "-", ", ".join(r.models) or "-")
         out.print(table)
-        affected = sorted({m for r in audit.failed for m in r.models})
+        affected = audit.affected
         if affected:
             out.print("Tagged datagov.audit=failed (promotion refused): " + ", ".join(affected))
         colour = "red" if audit.failed else "green"

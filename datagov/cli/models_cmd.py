@@ -95,12 +95,15 @@ def review(
     out.print(f"Metrics: {metrics}")
     colour = "green" if facts.weights == "verified" else "red"
     out.print(f"Weights: [{colour}]{facts.weights}[/{colour}] (safetensors, sha256 recorded at registration)")
-    if tags.ENCODER_VERSION in facts.tags:
-        out.print(f"Encoder: {facts.tags[tags.ENCODER_VERSION]}")
+    for m in facts.chain()[1:]:
+        pretrained_on = ", ".join(d.ref for d in m.data if d.role == "trained") or "unknown data"
+        out.print(f"Encoder: {m.uri}, pretrained on {pretrained_on} (its data is in the table below)")
+    if facts.encoder is None and tags.ENCODER_VERSION in facts.tags:
+        out.print(f"Encoder: {facts.tags[tags.ENCODER_VERSION]} (not in this catalog's lineage)")
     table = Table(title="Data", title_justify="left")
     for col in ("role", "version", "owner", "license", "receipts at training (now)", "drift reports", "latest audit"):
         table.add_column(col, overflow="fold")
-    for d in facts.data:
+    for role, d in facts.all_data():
         receipts = (
             "\n".join(
                 f"{r.id} {r.suite} [{'green' if r.valid_now else 'red'}]"
@@ -118,9 +121,9 @@ def review(
         )
         audit = "-" if not d.audit else ("[red]failed[/red] " if d.audit[0] == "failed" else "[green]passed[/green] ")
         audit += d.audit[1] if d.audit else ""
-        table.add_row(d.role, d.ref, d.owner or "-", d.license or "-", receipts, drift, audit)
+        table.add_row(role, d.ref, d.owner or "-", d.license or "-", receipts, drift, audit)
     out.print(table)
-    for w in facts.waivers:
+    for w in (w for m in facts.chain() for w in m.waivers):
         state = "[red]expired[/red]" if w.expired else f"expires {w.expires:%Y-%m-%d}" if w.expires else "no expiry"
         out.print(f"Waiver {w.id} ({w.stage}) by {w.who}: {w.reason!r}, {state}")
     for p in facts.promotions:

@@ -13,7 +13,7 @@ from datetime import datetime
 from datagov import tags as tag_keys
 from datagov.catalog.db import open_catalog
 from datagov.catalog.drift_reports import reports_on_target
-from datagov.catalog.lineage import versions_into_run
+from datagov.catalog.lineage import encoders_of, versions_into_run
 from datagov.catalog.runs import promotions_of, waivers_of_run
 from datagov.catalog.versions import SHORT, check_name, dataset_row, now, resolve
 from datagov.errors import InvalidInput
@@ -74,10 +74,23 @@ class ModelFacts:
     waivers: list[Waiver]
     promotions: list[dict]
     weights: str = "verified"  # or why the weights cannot be vouched for
+    encoder: ModelFacts | None = None  # the model it was transferred from, gathered the same way
 
     @property
     def uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
+
+    def chain(self) -> list[ModelFacts]:
+        """This model, then the encoder it was built on, then that one's, ..."""
+        out, current = [], self
+        while current is not None:
+            out.append(current)
+            current = current.encoder
+        return out
+
+    def all_data(self) -> list[tuple[str, DataFacts]]:
+        """(role as shown, data) for this model's data and its encoders' pretraining data."""
+        return [(d.role if m is self else f"{d.role} by encoder {m.uri}", d) for m in self.chain() for d in m.data]
 
 
 def check_model_ref(name: str, version: str | None) -> None:
@@ -152,6 +165,7 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
             facts.audit = latest_audit_status(con, version_.digest)
             data.append(facts)
         waivers = [Waiver(w.id, w.stage, w.reason, w.who, w.created, w.expires) for w in waivers_of_run(con, mv.run_id)]
+        encoders = encoders_of(con, f"{mv.name}/{mv.version}")
         promotions = [
             {"id": p.id, "alias": p.alias, "previous": p.previous_version, "who": p.who, "created": p.created,
              "waiver_id": p.waiver_id}
@@ -171,7 +185,17 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
         waivers=waivers,
         promotions=promotions,
         weights=weights_status(ws, mv.name, str(mv.version)),
+        encoder=_encoder_facts(ws, encoders),
     )
+
+
+def _encoder_facts(ws: Workspace, encoders: list[str]) -> ModelFacts | None:
+    """The encoder's own record: its pretraining data, receipts, audits and
+    waivers are part of what the model was trained on."""
+    if not encoders:
+        return None
+    name, version = encoders[0].rsplit("/", 1)  # a transfer starts from one encoder
+    return gather(ws, name, version)
 
 
 def weights_status(ws: Workspace, name: str, version: str) -> str:
@@ -198,4 +222,6 @@ def as_json(facts: ModelFacts) -> dict:
     doc["uri"] = facts.uri
     for w, raw in zip(facts.waivers, doc["waivers"], strict=True):
         raw["expired"] = w.expired
+    if facts.encoder is not None:
+        doc["encoder"] = as_json(facts.encoder)
     return json.loads(json.dumps(doc, default=str))

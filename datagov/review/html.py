@@ -13,7 +13,7 @@ def render_review(facts: ModelFacts, reasons: list) -> str:
     metrics = "".join(f"<tr><td>{e(k)}</td><td>{v:.6g}</td></tr>" for k, v in sorted(facts.metrics.items())
                       if "." not in k)  # fmt: skip
     data = []
-    for d in facts.data:
+    for role, d in facts.all_data():
         receipts = (
             "<br>".join(
                 f"{e(r.id)} {e(r.suite)} ({e(r.kind)}): "
@@ -33,7 +33,7 @@ def render_review(facts: ModelFacts, reasons: list) -> str:
             else f"<span class='{'bad' if d.audit[0] == 'failed' else 'ok'}'>{d.audit[0]}</span> {e(d.audit[1])}"
         )
         data.append(
-            f"<tr><td>{e(d.role)}</td><td>{e(d.ref)}<br><small>{e(d.digest)}</small></td><td>{e(d.owner or '-')}</td>"
+            f"<tr><td>{e(role)}</td><td>{e(d.ref)}<br><small>{e(d.digest)}</small></td><td>{e(d.owner or '-')}</td>"
             f"<td>{e(d.license or '-')}</td><td>{receipts}</td><td>{drift}</td><td>{audit}</td></tr>"
         )
 
@@ -43,7 +43,9 @@ def render_review(facts: ModelFacts, reasons: list) -> str:
         return f"expires {w.expires:%Y-%m-%d}" if w.expires else "never expires"
 
     waivers = "".join(
-        f"<li>{e(w.id)} ({e(w.stage)}) by {e(w.who)}: {e(w.reason)}; {waiver_state(w)}</li>" for w in facts.waivers
+        f"<li>{e(w.id)} ({e(w.stage)}) by {e(w.who)}: {e(w.reason)}; {waiver_state(w)}</li>"
+        for m in facts.chain()
+        for w in m.waivers
     )
     verdict = (
         "<span class='verdict passed'>PROMOTABLE</span>"

@@ -28,10 +28,25 @@ MIN, MAX = "register.promote_min.", "register.promote_max."
 
 
 def promotion_reasons(facts: ModelFacts) -> list[Reason]:
+    """Why promotion would be refused: the model's data, weights, audits and
+    waivers, the same of every encoder it was built on, and its metric bounds."""
+    reasons = _data_reasons(facts)
+    encoder = facts.encoder
+    while encoder is not None:
+        reasons += [Reason(r.code, f"encoder {encoder.uri}: {r.message}", fix=r.fix) for r in _data_reasons(encoder)]
+        encoder = encoder.encoder
+    if facts.tags.get(tags.AUDIT) == "failed" and not any(r.code == "audit-failed" for r in reasons):
+        reasons.append(
+            Reason("audit-failed", f"{facts.uri} is tagged datagov.audit=failed ({facts.tags.get('datagov.audit_id')})",
+                   fix="datagov audit run")
+        )  # fmt: skip
+    return reasons + _metric_reasons(facts)
+
+
+def _data_reasons(facts: ModelFacts) -> list[Reason]:
     reasons = []
     if facts.weights != "verified":
         reasons.append(Reason("weights-changed", facts.weights, fix="train and register the model again"))
-    audit_failed = False
     for d in facts.data:
         for r in d.receipts:
             if not r.valid_now:
@@ -40,23 +55,22 @@ def promotion_reasons(facts: ModelFacts) -> list[Reason]:
                            fix=f"datagov validate {d.ref} --suite {r.suite}")
                 )  # fmt: skip
         if d.audit and d.audit[0] == "failed":
-            audit_failed = True
             reasons.append(
                 Reason("audit-failed", f"the latest audit of {d.ref} ({d.audit[1]}) failed",
                        fix=f"see `datagov audit history`; fix the data, then `datagov audit run --dataset "
                            f"{d.ref.split('@')[0]}`")
             )  # fmt: skip
-    if facts.tags.get(tags.AUDIT) == "failed" and not audit_failed:
-        reasons.append(
-            Reason("audit-failed", f"{facts.uri} is tagged datagov.audit=failed ({facts.tags.get('datagov.audit_id')})",
-                   fix="datagov audit run")
-        )  # fmt: skip
     for w in facts.waivers:
         if w.expired:
             reasons.append(
                 Reason("waiver-expired", f"waiver {w.id} ({w.reason!r}) expired on {w.expires:%Y-%m-%d}",
                        fix="retrain on data with passing receipts")
             )  # fmt: skip
+    return reasons
+
+
+def _metric_reasons(facts: ModelFacts) -> list[Reason]:
+    reasons = []
     for key, bound in sorted(facts.params.items()):
         for prefix, ok, word in ((MIN, lambda a, b: a >= b, "at least"), (MAX, lambda a, b: a <= b, "at most")):
             if not key.startswith(prefix):

@@ -87,6 +87,29 @@ def test_corrupted_files_are_named_and_block_every_model_they_fed(trained, ws):
         assert "the latest audit of digits-" in refused.stderr and "failed" in refused.stderr
 
 
+def test_a_failed_encoder_dataset_fails_the_classifier_built_on_it_until_its_own_audit_passes(trained, ws):
+    """The classifier's own data passes; its encoder's pretraining data does
+    not. MLflow must not say "passed" beside the id of the audit that failed
+    it, and a later audit scoped to the classifier's data must not clear it."""
+    pretrain = _file_of(ws, "digits-pretrain")
+    os.chmod(pretrain, stat.S_IWUSR | stat.S_IRUSR)
+    pretrain.write_bytes(pretrain.read_bytes()[:100])
+    failed = trained("audit", "run", "--json")
+    assert failed.exit_code == 3
+    doc = json.loads(failed.stdout)
+    assert doc["models_affected"] == ["digits-autoencoder/1", "digits-classifier/1"]
+    for name in ("digits-autoencoder", "digits-classifier"):
+        assert _tags(ws, name, "1")["datagov.audit"] == "failed"
+        assert _tags(ws, name, "1")["datagov.audit_id"] == doc["id"]
+
+    scoped = trained("audit", "run", "--dataset", "digits-finetune", "--json")
+    assert scoped.exit_code == 0, scoped.output
+    tags = _tags(ws, "digits-classifier", "1")
+    assert (tags["datagov.audit"], tags["datagov.audit_id"]) == ("failed", doc["id"])
+    refused = trained("models", "promote", "digits-classifier", "1", "--alias", "production")
+    assert refused.exit_code == 4 and "digits-pretrain" in refused.stderr, refused.output
+
+
 def test_a_suite_edit_that_the_data_now_fails_is_named(trained, ws):
     path = ws.expectations_dir / "digits-labelled.json"
     suite = json.loads(path.read_text())

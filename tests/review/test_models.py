@@ -28,8 +28,25 @@ def test_review_answers_what_it_was_trained_on_and_whether_that_holds(trained, w
     suites = {r["suite"]: r["valid_now"] for r in trained_on["receipts"]}
     assert suites == {"digits-labelled": True, "digits-pretrain-match": True}
     assert "eval_accuracy" in doc["metrics"]
+    # The review follows the encoder to the data it was pretrained on, and that data's receipts.
+    encoder = doc["encoder"]
+    assert encoder["uri"] == "models:/digits-autoencoder/1" and encoder["encoder"] is None
+    (pretrained_on,) = encoder["data"]
+    assert pretrained_on["role"] == "trained" and pretrained_on["ref"].startswith("digits-pretrain@")
+    assert pretrained_on["receipts"] and all(r["valid_now"] for r in pretrained_on["receipts"])
     page = (tmp_path / "review.html").read_text()
     assert "PROMOTABLE" in page and "digits-finetune@" in page and "http" not in page
+    assert "trained by encoder models:/digits-autoencoder/1" in page and "digits-pretrain@" in page
+    text = trained("models", "review", "digits-classifier").stdout
+    assert "Encoder: models:/digits-autoencoder/1, pretrained on digits-pretrain@" in text
+
+    # A suite the encoder's pretraining receipts were made with changes: the classifier is refused too.
+    suite = pretrained_on["receipts"][0]["suite"]
+    path = ws.expectations_dir / f"{suite}.json"
+    path.write_text(path.read_text().replace('"notes"', '"description": "tightened", "notes"', 1))
+    refusals = json.loads(trained("models", "review", "digits-classifier", "--json").stdout)["promotion_refusals"]
+    assert refusals and all(m.startswith("encoder models:/digits-autoencoder/1: digits-pretrain@") for m in refusals)
+    path.write_text(path.read_text().replace('"description": "tightened", ', "", 1))
 
     # Editing a suite the model's receipts were made with invalidates them for review and promotion.
     path = ws.expectations_dir / "digits-labelled.json"
