@@ -1,162 +1,333 @@
 """The catalog's lineage as OpenLineage run events (START, then COMPLETE or
-FAIL) for ingest, validate, pretrain and transfer, built with the
-openlineage-python client's models (`pip install 'datagov[openlineage]'`).
+FAIL) for ingest, split, validate, contamination checks, pretrain, transfer
+and its nested baseline, built with the openlineage-python client's models
+(`pip install 'datagov[openlineage]'`), and sent through the client's HTTP
+transport.
 
-Naming: jobs live in the namespace `datagov://<workspace>`; dataset versions
-are datasets in the same namespace named by the dataset, with the content
-digest as their `version` facet and their columns as the `schema` facet;
-sources keep the path or name they were ingested from (namespace `file`);
-registered models are datasets in the MLflow registry's namespace. Run ids
-are UUIDs derived from datagov's own ids (uuid5), so exporting twice gives
-the same events.
+Naming: jobs and dataset versions live in the workspace's namespace
+(`[lineage] namespace`, default `datagov://<workspace folder>`), datasets
+named by the dataset, with the content digest as their `version` facet,
+their columns as `schema`, the owner as `ownership` and the license as a
+`tags` entry. Sources keep OpenLineage's names (`file` + path, `s3://bucket`
++ key). Registered models are datasets `models/NAME/VERSION`, in
+`mlflow://host:port` for a tracking server, else in the workspace's
+namespace: never a local file path. Run ids are UUIDs derived from
+datagov's own ids (uuid5), so exporting twice gives the same events.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
-from datagov.catalog import lineage
-from datagov.catalog.db import open_catalog
-from datagov.catalog.receipts import receipts_of_versions
-from datagov.catalog.runs import runs_by_id
-from datagov.catalog.versions import list_datasets, resolve
-from datagov.errors import InvalidInput
+from datagov.errors import DatagovError, InvalidInput
 from datagov.workspace import Workspace
 
 PRODUCER = "https://github.com/datagov/datagov"
 _IDS = uuid.UUID("6f1d9c1e-2f55-4d1b-9a0e-0d5f0a7c2b11")  # namespace for datagov's uuid5 run ids
+_URL_SCHEMES = ("s3", "gs", "gcs", "az", "abfss", "hf", "http", "https")
+SOURCE_EDGES = ("ingested", "registered in place")
 
 
 def _client():
     try:
-        from openlineage.client import event_v2 as ev
-        from openlineage.client.generated import (
-            data_quality_assertions_dataset as dqa,
-        )
-        from openlineage.client.generated import (
-            dataset_version_dataset as dv,
-        )
-        from openlineage.client.generated import (
-            ownership_dataset as own,
-        )
-        from openlineage.client.generated import (
-            schema_dataset as sch,
-        )
+        from openlineage.client import event_v2
     except ImportError:
         raise InvalidInput(
             "--format openlineage needs the openlineage-python client", hint="pip install 'datagov[openlineage]'"
         ) from None
-    return ev, dqa, dv, own, sch
+    return event_v2
 
 
 def _iso(at: datetime) -> str:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).isoformat()
 
 
-def _run_id(kind: str, ident: str) -> str:
+def _time(text: str | None, fallback: datetime) -> datetime:
+    return datetime.fromisoformat(text) if text else fallback
+
+
+def run_uuid(kind: str, ident: str) -> str:
     if kind == "mlflow" and len(ident) == 32:
         return str(uuid.UUID(hex=ident))  # MLflow run ids are UUIDs without dashes
     return str(uuid.uuid5(_IDS, f"{kind}:{ident}"))
 
 
-def events_for(ws: Workspace, ref: str) -> list[dict]:
-    """Every event touching the version's lineage neighbourhood, oldest first."""
-    from datagov.lineage import graph_for  # the same graph `datagov lineage` draws
-
-    ev, dqa, dv, own, sch = _client()
-    ns = f"datagov://{ws.root}"
-    with open_catalog(ws) as con:
-        graph = graph_for(con, ref)
-        versions = {n[1] for n in graph.nodes if n[0] == "version"}
-        meta = {v: resolve(con, v) for v in versions}
-        owners = {d.name: (d.owner, d.license) for d in list_datasets(con)}
-        ingests = [e for e in graph.edges if e.relation == "ingested"]
-        receipts = [
-            (r.id, r.dataset, r.digest, r.suite, r.status, r.results, r.started, r.duration)
-            for r in receipts_of_versions(con, sorted(versions))
-        ]
-        run_ids = {n[1] for n in graph.nodes if n[0] == "run"}
-        # The runs that made the models these runs started from (a transfer's pretraining).
-        models_in = lineage.models_into_runs(con, sorted(run_ids))
-        if models_in:
-            run_ids |= lineage.runs_registering(con, models_in)
-        runs = [
-            (r.run_id, r.stage, r.experiment, r.status, r.model_name, r.model_version, r.started, r.ended)
-            for r in runs_by_id(con, list(run_ids))
-        ]
-        run_inputs = lineage.inputs_of_runs(con, sorted(run_ids))
-
-    def version_of(node: str):
-        """Versions outside the graph (an encoder's pretraining data) are looked up once."""
-        if node not in meta:
-            with open_catalog(ws) as con:
-                meta[node] = resolve(con, node)
-        return meta[node]
-
-    def dataset(node: str, cls, *, assertions=None):
-        v = version_of(node)
-        owner, _license = owners.get(v.dataset, (None, None))  # OpenLineage has no core license facet
-        facets = {
-            "schema": sch.SchemaDatasetFacet(
-                fields=[sch.SchemaDatasetFacetFields(name=c["name"], type=c["type"]) for c in v.schema]
-            ),
-            "version": dv.DatasetVersionDatasetFacet(datasetVersion=v.digest),
-        }
-        if owner:
-            facets["ownership"] = own.OwnershipDatasetFacet(owners=[own.Owner(name=f"user:{owner}")])
-        extra = {}
-        if assertions is not None:
-            extra = {"inputFacets": {"dataQualityAssertions": dqa.DataQualityAssertionsDatasetFacet(assertions)}}
-        return cls(namespace=ns, name=v.dataset, facets=facets, **extra)
-
-    def pair(run_id: str, job: str, start: datetime, end: datetime | None, state: str, inputs, outputs) -> list:
-        run, j = ev.Run(runId=run_id), ev.Job(namespace=ns, name=job)
-        out = [ev.RunEvent(eventType=ev.RunState.START, eventTime=_iso(start), run=run, job=j, inputs=inputs,
-                           outputs=[], producer=PRODUCER)]  # fmt: skip
-        if end is not None:
-            out.append(ev.RunEvent(eventType=getattr(ev.RunState, state), eventTime=_iso(end), run=run, job=j,
-                                   inputs=inputs, outputs=outputs, producer=PRODUCER))  # fmt: skip
-        return out
-
-    events = []
-    for e in ingests:
-        node = e.dst[1]
-        v = version_of(node)
-        source = ev.InputDataset(namespace="file", name=e.src[1])
-        started = datetime.fromisoformat(e.params["started"]) if e.params.get("started") else v.created
-        events += pair(_run_id("ingest", node), f"ingest.{v.dataset}", min(started, v.created), v.created, "COMPLETE",
-                       [source], [dataset(node, ev.OutputDataset)])  # fmt: skip
-    for rid, name, digest, suite, status, rows, started, duration in receipts:
-        assertions = [
-            dqa.Assertion(assertion=r["type"], success=bool(r["success"]), column=r.get("column")) for r in rows
-        ]
-        node = f"{name}@{digest}"
-        end = started + timedelta(seconds=duration)
-        events += pair(_run_id("receipt", rid), f"validate.{suite}", started, end,
-                       "FAIL" if status == "error" else "COMPLETE",
-                       [dataset(node, ev.InputDataset, assertions=assertions)], [])  # fmt: skip
-    registry = f"mlflow://{_tracking(ws)}"
-    for run_id, stage, experiment, status, model_name, model_version, started, ended in runs:
-        inputs = []
-        for kind, ident, _, _relation in (r for r in run_inputs if r[2] == run_id):
-            if kind == "version":
-                inputs.append(dataset(ident, ev.InputDataset))
-            elif kind == "model":
-                inputs.append(ev.InputDataset(namespace=registry, name=f"models/{ident}"))
-        outputs = (
-            [ev.OutputDataset(namespace=registry, name=f"models/{model_name}/{model_version}")] if model_name else []
-        )
-        state = {"finished": "COMPLETE", "failed": "FAIL"}.get(status)
-        events += pair(_run_id("mlflow", run_id), f"{stage}.{experiment}", started, ended if state else None,
-                       state or "COMPLETE", inputs, outputs)  # fmt: skip
-    from openlineage.client.serde import Serde
-
-    docs = [Serde.to_dict(e) for e in events]
-    return sorted(docs, key=lambda d: (d["eventTime"], d["eventType"] != "START"))
+def source_name(source_id: str) -> tuple[str, str]:
+    """(namespace, name) of an ingest source by OpenLineage's naming conventions."""
+    parts = urlsplit(source_id)
+    if parts.scheme in _URL_SCHEMES and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/") or "/"
+    if source_id.startswith("/"):
+        return "file", source_id
+    return "datagov-builtin", source_id  # sklearn-digits:digits, torchvision:MNIST
 
 
-def _tracking(ws: Workspace) -> str:
+def registry_namespace(ws: Workspace) -> str:
     from datagov.tracking import tracking_uri
 
-    return tracking_uri(ws)
+    parts = urlsplit(tracking_uri(ws))
+    if parts.scheme in ("http", "https") and parts.hostname:
+        port = f":{parts.port}" if parts.port else ""
+        return f"mlflow://{parts.hostname}{port}"  # no credentials, no path
+    if parts.scheme == "databricks":
+        return "databricks"
+    return ws.lineage_namespace  # the workspace's own store: its models are named in its namespace
+
+
+@dataclass
+class _Facts:
+    """What the events describe, read from the catalog in one pass."""
+
+    sources: list = field(default_factory=list)  # lineage edges source -> version
+    splits: dict = field(default_factory=dict)  # (parent node, params) -> [(child node, edge params)]
+    receipts: list = field(default_factory=list)
+    references: dict = field(default_factory=dict)  # contamination receipt id -> reference version node
+    runs: list = field(default_factory=list)
+    run_inputs: list = field(default_factory=list)
+    baselines: list = field(default_factory=list)
+    versions: dict = field(default_factory=dict)  # node -> Version
+    owners: dict = field(default_factory=dict)  # dataset -> (owner, license)
+
+
+def _gather(ws: Workspace, ref: str) -> _Facts:
+    from datagov.catalog import lineage
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.receipts import receipts_of_versions
+    from datagov.catalog.runs import runs_by_id
+    from datagov.catalog.versions import list_datasets, resolve
+    from datagov.lineage import graph_for  # the same graph `datagov lineage` draws
+
+    facts = _Facts()
+    with open_catalog(ws) as con:
+        graph = graph_for(con, ref)
+        nodes = {n[1] for n in graph.nodes if n[0] == "version"}
+        facts.sources = [e for e in graph.edges if e.relation in SOURCE_EDGES]
+        facts.splits = _splits(con, {e.src[1] for e in graph.edges if e.relation == "split"})
+        siblings = {child for children in facts.splits.values() for child, _ in children}
+        facts.receipts = receipts_of_versions(con, sorted(nodes))
+        facts.references = lineage.contamination_references(con, [r.id for r in facts.receipts])
+        run_ids = {n[1] for n in graph.nodes if n[0] == "run"}
+        models_in = lineage.models_into_runs(con, sorted(run_ids))  # a transfer's encoder: its run too
+        if models_in:
+            run_ids |= lineage.runs_registering(con, models_in)
+        facts.baselines = lineage.baselines_of(con, sorted(run_ids))
+        run_ids -= {b[1] for b in facts.baselines}  # exported under their parent, not as runs of their own
+        facts.runs = runs_by_id(con, sorted(run_ids))
+        facts.run_inputs = lineage.inputs_of_runs(con, sorted(run_ids))
+        wanted = (
+            nodes | siblings | set(facts.references.values()) | {i[1] for i in facts.run_inputs if i[0] == "version"}
+        )
+        facts.versions = {node: resolve(con, node) for node in wanted}
+        facts.owners = {d.name: (d.owner, d.license) for d in list_datasets(con)}
+    return facts
+
+
+def _splits(con, parents: set[str]) -> dict:
+    """(parent, shared params) -> [(child, edge params)]: every child of each
+    split that made a version in the graph, its siblings included (one split
+    command is one run with all of them as outputs)."""
+    from datagov.catalog.lineage import edges_at
+    from datagov.lineage import HISTORY
+
+    out: dict = {}
+    for parent in sorted(parents):
+        for _, _, _, child, relation, raw in edges_at(con, ("version", parent), "down", skip_relation=HISTORY):
+            if relation == "split":
+                params = json.loads(raw) if raw else {}
+                shared = {k: v for k, v in params.items() if k not in ("split", "started")}
+                out.setdefault((parent, json.dumps(shared, sort_keys=True)), []).append((child, params))
+    return out
+
+
+class _Builder:
+    def __init__(self, ws: Workspace, facts: _Facts) -> None:
+        from openlineage.client.generated import (
+            data_quality_assertions_dataset,
+            dataset_version_dataset,
+            job_type_job,
+            ownership_dataset,
+            parent_run,
+            schema_dataset,
+            tags_dataset,
+            tags_run,
+        )
+
+        self.ev = _client()
+        self.dqa, self.dv, self.jt = data_quality_assertions_dataset, dataset_version_dataset, job_type_job
+        self.own, self.parent, self.sch, self.tags, self.tags_run = (
+            ownership_dataset, parent_run, schema_dataset, tags_dataset, tags_run,
+        )  # fmt: skip
+        self.facts, self.ns, self.registry = facts, ws.lineage_namespace, registry_namespace(ws)
+        self.events: list = []
+
+    def dataset(self, node: str, cls, *, assertions=None):
+        v = self.facts.versions[node]
+        owner, license_ = self.facts.owners.get(v.dataset, (None, None))
+        facets = {
+            "schema": self.sch.SchemaDatasetFacet(
+                fields=[self.sch.SchemaDatasetFacetFields(name=c["name"], type=c["type"]) for c in v.schema]
+            ),
+            "version": self.dv.DatasetVersionDatasetFacet(datasetVersion=v.digest),
+        }
+        if owner:
+            facets["ownership"] = self.own.OwnershipDatasetFacet(owners=[self.own.Owner(name=f"user:{owner}")])
+        if license_:  # OpenLineage has no core license facet; a tag is what every backend shows
+            facets["tags"] = self.tags.TagsDatasetFacet(
+                tags=[self.tags.TagsDatasetFacetFields(key="license", value=license_, source="datagov")]
+            )
+        extra = {}
+        if assertions is not None:
+            extra = {"inputFacets": {"dataQualityAssertions": self.dqa.DataQualityAssertionsDatasetFacet(assertions)}}
+        return cls(namespace=self.ns, name=v.dataset, facets=facets, **extra)
+
+    def model(self, ident: str, cls):
+        return cls(namespace=self.registry, name=f"models/{ident}")
+
+    def job(self, kind: str, name: str):
+        facet = self.jt.JobTypeJobFacet(processingType="BATCH", integration="DATAGOV", jobType=kind.upper())
+        return self.ev.Job(namespace=self.ns, name=f"{kind}.{name}", facets={"jobType": facet})
+
+    def pair(self, run, job, start: datetime, end: datetime | None, state: str, inputs, outputs) -> None:
+        ev = self.ev
+        self.events.append(ev.RunEvent(eventType=ev.RunState.START, eventTime=_iso(start), run=run, job=job,
+                                       inputs=inputs, outputs=[], producer=PRODUCER))  # fmt: skip
+        if end is not None:
+            self.events.append(ev.RunEvent(eventType=getattr(ev.RunState, state), eventTime=_iso(end), run=run,
+                                           job=job, inputs=inputs, outputs=outputs, producer=PRODUCER))  # fmt: skip
+
+    def ingests(self) -> None:
+        for e in self.facts.sources:
+            node = e.dst[1]
+            v = self.facts.versions[node]
+            namespace, name = source_name(e.src[1])
+            started = min(_time(e.params.get("started"), v.created), v.created)
+            run = self.ev.Run(runId=run_uuid("ingest", node))
+            self.pair(run, self.job("ingest", v.dataset), started, v.created, "COMPLETE",
+                      [self.ev.InputDataset(namespace=namespace, name=name)],
+                      [self.dataset(node, self.ev.OutputDataset)])  # fmt: skip
+
+    def splits(self) -> None:
+        """One run per split command: the parent in, every child out."""
+        for (parent, params), children in self.facts.splits.items():
+            created = [self.facts.versions[c].created for c, _ in children]
+            started = min(_time(p.get("started"), min(created)) for _, p in children)
+            run = self.ev.Run(runId=run_uuid("split", f"{parent}:{params}"))
+            self.pair(run, self.job("split", self.facts.versions[parent].dataset), min(started, min(created)),
+                      max(created), "COMPLETE", [self.dataset(parent, self.ev.InputDataset)],
+                      [self.dataset(c, self.ev.OutputDataset) for c, _ in sorted(children)])  # fmt: skip
+
+    def receipts(self) -> None:
+        for r in self.facts.receipts:
+            assertions = [
+                self.dqa.Assertion(assertion=row.get("type", r.kind), success=bool(row["success"]),
+                                   column=row.get("column"))
+                for row in r.results
+            ]  # fmt: skip
+            inputs = [self.dataset(f"{r.dataset}@{r.digest}", self.ev.InputDataset, assertions=assertions)]
+            if r.kind == "contamination":
+                job = self.job("contamination", r.dataset)
+                if r.id in self.facts.references:
+                    inputs.append(self.dataset(self.facts.references[r.id], self.ev.InputDataset))
+            else:
+                job = self.job("validate", r.suite)
+            end = r.started + timedelta(seconds=r.duration)
+            self.pair(self.ev.Run(runId=run_uuid("receipt", r.id)), job, r.started, end,
+                      "FAIL" if r.status == "error" else "COMPLETE", inputs, [])  # fmt: skip
+
+    def trainings(self) -> None:
+        for row in self.facts.runs:
+            inputs = []
+            for kind, ident, _, _relation in (i for i in self.facts.run_inputs if i[2] == row.run_id):
+                if kind == "version":
+                    inputs.append(self.dataset(ident, self.ev.InputDataset))
+                elif kind == "model":
+                    inputs.append(self.model(ident, self.ev.InputDataset))
+            outputs = (
+                [self.model(f"{row.model_name}/{row.model_version}", self.ev.OutputDataset)] if row.model_name else []
+            )
+            state = {"finished": "COMPLETE", "failed": "FAIL"}.get(row.status)
+            run, job = self._mlflow_run(row.run_id), self.job(row.stage, row.experiment)
+            self.pair(run, job, row.started, row.ended if state else None, state or "COMPLETE", inputs, outputs)
+            for parent_id, baseline_id, raw in self.facts.baselines:
+                if parent_id == row.run_id:
+                    self._baseline(row, run, job, inputs, baseline_id, json.loads(raw) if raw else {})
+
+    def _mlflow_run(self, run_id: str, facets: dict | None = None):
+        tag = self.tags_run.TagsRunFacetFields(key="mlflow.run_id", value=run_id, source="datagov")
+        return self.ev.Run(
+            runId=run_uuid("mlflow", run_id), facets={"tags": self.tags_run.TagsRunFacet(tags=[tag]), **(facets or {})}
+        )
+
+    def _baseline(self, row, parent_run, parent_job, inputs, baseline_id: str, params: dict) -> None:
+        """The scratch baseline: the same data in, nothing registered, under its parent run."""
+        parent = self.parent.ParentRunFacet(
+            run=self.parent.Run(runId=parent_run.runId),
+            job=self.parent.Job(namespace=parent_job.namespace, name=parent_job.name),
+        )
+        run = self._mlflow_run(baseline_id, {"parent": parent})
+        started = _time(params.get("started"), row.started)
+        self.pair(run, self.job("transfer-baseline", row.experiment), started,
+                  _time(params.get("ended"), started), "COMPLETE", inputs, [])  # fmt: skip
+
+
+def run_events(ws: Workspace, ref: str) -> list:
+    """Every OpenLineage RunEvent around a dataset version, model or run, oldest first."""
+    builder = _Builder(ws, _gather(ws, ref))
+    builder.ingests()
+    builder.splits()
+    builder.receipts()
+    builder.trainings()
+    return sorted(builder.events, key=lambda e: (e.eventTime, e.eventType.value != "START"))
+
+
+def events_for(ws: Workspace, ref: str) -> list[dict]:
+    """The events as JSON-ready dicts."""
+    from openlineage.client.serde import Serde
+
+    return [Serde.to_dict(e) for e in run_events(ws, ref)]
+
+
+def delivery_target(url: str | None) -> str | None:
+    """Where events go: --url, else OPENLINEAGE_URL as the client reads it, else nowhere (print them)."""
+    import os
+
+    return url or os.environ.get("OPENLINEAGE_URL") or None
+
+
+def send(events: list, url: str | None) -> int:
+    """Send events through the openlineage-python client's HTTP transport,
+    oldest first; returns how many were sent. The first failure stops the
+    delivery with one error (events carry stable run ids, so sending again
+    repeats rather than duplicates what arrived)."""
+    import os
+
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.transport.http import HttpConfig, HttpTransport
+
+    try:
+        if url:  # the same settings the client reads for OPENLINEAGE_URL, with a short retry
+            config = {"url": url, "endpoint": os.environ.get("OPENLINEAGE_ENDPOINT", "api/v1/lineage"),
+                      "retry": {"total": 2, "connect": 2, "read": 2, "backoff_factor": 0.2}}  # fmt: skip
+            if api_key := os.environ.get("OPENLINEAGE_API_KEY"):
+                config["auth"] = {"type": "api_key", "apiKey": api_key}
+            client = OpenLineageClient(transport=HttpTransport(HttpConfig.from_dict(config)))
+        else:
+            client = OpenLineageClient()  # OPENLINEAGE_URL, OPENLINEAGE_ENDPOINT, OPENLINEAGE_API_KEY, ...
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise InvalidInput(f"cannot send OpenLineage events to {url or 'OPENLINEAGE_URL'}: {exc}") from None
+    where = url or os.environ.get("OPENLINEAGE_URL", "")
+    for sent, event in enumerate(events):
+        try:
+            client.emit(event)
+        except Exception as exc:  # requests' connection, timeout and HTTP errors, urllib3's retry errors
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            done = f"after {sent} of {len(events)} events" if sent else "no event was delivered"
+            raise DatagovError(
+                f"cannot deliver OpenLineage events to {where}: {first} ({done})",
+                hint="check the URL and that the receiver is up; sending again is safe (run ids are stable)",
+            ) from None
+    return len(events)

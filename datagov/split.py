@@ -23,6 +23,7 @@ from datagov.catalog.versions import (
     check_name,
     dataset_row,
     locate,
+    now,
     register,
     replace_rejects,
     resolve,
@@ -234,6 +235,7 @@ def split(
     """Split a version into child versions. `dedupe`: "exact" (or True) drops
     rows identical to an earlier row; "near" also drops near-duplicates
     (`datagov dedup`'s default method), so no near-copy lands in two splits."""
+    started = now()
     dedupe = _dedupe_mode(dedupe)
     if not 0 <= seed < 2**63:
         raise InvalidInput(f"--seed {seed}: use a whole number from 0 to 2^63-1")
@@ -309,6 +311,7 @@ def split(
                 )
                 staged[s] = build_manifest(folder, duck)
             params_base = {"seed": seed, "fractions": into, "per_class": caps, "dedupe": dedupe}
+            edge_params = {**params_base, "started": started.isoformat()}
             require_unchanged(parent, intact.fingerprints, purpose="register its splits")
             with ExitStack() as uploads:
                 ready = {s: uploads.enter_context(staged_version(ws, root / s, staged[s].digest)) for s in names}
@@ -337,7 +340,7 @@ def split(
                                     "labels_dropped": s in drop,
                                 },
                                 stage="split",
-                                inputs=[("version", parent.node_id, "split", {"split": s, **params_base})],
+                                inputs=[("version", parent.node_id, "split", {**edge_params, "split": s})],
                             ),
                         )
                         classes = len(np.unique(labels[which == idx])) if labels is not None and s not in drop else None

@@ -46,6 +46,13 @@ max_columns = {MAX_COLUMNS}
 # "s3://bucket/prefix" (credentials, region and endpoint from the AWS_*
 # variables). The catalog and MLflow stay in catalog/ either way.
 url = ""
+
+[lineage]
+# The OpenLineage namespace of this workspace's datasets and jobs (and of its
+# models when MLflow is the local SQLite store). Empty for
+# "datagov://<workspace folder name>"; name it so it is unique where the
+# events go, e.g. "datagov://ml-platform/pretraining".
+namespace = ""
 """
 
 CATALOG_README = """\
@@ -145,6 +152,14 @@ class Workspace:
         if raw and not raw.startswith("s3://"):
             raise InvalidInput(f'{where}: use "s3://bucket/prefix", or "" for the local store')
         return raw.rstrip("/")
+
+    @property
+    def lineage_namespace(self) -> str:
+        """`[lineage] namespace`: where OpenLineage names this workspace's datasets and jobs."""
+        raw = self.config.get("lineage", {}).get("namespace", "")
+        if not isinstance(raw, str):
+            raise InvalidInput(f"[lineage] namespace = {raw!r} in {CONFIG_NAME} is not a string")
+        return raw.strip() or f"datagov://{self.root.name}"
 
     @property
     def max_columns(self) -> int:

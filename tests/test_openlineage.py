@@ -1,46 +1,29 @@
-"""`datagov lineage --format openlineage`: run events for ingest, validate,
-pretrain and transfer, checked against the OpenLineage run-event schema and
-against the catalog they came from."""
+"""`datagov lineage --format openlineage`: run events for ingest, split,
+validate, contamination, pretrain, transfer and its baseline, checked against
+the OpenLineage 2-0-2 spec files (tests/openlineage_spec) and against the
+catalog they came from, printed and delivered over HTTP to a receiver on
+127.0.0.1."""
 
 import json
+import socket
 import uuid
 from datetime import datetime
 
-import jsonschema
+import pytest
 
 from datagov.catalog.db import open_catalog
-from tests.audit.conftest import digits_ws, matched, pretrained, trained  # noqa: F401
+from tests.audit.conftest import QUICK, digits_ws, matched, pretrained, trained  # noqa: F401
+from tests.openlineage_receiver import EventValidator, start_receiver
+from tests.training.conftest import TRANSFER
 
-# The parts of OpenLineage 2-0-2's RunEvent that every consumer relies on
-# (https://openlineage.io/spec/2-0-2/OpenLineage.json), written out here
-# because the spec file is not shipped with the client package.
-FACET = {"type": "object", "required": ["_producer", "_schemaURL"],
-         "properties": {"_producer": {"type": "string", "format": "uri"},
-                        "_schemaURL": {"type": "string", "format": "uri"}}}  # fmt: skip
-DATASET = {
-    "type": "object",
-    "required": ["namespace", "name"],
-    "properties": {
-        "namespace": {"type": "string"},
-        "name": {"type": "string"},
-        "facets": {"type": "object", "additionalProperties": FACET},
-        "inputFacets": {"type": "object", "additionalProperties": FACET},
-    },
-}
-RUN_EVENT = {
-    "type": "object",
-    "required": ["eventTime", "producer", "schemaURL", "run", "job", "eventType"],
-    "properties": {
-        "eventTime": {"type": "string", "format": "date-time"},
-        "producer": {"type": "string", "format": "uri"},
-        "schemaURL": {"type": "string", "format": "uri", "pattern": "^https://openlineage.io/spec/2-0-2/"},
-        "eventType": {"enum": ["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]},
-        "run": {"type": "object", "required": ["runId"], "properties": {"runId": {"type": "string", "format": "uuid"}}},
-        "job": {"type": "object", "required": ["namespace", "name"]},
-        "inputs": {"type": "array", "items": DATASET},
-        "outputs": {"type": "array", "items": DATASET},
-    },
-}
+
+@pytest.fixture
+def receiver():
+    server, thread = start_receiver()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
 
 
 def _events(cli, ref):
@@ -51,12 +34,16 @@ def _events(cli, ref):
 
 def test_events_follow_the_schema_and_the_catalog(trained, ws):  # noqa: F811
     events = _events(trained, "digits-finetune")
-    checker = jsonschema.Draft202012Validator(RUN_EVENT, format_checker=jsonschema.FormatChecker())
+    validator = EventValidator()
     for event in events:
-        checker.validate(event)
-        uuid.UUID(event["run"]["runId"])
+        assert validator.errors(event) == [], event
     jobs = {e["job"]["name"].split(".")[0] for e in events}
-    assert jobs == {"ingest", "validate", "pretrain", "transfer"}
+    assert jobs == {"ingest", "split", "validate", "pretrain", "transfer"}
+    assert all(e["job"]["facets"]["jobType"]["jobType"] == e["job"]["name"].split(".")[0].upper() for e in events)
+    # Nothing names a path on this machine: the namespace is the workspace's, not its folder.
+    assert not any(str(ws.root) in e["job"]["namespace"] or str(ws.root) in d["namespace"]
+                   for e in events for d in e["inputs"] + e["outputs"])  # fmt: skip
+    assert {e["job"]["namespace"] for e in events} == {f"datagov://{ws.root.name}"}
     by_run = {}
     for e in events:
         by_run.setdefault(e["run"]["runId"], []).append(e["eventType"])
@@ -82,10 +69,17 @@ def test_events_follow_the_schema_and_the_catalog(trained, ws):  # noqa: F811
 
     (transfer,) = [e for e in events if e["job"]["name"].startswith("transfer.") and e["eventType"] == "COMPLETE"]
     assert transfer["run"]["runId"] == str(uuid.UUID(hex=mlflow_run))  # the MLflow run, as a UUID
-    assert {(i["namespace"].split(":")[0], i["name"]) for i in transfer["inputs"]} == {
-        ("datagov", "digits-finetune"), ("datagov", "digits-eval"), ("mlflow", "models/digits-autoencoder/1")
-    }  # fmt: skip
+    assert transfer["run"]["facets"]["tags"]["tags"][0] == {"key": "mlflow.run_id", "value": mlflow_run,
+                                                            "source": "datagov"}  # fmt: skip
+    assert {i["name"] for i in transfer["inputs"]} == {"digits-finetune", "digits-eval", "models/digits-autoencoder/1"}
     assert [o["name"] for o in transfer["outputs"]] == ["models/digits-classifier/1"]
+    # The split that made the fine-tuning data is one run: the parent in, every split out.
+    (split,) = [e for e in events if e["job"]["name"] == "split.digits" and e["eventType"] == "COMPLETE"]
+    assert [i["name"] for i in split["inputs"]] == ["digits"]
+    assert sorted(o["name"] for o in split["outputs"]) == ["digits-eval", "digits-finetune", "digits-pretrain"]
+    ingest_out = next(e for e in events if e["job"]["name"] == "ingest.digits" and e["eventType"] == "COMPLETE")
+    assert ingest_out["outputs"][0]["facets"]["version"] == split["inputs"][0]["facets"]["version"]
+
     assert _events(trained, "digits-finetune") == events  # stable: the same ids every export
 
 
@@ -112,3 +106,99 @@ def test_a_model_or_run_is_a_lineage_target_too(trained, ws):  # noqa: F811
     ):
         result = trained("lineage", target)
         assert result.exit_code == 1 and result.stderr.startswith(message), result.stderr
+
+
+def test_the_baseline_is_a_child_run_of_its_transfer(pretrained):  # noqa: F811
+    result = pretrained("transfer", TRANSFER, *QUICK, "--strategy", "features", "--baseline", "--no-progress")
+    assert result.exit_code == 0, result.output
+    events = _events(pretrained, "digits-classifier")
+    validator = EventValidator()
+    assert all(validator.errors(e) == [] for e in events)
+    (parent,) = [e for e in events if e["job"]["name"].startswith("transfer.") and e["eventType"] == "COMPLETE"]
+    baseline = [e for e in events if e["job"]["name"].startswith("transfer-baseline.")]
+    assert [e["eventType"] for e in baseline] == ["START", "COMPLETE"]
+    facet = baseline[1]["run"]["facets"]["parent"]
+    assert facet["run"]["runId"] == parent["run"]["runId"] and facet["job"]["name"] == parent["job"]["name"]
+    assert parent["eventTime"] >= baseline[1]["eventTime"] >= baseline[0]["eventTime"] >= parent_start(events)
+    assert {i["name"] for i in baseline[1]["inputs"]} == {i["name"] for i in parent["inputs"]}
+    assert baseline[1]["outputs"] == []  # the baseline registers nothing
+
+
+def parent_start(events):
+    return next(
+        e["eventTime"] for e in events if e["job"]["name"].startswith("transfer.") and e["eventType"] == "START"
+    )
+
+
+def test_events_are_delivered_over_http_and_each_passes_the_spec(trained, receiver, monkeypatch):  # noqa: F811
+    printed = _events(trained, "digits-classifier")
+    sent = trained("lineage", "digits-classifier", "--format", "openlineage", "--url", receiver.url)
+    assert sent.exit_code == 0, sent.output
+    assert sent.stdout.strip() == f"Sent {len(printed)} OpenLineage events to {receiver.url}"
+    assert receiver.rejected == [] and _without_client_tag(receiver.events) == printed
+    assert set(receiver.paths) == {"/api/v1/lineage"}
+    # A model's events reach its evaluation data's checks: contamination names both versions compared.
+    checks = [e for e in printed if e["job"]["name"] == "contamination.digits-eval" and e["eventType"] == "COMPLETE"]
+    assert {tuple(sorted(i["name"] for i in e["inputs"])) for e in checks} == {
+        ("digits-eval", "digits-finetune"), ("digits-eval", "digits-pretrain")
+    }  # fmt: skip
+
+    # OPENLINEAGE_URL, as the openlineage-python client defines it, does the same.
+    receiver.events.clear()
+    monkeypatch.setenv("OPENLINEAGE_URL", receiver.url)
+    again = trained("lineage", "digits-classifier", "--format", "openlineage")
+    assert again.exit_code == 0, again.output
+    assert receiver.rejected == [] and _without_client_tag(receiver.events) == printed
+
+
+def _without_client_tag(events):
+    """The client adds its own version as a run tag when it emits; the rest is what `--format openlineage` prints."""
+    for e in events:
+        facets = e["run"]["facets"]
+        tags = [t for t in facets["tags"]["tags"] if t["source"] != "OPENLINEAGE_CLIENT"]
+        if tags:
+            facets["tags"]["tags"] = tags
+        else:
+            del facets["tags"]
+    return events
+
+
+def test_a_receiver_that_refuses_or_cannot_be_reached_is_one_error(trained, receiver, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("OPENLINEAGE_ENDPOINT", "api/v2/nowhere")  # the receiver answers 400 there
+    refused = trained("lineage", "digits-eval", "--format", "openlineage", "--url", receiver.url)
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(f"Error: cannot deliver OpenLineage events to {receiver.url}: 400")
+    assert "no event was delivered" in refused.stderr and "Traceback" not in refused.stderr
+    monkeypatch.delenv("OPENLINEAGE_ENDPOINT")
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    result = trained("lineage", "digits-eval", "--format", "openlineage", "--url", closed)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"Error: cannot deliver OpenLineage events to {closed}:")
+    assert "no event was delivered" in result.stderr
+    for args, message in (
+        (["--url", "not a url"], "Error: cannot send OpenLineage events to not a url"),
+        (["--format", "tree", "--url", receiver.url], "Error: --url sends OpenLineage events"),
+    ):
+        bad = trained("lineage", "digits-eval", *(["--format", "openlineage"] if "--format" not in args else []), *args)
+        assert bad.exit_code == 1 and bad.stderr.startswith(message), bad.stderr
+
+
+def test_the_validator_rejects_what_breaks_the_spec():
+    """The receiver's checks are not vacuous: a missing required field, a bad
+    UUID and a facet whose schema is unknown are each caught."""
+    schema_url = "https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
+    custom = {"_producer": "https://x", "_schemaURL": "https://example.com/X.json"}
+    facet = {"_producer": "https://x", "_schemaURL": schema_url,
+             "fields": [{"type": "INT"}]}  # fmt: skip
+    event = {"eventTime": "2026-01-01T00:00:00+00:00", "producer": "https://x", "eventType": "START",
+             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+             "run": {"runId": "not-a-uuid"}, "job": {"namespace": "n", "name": "j"},
+             "inputs": [{"namespace": "n", "name": "d", "facets": {
+                 "schema": facet, "custom": custom}}]}  # fmt: skip
+    errors = EventValidator().errors(event)
+    assert any("runId" in e and "uuid" in e for e in errors), errors
+    assert any(e.startswith("inputs/0/facets/schema/") and "'name' is a required property" in e for e in errors)
+    assert any(e.startswith("inputs/0/facets/custom: no schema") for e in errors)

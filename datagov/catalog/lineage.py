@@ -129,3 +129,22 @@ def training_versions(con: duckdb.DuckDBPyConnection, model: str) -> dict[str, s
             out.setdefault(node, current)
         pending += encoders_of(con, current)
     return out
+
+
+def baselines_of(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[tuple[str, str, str]]:
+    """(parent run id, baseline run id, params JSON) of the baselines nested in these runs."""
+    return con.execute(
+        "SELECT src_id, dst_id, params FROM lineage WHERE src_kind = 'run' AND dst_kind = 'run' "
+        f"AND relation = 'baseline' AND src_id IN ({_in(run_ids)})",
+        list(run_ids),
+    ).fetchall()
+
+
+def contamination_references(con: duckdb.DuckDBPyConnection, receipt_ids: list[str]) -> dict[str, str]:
+    """Receipt id -> the version node a contamination receipt checked against."""
+    rows = con.execute(
+        "SELECT dst_id, src_id FROM lineage WHERE dst_kind = 'receipt' AND relation = 'contamination-reference' "
+        f"AND dst_id IN ({_in(receipt_ids)})",
+        list(receipt_ids),
+    ).fetchall()
+    return dict(rows)

@@ -12,11 +12,21 @@ def lineage(
         help="A dataset version, a registered model (newest version unless @VERSION), or an MLflow run id.",
     ),
     fmt: str = typer.Option("tree", "--format", "-f", help="tree, mermaid, dot or openlineage (JSON lines)."),
+    url: str = typer.Option(
+        None,
+        "--url",
+        metavar="URL",
+        help="With --format openlineage: send the events to this OpenLineage endpoint (e.g. Marquez at "
+        "http://localhost:5000) instead of printing them. Default: OPENLINEAGE_URL when set.",
+    ),
 ) -> None:
     """Show where a version (or model, or run) came from and what was made from it.
 
     `--format openlineage` prints OpenLineage run events (one JSON object per
-    line) for the ingests, validations and trainings around it.
+    line) for the ingests, splits, validations, contamination checks and
+    trainings around it, or sends them with `--url` (or OPENLINEAGE_URL;
+    OPENLINEAGE_ENDPOINT and OPENLINEAGE_API_KEY are honoured as the
+    openlineage-python client defines them).
     """
     from datagov.catalog.db import open_catalog
     from datagov.cli.state import console, workspace
@@ -26,13 +36,10 @@ def lineage(
     renderers = {"tree": None, "mermaid": to_mermaid, "dot": to_dot, "openlineage": None}
     if fmt not in renderers:
         raise InvalidInput(f"unknown lineage format {fmt!r}; use one of: {', '.join(renderers)}")
+    if url is not None and fmt != "openlineage":
+        raise InvalidInput("--url sends OpenLineage events; use it with --format openlineage")
     if fmt == "openlineage":
-        import json
-
-        from datagov.openlineage import events_for
-
-        for event in events_for(workspace(), target):
-            typer.echo(json.dumps(event, sort_keys=True))
+        _openlineage(target, url)
         return
     with open_catalog(workspace()) as con:
         graph = graph_for(con, target)
@@ -40,6 +47,21 @@ def lineage(
         console().print(to_tree(graph))
     else:
         typer.echo(renderers[fmt](graph), nl=False)
+
+
+def _openlineage(target: str, url: str | None) -> None:
+    import json
+
+    from datagov.cli.state import console, workspace
+    from datagov.openlineage import delivery_target, events_for, run_events, send
+
+    where = delivery_target(url)
+    if where is None:
+        for event in events_for(workspace(), target):
+            typer.echo(json.dumps(event, sort_keys=True))
+        return
+    sent = send(run_events(workspace(), target), url)
+    console().print(f"Sent {sent} OpenLineage events to {where}")
 
 
 def register(app: typer.Typer) -> None:

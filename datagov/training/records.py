@@ -7,6 +7,7 @@ Shared by pretrain and transfer so both leave the same kind of record.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from datagov import tags as tag_keys
@@ -38,6 +39,14 @@ def record_run(
             runs.attach_waiver(con, waiver_id, run_id)
         for (kind, ident), relation in inputs:
             add_edge(con, kind, ident, "run", run_id, relation, params={"stage": stage})
+
+
+def record_baseline(ws: Workspace, run_id: str, baseline_id: str, started: datetime, ended: datetime) -> None:
+    """The scratch baseline nested in a transfer run: an edge between the two
+    runs (its times on it), so lineage exports show it under its parent."""
+    with open_catalog(ws, write=True) as con:
+        add_edge(con, "run", run_id, "run", baseline_id, "baseline",
+                 params={"started": started.isoformat(), "ended": ended.isoformat()})  # fmt: skip
 
 
 def finish_run(

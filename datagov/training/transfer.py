@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datagov import tags
+from datagov.catalog.versions import now
 from datagov.errors import InvalidInput
 from datagov.gate import GateDecision, check_contamination, check_gate, check_match, combine
 from datagov.governance import gate_document, record_waiver, refuse
 from datagov.training.inputs import image_input, label_counts
-from datagov.training.records import finish_run, record_run, register_model
+from datagov.training.records import finish_run, record_baseline, record_run, register_model
 from datagov.training.spec import TransferSpec, flatten, load_spec
 from datagov.workspace import Workspace
 
@@ -174,12 +175,16 @@ def transfer(
             if spec.baseline:
                 # in the parent's experiment (without it MLflow puts a nested run in
                 # experiment 0, with artifacts under the current directory)
-                with mlflow.start_run(run_name="baseline", nested=True, experiment_id=run.info.experiment_id):
+                baseline_started = now()
+                with mlflow.start_run(
+                    run_name="baseline", nested=True, experiment_id=run.info.experiment_id
+                ) as baseline_run:
                     mlflow.set_tags({tags.STAGE: "transfer-baseline", tags.BASELINE_OF: run_id})
                     mlflow.log_params(tracking.flat_params(flatten(dataclasses.asdict(spec.train))))
                     _log_inputs(ws, train_in, eval_in, spec.data.validation_every)
                     _, base = _train_one("scratch", autoencoder, sources, class_names, spec, device, mlflow, progress)
                     mlflow.log_metrics(_outcome_metrics(base))
+                record_baseline(ws, run_id, baseline_run.info.run_id, baseline_started, now())
                 metrics |= {
                     "baseline_eval_accuracy": base.accuracy,
                     "pretraining_gain": outcome.accuracy - base.accuracy,
