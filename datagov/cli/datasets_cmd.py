@@ -1,4 +1,4 @@
-"""`datagov datasets list | show | history | verify`."""
+"""`datagov datasets list | show | history | verify | croissant`."""
 
 from __future__ import annotations
 
@@ -179,3 +179,32 @@ def verify(
     how = ("sizes and ETags" if files.remote else "sizes") if quick else "sha256"
     count = len(files.entries)
     typer.echo(f"OK {version.ref}: {count} file(s) match the manifest ({how})")
+
+
+@app.command("croissant")
+def croissant(
+    ref: str = typer.Argument(..., metavar="NAME[@DIGEST]"),
+    out: str = typer.Option(None, "--out", "-o", metavar="FILE", help="Write the JSON-LD here instead of stdout."),
+) -> None:
+    """Write a version's Croissant 1.1 metadata (JSON-LD).
+
+    A FileObject per stored file with its sha256, a RecordSet with a field per
+    column (images as sc:ImageObject), the license as SPDX URLs, the owner as
+    creator, and the Responsible-AI fields datagov has facts for: how the data
+    was collected and derived (lineage, splits), what was removed (rejects,
+    dedupe) and the checks it passed (validation and near-duplicate receipts).
+    Read it with mlcroissant: `mlcroissant.Dataset(jsonld=FILE).records("records")`.
+    """
+    import json
+
+    from datagov.cli.state import console, workspace
+    from datagov.croissant import croissant as build
+    from datagov.outputs import check_writable, write_atomic
+
+    path = check_writable(out) if out else None
+    text = json.dumps(build(workspace(), ref), indent=2, ensure_ascii=False) + "\n"
+    if path is None:
+        typer.echo(text, nl=False)
+        return
+    write_atomic(path, text)
+    console().print(f"Croissant metadata for {ref}: {path}")
