@@ -175,8 +175,9 @@ def _checks(con, version: Version) -> list[str]:
             out.append(f"Near-duplicate check against {against} ({r.suite}), receipt {r.id} on {when}: "
                        f"{'passed' if r.success else 'FAILED'}, {flagged} of {r.evaluated} rows flagged.")  # fmt: skip
         else:
+            verdict = "passed" if r.success else "FAILED"
             out.append(f"Great Expectations suite {r.suite!r} ({r.kind}), receipt {r.id} on {when}: "
-                       f"{'passed' if r.success else 'FAILED'}, {r.successful} of {r.evaluated} expectations met.")  # fmt: skip
+                       f"{verdict}, {r.successful} of {r.evaluated} expectations met.")  # fmt: skip
     return out
 
 
