@@ -108,36 +108,28 @@ def _file_object(root: str, entry) -> dict:
 def _collection(con, version: Version) -> tuple[list[str], list[str], list[str], list[str]]:
     """(how it was collected, raw sources, preprocessing steps, ancestor
     versions), walking the lineage up from the version to its sources."""
-    from datagov.lineage import graph_for
+    from datagov.lineage import upstream_edges
 
-    graph = graph_for(con, version.node_id)
     collected, raw, steps, ancestors = [], [], [], []
-    pending, seen = [graph.focus], set()
-    while pending:
-        node = pending.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        for edge in graph.parents(node):
-            child = _short(edge.dst[1])
-            if edge.src[0] == "source":
-                fmt = edge.params.get("format", "?")
-                when = resolve(con, edge.dst[1]).created
-                collected.append(f"{child} was {edge.relation} by datagov from {edge.src[1]} (format {fmt}) "
-                                 f"on {when:%Y-%m-%d %H:%M} UTC.")  # fmt: skip
-                raw.append(edge.src[1])
-            elif edge.relation == "split":
-                p = edge.params
-                collected.append(f"{child} is the {p.get('split')!r} split of {_short(edge.src[1])}.")
-                steps.append(
-                    f"Split {_short(edge.src[1])} into {p.get('fractions')} with seed {p.get('seed')}"
-                    + (f", at most {p['per_class']} rows per class" if p.get("per_class") else "")
-                    + (f", dropping {p['dedupe']} duplicates first" if p.get("dedupe") else "")
-                    + f"; this version is the {p.get('split')!r} split."
-                )
-            if edge.src[0] == "version":
-                ancestors.append(edge.src[1])
-            pending.append(edge.src)
+    for edge in upstream_edges(con, ("version", version.node_id)):
+        child = _short(edge.dst[1])
+        if edge.src[0] == "source":
+            fmt = edge.params.get("format", "?")
+            when = resolve(con, edge.dst[1]).created
+            collected.append(f"{child} was {edge.relation} by datagov from {edge.src[1]} (format {fmt}) "
+                             f"on {when:%Y-%m-%d %H:%M} UTC.")  # fmt: skip
+            raw.append(edge.src[1])
+        elif edge.relation == "split":
+            p = edge.params
+            collected.append(f"{child} is the {p.get('split')!r} split of {_short(edge.src[1])}.")
+            steps.append(
+                f"Split {_short(edge.src[1])} into {p.get('fractions')} with seed {p.get('seed')}"
+                + (f", at most {p['per_class']} rows per class" if p.get("per_class") else "")
+                + (f", dropping {p['dedupe']} duplicates first" if p.get("dedupe") else "")
+                + f"; this version is the {p.get('split')!r} split."
+            )
+        if edge.src[0] == "version":
+            ancestors.append(edge.src[1])
     return collected, raw, steps, ancestors
 
 

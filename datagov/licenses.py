@@ -17,6 +17,7 @@ UNKNOWN = "unknown"
 NON_COMMERCIAL = "non-commercial"
 NO_DERIVATIVES = "no-derivatives"
 RESTRICTIVE = (NON_COMMERCIAL, NO_DERIVATIVES)
+FLAGS = (UNKNOWN, *RESTRICTIVE)
 
 _NC = re.compile(r"(^|-)NC(-|$)|non-?commercial", re.IGNORECASE)
 _ND = re.compile(r"(^|-)ND(-|$)|no-?deriv", re.IGNORECASE)

@@ -110,6 +110,20 @@ def graph_for(con: duckdb.DuckDBPyConnection, target: str) -> Graph:
     return graph
 
 
+def upstream_edges(con: duckdb.DuckDBPyConnection, node: Node) -> list[Edge]:
+    """Every edge on the way up from a version to the sources it came from
+    (splits and other derivations, then ingests), nearest first."""
+    out, pending, seen = [], [node], {node}
+    while pending:
+        current = pending.pop(0)
+        for edge in _edges(con, current, "up"):
+            out.append(edge)
+            if edge.src[0] == "version" and edge.src not in seen:
+                seen.add(edge.src)
+                pending.append(edge.src)
+    return out
+
+
 def to_mermaid(graph: Graph) -> str:
     ids = {node: f"n{i}" for i, node in enumerate(graph.nodes)}
     shapes = {"source": ('[/"', '"/]'), "version": ('["', '"]'), "run": ('(["', '"])'), "model": ('{{"', '"}}')}

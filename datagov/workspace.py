@@ -47,6 +47,14 @@ max_columns = {MAX_COLUMNS}
 # variables). The catalog and MLflow stay in catalog/ either way.
 url = ""
 
+[promote]
+# Aliases a model may only take when no version in its training content
+# (splits, parents and its encoder's pretraining data included) carries one of
+# the license flags below, e.g. ["production"]. `datagov models card` lists them.
+protected_aliases = []
+# unknown (no license, or not an SPDX expression), non-commercial, no-derivatives.
+refuse_licenses = ["unknown", "non-commercial", "no-derivatives"]
+
 [lineage]
 # The OpenLineage namespace of this workspace's datasets and jobs (and of its
 # models when MLflow is the local SQLite store). Empty for
@@ -152,6 +160,23 @@ class Workspace:
         if raw and not raw.startswith("s3://"):
             raise InvalidInput(f'{where}: use "s3://bucket/prefix", or "" for the local store')
         return raw.rstrip("/")
+
+    @property
+    def promote_policy(self) -> tuple[list[str], list[str]]:
+        """`[promote]`: (protected aliases, license flags refused for them)."""
+        from datagov.licenses import FLAGS
+
+        section = self.config.get("promote", {})
+        aliases = section.get("protected_aliases", [])
+        refused = section.get("refuse_licenses", list(FLAGS))
+        for key, value in (("protected_aliases", aliases), ("refuse_licenses", refused)):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidInput(f"[promote] {key} in {CONFIG_NAME} must be a list of strings, not {value!r}")
+        if unknown := sorted(set(refused) - set(FLAGS)):
+            raise InvalidInput(
+                f"[promote] refuse_licenses in {CONFIG_NAME} names {unknown}", hint=f"use any of {', '.join(FLAGS)}"
+            )
+        return aliases, refused
 
     @property
     def lineage_namespace(self) -> str:

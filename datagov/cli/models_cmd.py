@@ -181,6 +181,44 @@ def _shown(value) -> str:
     return str(value)
 
 
+@app.command("card")
+def card(
+    name: str = typer.Argument(..., help="Registered model name."),
+    version: str = typer.Argument(None, help="Version (default: the newest)."),
+    fmt: str = typer.Option("md", "--format", "-f", help="md (Markdown) or json."),
+    out: str = typer.Option(None, "--out", "-o", metavar="FILE", help="Write the card here instead of stdout."),
+) -> None:
+    """A model card of the version's training content, with every license in it.
+
+    Every dataset version it was trained on, transitively through splits and
+    its encoder's pretraining: owner, SPDX license (upstream licenses
+    included), source, size, receipts then and now, drift and contamination
+    results, audits and waivers. Unknown, non-commercial and no-derivatives
+    licenses are flagged. Laid out after the EU AI Act Art. 53(1)(d) template
+    for summarising training content; "unknown" where datagov has no record.
+    """
+    import json
+
+    from datagov.cli.state import console, workspace
+    from datagov.errors import InvalidInput
+    from datagov.outputs import check_writable, write_atomic
+    from datagov.review.card import build_card, card_json, render_markdown
+
+    if fmt not in ("md", "json"):
+        raise InvalidInput(f"unknown card format {fmt!r}; use md or json")
+    path = check_writable(out) if out else None
+    built = build_card(workspace(), name, version)
+    text = render_markdown(built) if fmt == "md" else json.dumps(card_json(built), indent=2) + "\n"
+    if path is None:
+        typer.echo(text, nl=False)
+        return
+    write_atomic(path, text)
+    out_ = console()
+    out_.print(f"Model card for {built.uri}: {path}")
+    flags = built.license_flags
+    out_.print(f"License flags: {', '.join(sorted(flags))}" if flags else "License flags: none")
+
+
 @app.command("promote")
 def promote_cmd(
     name: str = typer.Argument(..., help="Registered model name."),
@@ -190,8 +228,10 @@ def promote_cmd(
 ) -> None:
     """Point ALIAS at VERSION, only if its data still holds up (else exit 4).
 
-    Checks: receipts still valid, no failed audit, no expired waiver, metric
-    bounds from the pipeline spec. Recorded in the catalog and as MLflow tags.
+    Checks: receipts still valid (its encoder's too), no failed audit, no
+    expired waiver, metric bounds from the pipeline spec, and the license
+    policy in datagov.toml's [promote] for protected aliases. Recorded in the
+    catalog and as MLflow tags.
     """
     from datagov.cli.state import console, workspace
     from datagov.review.promote import promote

@@ -87,6 +87,24 @@ def _metric_reasons(facts: ModelFacts) -> list[Reason]:
     return reasons
 
 
+def license_reasons(ws: Workspace, facts: ModelFacts, alias: str) -> list[Reason]:
+    """`[promote]` in datagov.toml: a protected alias is refused to a model
+    whose training content carries a refused license flag."""
+    protected, refused = ws.promote_policy
+    if alias not in protected:
+        return []
+    from datagov.review.card import card_of
+
+    flags = card_of(ws, facts).license_flags
+    return [
+        Reason("license", f"{', '.join(flags[flag])} in its training content: license {flag} "
+                          f"([promote] in datagov.toml refuses it for @{alias})",
+               fix=f"see `datagov models card {facts.name} {facts.version}`; record the license with "
+                   "`datagov ingest ... --license SPDX` or train without that data")
+        for flag in refused if flag in flags
+    ]  # fmt: skip
+
+
 @dataclass
 class Promotion:
     id: str
@@ -105,7 +123,7 @@ def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | 
     if waive is not None and not waive.strip():
         raise InvalidInput("--waive needs a reason")
     facts = gather(ws, name, version)
-    reasons = promotion_reasons(facts)
+    reasons = promotion_reasons(facts) + license_reasons(ws, facts, alias)
     decision = GateDecision("promote", facts.uri, facts.tags.get(tags.DIGEST, ""), not reasons, reasons)
     if reasons and not waive:
         raise refuse(decision)
