@@ -69,6 +69,10 @@ STEPS: list[list[str]] = [
     # on, is that data still good, and does everything behind a model still check out?
     ["models", "review", "digits-classifier"],
     ["audit", "run"],
+    # What auditors and dataset users take away: the classifier's training content
+    # with every license in it, and the fine-tuning data as Croissant metadata.
+    ["models", "card", "digits-classifier", "--out", "catalog/reports/digits-classifier.card.md"],
+    ["datasets", "croissant", "digits-finetune", "--out", "catalog/reports/digits-finetune.croissant.json"],
 ]
 
 
