@@ -202,3 +202,18 @@ def test_the_validator_rejects_what_breaks_the_spec():
     assert any("runId" in e and "uuid" in e for e in errors), errors
     assert any(e.startswith("inputs/0/facets/schema/") and "'name' is a required property" in e for e in errors)
     assert any(e.startswith("inputs/0/facets/custom: no schema") for e in errors)
+
+
+def test_names_follow_openlineage_conventions_without_local_paths(ws, monkeypatch):
+    from datagov import openlineage, tracking
+
+    assert openlineage.source_name("s3://bucket/shards/train") == ("s3://bucket", "shards/train")
+    assert openlineage.source_name("/data/images") == ("file", "/data/images")
+    assert openlineage.source_name("sklearn:digits") == ("datagov-builtin", "sklearn:digits")
+    assert openlineage.registry_namespace(ws) == f"datagov://{ws.root.name}"  # the workspace's own SQLite store
+    monkeypatch.setattr(tracking, "_USER_TRACKING_URI", "https://user:secret@mlflow.example.com:8443/base")
+    assert openlineage.registry_namespace(ws) == "mlflow://mlflow.example.com:8443"  # no credentials, no path
+    (ws.root / "datagov.toml").write_text('[lineage]\nnamespace = "datagov://ml-platform/pretraining"\n')
+    from datagov.workspace import load_workspace
+
+    assert load_workspace(ws.root).lineage_namespace == "datagov://ml-platform/pretraining"
