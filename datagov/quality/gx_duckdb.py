@@ -49,6 +49,10 @@ UNSUPPORTED = {
     "expect_column_values_to_be_in_type_list": "GX cannot read DuckDB column types through duckdb-engine",
 }
 TABLE = "data"
+# What DuckDB may hold while GX validates before it spills: with GX and
+# Python beside it, validation stays under 1 GB of resident memory at any
+# number of rows (DATAGOV_DUCKDB_MEMORY raises it).
+VALIDATE_MEMORY = "512MB"
 
 
 class _DuckDBDialect:
@@ -132,9 +136,11 @@ class SandboxViolation(Exception):
     """A suite tried to run a statement other than a query."""
 
 
-def sandbox(con: Any, readable: list[str]) -> None:
+def sandbox(con: Any, readable: list[str], spill: str | None = None) -> None:
     """Confine a DuckDB connection to reading `readable` (order matters:
-    allowed_paths can only be set while external access is still on).
+    allowed_paths can only be set while external access is still on), and
+    bound its memory: past VALIDATE_MEMORY sorts, aggregates and windows
+    spill to `spill`, so a validation's footprint does not grow with rows.
     Settings belong to the database instance, which DuckDB shares between
     connections to one file in a process: a second connection finds it locked."""
     locked, external = con.execute(
@@ -145,6 +151,12 @@ def sandbox(con: Any, readable: list[str]) -> None:
             raise SandboxViolation("a DuckDB connection is locked with external access on")
         return
     con.execute(f"SET allowed_paths = [{', '.join(sql_str(p) for p in readable)}]")
+    if spill is not None:
+        from datagov.store import scan_memory
+
+        con.execute(f"SET memory_limit = {sql_str(scan_memory(VALIDATE_MEMORY))}")
+        con.execute(f"SET temp_directory = {sql_str(spill)}")
+        con.execute("SET preserve_insertion_order = false")  # statistics do not depend on row order
     for statement in SANDBOX_SETTINGS:
         con.execute(statement)
 
@@ -163,7 +175,7 @@ def only_queries(sql: str) -> None:
 
 
 @contextmanager
-def sandboxed_connections(readable: list[str]):
+def sandboxed_connections(readable: list[str], spill: str | None = None):
     """While active, every new DuckDB connection SQLAlchemy opens is
     sandboxed and every statement it runs must be a query."""
     from sqlalchemy import event
@@ -171,7 +183,7 @@ def sandboxed_connections(readable: list[str]):
     from sqlalchemy.pool import Pool
 
     def on_connect(dbapi_connection, _record) -> None:
-        sandbox(dbapi_connection, readable)
+        sandbox(dbapi_connection, readable, spill)
 
     def before_execute(conn, _cursor, statement, _params, _context, _many) -> None:
         if conn.dialect.name == "duckdb":
@@ -196,8 +208,12 @@ def duckdb_batch(database: Path, readable: list[str], *, patched: bool = True):
     quiet_gx()
     silence_teardown_noise()
     if patched:
+        from datagov.quality import duckdb_metrics
+
         install_workaround()
-    with sandboxed_connections([str(database), *readable]):
+        duckdb_metrics.install()
+    spill = database.parent / "spill"  # beside the view, in the staging folder removed after the run
+    with sandboxed_connections([str(database), *readable], str(spill)):
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         source = context.data_sources.add_sql(

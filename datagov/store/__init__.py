@@ -93,8 +93,8 @@ def staged_version(ws: Workspace, folder: Path, digest: str) -> Iterator[Staged]
 SCAN_MEMORY = "1GB"
 
 
-def scan_memory() -> str:
-    return os.environ.get("DATAGOV_DUCKDB_MEMORY") or SCAN_MEMORY
+def scan_memory(default: str = SCAN_MEMORY) -> str:
+    return os.environ.get("DATAGOV_DUCKDB_MEMORY") or default
 
 
 def duckdb_connection(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
