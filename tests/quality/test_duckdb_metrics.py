@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from datagov.errors import DatagovError
 from datagov.quality import duckdb_metrics
 from datagov.quality.gx_duckdb import duckdb_batch, view_database
 
@@ -131,5 +132,5 @@ def test_install_is_idempotent_and_uninstall_restores_gx(monkeypatch):
     duckdb_metrics.install()
     # A GX release without one of these SQL providers is refused, not silently unpatched.
     monkeypatch.setitem(duckdb_metrics.PROVIDERS, "column.no_such_metric", duckdb_metrics.quantile_values)
-    with pytest.raises(Exception, match="no SQL provider for 'column.no_such_metric'"):
+    with pytest.raises(DatagovError, match=r"no SQL provider for 'column\.no_such_metric'"):
         duckdb_metrics.install()
