@@ -10,21 +10,27 @@ validations = typer.Typer(help="Browse validation receipts.", no_args_is_help=Tr
 def validate(
     ref: str = typer.Argument(..., metavar="NAME[@DIGEST]", help="The version to validate."),
     suite: list[str] = typer.Option(..., "--suite", "-s", help="Suite name; repeatable."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show what is running (on a terminal)."),
 ) -> None:
     """Validate a version against suites with Great Expectations on DuckDB.
 
     Writes a receipt and an HTML report per suite. Exit 0 when every suite
     passes, 3 when an expectation fails, 1 when one could not be evaluated.
     """
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from datagov.cli.state import console, workspace
     from datagov.errors import CheckFailed, InvalidInput
+    from datagov.progress import progress_bar
     from datagov.quality.report import observed_text
     from datagov.quality.validate import validate as run_validate
 
     ws = workspace()
-    outcomes = run_validate(ws, ref, suite)
+    line = progress_bar(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), enabled=progress)
+    with line:
+        task = line.add_task("validate", total=None)
+        outcomes = run_validate(ws, ref, suite, on_progress=lambda text: line.update(task, description=text))
     out = console()
     for o in outcomes:
         r = o.receipt

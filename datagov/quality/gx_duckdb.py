@@ -244,6 +244,29 @@ def _close(execution_engine: Any, datasource_engine: Any) -> None:
         datasource_engine.dispose()
 
 
+@contextmanager
+def reporting_metrics(callback):
+    """While active, `callback([(metric name, column or None), ...])` hears
+    each set of metrics GX's SQL engine is about to compute (the queries run
+    per set), so a long validation can say what it is doing."""
+    from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+
+    original = getattr(SqlAlchemyExecutionEngine, "resolve_metrics", None)
+    if original is None:
+        raise DatagovError("this Great Expectations release has no resolve_metrics; see datagov/quality/gx_duckdb.py")
+
+    def resolve_metrics(self, metrics_to_resolve, *args, **kwargs):
+        metrics_to_resolve = list(metrics_to_resolve)
+        callback([(m.metric_name, (m.metric_domain_kwargs or {}).get("column")) for m in metrics_to_resolve])
+        return original(self, metrics_to_resolve, *args, **kwargs)
+
+    SqlAlchemyExecutionEngine.resolve_metrics = resolve_metrics
+    try:
+        yield
+    finally:
+        SqlAlchemyExecutionEngine.resolve_metrics = original
+
+
 def gx_version() -> str:
     from importlib.metadata import version
 

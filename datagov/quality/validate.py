@@ -130,10 +130,26 @@ def summarize(result) -> dict:
     }
 
 
+def describe_metrics(suite: SuiteFile, metrics: list[tuple[str, str | None]]) -> str:
+    """What a set of GX metrics is for, as a progress line says it: the first
+    metric, its column and the (first) expectation on that column, by number."""
+    if not metrics:
+        return "evaluating"
+    name, column = metrics[0]
+    where = f" on {column!r}" if column else ""
+    owner = next(
+        (f" for #{i + 1}" for i, e in enumerate(suite.expectations) if e.get("kwargs", {}).get("column") == column),
+        "",
+    )
+    more = f", +{len(metrics) - 1} more" if len(metrics) > 1 else ""
+    return f"{name}{where}{owner}{more}"
+
+
 def validate(
     ws: Workspace,
     ref: str,
     suite_names: list[str],
+    on_progress=None,
 ) -> list[Outcome]:
     """Run every suite against the version; returns one outcome per suite.
 
@@ -141,6 +157,9 @@ def validate(
     raise before anything runs, and write no receipt. A distribution-match
     suite (`datagov expectations match`) writes a `match` receipt bound to its
     reference digest; any other suite a `quality` receipt.
+
+    `on_progress(text)` hears what it is doing (hashing, then each set of
+    metrics GX computes, by suite) for a progress line.
     """
     if not suite_names:
         raise InvalidInput("name at least one suite with --suite")
@@ -156,10 +175,12 @@ def validate(
         _check_columns(suite, version)
         built.append((suite, gx_suite))
 
-    from datagov.quality.gx_duckdb import duckdb_batch, gx_version, view_database
+    from datagov.quality.gx_duckdb import duckdb_batch, gx_version, reporting_metrics, view_database
 
     # Hashed after the cheap checks, before GX reads a byte; the fingerprints
     # are compared again after, so a receipt only ever vouches for these bytes.
+    say = on_progress or (lambda _text: None)
+    say(f"hashing {len(located.entries)} file(s) of {version.ref}")
     intact = require_intact(ws, version, located, purpose="validate")
     receipts = []
     with staging(ws) as folder:
@@ -170,7 +191,9 @@ def validate(
             for suite, gx_suite in built:
                 started = now()
                 t0 = time.perf_counter()
-                result = batch.validate(gx_suite, result_format="SUMMARY")
+                say(f"suite {suite.name}: planning {len(suite.expectations)} expectations")
+                with reporting_metrics(lambda m, s=suite: say(f"suite {s.name}: {describe_metrics(s, m)}")):
+                    result = batch.validate(gx_suite, result_format="SUMMARY")
                 duration = time.perf_counter() - t0
                 rows = [summarize(r) for r in result.results]
                 _refuse_escapes(suite, rows)

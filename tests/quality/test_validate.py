@@ -146,3 +146,21 @@ def test_new_data_version_needs_new_receipt(cli, ws, tmp_path):
     assert cli("ingest", write_table_csv(tmp_path / "b.csv", seed=1), "--name", "t").exit_code == 0
     decision = check_gate(ws, "pretrain", "t", ["s"])
     assert not decision.allowed and decision.reasons[0].code == "no-receipt"
+
+
+def test_progress_names_what_runs(table, ws):
+    """What a progress line shows: the hashing, then each set of metrics GX
+    computes with the column and the expectation it serves."""
+    from datagov.quality.validate import validate
+
+    write_suite(ws, "q", [
+        exp("expect_column_values_to_not_be_null", column="id"),
+        exp("expect_column_quantile_values_to_be_between", column="x",
+            quantile_ranges={"quantiles": [0.5], "value_ranges": [[-1, 1]]}),
+    ])  # fmt: skip
+    heard = []
+    (outcome,) = validate(ws, "t", ["q"], on_progress=heard.append)
+    assert outcome.receipt.success
+    assert heard[0] == f"hashing 1 file(s) of {outcome.version.ref}"
+    assert heard[1] == "suite q: planning 2 expectations"
+    assert any(h.startswith("suite q: column.quantile_values on 'x' for #2") for h in heard), heard
