@@ -131,18 +131,17 @@ def summarize(result) -> dict:
 
 
 def describe_metrics(suite: SuiteFile, metrics: list[tuple[str, str | None]]) -> str:
-    """What a set of GX metrics is for, as a progress line says it: the first
-    metric, its column and the (first) expectation on that column, by number."""
+    """What a set of GX metrics is for, as a progress line says it: how many,
+    the columns they are on with the (first) expectation on each, by number."""
     if not metrics:
         return "evaluating"
-    name, column = metrics[0]
-    where = f" on {column!r}" if column else ""
-    owner = next(
-        (f" for #{i + 1}" for i, e in enumerate(suite.expectations) if e.get("kwargs", {}).get("column") == column),
-        "",
-    )
-    more = f", +{len(metrics) - 1} more" if len(metrics) > 1 else ""
-    return f"{name}{where}{owner}{more}"
+    first = {}
+    for i, e in enumerate(suite.expectations):
+        first.setdefault(e.get("kwargs", {}).get("column"), i + 1)
+    columns = sorted({c for _, c in metrics if c}, key=lambda c: first.get(c, 0))
+    where = ", ".join(f"{c!r} (#{first[c]})" if c in first else repr(c) for c in columns[:3])
+    where += f" +{len(columns) - 3}" if len(columns) > 3 else ""
+    return f"{len(metrics)} metric(s) on {where or 'the table'}: {metrics[0][0]}"
 
 
 def validate(
