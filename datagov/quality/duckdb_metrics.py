@@ -6,7 +6,8 @@ dialect keeps GX's own provider).
 - `column.quantile_values`: GX's generic SQL asks for one
   `percentile_disc(q) WITHIN GROUP (ORDER BY col)` per quantile, which DuckDB
   evaluates as separate sorts; `quantile_disc(col, [q1, q2, ...])` is one
-  aggregate with the same (discrete, nearest-rank) semantics.
+  aggregate with the same (discrete, nearest-rank) semantics, and `prefetch`
+  computes every column's in one scan before GX asks column by column.
 - `column_values.unique.unexpected_count` and `.unexpected_values`: GX counts
   duplicates with a window (`count(*) OVER (PARTITION BY col)`) that
   materializes every row and grows with the data, then lists them with a
@@ -41,11 +42,53 @@ def _column_domain(execution_engine, metric_domain_kwargs: dict):
     return selectable, sa.column(accessor["column"])
 
 
+QUANTILE_EXPECTATION = "expect_column_quantile_values_to_be_between"
+_WHOLE_TABLE = {"batch_id", "table", "column", "row_condition", "condition_parser"}
+
+
+def _whole_column(metric_domain_kwargs: dict) -> str | None:
+    """The column of a domain that is a whole column of the batch (no row condition, no filter)."""
+    kw = metric_domain_kwargs
+    if set(kw) <= _WHOLE_TABLE and kw.get("table") is None and kw.get("row_condition") is None:
+        return kw.get("column")
+    return None
+
+
+def prefetch(batch, expectations: list[dict]) -> None:
+    """Compute every column's quantiles a suite asks for in one scan (GX asks
+    one column at a time, and each ask is a scan of the data); the quantile
+    provider answers from this when its domain is the whole column."""
+    import sqlalchemy as sa
+
+    wanted = []
+    for e in expectations:
+        kw = e.get("kwargs", {})
+        quantiles = (kw.get("quantile_ranges") or {}).get("quantiles")
+        if e.get("type") == QUANTILE_EXPECTATION and kw.get("column") and quantiles and not kw.get("row_condition"):
+            wanted.append((kw["column"], tuple(float(q) for q in quantiles)))
+    wanted = list(dict.fromkeys(wanted))
+    if len(wanted) < 2:
+        return  # one ask is one scan either way
+    engine = batch.data.execution_engine
+    selects = [
+        sa.func.quantile_disc(sa.column(column), sa.literal(list(qs), sa.ARRAY(sa.Float))).label(f"q{i}")
+        for i, (column, qs) in enumerate(wanted)
+    ]
+    row = engine.execute_query(sa.select(*selects).select_from(batch.data.selectable)).fetchone()
+    cache = engine.__dict__.setdefault("_datagov_quantiles", {})
+    for key, found in zip(wanted, row, strict=True):
+        cache[key] = list(found) if found is not None else [None] * len(key[1])
+
+
 def quantile_values(execution_engine, metric_domain_kwargs, metric_value_kwargs, **_) -> list:
     import sqlalchemy as sa
 
-    selectable, column = _column_domain(execution_engine, metric_domain_kwargs)
     quantiles = [float(q) for q in metric_value_kwargs["quantiles"]]
+    column_name = _whole_column(metric_domain_kwargs)
+    cached = execution_engine.__dict__.get("_datagov_quantiles", {}).get((column_name, tuple(quantiles)))
+    if column_name is not None and cached is not None:
+        return list(cached)
+    selectable, column = _column_domain(execution_engine, metric_domain_kwargs)
     query = sa.select(sa.func.quantile_disc(column, sa.literal(quantiles, sa.ARRAY(sa.Float)))).select_from(selectable)
     found = execution_engine.execute_query(query).scalar()
     return list(found) if found is not None else [None] * len(quantiles)

@@ -174,6 +174,7 @@ def validate(
         _check_columns(suite, version)
         built.append((suite, gx_suite))
 
+    from datagov.quality import duckdb_metrics
     from datagov.quality.gx_duckdb import duckdb_batch, gx_version, reporting_metrics, view_database
 
     # Hashed after the cheap checks, before GX reads a byte; the fingerprints
@@ -191,6 +192,7 @@ def validate(
                 started = now()
                 t0 = time.perf_counter()
                 say(f"suite {suite.name}: planning {len(suite.expectations)} expectations")
+                duckdb_metrics.prefetch(batch, suite.expectations)
                 with reporting_metrics(lambda m, s=suite: say(f"suite {s.name}: {describe_metrics(s, m)}")):
                     result = batch.validate(gx_suite, result_format="SUMMARY")
                 duration = time.perf_counter() - t0
