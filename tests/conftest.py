@@ -55,7 +55,7 @@ def run_datagov(*args: str, cwd: Path | None = None, env: dict | None = None, **
     """The real console entry point in a child process."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-c", "from datagov.cli.app import main; main()", *map(str, args)],
+        [sys.executable, "-m", "datagov", *map(str, args)],
         cwd=cwd,
         env=full_env,
         capture_output=True,

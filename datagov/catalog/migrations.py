@@ -257,6 +257,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE locations ADD COLUMN layout VARCHAR DEFAULT 'parquet';
         """,
     ),
+    (
+        9,
+        "receipts.engine",
+        """
+        -- Which engine evaluated a suite: duckdb, or spark (`validate --engine`).
+        ALTER TABLE receipts ADD COLUMN engine VARCHAR DEFAULT 'duckdb';
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -29,6 +29,7 @@ class Receipt:
     duration: float
     report: str | None = None
     reference_digest: str | None = None
+    engine: str = "duckdb"  # what evaluated the suite: duckdb | spark
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -38,13 +39,13 @@ class Receipt:
 
 _COLS = (
     "id, dataset, digest, suite, suite_digest, kind, success, status, evaluated, successful, results, "
-    "gx_version, started, duration, report, reference_digest"
+    "gx_version, started, duration, report, reference_digest, engine"
 )
 
 
 def insert_receipt(con: duckdb.DuckDBPyConnection, r: Receipt) -> None:
     con.execute(
-        f"INSERT INTO receipts ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO receipts ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             r.id,
             r.dataset,
@@ -62,6 +63,7 @@ def insert_receipt(con: duckdb.DuckDBPyConnection, r: Receipt) -> None:
             r.duration,
             r.report,
             r.reference_digest,
+            r.engine,
         ],
     )
     add_edge(

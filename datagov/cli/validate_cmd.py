@@ -11,11 +11,18 @@ def validate(
     ref: str = typer.Argument(..., metavar="NAME[@DIGEST]", help="The version to validate."),
     suite: list[str] = typer.Option(..., "--suite", "-s", help="Suite name; repeatable."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show what is running (on a terminal)."),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (one machine, in a sandbox) or spark."),
+    master: str = typer.Option(
+        None, "--master", metavar="URL", help="With --engine spark: local[N] (default local[2]) or spark://HOST:PORT."
+    ),
 ) -> None:
     """Validate a version against suites with Great Expectations on DuckDB.
 
     Writes a receipt and an HTML report per suite. Exit 0 when every suite
     passes, 3 when an expectation fails, 1 when one could not be evaluated.
+    `--engine spark` runs the same suites through GX's Spark engine (pip
+    install 'datagov[spark]'); the receipt records the engine and the gate
+    treats it the same.
     """
     from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -30,7 +37,9 @@ def validate(
     line = progress_bar(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), enabled=progress)
     with line:
         task = line.add_task("validate", total=None)
-        outcomes = run_validate(ws, ref, suite, on_progress=lambda text: line.update(task, description=text))
+        outcomes = run_validate(
+            ws, ref, suite, on_progress=lambda text: line.update(task, description=text), engine=engine, master=master
+        )
     out = console()
     for o in outcomes:
         r = o.receipt

@@ -247,11 +247,11 @@ def _close(execution_engine: Any, datasource_engine: Any) -> None:
 @contextmanager
 def reporting_metrics(callback):
     """While active, `callback([(metric name, column or None), ...])` hears
-    each set of metrics GX's SQL engine is about to compute (the queries run
+    each set of metrics a GX engine is about to compute (the queries run
     per set), so a long validation can say what it is doing."""
-    from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+    from great_expectations.execution_engine import ExecutionEngine
 
-    original = getattr(SqlAlchemyExecutionEngine, "resolve_metrics", None)
+    original = getattr(ExecutionEngine, "resolve_metrics", None)
     if original is None:
         raise DatagovError("this Great Expectations release has no resolve_metrics; see datagov/quality/gx_duckdb.py")
 
@@ -260,11 +260,11 @@ def reporting_metrics(callback):
         callback([(m.metric_name, (m.metric_domain_kwargs or {}).get("column")) for m in metrics_to_resolve])
         return original(self, metrics_to_resolve, *args, **kwargs)
 
-    SqlAlchemyExecutionEngine.resolve_metrics = resolve_metrics
+    ExecutionEngine.resolve_metrics = resolve_metrics  # every engine: DuckDB's SQL one and Spark's
     try:
         yield
     finally:
-        SqlAlchemyExecutionEngine.resolve_metrics = original
+        ExecutionEngine.resolve_metrics = original
 
 
 def gx_version() -> str:

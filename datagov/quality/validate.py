@@ -57,6 +57,18 @@ class Outcome:
 SANDBOX_MARKERS = ("only queries may run during validation", "file system operations are disabled")
 
 
+def _batch(engine: str, folder, files: list[str], master: str | None):
+    """The GX batch the suites run on: DuckDB over a view of the files (in
+    its sandbox), or Spark reading them."""
+    if engine == "spark":
+        from datagov.quality.gx_spark import DEFAULT_MASTER, spark_batch
+
+        return spark_batch(files, master or DEFAULT_MASTER, folder / "spark-driver.log")
+    from datagov.quality.gx_duckdb import duckdb_batch, view_database
+
+    return duckdb_batch(view_database(folder / "view.duckdb", files), files)
+
+
 def _check_not_empty(suite: SuiteFile) -> None:
     if not suite.expectations:
         raise InvalidInput(
@@ -144,11 +156,17 @@ def describe_metrics(suite: SuiteFile, metrics: list[tuple[str, str | None]]) ->
     return f"{len(metrics)} metric(s) on {where or 'the table'}: {metrics[0][0]}"
 
 
+ENGINES = ("duckdb", "spark")
+
+
 def validate(
     ws: Workspace,
     ref: str,
     suite_names: list[str],
     on_progress=None,
+    *,
+    engine: str = "duckdb",
+    master: str | None = None,
 ) -> list[Outcome]:
     """Run every suite against the version; returns one outcome per suite.
 
@@ -159,9 +177,16 @@ def validate(
 
     `on_progress(text)` hears what it is doing (hashing, then each set of
     metrics GX computes, by suite) for a progress line.
+
+    `engine="spark"` runs the same suites through GX's Spark engine
+    (`master`, default local[2]); the receipt records the engine.
     """
     if not suite_names:
         raise InvalidInput("name at least one suite with --suite")
+    if engine not in ENGINES:
+        raise InvalidInput(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
+    if master is not None and engine != "spark":
+        raise InvalidInput("--master names a Spark master; use it with --engine spark")
     with open_catalog(ws) as con:
         version = resolve(con, ref)
         located = locate(ws, con, version.digest)
@@ -170,12 +195,16 @@ def validate(
     for suite in suites:
         _check_not_empty(suite)
         _check_queries(suite)
+        if engine == "spark":
+            from datagov.quality.gx_spark import refuse_sql
+
+            refuse_sql(suite)
         gx_suite = build_suite(suite)
         _check_columns(suite, version)
         built.append((suite, gx_suite))
 
     from datagov.quality import duckdb_metrics
-    from datagov.quality.gx_duckdb import duckdb_batch, gx_version, reporting_metrics, view_database
+    from datagov.quality.gx_duckdb import gx_version, reporting_metrics
 
     # Hashed after the cheap checks, before GX reads a byte; the fingerprints
     # are compared again after, so a receipt only ever vouches for these bytes.
@@ -185,14 +214,14 @@ def validate(
     receipts = []
     with staging(ws) as folder:
         files = intact.files.paths
-        database = view_database(folder / "view.duckdb", files)
         gx_release = gx_version()
-        with duckdb_batch(database, files) as batch:
+        with _batch(engine, folder, files, master) as batch:
             for suite, gx_suite in built:
                 started = now()
                 t0 = time.perf_counter()
                 say(f"suite {suite.name}: planning {len(suite.expectations)} expectations")
-                duckdb_metrics.prefetch(batch, suite.expectations)
+                if engine == "duckdb":
+                    duckdb_metrics.prefetch(batch, suite.expectations)
                 with reporting_metrics(lambda m, s=suite: say(f"suite {s.name}: {describe_metrics(s, m)}")):
                     result = batch.validate(gx_suite, result_format="SUMMARY")
                 duration = time.perf_counter() - t0
@@ -217,6 +246,7 @@ def validate(
                         started=started,
                         duration=duration,
                         reference_digest=(match_info(suite.doc) or {}).get("reference_digest"),
+                        engine=engine,
                     )
                 )
     require_unchanged(version, intact.fingerprints, purpose="write receipts")

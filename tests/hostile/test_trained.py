@@ -115,7 +115,7 @@ def test_a_killed_training_is_closed_by_the_next_command(digits_ws, ws):  # noqa
     assert digits_ws("validate", "digits-pretrain", "--suite", "digits-pretrain").exit_code == 0
     args = ["--workspace", ws.root, "pretrain", SPEC, "train.epochs=100000", "train.device=cpu", "--no-progress"]
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from datagov.cli.app import main; main()", *map(str, args)],
+        [sys.executable, "-m", "datagov", *map(str, args)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

@@ -1,0 +1,109 @@
+"""Great Expectations' Spark engine over a version's Parquet files: `datagov
+validate NAME --suite S --engine spark [--master URL]`, for data past one
+machine. The suites, the receipt and the gate are the same as on DuckDB;
+the receipt records the engine.
+
+- The session: `--master` (default `local[2]`), no UI, UTC. A `spark://`
+  master is checked for reachability first, so a wrong URL is one error, not
+  Spark's minute of retries.
+- The batch: GX's Spark data source over `spark.read.parquet(files)`, not
+  persisted (GX caches the DataFrame by default, which holds the whole
+  version in executor memory).
+- Fail closed: expectations that carry SQL (`unexpected_rows_query`) are
+  refused on Spark. DuckDB's sandbox confines such SQL to the version's
+  files; Spark SQL can read any path its executors can (`parquet.\\`/...\\``).
+- Files: the executors read the paths datagov verified. On a cluster they
+  must see the same files (a shared file system); S3 versions need the
+  Hadoop S3 connector on the cluster (see the README).
+"""
+
+from __future__ import annotations
+
+import socket
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from datagov.errors import DatagovError, InvalidInput
+
+DEFAULT_MASTER = "local[2]"
+ENGINE = "spark"
+
+
+def check_master(master: str) -> str:
+    """The master URL, once it is one Spark accepts and, for a standalone
+    master, one that answers on its port."""
+    if master.startswith("local"):
+        return master
+    parts = urlsplit(master)
+    if parts.scheme != "spark" or not parts.hostname or not parts.port:
+        raise InvalidInput(f"--master {master!r} is not a Spark master URL", hint="use local[N] or spark://HOST:PORT")
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=5):
+            pass
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot reach the Spark master at {master}: {exc.strerror or exc}",
+            hint="start it (`$SPARK_HOME/sbin/start-master.sh`) or check the URL; nothing was validated",
+        ) from None
+    return master
+
+
+def spark_session(master: str, log: Path):
+    """A SparkSession on `master`, its driver JVM's output in `log` (a JVM
+    writes its own notes to the terminal otherwise)."""
+    try:
+        from pyspark import SparkConf, SparkContext
+        from pyspark.java_gateway import launch_gateway
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise InvalidInput("--engine spark needs pyspark (and Java 17)", hint="pip install 'datagov[spark]'") from None
+    conf = (
+        SparkConf()
+        .setMaster(master)
+        .setAppName("datagov validate")
+        .set("spark.ui.enabled", "false")
+        .set("spark.ui.showConsoleProgress", "false")
+        .set("spark.sql.session.timeZone", "UTC")
+    )
+    with open(log, "ab") as out:
+        try:
+            gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": out})
+        except Exception as exc:  # no java, a broken install: the log says which
+            raise DatagovError(f"cannot start Spark ({exc}); its output: {log}") from None
+    context = SparkContext(conf=conf, gateway=gateway)
+    context.setLogLevel("ERROR")
+    return SparkSession(context)
+
+
+@contextmanager
+def spark_batch(files: list[str], master: str, log: Path):
+    """A GX batch over the Parquet files, on a Spark session stopped afterwards."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    from datagov.quality.gx_duckdb import quiet_gx
+
+    quiet_gx()
+    spark = spark_session(check_master(master), log)
+    try:
+        frame = spark.read.parquet(*files)
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        source = context.data_sources.add_spark(name="datagov", persist=False)
+        asset = source.add_dataframe_asset(name="data")
+        yield asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
+    finally:
+        spark.stop()
+
+
+def refuse_sql(suite) -> None:
+    """Expectations with SQL in them do not run on Spark (see the module docstring)."""
+    for i, exp in enumerate(suite.expectations):
+        for key, value in exp.get("kwargs", {}).items():
+            if key.endswith("_query") and value:
+                raise InvalidInput(
+                    f"suite {suite.name!r}, expectation #{i + 1} ({exp['type']}) carries SQL ({key}), which "
+                    "datagov runs only in DuckDB's sandbox",
+                    hint="validate this suite with --engine duckdb",
+                )
