@@ -38,7 +38,7 @@ SUITE = [
         "expect_column_quantile_values_to_be_between",
         column="x",
         quantile_ranges={"quantiles": [0.05, 0.25, 0.5, 0.75, 0.95], "value_ranges": [[-3, 3]] * 5},
-    ),  # fmt: skip
+    ),
 ]
 
 
