@@ -10,9 +10,12 @@ Each round runs the contenders in turn, the order rotated every round:
    Target: datagov >= 5x faster at 100M. No memory cap beyond the machine's
    own RAM; its peak RSS is printed.
 3. Peak resident memory of `datagov validate`. Target: <= 1 GB at any size.
-4. The cost of verification (`--hash-only`, or after the above): `datagov
-   validate` (which re-hashes every file before GX runs) against the same
-   command with the hash replaced by a stat. Target: <= 10 % at 10M rows.
+4. The cost of verification (`--hash-only`, or after the above up to 10M
+   rows): `datagov validate` (which re-hashes every file before GX runs)
+   against the same command with the hash replaced by a stat. Target:
+   <= 10 % at 10M rows.
+5. Up to 10M rows: the Spark engine on local[2] against the DuckDB path,
+   both CLI processes (no target: the price of a cluster).
 Usage: python -m bench.validate [ROWS] [--hash-only] [--rounds N]"""
 
 from __future__ import annotations
@@ -228,6 +231,26 @@ def main(rows: int = 10_000_000, hash_only: bool = False, rounds: int = 3) -> No
     print(f"  3. datagov peak RSS      {max(rss):7.0f} MB  target <= 1024 {'PASS' if max(rss) <= 1024 else 'MISS'}")
     if rows <= 10_000_000:
         hashing_cost(ws, rows)
+        spark_price(ws, rows, rounds)
+
+
+def spark_price(ws, rows: int, rounds: int) -> None:
+    """4. The same suite on Spark local[2] against DuckDB, both CLI processes, alternating."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        print("  5. Spark engine: not measured (pip install 'datagov[spark]')")
+        return
+    cmd = [*DATAGOV, "--workspace", str(ws), "validate", "bench", "--suite", "bench", "--no-progress"]
+    duck, spark = [], []
+    for r in range(rounds):
+        pair = [(duck, cmd), (spark, [*cmd, "--engine", "spark", "--master", "local[2]"])]
+        for times, argv in pair[:: 1 if r % 2 == 0 else -1]:
+            times.append(max_rss_mb(argv)[0])
+    print(f"Spark engine: {rows:,} rows, the same suite ({machine()}; best of {rounds}, alternating)")
+    print(f"  datagov validate --engine duckdb                    {min(duck):8.3f} s")
+    print(f"  datagov validate --engine spark --master local[2]   {min(spark):8.3f} s")
+    print(f"  5. Spark / DuckDB           {min(spark) / min(duck):6.2f}   (no target: the price of a cluster)")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ dialect keeps GX's own provider).
   `percentile_disc(q) WITHIN GROUP (ORDER BY col)` per quantile, which DuckDB
   evaluates as separate sorts; `quantile_disc(col, [q1, q2, ...])` is one
   aggregate with the same (discrete, nearest-rank) semantics, and `prefetch`
-  computes every column's in one scan before GX asks column by column.
+  computes every column's in one scan before GX asks column by column. It
+  holds the column's values, though: past 10M rows `quantiles.py` finds the
+  same values in three scans of bounded memory.
 - `column_values.unique.unexpected_count` and `.unexpected_values`: GX counts
   duplicates with a window (`count(*) OVER (PARTITION BY col)`) that
   materializes every row and grows with the data, then lists them with a
@@ -55,10 +57,13 @@ def _whole_column(metric_domain_kwargs: dict) -> str | None:
 
 
 def prefetch(batch, expectations: list[dict]) -> None:
-    """Compute every column's quantiles a suite asks for in one scan (GX asks
-    one column at a time, and each ask is a scan of the data); the quantile
-    provider answers from this when its domain is the whole column."""
+    """Compute the quantiles a suite asks for before GX asks column by column:
+    every column's in one scan when they fit in memory, else each column's in
+    bounded memory (`quantiles.exact_quantiles`). The quantile provider
+    answers from this when its domain is the whole column."""
     import sqlalchemy as sa
+
+    from datagov.quality.quantiles import IN_MEMORY_ROWS, exact_quantiles
 
     wanted = []
     for e in expectations:
@@ -67,21 +72,30 @@ def prefetch(batch, expectations: list[dict]) -> None:
         if e.get("type") == QUANTILE_EXPECTATION and kw.get("column") and quantiles and not kw.get("row_condition"):
             wanted.append((kw["column"], tuple(float(q) for q in quantiles)))
     wanted = list(dict.fromkeys(wanted))
-    if len(wanted) < 2:
-        return  # one ask is one scan either way
-    engine = batch.data.execution_engine
-    selects = [
-        sa.func.quantile_disc(sa.column(column), sa.literal(list(qs), sa.ARRAY(sa.Float))).label(f"q{i}")
-        for i, (column, qs) in enumerate(wanted)
-    ]
-    row = engine.execute_query(sa.select(*selects).select_from(batch.data.selectable)).fetchone()
+    if not wanted:
+        return
+    engine, selectable = batch.data.execution_engine, batch.data.selectable
+    counts = engine.execute_query(
+        sa.select(*[sa.func.count(sa.column(c)) for c, _ in wanted]).select_from(selectable)
+    ).fetchone()
     cache = engine.__dict__.setdefault("_datagov_quantiles", {})
-    for key, found in zip(wanted, row, strict=True):
-        cache[key] = list(found) if found is not None else [None] * len(key[1])
+    if sum(counts) <= IN_MEMORY_ROWS:
+        selects = [
+            sa.func.quantile_disc(sa.column(column), sa.literal(list(qs), sa.ARRAY(sa.Float))).label(f"q{i}")
+            for i, (column, qs) in enumerate(wanted)
+        ]
+        row = engine.execute_query(sa.select(*selects).select_from(selectable)).fetchone()
+        for key, found in zip(wanted, row, strict=True):
+            cache[key] = list(found) if found is not None else [None] * len(key[1])
+        return
+    for (column, qs), n in zip(wanted, counts, strict=True):
+        cache[(column, qs)] = exact_quantiles(engine.execute_query, selectable, sa.column(column), list(qs), n=n)
 
 
 def quantile_values(execution_engine, metric_domain_kwargs, metric_value_kwargs, **_) -> list:
     import sqlalchemy as sa
+
+    from datagov.quality.quantiles import exact_quantiles
 
     quantiles = [float(q) for q in metric_value_kwargs["quantiles"]]
     column_name = _whole_column(metric_domain_kwargs)
@@ -89,9 +103,8 @@ def quantile_values(execution_engine, metric_domain_kwargs, metric_value_kwargs,
     if column_name is not None and cached is not None:
         return list(cached)
     selectable, column = _column_domain(execution_engine, metric_domain_kwargs)
-    query = sa.select(sa.func.quantile_disc(column, sa.literal(quantiles, sa.ARRAY(sa.Float)))).select_from(selectable)
-    found = execution_engine.execute_query(query).scalar()
-    return list(found) if found is not None else [None] * len(quantiles)
+    n = execution_engine.execute_query(sa.select(sa.func.count(column)).select_from(selectable)).scalar()
+    return exact_quantiles(execution_engine.execute_query, selectable, column, quantiles, n=n)
 
 
 GROUPS_FETCHED = 1000  # duplicated values fetched with the count: enough for any partial list
