@@ -63,7 +63,7 @@ def prefetch(batch, expectations: list[dict]) -> None:
     answers from this when its domain is the whole column."""
     import sqlalchemy as sa
 
-    from datagov.quality.quantiles import IN_MEMORY_ROWS, exact_quantiles
+    from datagov.quality.quantiles import IN_MEMORY_ROWS, exact_quantiles_of
 
     wanted = []
     for e in expectations:
@@ -88,8 +88,9 @@ def prefetch(batch, expectations: list[dict]) -> None:
         for key, found in zip(wanted, row, strict=True):
             cache[key] = list(found) if found is not None else [None] * len(key[1])
         return
-    for (column, qs), n in zip(wanted, counts, strict=True):
-        cache[(column, qs)] = exact_quantiles(engine.execute_query, selectable, sa.column(column), list(qs), n=n)
+    asks = [(sa.column(column), list(qs), n) for (column, qs), n in zip(wanted, counts, strict=True)]
+    for key, values in zip(wanted, exact_quantiles_of(engine.execute_query, selectable, asks), strict=True):
+        cache[key] = values
 
 
 def quantile_values(execution_engine, metric_domain_kwargs, metric_value_kwargs, **_) -> list:

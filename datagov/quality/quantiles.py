@@ -9,8 +9,10 @@ finds the same order statistics in three scans that each hold little:
 1. `approx_quantile` (a t-digest) at q ± δ brackets each answer;
 2. one pass counts the values below and inside every bracket, which says
    whether the answer's rank falls inside it;
-3. one pass fetches the values inside the brackets (2δ of the rows each),
-   and sorting them gives the value at the answer's rank.
+3. one pass per column fetches the values inside its brackets (2δ of the
+   rows each), and sorting them gives the value at the answer's rank.
+
+Several columns share passes 1 and 2 (`exact_quantiles_of`).
 
 A bracket that misses its rank, or holds too many rows, is retried with
 δ quartered or quadrupled; after `ATTEMPTS` the column falls back to
@@ -47,44 +49,53 @@ def quantile_index(q: float, n: int) -> int:
 def exact_quantiles(run: Callable[[Any], Any], selectable, column, quantiles: list[float], *, n: int) -> list:
     """The values at DuckDB's quantile_disc ranks, `run(query)` executing a
     SQLAlchemy query and returning its result."""
+    return exact_quantiles_of(run, selectable, [(column, quantiles, n)])[0]
+
+
+def exact_quantiles_of(run: Callable[[Any], Any], selectable, asks: list[tuple[Any, list[float], int]]) -> list[list]:
+    """`exact_quantiles` for several (column, quantiles, non-null count) at
+    once: the columns share each pass (one t-digest scan, one count scan)."""
     import sqlalchemy as sa
 
-    if n == 0:
-        return [None] * len(quantiles)
-    if n <= IN_MEMORY_ROWS:
-        return _in_memory(run, selectable, column, quantiles)
-    found: dict[int, Any] = {}
-    width = {i: BRACKET for i in range(len(quantiles))}
+    found: dict[tuple[int, int], Any] = {}
+    small = [c for c, (_, _, n) in enumerate(asks) if n <= IN_MEMORY_ROWS]
+    for c in small:
+        column, quantiles, n = asks[c]
+        values = _in_memory(run, selectable, column, quantiles) if n else [None] * len(quantiles)
+        found |= {(c, i): v for i, v in enumerate(values)}
+    width = {(c, i): BRACKET for c, (_, qs, _) in enumerate(asks) if c not in small for i in range(len(qs))}
     for _ in range(ATTEMPTS):
-        pending = [i for i in range(len(quantiles)) if i not in found]
+        pending = [key for key in width if key not in found]
         if not pending:
             break
-        brackets = _brackets(run, selectable, column, {i: (quantiles[i], width[i]) for i in pending})
-        counts = run(
-            sa.select(*[
-                expr for i in pending
-                for expr in (sa.func.count().filter(column < brackets[i][0]),
-                             sa.func.count().filter(sa.and_(column >= brackets[i][0], column <= brackets[i][1])))
-            ]).select_from(selectable)
-        ).fetchone()  # fmt: skip
-        usable = {}
-        for k, i in enumerate(pending):
+        brackets = _brackets(run, selectable, asks, {key: width[key] for key in pending})
+        tests = []
+        for c, i in pending:
+            column, (lo, hi) = asks[c][0], brackets[(c, i)]
+            tests += [sa.func.count().filter(column < lo), sa.func.count().filter(sa.and_(column >= lo, column <= hi))]
+        counts = run(sa.select(*tests).select_from(selectable)).fetchone()
+        usable: dict[tuple[int, int], tuple[Any, Any, int]] = {}
+        for k, (c, i) in enumerate(pending):
             below, inside = counts[2 * k], counts[2 * k + 1]
-            rank = quantile_index(quantiles[i], n)
-            lo, hi = brackets[i]
+            rank = quantile_index(asks[c][1][i], asks[c][2])
+            lo, hi = brackets[(c, i)]
             if not below <= rank < below + inside:
-                width[i] *= 4  # the estimate was off by more than the bracket
+                width[(c, i)] *= 4  # the estimate was off by more than the bracket
             elif lo == hi:
-                found[i] = lo  # every value in the bracket is this one
+                found[(c, i)] = lo  # every value in the bracket is this one
             elif inside > MAX_BRACKET_ROWS:
-                width[i] /= 4  # ties or a dense region: narrow it
+                width[(c, i)] /= 4  # ties or a dense region: narrow it
             else:
-                usable[i] = (lo, hi, rank - below)
-        found |= _pick(run, selectable, column, usable)
-    missing = [i for i in range(len(quantiles)) if i not in found]
-    if missing:
-        found |= dict(zip(missing, _in_memory(run, selectable, column, [quantiles[i] for i in missing]), strict=True))
-    return [found[i] for i in range(len(quantiles))]
+                usable[(c, i)] = (lo, hi, rank - below)
+        for c in sorted({c for c, _ in usable}):
+            mine = {i: v for (cc, i), v in usable.items() if cc == c}
+            found |= {(c, i): v for i, v in _pick(run, selectable, asks[c][0], mine).items()}
+    for c, (column, quantiles, _) in enumerate(asks):
+        missing = [i for i in range(len(quantiles)) if (c, i) not in found]
+        if missing:  # brackets kept missing: fall back to holding the column
+            values = _in_memory(run, selectable, column, [quantiles[i] for i in missing])
+            found |= {(c, i): v for i, v in zip(missing, values, strict=True)}
+    return [[found[(c, i)] for i in range(len(qs))] for c, (_, qs, _) in enumerate(asks)]
 
 
 def _in_memory(run, selectable, column, quantiles: list[float]) -> list:
@@ -95,18 +106,37 @@ def _in_memory(run, selectable, column, quantiles: list[float]) -> list:
     return list(value) if value is not None else [None] * len(quantiles)
 
 
-def _brackets(run, selectable, column, wanted: dict[int, tuple[float, float]]) -> dict[int, tuple[Any, Any]]:
-    """(low, high) values around each quantile, from one t-digest pass."""
+def _brackets(run, selectable, asks, widths: dict[tuple[int, int], float]) -> dict[tuple[int, int], tuple]:
+    """(low, high) values around each pending quantile, from one t-digest
+    pass over every column that has one."""
     import sqlalchemy as sa
 
-    probes = sorted({min(max(q + sign * w, 0.0), 1.0) for q, w in wanted.values() for sign in (-1, 1)})
-    positions = sa.cast(sa.literal(probes, sa.ARRAY(sa.Float)), sa.ARRAY(sa.REAL))  # it takes FLOAT[]
-    query = sa.select(sa.func.approx_quantile(column, positions))
-    estimates = dict(zip(probes, run(query.select_from(selectable)).scalar(), strict=True))
+    def clamp(x: float) -> float:
+        return min(max(x, 0.0), 1.0)
+
+    probes: dict[int, list[float]] = {}
+    for (c, i), w in widths.items():
+        q = asks[c][1][i]
+        probes.setdefault(c, [])
+        probes[c] += [clamp(q - w), clamp(q + w)]
+    columns = sorted(probes)
+    selects = []
+    for c in columns:
+        probes[c] = sorted(set(probes[c]))
+        positions = sa.cast(sa.literal(probes[c], sa.ARRAY(sa.Float)), sa.ARRAY(sa.REAL))  # it takes FLOAT[]
+        column = asks[c][0]
+        selects += [sa.func.approx_quantile(column, positions), sa.func.min(column), sa.func.max(column)]
+    row = run(sa.select(*selects).select_from(selectable)).fetchone()
+    estimates = {}
+    for k, c in enumerate(columns):
+        found, low, high = row[3 * k], row[3 * k + 1], row[3 * k + 2]
+        estimates[c] = dict(zip(probes[c], found, strict=True))
+        estimates[c] |= {0.0: low, 1.0: high}  # the ends exactly: a t-digest's estimate of them may be inside
     out = {}
-    for i, (q, w) in wanted.items():
-        lo, hi = estimates[min(max(q - w, 0.0), 1.0)], estimates[min(max(q + w, 0.0), 1.0)]
-        out[i] = (min(lo, hi), max(lo, hi))
+    for (c, i), w in widths.items():
+        q = asks[c][1][i]
+        lo, hi = estimates[c][clamp(q - w)], estimates[c][clamp(q + w)]
+        out[(c, i)] = (min(lo, hi), max(lo, hi))
     return out
 
 

@@ -69,3 +69,21 @@ def test_brackets_that_miss_or_overflow_are_retried(engine, monkeypatch):
     monkeypatch.setattr(qmod, "MAX_BRACKET_ROWS", 2_000)  # too many rows: the bracket narrows
     got, expected = _both(engine, "skewed")
     assert got == expected
+
+
+def test_several_columns_share_the_passes(engine, monkeypatch):
+    monkeypatch.setattr(qmod, "IN_MEMORY_ROWS", 0)
+    statements = []
+    with engine.connect() as conn:
+
+        def run(query):
+            statements.append(str(query))
+            return conn.execute(query)
+
+        table = sa.table("data")
+        columns = [sa.column(c) for c in ("f", "skewed", "ties")]
+        counts = run(sa.select(*[sa.func.count(c) for c in columns]).select_from(table)).fetchone()
+        got = qmod.exact_quantiles_of(run, table, [(c, QS, n) for c, n in zip(columns, counts, strict=True)])
+        expected = [qmod._in_memory(run, table, c, QS) for c in columns]
+    assert got == expected
+    assert sum("approx_quantile" in s for s in statements) == 1  # one t-digest pass for three columns
