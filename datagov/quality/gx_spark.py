@@ -49,6 +49,21 @@ def check_master(master: str) -> str:
     return master
 
 
+DRIVER_MEMORY = "4g"  # local[N] runs its executors in the driver: GX's uniqueness window needs room
+
+
+def driver_memory() -> str:
+    import os
+
+    return os.environ.get("DATAGOV_SPARK_DRIVER_MEMORY") or DRIVER_MEMORY
+
+
+def _py4j_error() -> type:
+    from py4j.protocol import Py4JError
+
+    return Py4JError
+
+
 def spark_session(master: str, log: Path):
     """A SparkSession on `master`, its driver JVM's output in `log` (a JVM
     writes its own notes to the terminal otherwise)."""
@@ -61,6 +76,7 @@ def spark_session(master: str, log: Path):
     conf = (
         SparkConf()
         .setMaster(master)
+        .set("spark.driver.memory", driver_memory())
         .setAppName("datagov validate")
         .set("spark.ui.enabled", "false")
         .set("spark.ui.showConsoleProgress", "false")
@@ -93,8 +109,17 @@ def spark_batch(files: list[str], master: str, log: Path):
         source = context.data_sources.add_spark(name="datagov", persist=False)
         asset = source.add_dataframe_asset(name="data")
         yield asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
+    except (OSError, _py4j_error()) as exc:  # the driver JVM died (out of memory, killed) mid-validation
+        raise DatagovError(
+            f"Spark stopped during the validation: {str(exc).strip().splitlines()[0][:200]}",
+            hint=f"see its log, {log}; give the driver more memory with DATAGOV_SPARK_DRIVER_MEMORY (now "
+            f"{driver_memory()}); nothing was written",
+        ) from None
     finally:
-        spark.stop()
+        try:
+            spark.stop()
+        except (OSError, _py4j_error()):
+            pass  # already gone: the error above (or the results) say what happened
 
 
 def refuse_sql(suite) -> None:

@@ -57,13 +57,13 @@ class Outcome:
 SANDBOX_MARKERS = ("only queries may run during validation", "file system operations are disabled")
 
 
-def _batch(engine: str, folder, files: list[str], master: str | None):
+def _batch(ws: Workspace, engine: str, folder, files: list[str], master: str | None):
     """The GX batch the suites run on: DuckDB over a view of the files (in
-    its sandbox), or Spark reading them."""
+    its sandbox), or Spark reading them (its driver's log in catalog/)."""
     if engine == "spark":
         from datagov.quality.gx_spark import DEFAULT_MASTER, spark_batch
 
-        return spark_batch(files, master or DEFAULT_MASTER, folder / "spark-driver.log")
+        return spark_batch(files, master or DEFAULT_MASTER, ws.catalog_dir / "spark-driver.log")
     from datagov.quality.gx_duckdb import duckdb_batch, view_database
 
     return duckdb_batch(view_database(folder / "view.duckdb", files), files)
@@ -215,7 +215,7 @@ def validate(
     with staging(ws) as folder:
         files = intact.files.paths
         gx_release = gx_version()
-        with _batch(engine, folder, files, master) as batch:
+        with _batch(ws, engine, folder, files, master) as batch:
             for suite, gx_suite in built:
                 started = now()
                 t0 = time.perf_counter()
