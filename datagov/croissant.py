@@ -22,6 +22,7 @@ from datagov.catalog.locations import locate
 from datagov.catalog.receipts import list_receipts
 from datagov.catalog.versions import SHORT, Version, dataset_row, history, rejects_of, resolve
 from datagov.licenses import classify
+from datagov.lineage import short_version, upstream_edges
 from datagov.workspace import Workspace
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
@@ -108,11 +109,9 @@ def _file_object(root: str, entry) -> dict:
 def _collection(con, version: Version) -> tuple[list[str], list[str], list[str], list[str]]:
     """(how it was collected, raw sources, preprocessing steps, ancestor
     versions), walking the lineage up from the version to its sources."""
-    from datagov.lineage import upstream_edges
-
     collected, raw, steps, ancestors = [], [], [], []
     for edge in upstream_edges(con, ("version", version.node_id)):
-        child = _short(edge.dst[1])
+        child = short_version(edge.dst[1])
         if edge.src[0] == "source":
             fmt = edge.params.get("format", "?")
             when = resolve(con, edge.dst[1]).created
@@ -121,9 +120,9 @@ def _collection(con, version: Version) -> tuple[list[str], list[str], list[str],
             raw.append(edge.src[1])
         elif edge.relation == "split":
             p = edge.params
-            collected.append(f"{child} is the {p.get('split')!r} split of {_short(edge.src[1])}.")
+            collected.append(f"{child} is the {p.get('split')!r} split of {short_version(edge.src[1])}.")
             steps.append(
-                f"Split {_short(edge.src[1])} into {p.get('fractions')} with seed {p.get('seed')}"
+                f"Split {short_version(edge.src[1])} into {p.get('fractions')} with seed {p.get('seed')}"
                 + (f", at most {p['per_class']} rows per class" if p.get("per_class") else "")
                 + (f", dropping {p['dedupe']} duplicates first" if p.get("dedupe") else "")
                 + f"; this version is the {p.get('split')!r} split."
@@ -133,18 +132,13 @@ def _collection(con, version: Version) -> tuple[list[str], list[str], list[str],
     return collected, raw, steps, ancestors
 
 
-def _short(node: str) -> str:
-    name, _, digest = node.partition("@")
-    return f"{name}@{digest[:SHORT]}"
-
-
 def _rejected(con, version: Version, ancestors: list[str]) -> list[str]:
     out = []
     for node in [version.node_id, *ancestors]:
         name, _, digest = node.partition("@")
         counts = Counter((r.stage, _reason_kind(r.reason)) for r in rejects_of(con, name, digest))
         for (stage, reason), n in sorted(counts.items()):
-            out.append(f"{n} item(s) removed from {_short(node)} at {stage}: {reason}.")
+            out.append(f"{n} item(s) removed from {short_version(node)} at {stage}: {reason}.")
     return out
 
 

@@ -47,12 +47,15 @@ class Graph:
         return [e for e in self.edges if e.src == node]
 
 
+def short_version(node_id: str) -> str:
+    """`name@digest` as people read it: `name@` and the digest's first SHORT characters."""
+    name, _, digest = node_id.partition("@")
+    return f"{name}@{digest[:SHORT]}"
+
+
 def label(node: Node) -> str:
     kind, ident = node
-    if kind == "version":
-        name, _, digest = ident.partition("@")
-        return f"{name}@{digest[:SHORT]}"
-    return ident
+    return short_version(ident) if kind == "version" else ident
 
 
 def _edges(con: duckdb.DuckDBPyConnection, node: Node, direction: str) -> list[Edge]:

@@ -319,7 +319,7 @@ def send(events: list, url: str | None) -> int:
             client = OpenLineageClient()  # OPENLINEAGE_URL, OPENLINEAGE_ENDPOINT, OPENLINEAGE_API_KEY, ...
     except (ValueError, KeyError, RuntimeError) as exc:
         raise InvalidInput(f"cannot send OpenLineage events to {url or 'OPENLINEAGE_URL'}: {exc}") from None
-    where = url or os.environ.get("OPENLINEAGE_URL", "")
+    where = delivery_target(url)
     for sent, event in enumerate(events):
         try:
             client.emit(event)

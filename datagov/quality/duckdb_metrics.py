@@ -57,13 +57,12 @@ def _whole_column(metric_domain_kwargs: dict) -> str | None:
 
 
 def prefetch(batch, expectations: list[dict]) -> None:
-    """Compute the quantiles a suite asks for before GX asks column by column:
-    every column's in one scan when they fit in memory, else each column's in
-    bounded memory (`quantiles.exact_quantiles`). The quantile provider
-    answers from this when its domain is the whole column."""
+    """Compute the quantiles a suite asks for before GX asks column by column,
+    the columns sharing scans (`quantiles.exact_quantiles_of`). The quantile
+    provider answers from this when its domain is the whole column."""
     import sqlalchemy as sa
 
-    from datagov.quality.quantiles import IN_MEMORY_ROWS, exact_quantiles_of
+    from datagov.quality.quantiles import exact_quantiles_of
 
     wanted = []
     for e in expectations:
@@ -79,15 +78,6 @@ def prefetch(batch, expectations: list[dict]) -> None:
         sa.select(*[sa.func.count(sa.column(c)) for c, _ in wanted]).select_from(selectable)
     ).fetchone()
     cache = engine.__dict__.setdefault("_datagov_quantiles", {})
-    if sum(counts) <= IN_MEMORY_ROWS:
-        selects = [
-            sa.func.quantile_disc(sa.column(column), sa.literal(list(qs), sa.ARRAY(sa.Float))).label(f"q{i}")
-            for i, (column, qs) in enumerate(wanted)
-        ]
-        row = engine.execute_query(sa.select(*selects).select_from(selectable)).fetchone()
-        for key, found in zip(wanted, row, strict=True):
-            cache[key] = list(found) if found is not None else [None] * len(key[1])
-        return
     asks = [(sa.column(column), list(qs), n) for (column, qs), n in zip(wanted, counts, strict=True)]
     for key, values in zip(wanted, exact_quantiles_of(engine.execute_query, selectable, asks), strict=True):
         cache[key] = values

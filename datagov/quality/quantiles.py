@@ -25,6 +25,7 @@ and the whole method against `quantile_disc`).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -59,10 +60,11 @@ def exact_quantiles_of(run: Callable[[Any], Any], selectable, asks: list[tuple[A
 
     found: dict[tuple[int, int], Any] = {}
     small = [c for c, (_, _, n) in enumerate(asks) if n <= IN_MEMORY_ROWS]
-    for c in small:
-        column, quantiles, n = asks[c]
-        values = _in_memory(run, selectable, column, quantiles) if n else [None] * len(quantiles)
-        found |= {(c, i): v for i, v in enumerate(values)}
+    # Columns that fit in memory together share one quantile_disc scan; else one each.
+    groups = [small] if sum(asks[c][2] for c in small) <= IN_MEMORY_ROWS else [[c] for c in small]
+    for group in (g for g in groups if g):
+        values = _in_memory_many(run, selectable, [(asks[c][0], asks[c][1]) for c in group])
+        found |= {(c, i): v for c, vs in zip(group, values, strict=True) for i, v in enumerate(vs)}
     width = {(c, i): BRACKET for c, (_, qs, _) in enumerate(asks) if c not in small for i in range(len(qs))}
     for _ in range(ATTEMPTS):
         pending = [key for key in width if key not in found]
@@ -99,11 +101,16 @@ def exact_quantiles_of(run: Callable[[Any], Any], selectable, asks: list[tuple[A
 
 
 def _in_memory(run, selectable, column, quantiles: list[float]) -> list:
+    return _in_memory_many(run, selectable, [(column, quantiles)])[0]
+
+
+def _in_memory_many(run, selectable, columns: list[tuple[Any, list[float]]]) -> list[list]:
+    """quantile_disc of each (column, quantiles) in one scan; NULLs for an empty column."""
     import sqlalchemy as sa
 
-    query = sa.select(sa.func.quantile_disc(column, sa.literal(list(quantiles), sa.ARRAY(sa.Float))))
-    value = run(query.select_from(selectable)).scalar()
-    return list(value) if value is not None else [None] * len(quantiles)
+    selects = [sa.func.quantile_disc(c, sa.literal(list(qs), sa.ARRAY(sa.Float))) for c, qs in columns]
+    row = run(sa.select(*selects).select_from(selectable)).fetchone()
+    return [list(v) if v is not None else [None] * len(qs) for v, (_, qs) in zip(row, columns, strict=True)]
 
 
 def _brackets(run, selectable, asks, widths: dict[tuple[int, int], float]) -> dict[tuple[int, int], tuple]:
@@ -150,14 +157,8 @@ def _pick(run, selectable, column, usable: dict[int, tuple[Any, Any, int]]) -> d
     values = sorted(row[0] for row in run(sa.select(column).select_from(selectable).where(inside)).fetchall())
     out = {}
     for i, (lo, hi, offset) in usable.items():
-        position = _first_at_least(values, lo) + offset
+        position = bisect.bisect_left(values, lo) + offset
         if position >= len(values) or not lo <= values[position] <= hi:
             raise DatagovError(f"the values of {column} changed between two reads of one validation")
         out[i] = values[position]
     return out
-
-
-def _first_at_least(values: list, bound) -> int:
-    import bisect
-
-    return bisect.bisect_left(values, bound)

@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from datagov.catalog.db import open_catalog
-from datagov.catalog.versions import SHORT, dataset_row, resolve
+from datagov.catalog.versions import dataset_row, resolve
 from datagov.licenses import License, classify
+from datagov.lineage import short_version
 from datagov.review.facts import DataFacts, ModelFacts, gather
 from datagov.workspace import Workspace
 
@@ -120,15 +121,10 @@ def _entry(con, model: ModelFacts, d: DataFacts) -> ContentEntry:
         role=d.role, used_by=model.uri, ref=version.ref, digest=version.digest, dataset=version.dataset,
         modality=meta.modality if meta else UNKNOWN, rows=version.rows, bytes=version.bytes,
         owner=meta.owner if meta else None, sources=list(dict.fromkeys(sources)),
-        derived_from=[_short(a) for a in ancestors], acquired=acquired,
+        derived_from=[short_version(a) for a in ancestors], acquired=acquired,
         licenses=[_license_of(con, n) for n in [d.node, *ancestors]], receipts=receipts,
         drift_reports=d.drift_reports, audit=list(d.audit) if d.audit else None,
     )  # fmt: skip
-
-
-def _short(node: str) -> str:
-    name, _, digest = node.partition("@")
-    return f"{name}@{digest[:SHORT]}"
 
 
 def build_card(ws: Workspace, name: str, version: str | None = None) -> ModelCard:

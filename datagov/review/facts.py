@@ -15,8 +15,9 @@ from datagov.catalog.db import open_catalog
 from datagov.catalog.drift_reports import reports_on_target
 from datagov.catalog.lineage import encoders_of, versions_into_run
 from datagov.catalog.runs import promotions_of, waivers_of_run
-from datagov.catalog.versions import SHORT, check_name, dataset_row, now, resolve
+from datagov.catalog.versions import check_name, dataset_row, now, resolve
 from datagov.errors import InvalidInput
+from datagov.lineage import short_version
 from datagov.workspace import Workspace
 
 
@@ -158,8 +159,9 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
             facts = DataFacts(relation, version_.ref, node, version_.digest, owner, license_)
             facts.receipts = [r for r in receipts if r.digest == version_.digest]
             facts.drift_reports = [
-                {"id": r.id, "reference": _short(r.reference), "drift": r.drift, "embedding_drift": r.embedding_drift,
-                 "recommendation": r.recommendation, "report": r.report, "created": r.created}
+                {"id": r.id, "reference": short_version(r.reference), "drift": r.drift,
+                 "embedding_drift": r.embedding_drift, "recommendation": r.recommendation, "report": r.report,
+                 "created": r.created}
                 for r in reports_on_target(con, version_.digest)
             ]  # fmt: skip
             facts.audit = latest_audit_status(con, version_.digest)
@@ -208,11 +210,6 @@ def weights_status(ws: Workspace, name: str, version: str) -> str:
     except DatagovError as exc:
         return exc.message
     return "verified"
-
-
-def _short(node: str) -> str:
-    name, _, digest = node.partition("@")
-    return f"{name}@{digest[:SHORT]}"
 
 
 def as_json(facts: ModelFacts) -> dict:
