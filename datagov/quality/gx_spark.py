@@ -9,9 +9,10 @@ the receipt records the engine.
 - The batch: GX's Spark data source over `spark.read.parquet(files)`, not
   persisted (GX caches the DataFrame by default, which holds the whole
   version in executor memory).
-- Fail closed: expectations that carry SQL (`unexpected_rows_query`) are
-  refused on Spark. DuckDB's sandbox confines such SQL to the version's
-  files; Spark SQL can read any path its executors can (`parquet.\\`/...\\``).
+- Fail closed: expectations that carry SQL (`unexpected_rows_query`, or a
+  row condition in Spark's own syntax) are refused on Spark. DuckDB's
+  sandbox confines such SQL to the version's files; Spark SQL can read any
+  path its executors can (`parquet.\\`/...\\``) and call Java (`reflect`).
 - Files: the executors read the paths datagov verified. On a cluster they
   must see the same files (a shared file system); S3 versions need the
   Hadoop S3 connector on the cluster (see the README).
@@ -122,13 +123,26 @@ def spark_batch(files: list[str], master: str, log: Path):
             pass  # already gone: the error above (or the results) say what happened
 
 
+def _sql_key(kwargs: dict) -> str | None:
+    """The kwarg through which an expectation would hand Spark SQL text: a
+    `*_query`, or a row condition GX passes to Spark as an expression
+    (`condition_parser: spark`; only GX's own structured conditions are not)."""
+    for key, value in kwargs.items():
+        if key.endswith("_query") and value:
+            return key
+    if kwargs.get("row_condition") and kwargs.get("condition_parser") != "great_expectations":
+        return "row_condition"
+    return None
+
+
 def refuse_sql(suite) -> None:
-    """Expectations with SQL in them do not run on Spark (see the module docstring)."""
+    """Expectations with SQL in them do not run on Spark (see the module docstring):
+    Spark SQL can read any path and call Java methods (`reflect`)."""
     for i, exp in enumerate(suite.expectations):
-        for key, value in exp.get("kwargs", {}).items():
-            if key.endswith("_query") and value:
-                raise InvalidInput(
-                    f"suite {suite.name!r}, expectation #{i + 1} ({exp['type']}) carries SQL ({key}), which "
-                    "datagov runs only in DuckDB's sandbox",
-                    hint="validate this suite with --engine duckdb",
-                )
+        key = _sql_key(exp.get("kwargs", {}))
+        if key is not None:
+            raise InvalidInput(
+                f"suite {suite.name!r}, expectation #{i + 1} ({exp['type']}) carries SQL ({key}), which "
+                "datagov runs only in DuckDB's sandbox",
+                hint="validate this suite with --engine duckdb",
+            )

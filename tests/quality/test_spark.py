@@ -137,11 +137,16 @@ def test_sql_bad_masters_and_missing_engines_are_one_error(table, ws):
     write_suite(ws, "sql", [exp("expect_column_values_to_not_be_null", column="x"),
                             {"type": "unexpected_rows_expectation",
                              "kwargs": {"unexpected_rows_query": "SELECT * FROM {batch} WHERE x > 100"}}])  # fmt: skip
+    write_suite(ws, "expr", [exp("expect_column_values_to_not_be_null", column="x",
+                                 row_condition="reflect('java.lang.System', 'getProperty', 'user.home') IS NOT NULL",
+                                 condition_parser="spark")])  # fmt: skip
     write_suite(ws, "ok", SUITE[:2])
     port = _free_port()
     for args, message in (
         (["--suite", "sql", "--engine", "spark"], "Error: suite 'sql', expectation #2 (unexpected_rows_expectation) "
                                                   "carries SQL"),
+        (["--suite", "expr", "--engine", "spark"], "Error: suite 'expr', expectation #1 "
+                                                   "(expect_column_values_to_not_be_null) carries SQL (row_condition)"),
         (["--suite", "ok", "--engine", "spark", "--master", f"spark://127.0.0.1:{port}"],
          f"Error: cannot reach the Spark master at spark://127.0.0.1:{port}"),
         (["--suite", "ok", "--engine", "spark", "--master", "yarn"], "Error: --master 'yarn' is not a Spark master"),

@@ -1,0 +1,28 @@
+"""The encoder's LoggedModel becomes a run's model input only when it is the
+one the registering run made: a model version tag pointing at another run's
+LoggedModel (a careless or hostile edit in MLflow) is not followed."""
+
+from mlflow import MlflowClient
+
+from datagov import tracking
+from datagov.tags import LOGGED_MODEL
+
+
+def test_a_logged_model_tag_pointing_elsewhere_is_not_followed(ws):
+    mlflow = tracking.configure(ws)
+    experiment = tracking.experiment_id(ws, "t")
+    with mlflow.start_run(experiment_id=experiment) as encoder_run:
+        version, _ = tracking.register_artifact_version("enc", "candidate", "model", {})
+    with mlflow.start_run(experiment_id=experiment) as other_run:
+        foreign = mlflow.create_external_model(name="other", source_run_id=other_run.info.run_id)
+    client = MlflowClient()
+    own = client.get_model_version("enc", version).tags[LOGGED_MODEL]
+    assert client.get_logged_model(own).source_run_id == encoder_run.info.run_id
+
+    with mlflow.start_run(experiment_id=experiment) as forged:
+        tracking.log_model_input(forged.info.run_id, ("model", f"enc/{version}"), {LOGGED_MODEL: foreign.model_id})
+    assert client.get_run(forged.info.run_id).inputs.model_inputs == []
+
+    with mlflow.start_run(experiment_id=experiment) as honest:
+        tracking.log_model_input(honest.info.run_id, ("model", f"enc/{version}"), {LOGGED_MODEL: own})
+    assert [m.model_id for m in client.get_run(honest.info.run_id).inputs.model_inputs] == [own]
