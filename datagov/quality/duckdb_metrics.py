@@ -9,13 +9,16 @@ dialect keeps GX's own provider).
   aggregate with the same (discrete, nearest-rank) semantics, and `prefetch`
   computes every column's in one scan before GX asks column by column. It
   holds the column's values, though: past 10M rows `quantiles.py` finds the
-  same values in three scans of bounded memory.
+  same values in three scans of bounded memory (a sample, a count, a sort
+  of the few values around each answer).
 - `column_values.unique.unexpected_count` and `.unexpected_values`: GX counts
   duplicates with a window (`count(*) OVER (PARTITION BY col)`) that
   materializes every row and grows with the data, then lists them with a
-  second window; one `GROUP BY ... HAVING count(*) > 1` aggregate gives both
-  (the count, and the first duplicated values with how often each occurs)
-  and spills under DuckDB's memory limit.
+  second window. Here `count(DISTINCT col) = count(col)` proves a column
+  unique (the usual case) with the cheapest aggregate; otherwise one
+  `GROUP BY ... HAVING count(*) > 1` aggregate gives both the count and the
+  first duplicated values with how often each occurs. Both spill under
+  DuckDB's memory limit.
 
 Each provider is checked against GX's own result on the same data in
 `tests/quality/test_duckdb_metrics.py`; a GX release that renames or
@@ -74,17 +77,13 @@ def prefetch(batch, expectations: list[dict]) -> None:
     if not wanted:
         return
     engine, selectable = batch.data.execution_engine, batch.data.selectable
-    counts = engine.execute_query(
-        sa.select(*[sa.func.count(sa.column(c)) for c, _ in wanted]).select_from(selectable)
-    ).fetchone()
     cache = engine.__dict__.setdefault("_datagov_quantiles", {})
-    asks = [(sa.column(column), list(qs), n) for (column, qs), n in zip(wanted, counts, strict=True)]
+    asks = [(sa.column(column), list(qs)) for column, qs in wanted]
     for key, values in zip(wanted, exact_quantiles_of(engine.execute_query, selectable, asks), strict=True):
         cache[key] = values
 
 
 def quantile_values(execution_engine, metric_domain_kwargs, metric_value_kwargs, **_) -> list:
-    import sqlalchemy as sa
 
     from datagov.quality.quantiles import exact_quantiles
 
@@ -94,8 +93,7 @@ def quantile_values(execution_engine, metric_domain_kwargs, metric_value_kwargs,
     if column_name is not None and cached is not None:
         return list(cached)
     selectable, column = _column_domain(execution_engine, metric_domain_kwargs)
-    n = execution_engine.execute_query(sa.select(sa.func.count(column)).select_from(selectable)).scalar()
-    return exact_quantiles(execution_engine.execute_query, selectable, column, quantiles, n=n)
+    return exact_quantiles(execution_engine.execute_query, selectable, column, quantiles)
 
 
 GROUPS_FETCHED = 1000  # duplicated values fetched with the count: enough for any partial list
@@ -103,16 +101,23 @@ GROUPS_FETCHED = 1000  # duplicated values fetched with the count: enough for an
 
 def _duplicates(execution_engine, metric_domain_kwargs: dict) -> tuple[int, list[tuple[Any, int]]]:
     """(rows whose value occurs more than once, every occurrence counted as GX
-    counts them; the first duplicated values with their counts), from one
-    GROUP BY shared by the count and the values metrics of one domain."""
+    counts them; the first duplicated values with their counts), shared by
+    the count and the values metrics of one domain."""
     import json
 
     import sqlalchemy as sa
 
     cache = execution_engine.__dict__.setdefault("_datagov_duplicates", {})
     key = json.dumps(metric_domain_kwargs, sort_keys=True, default=str)
-    if key not in cache:
-        selectable, column = _column_domain(execution_engine, metric_domain_kwargs)
+    if key in cache:
+        return cache[key]
+    selectable, column = _column_domain(execution_engine, metric_domain_kwargs)
+    values, distinct = execution_engine.execute_query(
+        sa.select(sa.func.count(column), sa.func.count(sa.distinct(column))).select_from(selectable)
+    ).fetchone()
+    if values == distinct:  # the usual case, and a cheaper aggregate (no counts kept per value)
+        cache[key] = (0, [])
+    else:
         duplicated = (
             sa.select(column.label("value"), sa.func.count().label("n"))
             .select_from(selectable)
