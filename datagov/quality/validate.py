@@ -159,6 +159,32 @@ def describe_metrics(suite: SuiteFile, metrics: list[tuple[str, str | None]]) ->
 ENGINES = ("duckdb", "spark")
 
 
+def _in_background(fn, *args, **kwargs):
+    """Start `fn(*args, **kwargs)` in a thread; returns a function that waits
+    for its result or raises its error. A daemon thread, so a command whose
+    suite is refused meanwhile exits at once instead of hashing to the end."""
+    import threading
+
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the caller, raised there
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="datagov-hashing", daemon=True)
+    thread.start()
+
+    def result():
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    return result
+
+
 def validate(
     ws: Workspace,
     ref: str,
@@ -191,6 +217,12 @@ def validate(
         version = resolve(con, ref)
         located = locate(ws, con, version.digest)
     suites = [load_suite(ws, name) for name in dict.fromkeys(suite_names)]
+    say = on_progress or (lambda _text: None)
+    say(f"hashing {len(located.entries)} file(s) of {version.ref}")
+    # Hashed while GX imports and the suites are checked, finished before GX
+    # reads a byte; the fingerprints are compared again after, so a receipt
+    # only ever vouches for these bytes.
+    hashed = _in_background(require_intact, ws, version, located, purpose="validate")
     built = []
     for suite in suites:
         _check_not_empty(suite)
@@ -206,11 +238,7 @@ def validate(
     from datagov.quality import duckdb_metrics
     from datagov.quality.gx_duckdb import gx_version, reporting_metrics
 
-    # Hashed after the cheap checks, before GX reads a byte; the fingerprints
-    # are compared again after, so a receipt only ever vouches for these bytes.
-    say = on_progress or (lambda _text: None)
-    say(f"hashing {len(located.entries)} file(s) of {version.ref}")
-    intact = require_intact(ws, version, located, purpose="validate")
+    intact = hashed()
     receipts = []
     with staging(ws) as folder:
         files = intact.files.paths
