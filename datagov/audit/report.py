@@ -8,6 +8,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+from datagov.catalog.versions import utc_iso, utc_text
 from datagov.quality.report import CSS
 from datagov.workspace import Workspace
 
@@ -17,8 +18,8 @@ def audit_document(audit) -> dict:
         "id": audit.id,
         "scope": audit.scope,
         "status": audit.status,
-        "started": audit.started.isoformat(),
-        "ended": audit.ended.isoformat() if audit.ended else None,
+        "started": utc_iso(audit.started),
+        "ended": utc_iso(audit.ended) if audit.ended else None,
         "interrupted_before": audit.interrupted,
         "versions": [
             {
@@ -54,7 +55,7 @@ def write_report(ws: Workspace, audit) -> Path:
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Audit {e(audit.id)}</title><style>{CSS}</style></head><body>
 <h1>Audit {e(audit.id)}</h1>
-<div class="meta">{e(doc["started"])} to {e(doc["ended"] or "-")}, scope {
+<div class="meta">{e(utc_text(audit.started))} to {e(utc_text(audit.ended) if audit.ended else "-")}, scope {
         e(audit.scope or "every audited version")
     }</div>
 <span class="verdict {"failed" if audit.failed else "passed"}">{audit.status.upper()}</span>

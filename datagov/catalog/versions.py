@@ -22,7 +22,18 @@ SHORT = 12  # digest characters shown to people
 
 
 def now() -> datetime:
+    """The catalog's timestamps: UTC, stored without a zone (DuckDB TIMESTAMP)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def utc_iso(ts: datetime) -> str:
+    """A catalog timestamp for a document: ISO 8601 with its zone."""
+    return ts.replace(tzinfo=UTC).isoformat()
+
+
+def utc_text(ts: datetime) -> str:
+    """A catalog timestamp for a page people read."""
+    return f"{ts:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def check_name(name: str, what: str = "dataset") -> str:

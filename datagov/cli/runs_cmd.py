@@ -15,7 +15,21 @@ KEY_METRICS = {
 
 def _summary(stage: str, metrics: dict) -> str:
     parts = [f"{label} {metrics[key]:.4f}" for key, label in KEY_METRICS.get(stage, ()) if key in metrics]
-    return ", ".join(parts) or "-"
+    return "\n".join(parts) or "-"  # one figure a line: the column stays narrow
+
+
+# Every column keeps at least its header's width; the results wrap instead
+# (at 140 columns rich would otherwise squeeze the short ones to nothing).
+COLUMNS = (
+    ("run", {"no_wrap": True, "min_width": 8}),
+    ("stage", {"min_width": 8}),
+    ("trained on", {"no_wrap": True}),
+    ("gate", {"min_width": 6}),
+    ("status", {"min_width": 8}),
+    ("model", {"no_wrap": True}),
+    ("results", {"min_width": 18}),
+    ("started (UTC)", {"min_width": 16}),
+)
 
 
 @app.command("list")
@@ -32,7 +46,7 @@ def list_runs(
     from datagov.catalog.db import open_catalog
     from datagov.catalog.runs import list_runs as catalog_runs
     from datagov.catalog.versions import SHORT
-    from datagov.cli.state import console, print_json, when, workspace
+    from datagov.cli.state import console, print_json, workspace
 
     with open_catalog(workspace()) as con:
         runs = [asdict(r) for r in catalog_runs(con, stage, limit)]
@@ -42,9 +56,9 @@ def list_runs(
     if not runs:
         typer.echo("No training runs yet. Run: datagov pretrain PIPELINE.yaml")
         return
-    table = Table(title="Training runs", title_justify="left")
-    for col in ("run", "stage", "experiment", "trained on", "gate", "status", "model", "results", "started"):
-        table.add_column(col, no_wrap=col in ("run", "pipeline", "trained on", "model", "results"))
+    table = Table(title="Training runs", title_justify="left", caption="--json adds experiments and every metric")
+    for col, style in COLUMNS:
+        table.add_column(col, **style)
     for r in runs:
         colour = {"finished": "green", "failed": "red", "running": "yellow"}.get(r["status"], "white")
         gate = "[yellow]waived[/yellow]" if r["waiver_id"] else "open"
@@ -52,13 +66,12 @@ def list_runs(
         table.add_row(
             r["run_id"][:8],
             r["stage"],
-            r["experiment"],
             f"{r['dataset']}@{r['digest'][:SHORT]}",
             gate,
             f"[{colour}]{r['status']}[/{colour}]",
             model,
             _summary(r["stage"], r["metrics"]),
-            when(r["started"]),
+            f"{r['started']:%Y-%m-%d %H:%M}" if r["started"] else "-",
         )
     console().print(table)
 

@@ -89,12 +89,12 @@ def render_html(doc: dict) -> str:
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Shift {e(ref)} → {e(tgt)}</title><style>{CSS}</style></head><body>
 <h1>Distribution shift: {e(ref)} → {e(tgt)}</h1>
-<div class="meta">Report <code>{e(doc["id"])}</code>, {e(doc["created"])}, {doc["duration_s"]} s.
+<div class="meta">Report <code>{e(doc["id"])}</code>, {e(_utc(doc["created"]))}, {doc["duration_s"]} s.
 Reference {doc["reference"]["rows"]:,} rows, target {doc["target"]["rows"]:,} rows; mode <b>{e(doc["mode"])}</b>
 ({
         "hypothesis tests, Benjamini-Hochberg adjusted, alpha " + _fmt(s["alpha"])
         if doc["mode"] == "tests"
-        else "distances, threshold " + _fmt(s["distance"])
+        else "distances, threshold " + _fmt(s["distance"]) + _js_note(s["distance"])
     }).</div>
 <div class="verdict {"drift" if doc["drift"] else "stable"}">{"DRIFT" if doc["drift"] else "NO DRIFT"}</div>
 <ul>{"".join(f"<li>{e(w)}</li>" for w in doc["why"])}</ul>
@@ -110,3 +110,19 @@ Reference {doc["reference"]["rows"]:,} rows, target {doc["target"]["rows"]:,} ro
 {f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""}
 </body></html>
 """
+
+
+def _utc(iso: str) -> str:
+    from datetime import UTC, datetime
+
+    return f"{datetime.fromisoformat(iso).astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _js_note(distance: float) -> str:
+    """Where a user comparing with Evidently needs it: the same number is stricter in base 2."""
+    from datagov.shift.stats import JS_NATURAL_PER_BASE2
+
+    return (
+        f"; Jensen-Shannon in base 2: {_fmt(distance)} here is {_fmt(distance * JS_NATURAL_PER_BASE2)} "
+        f"in the natural log Evidently uses (about 20 % stricter at the same number)"
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.drift_reports import DriftReportRow, insert_drift_report
 from datagov.catalog.locations import locate
-from datagov.catalog.versions import Version, add_edge, dataset_row, now, resolve
+from datagov.catalog.versions import Version, add_edge, dataset_row, now, resolve, utc_iso
 from datagov.errors import InvalidInput
 from datagov.shift.columns import DERIVED, ColumnShift, ShiftSettings, Skipped, compare_columns, verdict
 from datagov.shift.embedding import EmbeddingShift
@@ -81,7 +81,7 @@ class ShiftReport:
             "labelled_target_rows": self.labelled[0],
             "classes": self.labelled[1],
             "recommendation": asdict(self.recommendation),
-            "created": self.created.isoformat(),
+            "created": utc_iso(self.created),
             "duration_s": round(self.duration, 3),
             "report": self.report_path,
         }

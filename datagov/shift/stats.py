@@ -102,6 +102,10 @@ def _probabilities(a: dict, b: dict) -> tuple[np.ndarray, np.ndarray]:
     return p / p.sum(), q / q.sum()
 
 
+# The natural-log JS distance of two distributions is √ln 2 times the base-2 one.
+JS_NATURAL_PER_BASE2 = math.sqrt(math.log(2))
+
+
 def jensen_shannon(a: dict, b: dict) -> float:
     """Jensen-Shannon distance with base-2 logarithms (0 = same, 1 = disjoint),
     as scipy.spatial.distance.jensenshannon(p, q, base=2)."""

@@ -4,6 +4,7 @@ expectation; a killed audit is never left looking passed; the scheduler runs."""
 
 import json
 import os
+import re
 import stat
 import sys
 
@@ -42,7 +43,9 @@ def test_a_clean_audit_passes_and_tags_the_models(trained, ws):
     fed = {v["version"].split("@")[0]: v["models"] for v in doc["versions"]}
     assert fed["digits-pretrain"] == ["digits-autoencoder/1"] and fed["digits-finetune"] == ["digits-classifier/1"]
     assert _tags(ws, "digits-classifier", "1")["datagov.audit"] == "passed"
-    assert (ws.root / f"catalog/reports/audit-{doc['id']}.html").is_file()
+    page = (ws.root / f"catalog/reports/audit-{doc['id']}.html").read_text()
+    assert re.search(r'class="meta">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC to ', page)  # times say their zone
+    assert doc["started"].endswith("+00:00")
     # Same bytes, same suites, same GX: the receipts still answer and nothing is re-run...
     assert all(v["reused"] and not v["receipts"] for v in doc["versions"])
     with open_catalog(ws) as con:

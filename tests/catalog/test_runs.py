@@ -2,7 +2,6 @@
 CLI labels each column by what it holds."""
 
 import json
-import os
 from datetime import timedelta
 
 from datagov.catalog import runs
@@ -60,10 +59,23 @@ def test_waivers_and_promotions(ws):
         assert runs.promotions_of(con, "m", "1")[0].decision == {"allowed": True}
 
 
-def test_runs_list_labels_experiment_and_pipeline(cli, ws):
+def test_runs_list_fills_every_column_at_140_and_json_has_the_rest(cli, ws):
     with open_catalog(ws, write=True) as con:
+        runs.insert_run(con, runs.RunRow("f" * 32, "transfer", "pipelines/transfer-digits.yaml", "digits-transfer",
+                                         "digits-finetune", "cd" * 32, {"allowed": True}, None, "running", None, None))  # fmt: skip
+        runs.finish_run(con, "f" * 32, "finished", ("digits-classifier", "12"),
+                        {"eval_accuracy": 0.8757, "baseline_eval_accuracy": 0.8462, "pretraining_gain": 0.0295})  # fmt: skip
         runs.insert_run(con, _run())
-    table = cli("runs", "list")
-    assert table.exit_code == 0 and "experiment" in table.stdout and "exp-name" in table.stdout
-    [doc] = json.loads(cli("runs", "list", "--json").stdout)
+    table = cli("runs", "list")  # captured: rendered at 140 columns, a narrow terminal
+    assert table.exit_code == 0
+    lines = table.stdout.splitlines()
+    assert max(map(len, lines)) <= 140
+    header = next(line for line in lines if "stage" in line)
+    for name in ("run", "stage", "trained on", "gate", "status", "model", "results", "started"):
+        assert name in header, name  # no column squeezed to nothing
+    body = " ".join(lines)
+    for shown in ("ffffffff", "transfer", "digits-finetune@cdcdcdcdcdcd", "open", "finished", "digits-classifier/12",
+                  "eval acc 0.8757", "gain 0.0295", "running"):  # fmt: skip
+        assert shown in body, shown
+    doc = next(d for d in json.loads(cli("runs", "list", "--json").stdout) if d["run_id"] == "r1")
     assert doc["pipeline"] == "pipelines/p.yaml" and doc["experiment"] == "exp-name"

@@ -3,6 +3,7 @@ distribution, drift against rotated and inverted copies; the report in the
 catalog, in lineage, as JSON and as HTML that renders."""
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -69,6 +70,8 @@ def test_inverted_and_rotated_digits_drift(pretrained, ws, tmp_path):
     assert any("embeddings differ" in w for w in doc["why"])
 
     page = (tmp_path / "inv.html").read_text()
+    assert re.search(r"</code>, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, ", page)  # the time says its zone
+    assert doc["created"].endswith("+00:00")
     for plot in ("plot-mean", "plot-std", "plot-pca", "plot-reconstruction"):
         assert f'id="{plot}"><svg' in page
     assert "http://" not in page.replace("http://www.w3.org/", "")  # nothing to fetch

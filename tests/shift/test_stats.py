@@ -43,6 +43,9 @@ def test_chi_square_jensen_shannon_psi_and_bh_agree_with_scipy():
     ours = stats.chi_square(a, b)
     assert ours.statistic == pytest.approx(chi2, abs=1e-6) and ours.p_value == pytest.approx(p, abs=1e-6)
     assert stats.jensen_shannon(a, b) == pytest.approx(jensenshannon(table[0], table[1], base=2), abs=1e-6)
+    # What the report tells Evidently users: the natural-log distance is √ln 2 times ours.
+    natural = jensenshannon(table[0], table[1])
+    assert natural == pytest.approx(stats.jensen_shannon(a, b) * stats.JS_NATURAL_PER_BASE2, abs=1e-9)
     assert stats.chi_square({"k": 5}, {"k": 9}).p_value == 1.0  # one category: nothing to test
     e, o = np.array(table[0]) / 100, np.maximum(np.array(table[1]) / 108, stats.EPS)
     assert stats.psi(a, b) == pytest.approx(
