@@ -6,13 +6,18 @@ from __future__ import annotations
 
 from html import escape
 
-W, H = 360, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 10, 26, 34
+W, H = 360, 232
+LEFT, RIGHT, TOP, BOTTOM = 44, 10, 26, 46
 REF, TGT = "#3b6fb6", "#e08a1e"
+LEGEND_CHARS = 52  # what one legend row holds at 10 px
 
 
-def _short(name: str, size: int = 22) -> str:
-    return name if len(name) <= size else name[: size - 1] + "…"
+def _short(name: str, size: int = LEGEND_CHARS) -> str:
+    """A name that fits, cut in the middle so both the dataset and its digest's end stay readable."""
+    if len(name) <= size:
+        return name
+    keep = size - 1
+    return name[: keep - keep // 3] + "…" + name[len(name) - keep // 3 :]
 
 
 def _num(v: float) -> str:
@@ -21,9 +26,10 @@ def _num(v: float) -> str:
 
 def _frame(title: str, body: str, x_labels: tuple[str, str], y_labels: tuple[str, str], names: tuple[str, str]) -> str:
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
-    legend = "".join(
-        f'<rect x="{LEFT + 8 + i * 170}" y="{H - 14}" width="10" height="10" fill="{c}" fill-opacity="0.6"/>'
-        f'<text x="{LEFT + 22 + i * 170}" y="{H - 5}" font-size="10">{escape(_short(n))}</text>'
+    legend = "".join(  # one row per side, so whole names fit
+        f'<rect x="{LEFT}" y="{H - 27 + i * 13}" width="10" height="10" fill="{c}" fill-opacity="0.6"/>'
+        f'<text x="{LEFT + 14}" y="{H - 18 + i * 13}" font-size="10">'
+        f"{escape(_short(n))}<title>{escape(n)}</title></text>"
         for i, (c, n) in enumerate(((REF, names[0]), (TGT, names[1])))
     )
     return (

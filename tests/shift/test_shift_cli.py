@@ -72,6 +72,8 @@ def test_inverted_and_rotated_digits_drift(pretrained, ws, tmp_path):
     page = (tmp_path / "inv.html").read_text()
     assert re.search(r"</code>, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, ", page)  # the time says its zone
     assert doc["created"].endswith("+00:00")
+    legends = {re.sub(r"@[0-9a-f]{12}$", "@…", t) for t in re.findall(r'font-size="10">([^<]*)<title>', page)}
+    assert legends == {"digits-pretrain@…", "digits-inverted@…"}  # whole names: NAME@ and a 12-digit digest
     for plot in ("plot-mean", "plot-std", "plot-pca", "plot-reconstruction"):
         assert f'id="{plot}"><svg' in page
     assert "http://" not in page.replace("http://www.w3.org/", "")  # nothing to fetch
