@@ -3,7 +3,9 @@ per class, for a classifier trained from scratch, on frozen pretrained
 features, and fine-tuned end to end; mean ± std over 3 seeds.
 
   python bench/transfer_results.py            # prints the table
-  python bench/transfer_results.py --readme   # and writes it into README.md
+  python bench/transfer_results.py --readme   # and writes it into README.md and
+                                              # datagov/transfer_results.json (what
+                                              # shift recommendations and the demo cite)
 
 Everything goes through datagov: the digits are ingested and split by the
 CLI, the pool is validated, the autoencoder is pretrained (per seed) by
@@ -16,6 +18,7 @@ drawn here, per class and per seed, from the pool.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import statistics
@@ -132,8 +135,33 @@ def main(update_readme: bool = False) -> str:
         if n != 1:
             raise SystemExit(f"README.md needs one {start} ... {end} block")
         readme.write_text(text)
-        print("README.md updated")
+        TABLE_FILE.write_text(json.dumps(document(results, len(pool_y), len(eval_y)), indent=2) + "\n")
+        print(f"README.md and {TABLE_FILE.relative_to(REPO)} updated")
     return table
+
+
+TABLE_FILE = REPO / "datagov" / "transfer_results.json"
+
+
+def document(results: dict, pool: int, evals: int) -> dict:
+    """The table as data, for `datagov.value_table`."""
+
+    def score(values: list[float]) -> dict:
+        return {"mean": round(statistics.mean(values), 4), "std": round(statistics.stdev(values), 4)}
+
+    rows = [
+        {"labels_per_class": per_class or round(pool / 10, 1), "all": per_class is None}
+        | {s: score(results[(per_class, s)]) for s in STRATEGIES}
+        for per_class in LABELS
+    ]
+    return {
+        "data": f"scikit-learn digits (8x8 grayscale, 10 classes): {pool} pool images, {evals} eval",
+        "encoder": "MLP autoencoder, pipelines/pretrain-digits.yaml, pretrained on the pool without labels",
+        "budget": "pipelines/transfer-digits.yaml",
+        "seeds": list(SEEDS),
+        "produced_by": "python bench/transfer_results.py --readme",
+        "rows": rows,
+    }
 
 
 def render(results: dict, pool: int, evals: int, seconds: float) -> str:

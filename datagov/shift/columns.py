@@ -176,7 +176,7 @@ def compare_columns(
                 )
             )
         elif ref.types[c].upper() == "BLOB":
-            skipped.append(Skipped(c, "bytes (images are compared through their feature columns and encoder)"))
+            skipped.append(Skipped(c, "bytes; images are compared through their feature columns and encoder"))
         else:
             present.append(c)
     if settings.columns is None:

@@ -21,18 +21,19 @@ from datagov.sql import sql_ident
 from datagov.store import duckdb_connection
 from datagov.workspace import Workspace
 
-FEW_LABELS = 10  # labels per class at or below which a frozen encoder is the safer bet
+FEW_LABELS = 10  # on shifted data: labels per class at or below which a frozen encoder is the safer bet
 
 
 @dataclass
 class Recommendation:
-    strategy: str | None  # features | finetune | None (nothing to fine-tune on)
+    strategy: str | None  # features | finetune | scratch | None (nothing to fine-tune on)
     why: str
+    table_row: str | None = None  # the value table's row it rests on, when it does
     rule: str = (
-        f"heuristic: shifted (embedding MMD when an encoder was used, else the column verdict) and more than "
-        f"{FEW_LABELS} labels per class -> finetune; shifted with fewer -> features (too few labels to move the "
-        f"encoder; label more); not shifted and at most {FEW_LABELS} per class -> features; not shifted with "
-        f"more -> finetune"
+        "not shifted: the best strategy in the value table's nearest row (labels per class on a log scale; "
+        "README Results, datagov/transfer_results.json). Shifted (embedding MMD when an encoder was used, "
+        f"else the column verdict), where the table does not apply: more than {FEW_LABELS} labels per class -> "
+        "finetune; fewer -> features (too few labels to move the encoder; label more)"
     )
 
 
@@ -113,19 +114,24 @@ def _labelled(target_scan: str, column: str | None) -> tuple[int, int]:
 
 
 def recommend(shifted: bool, labelled: int, classes: int) -> Recommendation:
+    from datagov.value_table import nearest_row
+
     if not labelled:
         return Recommendation(None, "the target has no labelled rows: nothing to fine-tune on yet")
     per_class = labelled / max(classes, 1)
     n = f"{per_class:.0f} labels per class"
-    if shifted and per_class > FEW_LABELS:
-        return Recommendation("finetune", f"shifted, and {n} are enough to adapt the encoder end to end")
     if shifted:
+        untested = "the value table was measured without shift, so it does not apply"
+        if per_class > FEW_LABELS:
+            return Recommendation("finetune", f"shifted, and {n} are enough to adapt the encoder ({untested})")
         return Recommendation(
-            "features", f"shifted, but {n} are too few to move the encoder without overfitting; label more data"
+            "features", f"shifted, but {n} are too few to move the encoder without overfitting; label more ({untested})"
         )
-    if per_class <= FEW_LABELS:
-        return Recommendation("features", f"no shift, and with {n} a frozen encoder with a linear head is safest")
-    return Recommendation("finetune", f"no shift, and {n} let end-to-end fine-tuning add a little")
+    row = nearest_row(per_class)
+    why = f"no shift, and {n}: the value table's row for {row.name} ranks {row.ranking()} (eval accuracy, %)"
+    if row.best == "scratch":
+        why += "; pretraining does not pay at this many labels: train from scratch (transfer --baseline shows it)"
+    return Recommendation(row.best, why, table_row=row.name)
 
 
 def run_shift(

@@ -1,5 +1,6 @@
-"""Digits workspaces for the training tests: split as in the demo, with the
-repository's suites."""
+"""Digits workspaces for the training tests: split with the demo's fractions
+(without its five-labels-per-class cap, so fine-tuning has ~175 rows), with
+the repository's suites."""
 
 import shutil
 
@@ -14,7 +15,7 @@ TINY = ["train.epochs=2", "model.hidden=[32]", "model.latent=8", "train.device=c
 
 @pytest.fixture
 def digits_ws(cli, ws):
-    """digits split as in the demo (near-duplicates removed), with the repository's suites."""
+    """digits split with the demo's fractions (near-duplicates removed), with the repository's suites."""
     assert cli("ingest", "sklearn:digits", "--name", "digits").exit_code == 0
     into = "pretrain=0.7,finetune=0.1,eval=0.2"
     assert cli("split", "digits", "--into", into, "--drop-labels", "pretrain", "--dedupe", "near").exit_code == 0

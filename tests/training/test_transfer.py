@@ -30,6 +30,13 @@ def test_features_with_baseline_logs_registers_and_links(pretrained, ws):
     assert result.exit_code == 0, result.output
     assert "Registered models:/digits-classifier/1 (alias models:/digits-classifier@latest-validated)" in result.stdout
     assert "features: eval accuracy" in result.stdout and "pretraining gain" in result.stdout
+    # The demo's line beside the value table: this run's figures, and the row for ~14 labels per class.
+    from datagov.cli.demo_cmd import compare_with_table
+    from datagov.value_table import nearest_row
+
+    line = compare_with_table(ws, "features")
+    row = nearest_row(175 / 10)
+    assert f"row {row.name!r}" in line and f"features {100 * row.scores['features'][0]:.1f} ±" in line
 
     runs = {r.info.run_name: r for r in mlflow_runs(ws) if r.data.tags.get("datagov.stage", "").startswith("transfer")}
     parent, base = runs["features"], runs["baseline"]
@@ -39,6 +46,8 @@ def test_features_with_baseline_logs_registers_and_links(pretrained, ws):
     assert base.info.artifact_uri.startswith(ws.catalog_dir.resolve().as_uri())
     m = parent.data.metrics
     assert m["pretraining_gain"] == pytest.approx(m["eval_accuracy"] - m["baseline_eval_accuracy"])
+    ours, scratch = 100 * m["eval_accuracy"], 100 * m["baseline_eval_accuracy"]
+    assert f"this run   features {ours:.1f} %, scratch {scratch:.1f} %" in line
     assert {f"eval_accuracy.{c}" for c in range(10)} <= set(m)
     contexts = {
         (tags["mlflow.data.context"], i.dataset.name[: i.dataset.name.index("@")])

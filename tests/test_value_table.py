@@ -1,0 +1,48 @@
+"""The value table the shift recommendation and the demo cite: the rows they
+pick, what they say, and that the data agrees with README's table."""
+
+import re
+from pathlib import Path
+
+from datagov import value_table
+from datagov.shift.report import recommend
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_nearest_row_is_nearest_on_a_log_scale():
+    names = {n: value_table.nearest_row(n).name for n in (1, 5, 7, 8, 18, 40, 500)}
+    assert names[1] == names[5] == names[7] == "5 labels per class"
+    assert names[8] == names[18] == "10 labels per class"
+    assert names[40] == "50 labels per class"
+    assert names[500].startswith("all (~")
+
+
+def test_an_unshifted_target_gets_its_row_s_best_strategy_and_the_row_is_named():
+    row = value_table.nearest_row(5)
+    rec = recommend(False, 50, 10)
+    assert rec.strategy == row.best and rec.table_row == "5 labels per class"
+    assert row.ranking() in rec.why and rec.why.startswith("no shift, and 5 labels per class")
+    everything = value_table.nearest_row(1e6)
+    assert recommend(False, 10**7, 10).strategy == everything.best
+
+
+def test_a_shifted_target_falls_back_to_the_rule_and_says_why():
+    few, many = recommend(True, 50, 10), recommend(True, 500, 10)
+    assert (few.strategy, many.strategy) == ("features", "finetune")
+    assert all("measured without shift" in r.why and r.table_row is None for r in (few, many))
+    assert recommend(False, 0, 10).strategy is None
+
+
+def test_the_data_agrees_with_readme_s_table():
+    block = README.read_text().split("<!-- results:start -->")[1].split("<!-- results:end -->")[0]
+    cells = {}
+    for line in block.splitlines():
+        if m := re.match(r"\| (\d+|all \(~\d+\)) \|(.*)\|$", line):
+            cells[m[1].split()[0]] = re.findall(r"(\d+\.\d) ± (\d+\.\d)", m[2])
+    _, rows = value_table.table()
+    assert len(rows) == len(cells) == 4
+    for row in rows:
+        key = "all" if row.everything else f"{row.labels_per_class:g}"
+        expected = [(f"{100 * row.scores[s][0]:.1f}", f"{100 * row.scores[s][1]:.1f}") for s in value_table.STRATEGIES]
+        assert cells[key] == expected, key
