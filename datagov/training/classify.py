@@ -59,8 +59,13 @@ class Classifier(nn.Module):
 
 
 def latent_size(encoder: nn.Module, example: torch.Tensor) -> int:
-    with torch.no_grad():
-        return int(encoder(to_unit_float(example[:1])).shape[1])
+    was_training = encoder.training
+    encoder.eval()  # batch norm cannot train on one example
+    try:
+        with torch.no_grad():
+            return int(encoder(to_unit_float(example[:1])).shape[1])
+    finally:
+        encoder.train(was_training)
 
 
 def reinitialized(module: nn.Module) -> nn.Module:
@@ -113,6 +118,8 @@ def fit(
         model.train()
         total, count = 0.0, 0
         for x, y in train(epoch):
+            if len(y) == 1:
+                continue  # batch norm cannot train on one example; one row of an epoch is not missed
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             loss = loss_fn(model(x), y)
             optimizer.zero_grad(set_to_none=True)
@@ -172,6 +179,7 @@ def train_classifier(
     encoder = copy.deepcopy(encoder) if chosen.pretrained else reinitialized(encoder)
     first, _ = next(iter(train_ordered()))
     clf = Classifier(encoder, latent_size(encoder, first), class_names).to(device)
+    clf.eval()  # features as the trained model computes them: batch norm on its running statistics
     train_feats, train_y = extract(clf.embed, train_ordered(), device)
     clf.scale.fit(train_feats.to(device))
     common = dict(epochs=budget.epochs, patience=budget.patience, device=device)

@@ -1,4 +1,5 @@
-"""Autoencoders: an MLP for small images, a convolutional one for larger."""
+"""Autoencoders: an MLP for small images, a convolutional one for larger, and
+torchvision ResNets (`backbones.py`)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,11 @@ class ConvAutoencoder(nn.Module):
 
 
 def build_autoencoder(kind: str, shape: ImageShape, hidden: list[int], channels: list[int], latent: int) -> nn.Module:
+    from datagov.training.backbones import BACKBONES, ResNetAutoencoder
+
     kind = pick_kind(kind, shape)
     if kind == "mlp":
         return MLPAutoencoder(shape, hidden, latent)
+    if kind in BACKBONES:
+        return ResNetAutoencoder(kind, shape, latent)
     return ConvAutoencoder(shape, channels, latent)
