@@ -97,7 +97,18 @@ def review(
     out.print(f"Weights: [{colour}]{facts.weights}[/{colour}] (safetensors, sha256 recorded at registration)")
     for m in facts.chain()[1:]:
         pretrained_on = ", ".join(d.ref for d in m.data if d.role == "trained") or "unknown data"
+        if m.declared:
+            pretrained_on = f"data declared, not verified: {m.declared['trained_on']!r} ({m.declared['license']})"
         out.print(f"Encoder: {m.uri}, pretrained on {pretrained_on} (its data is in the table below)")
+    for m in facts.chain():
+        if m.declared:
+            d = m.declared
+            out.print(f"[yellow]Declared provenance[/yellow] of {m.uri}: imported from {d['file']} "
+                      f"(sha256 {d['file_sha256'][:12]}), trained on {d['trained_on']!r}, license {d['license']}, "
+                      f"source {d.get('source') or 'not given'}")  # fmt: skip
+    if tags.DECLARED_ACCEPTED in facts.tags:
+        out.print(f"Accepted at transfer: {facts.tags[tags.DECLARED_ACCEPTED]!r} "
+                  f"({facts.tags.get(tags.DECLARED_ACCEPTED_ID, '?')})")  # fmt: skip
     if facts.encoder is None and tags.ENCODER_VERSION in facts.tags:
         out.print(f"Encoder: {facts.tags[tags.ENCODER_VERSION]} (not in this catalog's lineage)")
     table = Table(title="Data", title_justify="left")
@@ -217,6 +228,45 @@ def card(
     out_.print(f"Model card for {built.uri}: {path}")
     flags = built.license_flags
     out_.print(f"License flags: {', '.join(sorted(flags))}" if flags else "License flags: none")
+
+
+@app.command("import")
+def import_(
+    weights: str = typer.Argument(..., help="A .safetensors, .pt or .pth state dict (never a pickled module)."),
+    name: str = typer.Option(..., "--name", help="Register it under this model name."),
+    arch: str = typer.Option(..., "--arch", help="Its architecture: resnet18 or resnet34 (torchvision's keys)."),
+    shape: str = typer.Option(..., "--shape", metavar="C,H,W", help="The images it takes, e.g. 3,32,32."),
+    trained_on: str = typer.Option(..., "--trained-on", metavar="TEXT", help="What it was trained on, as declared."),
+    license_: str = typer.Option(..., "--license", metavar="SPDX", help="The weights' license (SPDX expression)."),
+    source: str = typer.Option(None, "--source", metavar="URL", help="Where the weights came from."),
+    alias: str = typer.Option("imported", "--alias", help="Point this alias at the new version."),
+) -> None:
+    """Register an encoder trained elsewhere, its training data declared, not verified.
+
+    The record says so in the catalog and in MLflow; a transfer from it needs
+    --accept-declared REASON, recorded on every model derived from it, and
+    `models review` and `models card` show the declaration.
+    """
+    from pathlib import Path
+
+    from datagov.cli.state import console, workspace
+    from datagov.errors import InvalidInput
+    from datagov.training.imported import Declaration, import_weights
+    from datagov.training.inputs import ImageShape
+
+    try:
+        c, h, w = (int(x) for x in shape.split(","))
+    except ValueError:
+        raise InvalidInput(f"--shape {shape!r} must be C,H,W, e.g. 3,32,32") from None
+    if min(c, h, w) < 1:
+        raise InvalidInput(f"--shape {shape!r} must be positive")
+    declared = Declaration(trained_on, license_, source)
+    version = import_weights(workspace(), Path(weights), name, arch, ImageShape(c, h, w), declared, alias)
+    out = console()
+    out.print(f"Registered models:/{name}/{version} (alias models:/{name}@{alias}) from {Path(weights).name}")
+    out.print(f"[yellow]Declared, not verified:[/yellow] trained on {trained_on!r}, license {license_}"
+              + (f", from {source}" if source else ""))  # fmt: skip
+    out.print(f"Transfer from it with --accept-declared REASON: datagov transfer SPEC encoder=models:/{name}/{version}")
 
 
 @app.command("promote")

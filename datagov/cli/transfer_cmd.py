@@ -25,6 +25,12 @@ def transfer(
         False, "--baseline", help="Also train the same classifier from scratch, same budget, for comparison."
     ),
     waive: str = typer.Option(None, "--waive", metavar="REASON", help="Run despite a refusing gate; recorded."),
+    accept_declared: str = typer.Option(
+        None,
+        "--accept-declared",
+        metavar="REASON",
+        help="Transfer from an imported encoder whose training data is declared, not verified; recorded.",
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Train a classifier on a pretrained encoder from the MLflow registry.
@@ -46,6 +52,7 @@ def transfer(
         strategy=strategy.value if strategy else None,
         baseline=baseline or None,
         waive=waive,
+        accept_declared=accept_declared,
         progress=progress,
     )
     if result.waiver_id:

@@ -77,6 +77,7 @@ class ModelCard:
     content: list[ContentEntry]
     waivers: list[dict]
     weights: str
+    declared: list[dict] = field(default_factory=list)  # imported encoders: training data declared, not verified
 
     @property
     def training(self) -> list[ContentEntry]:
@@ -89,6 +90,9 @@ class ModelCard:
         for entry in self.training:
             for flag in entry.flags:
                 out.setdefault(flag, []).append(entry.ref)
+        for d in self.declared:  # an imported encoder's license binds like its data's would
+            for flag in d["flags"]:
+                out.setdefault(flag, []).append(f"{d['model']} (declared)")
         return out
 
 
@@ -144,6 +148,8 @@ def card_of(ws: Workspace, facts: ModelFacts) -> ModelCard:
         uri=facts.uri, name=facts.name, version=facts.version, registered=facts.created, stage=facts.stage,
         metrics={k: v for k, v in facts.metrics.items() if "." not in k}, dependencies=[m.uri for m in chain[1:]],
         content=content, waivers=waivers, weights=facts.weights,
+        declared=[{"model": m.uri, **m.declared, "flags": list(classify(m.declared["license"]).flags)}
+                  for m in chain if m.declared],
     )  # fmt: skip
 
 
@@ -214,6 +220,10 @@ def render_markdown(card: ModelCard) -> str:
         kinds = ", ".join(sorted({_source_kind(s) for s in c.sources})) or UNKNOWN
         lines.append(f"| {c.role} | `{c.ref}` | `{c.used_by}` | {c.owner or UNKNOWN} | {sources} | {kinds} | "
                      f"{c.rows:,} | {licenses} | {', '.join(c.flags) or 'none'} |")  # fmt: skip
+    for d in card.declared:
+        lines.append(f"| declared, not verified | {d['trained_on']} | `{d['model']}` | {UNKNOWN} | "
+                     f"{d.get('source') or UNKNOWN} | {UNKNOWN} | {UNKNOWN} | {d['license']} (the weights) | "
+                     f"{', '.join(d['flags']) or 'none'} |")  # fmt: skip
     lines += [
         "",
         "Publicly available, third-party licensed, crawled, user and synthetic data are not told apart by "

@@ -76,6 +76,7 @@ class ModelFacts:
     promotions: list[dict]
     weights: str = "verified"  # or why the weights cannot be vouched for
     encoder: ModelFacts | None = None  # the model it was transferred from, gathered the same way
+    declared: dict | None = None  # imported weights: their training data as declared, not verified
 
     @property
     def uri(self) -> str:
@@ -188,7 +189,19 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
         promotions=promotions,
         weights=weights_status(ws, mv.name, str(mv.version)),
         encoder=_encoder_facts(ws, encoders),
+        declared=_declared(ws, mv.name, str(mv.version)),
     )
+
+
+def _declared(ws: Workspace, name: str, version: str) -> dict | None:
+    """The declaration an imported model was registered with, from the catalog's record of its weights."""
+    from datagov.artifacts import find_artifact
+    from datagov.errors import DatagovError
+
+    try:
+        return find_artifact(ws, "model", f"{name}/{version}").arch.get("declared")
+    except DatagovError:
+        return None
 
 
 def _encoder_facts(ws: Workspace, encoders: list[str]) -> ModelFacts | None:

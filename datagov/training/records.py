@@ -41,6 +41,11 @@ def record_run(
             add_edge(con, kind, ident, "run", run_id, relation, params={"stage": stage})
 
 
+def attach_waiver(ws: Workspace, waiver_id: str, run_id: str) -> None:
+    with open_catalog(ws, write=True) as con:
+        runs.attach_waiver(con, waiver_id, run_id)
+
+
 def record_baseline(ws: Workspace, run_id: str, baseline_id: str, started: datetime, ended: datetime) -> None:
     """The scratch baseline nested in a transfer run: an edge between the two
     runs (its times on it), so lineage exports show it under its parent."""

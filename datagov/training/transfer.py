@@ -25,7 +25,7 @@ from datagov.errors import InvalidInput
 from datagov.gate import GateDecision, check_contamination, check_gate, check_match, combine
 from datagov.governance import gate_document, record_waiver, refuse
 from datagov.training.inputs import image_input, label_counts
-from datagov.training.records import finish_run, record_baseline, record_run, register_model
+from datagov.training.records import attach_waiver, finish_run, record_baseline, record_run, register_model
 from datagov.training.spec import TransferSpec, flatten, load_spec
 from datagov.workspace import Workspace
 
@@ -66,6 +66,7 @@ def transfer(
     strategy: str | None = None,
     baseline: bool | None = None,
     waive: str | None = None,
+    accept_declared: str | None = None,
     progress: bool = True,
 ) -> TransferResult:
     overrides = list(overrides or [])
@@ -112,17 +113,26 @@ def transfer(
                 hint="pretrain an encoder on data of this shape, or resize the images",
             )
 
+    declared = encoder_arch.get("declared")  # from the catalog's record, not from editable MLflow tags
+    acceptance = _accept_declared(ws, train_in, source.pinned_uri, declared, accept_declared)
     pretrained_on = pretraining_digest(ws, source)
+    references = _contamination_references(spec, train_in, pretrained_on, source.pinned_uri)
     decision = combine(
         "transfer",
         [
             *(check_gate(ws, "transfer", d.version.node_id, spec.data.suites) for d in _distinct(train_in, eval_in)),
-            # Fine-tuning data must look like the data the encoder was pretrained on.
-            check_match(ws, "transfer", train_in.version.node_id, pretrained_on, source.pinned_uri),
+            # Fine-tuning data must look like the data the encoder was pretrained on (unknowable when
+            # declared: the acceptance stands for it)...
+            *(
+                []
+                if declared
+                else [check_match(ws, "transfer", train_in.version.node_id, pretrained_on, source.pinned_uri)]
+            ),
             # ...and the score must come from images neither of them has seen.
             *(
                 check_contamination(ws, "transfer", eval_in.version.node_id, digest, role)
-                for digest, role in _contamination_references(spec, train_in, pretrained_on, source.pinned_uri)
+                for digest, role in references
+                if not (declared and digest is None)
             ),
         ],
     )
@@ -148,6 +158,7 @@ def transfer(
         tags.ENCODER_VERSION: source.pinned_uri,
         **({tags.ENCODER_PRETRAIN_DIGEST: source.pretrain_digest} if source.pretrain_digest else {}),
         **({tags.WAIVER: waive, tags.WAIVER_ID: waiver_id} if waiver_id else {}),
+        **acceptance,
     }
     model_name = spec.register.model_name or spec.name
     with mlflow.start_run(experiment_id=tracking.experiment_id(ws, spec.name), run_name=spec.strategy) as run:
@@ -160,6 +171,8 @@ def transfer(
                 (source.node, "initialized"),
             ],
         )  # fmt: skip
+        if tags.DECLARED_ACCEPTED_ID in acceptance:  # listed with the run's waivers, expiring like them
+            attach_waiver(ws, acceptance[tags.DECLARED_ACCEPTED_ID], run_id)
         try:
             mlflow.log_params(tracking.flat_params({**flatten(dataclasses.asdict(spec)), "device": device.type}))
             mlflow.set_tags({**provenance, tags.GATE: "open" if decision.allowed else "waived"})
@@ -221,6 +234,37 @@ def transfer(
         source.pinned_uri,
         device.type,
     )
+
+
+def _accept_declared(ws, train_in, encoder: str, declared: dict | None, reason: str | None) -> dict[str, str]:
+    """An imported encoder's training data is declared, not verified: refuse
+    unless the user accepts that, and record the acceptance like a waiver
+    (a row in the catalog, tags on the run and the model) on what it trains."""
+    from datagov.gate import Reason
+
+    if declared is None:
+        if reason:
+            raise InvalidInput(f"--accept-declared: {encoder} was pretrained by datagov; there is nothing to accept")
+        return {}
+    from datagov.errors import GateRefused
+
+    why = (
+        f"{encoder} was imported: its training data is declared ({declared['trained_on']!r}, license "
+        f"{declared['license']}), not verified by datagov, so no match or contamination check can cover it"
+    )
+    if reason is None:
+        raise GateRefused(
+            f"gate refused transfer on {train_in.version.ref}: {why}",
+            hint="pass --accept-declared REASON to transfer from it; the acceptance is recorded on every model it "
+            "trains (--waive does not stand for it)",
+        )
+    if not reason.strip():
+        raise InvalidInput("--accept-declared needs a reason")
+    said = GateDecision("transfer", train_in.version.ref, train_in.version.digest, allowed=False)
+    said.reasons.append(Reason("declared-provenance", why, fix="--accept-declared REASON"))
+    accepted = f"declared provenance accepted: {reason}"
+    accepted_id = record_waiver(ws, train_in.version.node_id, "transfer", accepted, said)
+    return {tags.DECLARED_ENCODER: encoder, tags.DECLARED_ACCEPTED: reason, tags.DECLARED_ACCEPTED_ID: accepted_id}
 
 
 def _contamination_references(spec, train_in, pretrained_on: str | None, encoder: str) -> list[tuple[str | None, str]]:

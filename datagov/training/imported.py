@@ -1,0 +1,127 @@
+"""`datagov models import`: a weights file from elsewhere registered as an
+encoder whose training data is declared, not verified.
+
+The file is read without running code: safetensors as tensors, a `.pt` or
+`.pth` state dict through `torch.load(weights_only=True)` (which refuses
+anything but tensors and plain containers). Its tensors must fill the
+backbone's encoder exactly (a torchvision ResNet's keys; `fc` becomes the
+latent layer); the decoder is fresh, since only the encoder transfers. The
+result is registered like every datagov model (safetensors, sha256 and
+architecture in the catalog), with the declaration in its architecture
+record and as MLflow tags: what it was trained on, its license, its source,
+the imported file's sha256. A transfer from it then needs
+`--accept-declared REASON` (see `transfer.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from datagov import tags
+from datagov.errors import InvalidInput
+from datagov.workspace import Workspace
+
+SAFE_SUFFIXES = (".safetensors", ".pt", ".pth")
+
+
+@dataclass(frozen=True)
+class Declaration:
+    trained_on: str
+    license: str
+    source: str | None
+
+    def as_dict(self, file_name: str, sha256: str) -> dict:
+        return {"trained_on": self.trained_on, "license": self.license, "source": self.source,
+                "file": file_name, "file_sha256": sha256}  # fmt: skip
+
+
+def read_state_dict(path: Path) -> tuple[dict, str]:
+    """(tensors by name, sha256 of the file's bytes), read once, executing nothing."""
+    import io
+
+    import torch
+
+    if path.suffix not in SAFE_SUFFIXES:
+        kinds = ", ".join(SAFE_SUFFIXES)
+        raise InvalidInput(f"{path.name}: weights must be {kinds} (a state dict, not a pickled module)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load
+
+            state = load(data)
+        else:
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # a malformed or pickled file: refused, never run
+        raise InvalidInput(f"{path.name} is not a readable state dict: {str(exc).splitlines()[0][:200]}") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]  # the common {"state_dict": ...} checkpoint layout
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InvalidInput(f"{path.name} is not a state dict of tensors")
+    return state, sha
+
+
+def build_encoder_from(state: dict, arch: str, shape):
+    """The autoencoder whose encoder is exactly `state`; a key or shape that does not fit is refused by name."""
+    import torch
+
+    from datagov.training.backbones import BACKBONES, ResNetAutoencoder
+
+    if arch not in BACKBONES:
+        raise InvalidInput(f"--arch {arch!r} is not one of {', '.join(BACKBONES)}")
+    if "fc.weight" not in state:
+        raise InvalidInput(f"the weights have no fc.weight: not a torchvision {arch} state dict")
+    torch.manual_seed(0)  # the fresh decoder, reproducibly
+    model = ResNetAutoencoder(arch, shape, latent=int(state["fc.weight"].shape[0]))
+    try:
+        missing, unexpected = model.encoder.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        first = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc)[:200])
+        raise InvalidInput(
+            f"the weights do not fit a {arch} for {shape.channels}x{shape.height}x{shape.width} images: {first}",
+            hint="--shape must be the images the weights were trained on (sides up to 32 px use a 3x3 stem)",
+        ) from None
+    if missing or unexpected:
+        raise InvalidInput(
+            f"the weights do not fit a {arch}: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+        )
+    return model
+
+
+def import_weights(
+    ws: Workspace, path: Path, name: str, arch: str, shape, declaration: Declaration, alias: str = "imported"
+) -> str:
+    """Register the weights as model `name`; returns its version."""
+    from datagov import tracking
+    from datagov.catalog.versions import check_name
+    from datagov.licenses import classify
+    from datagov.training.records import register_model
+    from datagov.training.weights import autoencoder_arch
+
+    check_name(name, "model")
+    if classify(declaration.license).spdx is None:
+        raise InvalidInput(f"--license {declaration.license!r} is not an SPDX expression (e.g. Apache-2.0, CC-BY-4.0)")
+    if not declaration.trained_on.strip():
+        raise InvalidInput("--trained-on must say what the weights were trained on")
+    state, sha = read_state_dict(path)
+    model = build_encoder_from(state, arch, shape)
+    declared = declaration.as_dict(path.name, sha)
+    record = autoencoder_arch(arch, shape, [], [], int(state["fc.weight"].shape[0])) | {"declared": declared}
+    provenance = {
+        tags.STAGE: "import",
+        tags.PROVENANCE: "declared",
+        tags.DECLARED_TRAINED_ON: declaration.trained_on[:5000],
+        tags.DECLARED_LICENSE: declaration.license,
+        **({tags.DECLARED_SOURCE: declaration.source} if declaration.source else {}),
+    }
+    mlflow = tracking.configure(ws)
+    with mlflow.start_run(experiment_id=tracking.experiment_id(ws, "imports"), run_name=f"import {name}"):
+        mlflow.set_tags(provenance)
+        mlflow.log_dict(declared, "declared-provenance.json")
+        return register_model(ws, model, record, name, alias, provenance, mlflow)
