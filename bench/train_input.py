@@ -4,6 +4,9 @@ the same model fed from an in-memory tensor (on the training device), same run.
   python -m bench.train_input cpu   # benchmark 1: MLP autoencoder, 8x8x1, batch 256. Target: ratio >= 0.9
   python -m bench.train_input gpu [WORKERS]   # benchmark 2: conv autoencoder, 32x32x3, batch 256, CUDA.
                                              # Target: >= 0.9
+  python -m bench.train_input resnet-cpu      # issue 15: ResNet-18 autoencoder, 32x32x3, 50,000 images,
+  python -m bench.train_input resnet-gpu      # on the CPU (batch 64, few steps: each takes seconds) or
+                                             # CUDA (batch 256). Target: >= 0.9
 
 Generates its own data (PNG-encoded, as datagov stores images) with pyarrow
 and Pillow, so it runs without a workspace, DuckDB or MLflow (the GPU machine
@@ -80,8 +83,8 @@ class Utilisation:
         return float(np.mean(self.samples)) if self.samples else float("nan")
 
 
-def train_steps(model, batches, device, steps: int) -> float:
-    """Seconds for `steps` optimizer steps (after 10 warm-up steps)."""
+def train_steps(model, batches, device, steps: int, warmup: int = 10) -> float:
+    """Seconds for `steps` optimizer steps (after `warmup` steps)."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = reconstruction_loss("mse")
     autocast = (
@@ -89,8 +92,8 @@ def train_steps(model, batches, device, steps: int) -> float:
     )
     it = iter(batches)
     start = None
-    for step in range(steps + 10):
-        if step == 10:
+    for step in range(steps + warmup):
+        if step == warmup:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
@@ -152,20 +155,30 @@ def verified_cache(files: list[str], shas: list[str], shape: ImageShape, path: P
     return pixels, time.perf_counter() - start, build
 
 
-def main(mode: str = "cpu", workers: int | None = None, rounds: int = 5) -> float:
-    gpu = mode == "gpu"
+# mode: (model kind, image shape, images, batch, steps, warm-up steps, rounds)
+MODES = {
+    "cpu": ("mlp", ImageShape(1, 8, 8), 20_000, 256, 300, 10, 5),
+    "gpu": ("conv", ImageShape(3, 32, 32), 50_000, 256, 600, 10, 5),
+    "resnet-cpu": ("resnet18", ImageShape(3, 32, 32), 50_000, 64, 12, 2, 3),
+    "resnet-gpu": ("resnet18", ImageShape(3, 32, 32), 50_000, 256, 300, 10, 5),
+}
+
+
+def main(mode: str = "cpu", workers: int | None = None, rounds: int | None = None) -> float:
+    if mode not in MODES:
+        raise SystemExit(f"mode {mode!r}: one of {', '.join(MODES)}")
+    gpu = mode.endswith("gpu")
     if gpu and not torch.cuda.is_available():
-        print("benchmark 2 needs a CUDA GPU; none here")
+        print(f"{mode} needs a CUDA GPU; none here")
         return float("nan")
     from datagov.store import sha256_file
 
     device = torch.device("cuda" if gpu else "cpu")
-    shape = ImageShape(3, 32, 32) if gpu else ImageShape(1, 8, 8)
-    n, batch = (50_000, 256) if gpu else (20_000, 256)
-    steps = 600 if gpu else 300
+    kind, shape, n, batch, steps, warmup, default_rounds = MODES[mode]
+    rounds = rounds or default_rounds
     if workers is None:  # leave one core for the training process itself
         workers = max(1, (os.cpu_count() or 2) - 2) if gpu else max(1, (os.cpu_count() or 2) - 1)
-    kind, channels, hidden = ("conv", [32, 64, 128], [256]) if gpu else ("mlp", [32], [256, 128])
+    channels, hidden = ([32, 64, 128], [256]) if kind == "conv" else ([32], [256, 128])
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         files = make_parquet(Path(tmp), n, shape)
@@ -183,11 +196,11 @@ def main(mode: str = "cpu", workers: int | None = None, rounds: int = 5) -> floa
             for name in list(contenders)[:: 1 if r % 2 == 0 else -1]:
                 model = build_autoencoder(kind, shape, hidden, channels, 64).to(device)
                 with Utilisation(gpu) as util:
-                    seconds = train_steps(model, contenders[name](), device, steps)
+                    seconds = train_steps(model, contenders[name](), device, steps, warmup)
                 rates[name].append(steps / seconds)
                 utils[name].append(util.mean)
         model = build_autoencoder(kind, shape, hidden, channels, 64).to(device)
-        decoding = steps / train_steps(model, forever_stream(files, shape, batch, workers, gpu), device, steps)
+        decoding = steps / train_steps(model, forever_stream(files, shape, batch, workers, gpu), device, steps, warmup)
     ratios = [c / m for c, m in zip(rates["stream + cache"], rates["in-memory tensor"], strict=True)]
     ratio = float(np.median(ratios))
     memory_rate = float(np.median(rates["in-memory tensor"]))
