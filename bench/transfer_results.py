@@ -3,6 +3,7 @@ per class, for a classifier trained from scratch, on frozen pretrained
 features, and fine-tuned end to end; mean ± std over 3 seeds.
 
   python bench/transfer_results.py            # prints the table
+  python bench/transfer_results.py --kind resnet18 --readme   # a ResNet-18 encoder: README's own block
   python bench/transfer_results.py --readme   # and writes it into README.md and
                                               # datagov/transfer_results.json (what
                                               # shift recommendations and the demo cite)
@@ -78,7 +79,10 @@ def batches(x, y, size: int, seed: int | None = None):
     return [(x[idx[i : i + size]], y[idx[i : i + size]]) for i in range(0, len(y), size)]
 
 
-def main(update_readme: bool = False) -> str:
+def main(update_readme: bool = False, kind: str | None = None) -> str:
+    """`kind` (e.g. resnet18) pretrains that encoder instead of the spec's; its
+    table goes to README's `results-KIND` block, and only the spec's encoder
+    writes datagov/transfer_results.json (what the demo and shift cite)."""
     import torch
 
     from datagov.training.classify import Budget, accuracy, train_classifier
@@ -101,7 +105,7 @@ def main(update_readme: bool = False) -> str:
         encoder = pretrain(
             ws, REPO / "pipelines" / "pretrain-digits.yaml",
             ["data.dataset=digits-pool", "data.suites=[digits-pool]", f"train.seed={seed}",
-             "register.model_name=bench-autoencoder", "train.device=cpu"],
+             "register.model_name=bench-autoencoder", "train.device=cpu", *([f"model.kind={kind}"] if kind else [])],
             progress=False,
         )  # fmt: skip
         from datagov.training.weights import load_model
@@ -124,17 +128,20 @@ def main(update_readme: bool = False) -> str:
                 acc = accuracy(clf, batches(eval_x, eval_y, 1024), device, names).overall
                 results.setdefault((per_class, strategy), []).append(acc)
                 print(f"  seed {seed} labels/class {per_class or 'all'} {strategy}: {acc:.4f}", flush=True)
-    table = render(results, len(pool_y), len(eval_y), time.perf_counter() - started)
+    table = render(results, len(pool_y), len(eval_y), time.perf_counter() - started, kind)
     print(table)
     if update_readme:
         readme = REPO / "README.md"
         text = readme.read_text()
-        start, end = MARKERS
+        start, end = MARKERS if not kind else (f"<!-- results-{kind}:start -->", f"<!-- results-{kind}:end -->")
         block = f"{start}\n{table}{end}"
         text, n = re.subn(re.escape(start) + r".*?" + re.escape(end), lambda _m: block, text, flags=re.S)
         if n != 1:
             raise SystemExit(f"README.md needs one {start} ... {end} block")
         readme.write_text(text)
+        if kind:
+            print("README.md updated")
+            return table
         TABLE_FILE.write_text(json.dumps(document(results, len(pool_y), len(eval_y)), indent=2) + "\n")
         print(f"README.md and {TABLE_FILE.relative_to(REPO)} updated")
     return table
@@ -164,7 +171,7 @@ def document(results: dict, pool: int, evals: int) -> dict:
     }
 
 
-def render(results: dict, pool: int, evals: int, seconds: float) -> str:
+def render(results: dict, pool: int, evals: int, seconds: float, kind: str | None = None) -> str:
     def cell(values: list[float]) -> str:
         mean = 100 * statistics.mean(values)
         std = 100 * statistics.stdev(values) if len(values) > 1 else 0.0
@@ -180,10 +187,11 @@ def render(results: dict, pool: int, evals: int, seconds: float) -> str:
         row[best] = f"**{row[best]}**"
         lines.append(f"| {per_class or f'all (~{pool // 10})'} | " + " | ".join(row) + " |")
     lines.append("")
+    flag = f" --kind {kind}" if kind else ""
     lines.append(
         f"Eval accuracy (%) on {evals} held-out digits, mean ± std over seeds {', '.join(map(str, SEEDS))}; "
-        f"encoder pretrained on the {pool} pool images without labels; budget from "
-        f"pipelines/transfer-digits.yaml. Produced by `python bench/transfer_results.py --readme` "
+        f"{kind + ' ' if kind else ''}encoder pretrained on the {pool} pool images without labels; budget from "
+        f"pipelines/transfer-digits.yaml. Produced by `python bench/transfer_results.py{flag} --readme` "
         f"in {seconds / 60:.1f} min on {_machine()}."
     )
     return "\n".join(lines) + "\n"
@@ -200,4 +208,6 @@ def _machine() -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--readme", action="store_true", help="write the table into README.md")
-    main(parser.parse_args().readme)
+    parser.add_argument("--kind", help="pretrain this encoder instead of the spec's (e.g. resnet18)")
+    args = parser.parse_args()
+    main(args.readme, args.kind)
