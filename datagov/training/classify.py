@@ -179,7 +179,9 @@ def train_classifier(
     encoder = copy.deepcopy(encoder) if chosen.pretrained else reinitialized(encoder)
     first, _ = next(iter(train_ordered()))
     clf = Classifier(encoder, latent_size(encoder, first), class_names).to(device)
-    clf.eval()  # features as the trained model computes them: batch norm on its running statistics
+    # The scale is fitted on features as training will first see them: a pretrained encoder's batch
+    # norm uses its running statistics (eval mode); a fresh one has none yet, so batch statistics.
+    clf.train(not chosen.pretrained)
     train_feats, train_y = extract(clf.embed, train_ordered(), device)
     clf.scale.fit(train_feats.to(device))
     common = dict(epochs=budget.epochs, patience=budget.patience, device=device)

@@ -57,3 +57,24 @@ def test_a_resnet_encoder_pretrains_and_transfers_both_ways(pretrained, ws):
         assert not torch.equal(classifier.encoder.conv1.weight, first)  # finetune: it did
     runs = {r.info.run_name: r for r in mlflow_runs(ws) if r.data.tags.get("datagov.stage") == "transfer"}
     assert runs["finetune"].data.tags["datagov.encoder_version"] == "models:/digits-resnet/1"
+
+
+def test_a_batch_norm_encoder_trained_from_scratch_learns_from_few_examples():
+    """The feature scale of a fresh encoder is fitted on batch statistics (it has
+    no running ones yet); fitted in eval mode it was off by orders of magnitude
+    and a ResNet from scratch collapsed to one class."""
+    from datagov.training.classify import Budget, accuracy, train_classifier
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(80, 1, 8, 8, generator=g) * 0.3
+    y = torch.arange(80) % 2
+    x[y == 1, :, :4] += 0.6  # class 1: a bright top half
+    batches = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 60, 16)]
+    val = [(x[60:], y[60:])]
+    encoder = resnet_encoder("resnet18", ImageShape(1, 8, 8), 8)
+    budget = Budget(epochs=8, patience=8, batch_size=16, lr=3e-3, encoder_lr=3e-4, seed=0)
+    cpu = torch.device("cpu")
+    clf, fit = train_classifier("scratch", encoder, ["dark", "bright"], train=lambda _e: batches,
+                                train_ordered=lambda: batches, val=val, budget=budget, device=cpu)  # fmt: skip
+    assert fit.history[0]["train_loss"] < 5  # was about 1,000 with the scale fitted in eval mode
+    assert accuracy(clf, val, cpu, ["dark", "bright"]).overall >= 0.9
