@@ -53,8 +53,3 @@ def nearest_row(labels_per_class: float) -> Row:
     _, rows = table()
     wanted = math.log(max(labels_per_class, 1e-9))
     return min(rows, key=lambda r: abs(math.log(r.labels_per_class) - wanted))
-
-
-def citation() -> str:
-    meta, _ = table()
-    return f"value table ({meta['data']}; {meta['encoder']}; seeds {', '.join(map(str, meta['seeds']))})"

@@ -113,9 +113,12 @@ Reference {doc["reference"]["rows"]:,} rows, target {doc["target"]["rows"]:,} ro
 
 
 def _utc(iso: str) -> str:
+    """The document's ISO time, as every page shows times (`utc_text`)."""
     from datetime import UTC, datetime
 
-    return f"{datetime.fromisoformat(iso).astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    from datagov.catalog.versions import utc_text
+
+    return utc_text(datetime.fromisoformat(iso).astimezone(UTC).replace(tzinfo=None))
 
 
 def _js_note(distance: float) -> str:
