@@ -232,26 +232,63 @@ def card(
 
 @app.command("import")
 def import_(
-    weights: str = typer.Argument(..., help="A .safetensors, .pt or .pth state dict (never a pickled module)."),
+    weights: str = typer.Argument(..., help="A .safetensors, .pt or .pth state dict (never a pickled module), "
+                                  "or torchvision:ENUM.NAME, e.g. torchvision:ResNet18_Weights.IMAGENET1K_V1."),
     name: str = typer.Option(..., "--name", help="Register it under this model name."),
-    arch: str = typer.Option(..., "--arch", help="Its architecture: resnet18 or resnet34 (torchvision's keys)."),
-    shape: str = typer.Option(..., "--shape", metavar="C,H,W", help="The images it takes, e.g. 3,32,32."),
-    trained_on: str = typer.Option(..., "--trained-on", metavar="TEXT", help="What it was trained on, as declared."),
+    arch: str = typer.Option(None, "--arch", help="Its architecture: resnet18, resnet34 or mobilenet_v3_small "
+                             "(torchvision's keys). Taken from a torchvision: name."),
+    shape: str = typer.Option(None, "--shape", metavar="C,H,W", help="The images it takes, e.g. 3,32,32. "
+                              "For torchvision: names, 3 and its evaluation crop (224)."),
+    trained_on: str = typer.Option(None, "--trained-on", metavar="TEXT", help="What it was trained on, as declared. "
+                                   "For torchvision: names, the dataset its name says."),
     license_: str = typer.Option(..., "--license", metavar="SPDX", help="The weights' license (SPDX expression)."),
-    source: str = typer.Option(None, "--source", metavar="URL", help="Where the weights came from."),
+    source: str = typer.Option(None, "--source", metavar="URL", help="Where the weights came from "
+                               "(for torchvision: names, its download URL)."),
     alias: str = typer.Option("imported", "--alias", help="Point this alias at the new version."),
-) -> None:
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show download progress (on a terminal)."),
+) -> None:  # fmt: skip
     """Register an encoder trained elsewhere, its training data declared, not verified.
 
     The record says so in the catalog and in MLflow; a transfer from it needs
     --accept-declared REASON, recorded on every model derived from it, and
-    `models review` and `models card` show the declaration.
+    `models review` and `models card` show it. torchvision:ENUM.NAME downloads
+    torchvision's published file into torch's hub cache (or from
+    $DATAGOV_TORCHVISION_MIRROR) and checks it against the sha256 in its name.
     """
+    import sys
+    from functools import partial
     from pathlib import Path
 
     from datagov.cli.state import console, workspace
     from datagov.errors import InvalidInput
+    from datagov.training import published
     from datagov.training.imported import Declaration, import_weights
+
+    pub = None
+    if published.is_published(weights):
+        pub = published.resolve(weights)
+        if arch not in (None, pub.arch):
+            raise InvalidInput(f"--arch {arch} does not match {weights}, which is a {pub.arch}")
+        arch, shape = pub.arch, shape or f"3,{pub.crop},{pub.crop}"
+        trained_on, source = trained_on or pub.trained_on, source or pub.url
+    needed = (("--arch", arch), ("--shape", shape), ("--trained-on", trained_on))
+    missing = [flag for flag, value in needed if not value]
+    if missing:
+        raise InvalidInput(f"a weights file needs {', '.join(missing)}", hint="see datagov models import --help")
+    declared = Declaration(trained_on, license_, source)
+    image = _image_shape(shape)
+    path = published.fetch(pub, progress=progress and sys.stderr.isatty()) if pub else Path(weights)
+    check = partial(published.check_bytes, pub) if pub else None
+    version = import_weights(workspace(), path, name, arch, image, declared, alias, check_bytes=check)
+    out = console()
+    out.print(f"Registered models:/{name}/{version} (alias models:/{name}@{alias}) from {path.name}")
+    out.print(f"[yellow]Declared, not verified:[/yellow] trained on {trained_on!r}, license {license_}"
+              + (f", from {source}" if source else ""))  # fmt: skip
+    out.print(f"Transfer from it with --accept-declared REASON: datagov transfer SPEC encoder=models:/{name}/{version}")
+
+
+def _image_shape(shape: str):
+    from datagov.errors import InvalidInput
     from datagov.training.inputs import ImageShape
 
     try:
@@ -260,13 +297,7 @@ def import_(
         raise InvalidInput(f"--shape {shape!r} must be C,H,W, e.g. 3,32,32") from None
     if min(c, h, w) < 1:
         raise InvalidInput(f"--shape {shape!r} must be positive")
-    declared = Declaration(trained_on, license_, source)
-    version = import_weights(workspace(), Path(weights), name, arch, ImageShape(c, h, w), declared, alias)
-    out = console()
-    out.print(f"Registered models:/{name}/{version} (alias models:/{name}@{alias}) from {Path(weights).name}")
-    out.print(f"[yellow]Declared, not verified:[/yellow] trained on {trained_on!r}, license {license_}"
-              + (f", from {source}" if source else ""))  # fmt: skip
-    out.print(f"Transfer from it with --accept-declared REASON: datagov transfer SPEC encoder=models:/{name}/{version}")
+    return ImageShape(c, h, w)
 
 
 @app.command("promote")

@@ -1,25 +1,29 @@
 """torchvision backbones as autoencoder encoders (`model.kind: resnet18`,
-`resnet34`): the same gate, logging, safetensors weights and DDP path as the
-small models, and the encoder a transfer fine-tunes or freezes.
+`resnet34`, `mobilenet_v3_small`): the same gate, logging, safetensors
+weights and DDP path as the small models, and the encoder a transfer
+fine-tunes or freezes.
 
-torchvision's ResNets are built for 224 px: a 7×7 stride-2 stem and a max
-pool shrink the input 4× before the first block, which leaves nothing of an
-8–32 px image. For sides up to `SMALL_IMAGE` the stem is the one CIFAR
-ResNets use (3×3, stride 1, no pool), so the body downsamples 8×; above it
-torchvision's own stem stays (32×). The first convolution takes the
-image's channels (1 for grayscale). The pooled features go through a linear
-layer to the latent code; the decoder mirrors the body with transposed
-convolutions back to the input size, which must divide by the
-downsampling.
+torchvision's networks are built for 224 px: their stems shrink the input
+4× before the first block, which leaves nothing of an 8–32 px image. For
+sides up to `SMALL_IMAGE` each gets a small-image stem (a ResNet the 3×3,
+stride-1, no-pool stem of CIFAR ResNets; MobileNet its first two stride-2
+layers at stride 1), so the body downsamples 8×; above it torchvision's
+own stem stays (32×). The first convolution takes the image's channels (1
+for grayscale). The classifier's last linear layer becomes the latent layer
+(its key is `Backbone.head`, which `models import` reads the latent size
+from); the decoder turns the code back into an image with transposed
+convolutions, so the input size must divide by the downsampling.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from torch import nn
 
 from datagov.training.inputs import ImageShape
 
-BACKBONES = ("resnet18", "resnet34")
 SMALL_IMAGE = 32  # sides up to this get the small-image stem
 
 
@@ -27,23 +31,56 @@ def downsampling(shape: ImageShape) -> int:
     return 8 if max(shape.height, shape.width) <= SMALL_IMAGE else 32
 
 
-def resnet_encoder(kind: str, shape: ImageShape, latent: int) -> nn.Module:
-    """A torchvision ResNet (random weights) from image to latent code."""
+def _resnet(kind: str) -> Callable[[ImageShape, int], nn.Module]:
+    def build(shape: ImageShape, latent: int) -> nn.Module:
+        import torchvision
+
+        net = getattr(torchvision.models, kind)(weights=None)
+        if downsampling(shape) == 8:
+            net.conv1 = nn.Conv2d(shape.channels, 64, 3, stride=1, padding=1, bias=False)
+            net.maxpool = nn.Identity()
+        else:
+            net.conv1 = nn.Conv2d(shape.channels, 64, 7, stride=2, padding=3, bias=False)
+        net.fc = nn.Linear(net.fc.in_features, latent)
+        return net
+
+    return build
+
+
+def _mobilenet_v3_small(shape: ImageShape, latent: int) -> nn.Module:
     import torchvision
 
-    if kind not in BACKBONES:
-        raise ValueError(f"unknown backbone {kind!r}; one of {', '.join(BACKBONES)}")
-    net = getattr(torchvision.models, kind)(weights=None)
-    if downsampling(shape) == 8:
-        net.conv1 = nn.Conv2d(shape.channels, 64, 3, stride=1, padding=1, bias=False)
-        net.maxpool = nn.Identity()
-    else:
-        net.conv1 = nn.Conv2d(shape.channels, 64, 7, stride=2, padding=3, bias=False)
-    net.fc = nn.Linear(net.fc.in_features, latent)
+    net = torchvision.models.mobilenet_v3_small(weights=None)
+    small = downsampling(shape) == 8
+    stem = net.features[0][0].out_channels
+    net.features[0][0] = nn.Conv2d(shape.channels, stem, 3, stride=1 if small else 2, padding=1, bias=False)
+    if small:  # the first block's depthwise convolution is the second stride-2 layer
+        net.features[1].block[0][0].stride = (1, 1)
+    net.classifier[3] = nn.Linear(net.classifier[3].in_features, latent)
     return net
 
 
-class ResNetAutoencoder(nn.Module):
+@dataclass(frozen=True)
+class Backbone:
+    build: Callable[[ImageShape, int], nn.Module]  # image -> latent code, random weights
+    head: str  # state-dict key of the latent layer's weight (torchvision's classifier output)
+
+
+BACKBONES = {
+    "resnet18": Backbone(_resnet("resnet18"), "fc.weight"),
+    "resnet34": Backbone(_resnet("resnet34"), "fc.weight"),
+    "mobilenet_v3_small": Backbone(_mobilenet_v3_small, "classifier.3.weight"),
+}
+
+
+def backbone_encoder(kind: str, shape: ImageShape, latent: int) -> nn.Module:
+    """A torchvision network (random weights) from image to latent code."""
+    if kind not in BACKBONES:
+        raise ValueError(f"unknown backbone {kind!r}; one of {', '.join(BACKBONES)}")
+    return BACKBONES[kind].build(shape, latent)
+
+
+class BackboneAutoencoder(nn.Module):
     def __init__(self, kind: str, shape: ImageShape, latent: int, width: int = 256) -> None:
         super().__init__()
         factor = downsampling(shape)
@@ -53,7 +90,7 @@ class ResNetAutoencoder(nn.Module):
                 f"(sides up to {SMALL_IMAGE} px use the small-image stem and divide by 8)"
             )
         self.shape = shape
-        self.encoder = resnet_encoder(kind, shape, latent)
+        self.encoder = backbone_encoder(kind, shape, latent)
         self.grid = (width, shape.height // factor, shape.width // factor)
         self.project = nn.Linear(latent, width * self.grid[1] * self.grid[2])
         layers: list[nn.Module] = []

@@ -4,8 +4,8 @@ encoder whose training data is declared, not verified.
 The file is read without running code: safetensors as tensors, a `.pt` or
 `.pth` state dict through `torch.load(weights_only=True)` (which refuses
 anything but tensors and plain containers). Its tensors must fill the
-backbone's encoder exactly (a torchvision ResNet's keys; `fc` becomes the
-latent layer); the decoder is fresh, since only the encoder transfers. The
+backbone's encoder exactly (torchvision's keys; the classifier's last layer
+becomes the latent layer); the decoder is fresh, since only the encoder transfers. The
 result is registered like every datagov model (safetensors, sha256 and
 architecture in the catalog), with the declaration in its architecture
 record and as MLflow tags: what it was trained on, its license, its source,
@@ -16,6 +16,7 @@ the imported file's sha256. A transfer from it then needs
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,18 +68,27 @@ def read_state_dict(path: Path) -> tuple[dict, str]:
     return state, sha
 
 
+def latent_size(state: dict, arch: str) -> int:
+    """The latent layer's width: the output size of the architecture's head in `state`."""
+    from datagov.training.backbones import BACKBONES
+
+    if arch not in BACKBONES:
+        raise InvalidInput(f"--arch {arch!r} is not one of {', '.join(BACKBONES)}")
+    head = BACKBONES[arch].head
+    if head not in state:
+        raise InvalidInput(f"the weights have no {head}: not a torchvision {arch} state dict")
+    return int(state[head].shape[0])
+
+
 def build_encoder_from(state: dict, arch: str, shape):
     """The autoencoder whose encoder is exactly `state`; a key or shape that does not fit is refused by name."""
     import torch
 
-    from datagov.training.backbones import BACKBONES, ResNetAutoencoder
+    from datagov.training.backbones import BackboneAutoencoder
 
-    if arch not in BACKBONES:
-        raise InvalidInput(f"--arch {arch!r} is not one of {', '.join(BACKBONES)}")
-    if "fc.weight" not in state:
-        raise InvalidInput(f"the weights have no fc.weight: not a torchvision {arch} state dict")
+    latent = latent_size(state, arch)
     torch.manual_seed(0)  # the fresh decoder, reproducibly
-    model = ResNetAutoencoder(arch, shape, latent=int(state["fc.weight"].shape[0]))
+    model = BackboneAutoencoder(arch, shape, latent=latent)
     try:
         missing, unexpected = model.encoder.load_state_dict(state, strict=False)
     except RuntimeError as exc:
@@ -95,9 +105,17 @@ def build_encoder_from(state: dict, arch: str, shape):
 
 
 def import_weights(
-    ws: Workspace, path: Path, name: str, arch: str, shape, declaration: Declaration, alias: str = "imported"
+    ws: Workspace,
+    path: Path,
+    name: str,
+    arch: str,
+    shape,
+    declaration: Declaration,
+    alias: str = "imported",
+    check_bytes: Callable[[Path, str], None] | None = None,
 ) -> str:
-    """Register the weights as model `name`; returns its version."""
+    """Register the weights as model `name`; returns its version. `check_bytes(path, sha256)`
+    vets the bytes actually read (torchvision's published hash, see `published.py`)."""
     from datagov import tracking
     from datagov.catalog.versions import check_name
     from datagov.licenses import classify
@@ -110,9 +128,11 @@ def import_weights(
     if not declaration.trained_on.strip():
         raise InvalidInput("--trained-on must say what the weights were trained on")
     state, sha = read_state_dict(path)
+    if check_bytes is not None:
+        check_bytes(path, sha)
     model = build_encoder_from(state, arch, shape)
     declared = declaration.as_dict(path.name, sha)
-    record = autoencoder_arch(arch, shape, [], [], int(state["fc.weight"].shape[0])) | {"declared": declared}
+    record = autoencoder_arch(arch, shape, [], [], latent_size(state, arch)) | {"declared": declared}
     provenance = {
         tags.STAGE: "import",
         tags.PROVENANCE: "declared",

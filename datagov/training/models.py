@@ -69,11 +69,11 @@ class ConvAutoencoder(nn.Module):
 
 
 def build_autoencoder(kind: str, shape: ImageShape, hidden: list[int], channels: list[int], latent: int) -> nn.Module:
-    from datagov.training.backbones import BACKBONES, ResNetAutoencoder
+    from datagov.training.backbones import BACKBONES, BackboneAutoencoder
 
     kind = pick_kind(kind, shape)
     if kind == "mlp":
         return MLPAutoencoder(shape, hidden, latent)
     if kind in BACKBONES:
-        return ResNetAutoencoder(kind, shape, latent)
+        return BackboneAutoencoder(kind, shape, latent)
     return ConvAutoencoder(shape, channels, latent)

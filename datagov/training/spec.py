@@ -27,7 +27,7 @@ class DataSpec:
 
 @dataclass
 class ModelSpec:
-    kind: str = "auto"  # auto | mlp | conv | resnet18 | resnet34
+    kind: str = "auto"  # auto | mlp | conv | resnet18 | resnet34 | mobilenet_v3_small
     hidden: list[int] = field(default_factory=lambda: [256, 128])
     channels: list[int] = field(default_factory=lambda: [32, 64])
     latent: int = 32
@@ -105,7 +105,7 @@ class TransferSpec:
 SPEC_CLASSES = {"pretrain": PretrainSpec, "transfer": TransferSpec}  # by the command that runs them
 
 CHOICES = {
-    "model.kind": ("auto", "mlp", "conv", "resnet18", "resnet34"),
+    "model.kind": ("auto", "mlp", "conv", "resnet18", "resnet34", "mobilenet_v3_small"),
     "train.loss": ("mse", "bce"),
     "train.device": ("auto", "cpu", "cuda"),
     "strategy": OFFERED,

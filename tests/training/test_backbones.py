@@ -1,19 +1,19 @@
-"""torchvision ResNets as encoders: shapes and stems at the sizes they take,
+"""torchvision ResNets and MobileNetV3 as encoders: shapes and stems at the sizes they take,
 then pretraining on the digits through the gate, safe weights that rebuild
 the same module, and both transfer strategies from that encoder."""
 
 import pytest
 import torch
 
-from datagov.training.backbones import ResNetAutoencoder, resnet_encoder
+from datagov.training.backbones import BackboneAutoencoder, backbone_encoder
 from datagov.training.inputs import ImageShape
 from tests.training.conftest import SPEC, TRANSFER, mlflow_runs
 
 
-@pytest.mark.parametrize("kind", ["resnet18", "resnet34"])
+@pytest.mark.parametrize("kind", ["resnet18", "resnet34", "mobilenet_v3_small"])
 @pytest.mark.parametrize("shape", [(1, 8, 8), (3, 32, 32), (3, 64, 64)])
 def test_the_autoencoder_gives_back_the_input_shape(kind, shape):
-    model = ResNetAutoencoder(kind, ImageShape(*shape), latent=16).eval()
+    model = BackboneAutoencoder(kind, ImageShape(*shape), latent=16).eval()
     x = torch.rand(2, *shape)
     assert model(x).shape == x.shape
     assert model.encoder(x).shape == (2, 16)
@@ -21,14 +21,25 @@ def test_the_autoencoder_gives_back_the_input_shape(kind, shape):
 
 def test_small_images_get_the_small_image_stem_and_large_ones_torchvision_s():
     small, large = (
-        resnet_encoder("resnet18", ImageShape(1, 32, 32), 8),
-        resnet_encoder("resnet18", ImageShape(3, 64, 64), 8),
+        backbone_encoder("resnet18", ImageShape(1, 32, 32), 8),
+        backbone_encoder("resnet18", ImageShape(3, 64, 64), 8),
     )
     assert (small.conv1.kernel_size, small.conv1.stride, small.conv1.in_channels) == ((3, 3), (1, 1), 1)
     assert isinstance(small.maxpool, torch.nn.Identity)
     assert (large.conv1.kernel_size, large.conv1.stride, large.conv1.in_channels) == ((7, 7), (2, 2), 3)
     with pytest.raises(ValueError, match="must divide by 8"):
-        ResNetAutoencoder("resnet18", ImageShape(1, 12, 12), 8)
+        BackboneAutoencoder("resnet18", ImageShape(1, 12, 12), 8)
+
+
+def test_mobilenet_s_small_image_stem_keeps_an_8x8_grid_for_32_px_inputs():
+    small = backbone_encoder("mobilenet_v3_small", ImageShape(1, 32, 32), 8).eval()
+    large = backbone_encoder("mobilenet_v3_small", ImageShape(3, 64, 64), 8).eval()
+    assert (small.features[0][0].in_channels, small.features[0][0].stride) == (1, (1, 1))
+    assert small.features[1].block[0][0].stride == (1, 1)
+    with torch.no_grad():
+        assert small.features(torch.rand(1, 1, 32, 32)).shape[-2:] == (4, 4)  # 32 / 8
+        assert large.features(torch.rand(1, 3, 64, 64)).shape[-2:] == (2, 2)  # 64 / 32, torchvision's stem
+    assert small.classifier[3].out_features == 8  # the classifier's last layer is the latent layer
 
 
 RESNET = ["model.kind=resnet18", "model.latent=16", "train.epochs=1", "train.device=cpu",
@@ -37,13 +48,13 @@ QUICK = ["train.epochs=3", "train.patience=2", "train.device=cpu", "encoder=mode
          "register.model_name=resnet-classifier", "register.promote_min.eval_accuracy=0"]  # fmt: skip
 
 
-def test_a_resnet_encoder_pretrains_and_transfers_both_ways(pretrained, ws):
+def test_a_backbone_encoder_pretrains_and_transfers_both_ways(pretrained, ws):
     result = pretrained("pretrain", SPEC, *RESNET, "--no-progress")
     assert result.exit_code == 0, result.output
     from datagov.training.weights import load_model
 
     loaded = load_model(ws, "digits-resnet", "1")  # safetensors checked against the catalog, rebuilt from its record
-    assert isinstance(loaded, ResNetAutoencoder) and loaded.encoder.conv1.in_channels == 1
+    assert isinstance(loaded, BackboneAutoencoder) and loaded.encoder.conv1.in_channels == 1
     for strategy in ("features", "finetune"):
         out = pretrained("transfer", TRANSFER, *QUICK, "--strategy", strategy, "--no-progress")
         assert out.exit_code == 0, out.output
@@ -71,10 +82,24 @@ def test_a_batch_norm_encoder_trained_from_scratch_learns_from_few_examples():
     x[y == 1, :, :4] += 0.6  # class 1: a bright top half
     batches = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 60, 16)]
     val = [(x[60:], y[60:])]
-    encoder = resnet_encoder("resnet18", ImageShape(1, 8, 8), 8)
+    encoder = backbone_encoder("resnet18", ImageShape(1, 8, 8), 8)
     budget = Budget(epochs=8, patience=8, batch_size=16, lr=3e-3, encoder_lr=3e-4, seed=0)
     cpu = torch.device("cpu")
     clf, fit = train_classifier("scratch", encoder, ["dark", "bright"], train=lambda _e: batches,
                                 train_ordered=lambda: batches, val=val, budget=budget, device=cpu)  # fmt: skip
     assert fit.history[0]["train_loss"] < 5  # was about 1,000 with the scale fitted in eval mode
     assert accuracy(clf, val, cpu, ["dark", "bright"]).overall >= 0.9
+
+
+def test_mobilenet_pretrains_and_fine_tunes_through_the_same_gate(pretrained, ws):
+    spec = ["model.kind=mobilenet_v3_small", "model.latent=16", "train.epochs=1", "train.device=cpu",
+            "register.model_name=digits-mobilenet"]  # fmt: skip
+    assert (result := pretrained("pretrain", SPEC, *spec, "--no-progress")).exit_code == 0, result.output
+    quick = [*QUICK[:3], "encoder=models:/digits-mobilenet/1", "register.model_name=mobilenet-classifier",
+             "register.promote_min.eval_accuracy=0"]  # fmt: skip
+    out = pretrained("transfer", TRANSFER, *quick, "--strategy", "finetune", "--no-progress")
+    assert out.exit_code == 0, out.output
+    from datagov.training.weights import load_model
+
+    classifier = load_model(ws, "mobilenet-classifier", "1")
+    assert type(classifier.encoder).__name__ == "MobileNetV3"

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from datagov import tags
-from datagov.training.backbones import resnet_encoder
+from datagov.training.backbones import backbone_encoder
 from datagov.training.inputs import ImageShape
 from tests.training.conftest import TRANSFER, mlflow_runs
 
@@ -22,7 +22,7 @@ QUICK = ["train.epochs=2", "train.patience=2", "train.device=cpu", "encoder=mode
 
 def _weights(tmp_path, suffix=".safetensors"):
     torch.manual_seed(3)
-    state = {k: v.contiguous() for k, v in resnet_encoder("resnet18", ImageShape(1, 8, 8), 16).state_dict().items()}
+    state = {k: v.contiguous() for k, v in backbone_encoder("resnet18", ImageShape(1, 8, 8), 16).state_dict().items()}
     path = tmp_path / f"resnet{suffix}"
     if suffix == ".safetensors":
         save_file(state, str(path))
