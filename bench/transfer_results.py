@@ -7,9 +7,12 @@ features, and fine-tuned end to end; mean ± std over 3 seeds.
   python bench/transfer_results.py --readme   # and writes it into README.md and
                                               # datagov/transfer_results.json (what
                                               # shift recommendations and the demo cite)
+  python bench/transfer_results.py --root ~/data/mnist --readme   # your MNIST or CIFAR-10 files
+                                              # (bench/public_datasets.py reads them)
 
 Everything goes through datagov: the digits are ingested and split by the
-CLI, the pool is validated, the autoencoder is pretrained (per seed) by
+CLI (with --root, the files' train split is the pool and their test split
+the eval set, each ingested as an npz), the pool is validated, the autoencoder is pretrained (per seed) by
 `datagov pretrain` on the unlabelled pool, and the classifiers are trained
 by the same `train_classifier` that `datagov transfer` uses, with the
 budget in pipelines/transfer-digits.yaml. Only the labelled subsets are
@@ -37,14 +40,26 @@ STRATEGIES = ("scratch", "features", "finetune")
 MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
 
 
-def prepare(ws: Path) -> None:
+def prepare(ws: Path, public=None) -> str:
+    """A fresh workspace holding NAME-pool (validated) and NAME-eval; returns NAME."""
     shutil.rmtree(ws, ignore_errors=True)
     dg = [*DATAGOV, "--workspace", str(ws)]
     run([*DATAGOV, "init", str(ws)])
-    run([*dg, "ingest", "sklearn:digits", "--name", "digits", "--no-progress"])
-    run([*dg, "split", "digits", "--into", "pool=0.8,eval=0.2", "--seed", "0"])
-    run([*dg, "expectations", "suggest", "digits-pool", "--suite", "digits-pool"])
-    run([*dg, "validate", "digits-pool", "--suite", "digits-pool"])
+    name = "digits" if public is None else re.sub(r"[^a-z0-9]+", "-", public.name.lower()).strip("-") or "public"
+    if public is None:
+        run([*dg, "ingest", "sklearn:digits", "--name", "digits", "--no-progress"])
+        run([*dg, "split", "digits", "--into", "pool=0.8,eval=0.2", "--seed", "0"])
+    else:
+        import numpy as np
+
+        for part, split in (("pool", public.train), ("eval", public.test)):
+            archive = ws / f"{name}-{part}.npz"
+            np.savez(archive, images=split.images, label=split.labels)
+            run([*dg, "ingest", str(archive), "--name", f"{name}-{part}", "--no-progress"])
+            archive.unlink()
+    run([*dg, "expectations", "suggest", f"{name}-pool", "--suite", f"{name}-pool"])
+    run([*dg, "validate", f"{name}-pool", "--suite", f"{name}-pool"])
+    return name
 
 
 def load(ws, name: str):
@@ -79,10 +94,12 @@ def batches(x, y, size: int, seed: int | None = None):
     return [(x[idx[i : i + size]], y[idx[i : i + size]]) for i in range(0, len(y), size)]
 
 
-def main(update_readme: bool = False, kind: str | None = None) -> str:
+def main(update_readme: bool = False, kind: str | None = None, public=None) -> str:
     """`kind` (e.g. resnet18) pretrains that encoder instead of the spec's; its
-    table goes to README's `results-KIND` block, and only the spec's encoder
-    writes datagov/transfer_results.json (what the demo and shift cite)."""
+    table goes to README's `results-KIND` block. `public` (a
+    `public_datasets.PublicDataset`) replaces the digits; its table goes to
+    `results-NAME[-KIND]`. Only the spec's encoder on the digits writes
+    datagov/transfer_results.json (what the demo and shift cite)."""
     import torch
 
     from datagov.training.classify import Budget, accuracy, train_classifier
@@ -92,19 +109,19 @@ def main(update_readme: bool = False, kind: str | None = None) -> str:
 
     started = time.perf_counter()
     ws_path = OUT / "transfer-results"
-    prepare(ws_path)
+    name = prepare(ws_path, public)
     ws = Workspace(ws_path)
     spec = load_spec(REPO / "pipelines" / "transfer-digits.yaml", cls=TransferSpec)
     t, every = spec.train, spec.data.validation_every
-    pool_x, pool_y = load(ws, "digits-pool")
-    eval_x, eval_y = load(ws, "digits-eval")
-    names = [str(c) for c in range(10)]
+    pool_x, pool_y = load(ws, f"{name}-pool")
+    eval_x, eval_y = load(ws, f"{name}-eval")
+    names = [str(c) for c in range(int(pool_y.max()) + 1)]
     device = torch.device("cpu")
     results: dict[tuple, list[float]] = {}
     for seed in SEEDS:
         encoder = pretrain(
             ws, REPO / "pipelines" / "pretrain-digits.yaml",
-            ["data.dataset=digits-pool", "data.suites=[digits-pool]", f"train.seed={seed}",
+            [f"data.dataset={name}-pool", f"data.suites=[{name}-pool]", f"train.seed={seed}",
              "register.model_name=bench-autoencoder", "train.device=cpu", *([f"model.kind={kind}"] if kind else [])],
             progress=False,
         )  # fmt: skip
@@ -128,18 +145,26 @@ def main(update_readme: bool = False, kind: str | None = None) -> str:
                 acc = accuracy(clf, batches(eval_x, eval_y, 1024), device, names).overall
                 results.setdefault((per_class, strategy), []).append(acc)
                 print(f"  seed {seed} labels/class {per_class or 'all'} {strategy}: {acc:.4f}", flush=True)
-    table = render(results, len(pool_y), len(eval_y), time.perf_counter() - started, kind)
+    what = "digits"
+    if public is not None:
+        from datagov.training.inputs import ImageShape
+        from datagov.training.models import pick_kind
+
+        shape = ImageShape(*pool_x.shape[1:])
+        what = f"{name} test images ({shape}, {pick_kind(kind or 'auto', shape)} encoder)"
+    table = render(results, len(pool_y), len(eval_y), time.perf_counter() - started, kind, what, public)
     print(table)
     if update_readme:
         readme = REPO / "README.md"
         text = readme.read_text()
-        start, end = MARKERS if not kind else (f"<!-- results-{kind}:start -->", f"<!-- results-{kind}:end -->")
+        block_name = "-".join(part for part in ("results", None if public is None else name, kind) if part)
+        start, end = f"<!-- {block_name}:start -->", f"<!-- {block_name}:end -->"
         block = f"{start}\n{table}{end}"
         text, n = re.subn(re.escape(start) + r".*?" + re.escape(end), lambda _m: block, text, flags=re.S)
         if n != 1:
             raise SystemExit(f"README.md needs one {start} ... {end} block")
         readme.write_text(text)
-        if kind:
+        if kind or public is not None:
             print("README.md updated")
             return table
         TABLE_FILE.write_text(json.dumps(document(results, len(pool_y), len(eval_y)), indent=2) + "\n")
@@ -171,7 +196,9 @@ def document(results: dict, pool: int, evals: int) -> dict:
     }
 
 
-def render(results: dict, pool: int, evals: int, seconds: float, kind: str | None = None) -> str:
+def render(
+    results: dict, pool: int, evals: int, seconds: float, kind: str | None = None, what: str = "digits", public=None
+) -> str:
     def cell(values: list[float]) -> str:
         mean = 100 * statistics.mean(values)
         std = 100 * statistics.stdev(values) if len(values) > 1 else 0.0
@@ -187,14 +214,19 @@ def render(results: dict, pool: int, evals: int, seconds: float, kind: str | Non
         row[best] = f"**{row[best]}**"
         lines.append(f"| {per_class or f'all (~{pool // 10})'} | " + " | ".join(row) + " |")
     lines.append("")
-    flag = f" --kind {kind}" if kind else ""
+    flag = (f" --kind {kind}" if kind else "") + (" --root DIR" + _limits(public) if public is not None else "")
     lines.append(
-        f"Eval accuracy (%) on {evals} held-out digits, mean ± std over seeds {', '.join(map(str, SEEDS))}; "
+        f"Eval accuracy (%) on {evals} held-out {what}, mean ± std over seeds {', '.join(map(str, SEEDS))}; "
         f"{kind + ' ' if kind else ''}encoder pretrained on the {pool} pool images without labels; budget from "
         f"pipelines/transfer-digits.yaml. Produced by `python bench/transfer_results.py{flag} --readme` "
         f"in {seconds / 60:.1f} min on {_machine()}."
     )
     return "\n".join(lines) + "\n"
+
+
+def _limits(public) -> str:
+    flags = zip(("train-limit", "test-limit"), public.limits, strict=True)
+    return "".join(f" --{flag} {n}" for flag, n in flags if n)
 
 
 def _machine() -> str:
@@ -209,5 +241,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--readme", action="store_true", help="write the table into README.md")
     parser.add_argument("--kind", help="pretrain this encoder instead of the spec's (e.g. resnet18)")
+    parser.add_argument("--root", type=Path, help="MNIST idx or CIFAR-10 binary files instead of the digits")
+    parser.add_argument("--train-limit", type=int, help="with --root: pool of this many train images (fixed shuffle)")
+    parser.add_argument("--test-limit", type=int, help="with --root: eval on this many test images")
     args = parser.parse_args()
-    main(args.readme, args.kind)
+    public = None
+    if args.root:
+        from bench.public_datasets import find
+
+        public = find(args.root.expanduser()).subset(args.train_limit, args.test_limit)
+    main(args.readme, args.kind, public)
