@@ -262,7 +262,7 @@ def import_(
     from datagov.cli.state import console, workspace
     from datagov.errors import InvalidInput
     from datagov.training import published
-    from datagov.training.imported import Declaration, import_weights
+    from datagov.training.imported import Declaration, check_request, import_weights
 
     pub = None
     if published.is_published(weights):
@@ -276,6 +276,7 @@ def import_(
     if missing:
         raise InvalidInput(f"a weights file needs {', '.join(missing)}", hint="see datagov models import --help")
     declared = Declaration(trained_on, license_, source)
+    check_request(name, declared)  # before a download
     image = _image_shape(shape)
     path = published.fetch(pub, progress=progress and sys.stderr.isatty()) if pub else Path(weights)
     check = partial(published.check_bytes, pub) if pub else None

@@ -104,6 +104,18 @@ def build_encoder_from(state: dict, arch: str, shape):
     return model
 
 
+def check_request(name: str, declaration: Declaration) -> None:
+    """The model name and the declaration, before any file is read or downloaded."""
+    from datagov.catalog.versions import check_name
+    from datagov.licenses import classify
+
+    check_name(name, "model")
+    if classify(declaration.license).spdx is None:
+        raise InvalidInput(f"--license {declaration.license!r} is not an SPDX expression (e.g. Apache-2.0, CC-BY-4.0)")
+    if not declaration.trained_on.strip():
+        raise InvalidInput("--trained-on must say what the weights were trained on")
+
+
 def import_weights(
     ws: Workspace,
     path: Path,
@@ -117,16 +129,10 @@ def import_weights(
     """Register the weights as model `name`; returns its version. `check_bytes(path, sha256)`
     vets the bytes actually read (torchvision's published hash, see `published.py`)."""
     from datagov import tracking
-    from datagov.catalog.versions import check_name
-    from datagov.licenses import classify
     from datagov.training.records import register_model
     from datagov.training.weights import autoencoder_arch
 
-    check_name(name, "model")
-    if classify(declaration.license).spdx is None:
-        raise InvalidInput(f"--license {declaration.license!r} is not an SPDX expression (e.g. Apache-2.0, CC-BY-4.0)")
-    if not declaration.trained_on.strip():
-        raise InvalidInput("--trained-on must say what the weights were trained on")
+    check_request(name, declaration)
     state, sha = read_state_dict(path)
     if check_bytes is not None:
         check_bytes(path, sha)

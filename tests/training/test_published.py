@@ -111,5 +111,7 @@ def test_an_unreachable_source_says_how_to_import_without_internet(cli, mirror, 
     out = cli("models", "import", "torchvision:ResNet18_Weights.IMAGENET1K_V1", "--name", "r18", *LICENSE)
     assert out.exit_code == 1 and "cannot download" in out.stderr
     assert published.MIRROR_ENV in out.stderr and "import the file by path" in out.stderr
+    bad = cli("models", "import", "torchvision:ResNet18_Weights.IMAGENET1K_V1", "--name", "r18", "--license", "BSD")
+    assert bad.exit_code == 1 and "not an SPDX expression" in bad.stderr  # refused before any download
     missing = cli("models", "import", "weights.pth", "--name", "r18", *LICENSE)
     assert missing.exit_code == 1 and "needs --arch, --shape, --trained-on" in missing.stderr
