@@ -108,7 +108,9 @@ def main(update_readme: bool = False, kind: str | None = None, public=None) -> s
     from datagov.workspace import Workspace
 
     started = time.perf_counter()
-    ws_path = OUT / "transfer-results"
+    label = None if public is None else public.name
+    # One workspace per table, so two tables can be measured at once.
+    ws_path = OUT / "-".join(re.sub(r"[^a-z0-9]+", "-", p.lower()) for p in ("transfer-results", label, kind) if p)
     name = prepare(ws_path, public)
     ws = Workspace(ws_path)
     spec = load_spec(REPO / "pipelines" / "transfer-digits.yaml", cls=TransferSpec)
