@@ -33,10 +33,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import DATAGOV, OUT, REPO, run
+from datagov.value_table import STRATEGIES
 
 LABELS = (5, 10, 50, None)  # per class; None: every labelled row in the pool
 SEEDS = (0, 1, 2)
-STRATEGIES = ("scratch", "features", "finetune")
 MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
 
 

@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 TABLE_FILE = Path(__file__).with_name("transfer_results.json")
-STRATEGIES = ("scratch", "features", "finetune")
+STRATEGIES = ("scratch", "features", "finetune")  # the table's columns, in order (bench/transfer_results.py)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from torch import nn
@@ -127,7 +128,7 @@ def fit(
             optimizer.step()
             total += float(loss.detach()) * len(y)
             count += len(y)
-        recalibrate_batch_norm(model, train(epoch), device)
+        recalibrate_batch_norm(model, partial(train, epoch), device)
         val_loss, val_acc = evaluate_loss(model, val, device)
         metrics = {"train_loss": total / max(count, 1), "val_loss": val_loss, "val_accuracy": val_acc}
         best.history.append(metrics)
@@ -147,14 +148,15 @@ RECALIBRATION_BATCHES = 64
 
 
 @torch.no_grad()
-def recalibrate_batch_norm(model: nn.Module, batches: Batches, device: torch.device) -> None:
+def recalibrate_batch_norm(model: nn.Module, batches: Callable[[], Batches], device: torch.device) -> None:
     """Recompute batch norm's running statistics for the weights as they are
     now, from up to RECALIBRATION_BATCHES training batches (cumulative
     average, as `torch.optim.swa_utils.update_bn`). Running statistics lag the
     weights by their momentum; with few examples and a fast-moving encoder
     the lag dominates, and eval-mode validation and accuracy measure stale
     statistics (a ResNet-18 trained from scratch on 40 digits scored at
-    chance). A model without batch norm is left alone."""
+    chance). A model without batch norm is left alone, and `batches()` is
+    not even called for it (no second read of the epoch's data)."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
     if not norms:
         return
@@ -163,7 +165,7 @@ def recalibrate_batch_norm(model: nn.Module, batches: Batches, device: torch.dev
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average over the batches below
     model.train()
-    for i, (x, y) in enumerate(batches):
+    for i, (x, y) in enumerate(batches()):
         if i >= RECALIBRATION_BATCHES:
             break
         if len(y) > 1:

@@ -68,7 +68,7 @@ def read_state_dict(path: Path) -> tuple[dict, str]:
     return state, sha
 
 
-def latent_size(state: dict, arch: str) -> int:
+def head_size(state: dict, arch: str) -> int:
     """The latent layer's width: the output size of the architecture's head in `state`."""
     from datagov.training.backbones import BACKBONES
 
@@ -80,13 +80,12 @@ def latent_size(state: dict, arch: str) -> int:
     return int(state[head].shape[0])
 
 
-def build_encoder_from(state: dict, arch: str, shape):
+def build_encoder_from(state: dict, arch: str, shape, latent: int):
     """The autoencoder whose encoder is exactly `state`; a key or shape that does not fit is refused by name."""
     import torch
 
     from datagov.training.backbones import BackboneAutoencoder
 
-    latent = latent_size(state, arch)
     torch.manual_seed(0)  # the fresh decoder, reproducibly
     model = BackboneAutoencoder(arch, shape, latent=latent)
     try:
@@ -136,9 +135,10 @@ def import_weights(
     state, sha = read_state_dict(path)
     if check_bytes is not None:
         check_bytes(path, sha)
-    model = build_encoder_from(state, arch, shape)
+    latent = head_size(state, arch)
+    model = build_encoder_from(state, arch, shape, latent)
     declared = declaration.as_dict(path.name, sha)
-    record = autoencoder_arch(arch, shape, [], [], latent_size(state, arch)) | {"declared": declared}
+    record = autoencoder_arch(arch, shape, [], [], latent) | {"declared": declared}
     provenance = {
         tags.STAGE: "import",
         tags.PROVENANCE: "declared",

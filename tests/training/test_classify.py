@@ -1,5 +1,6 @@
 """The classifier pieces on small synthetic tensors (no catalog, no MLflow)."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -98,12 +99,14 @@ def test_batch_norm_statistics_are_recomputed_for_the_current_weights():
     model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
     model[1].running_mean.fill_(50.0)  # stale: statistics of weights long gone
     batches = [(torch.randn(8, 4) + 2.0, torch.zeros(8, dtype=torch.long)) for _ in range(5)]
-    recalibrate_batch_norm(model, batches, torch.device("cpu"))
+    recalibrate_batch_norm(model, lambda: batches, torch.device("cpu"))
     with torch.no_grad():
         means = torch.stack([model[0](x).mean(0) for x, _ in batches]).mean(0)
     assert torch.allclose(model[1].running_mean, means, atol=1e-5)  # the average of the batches' means
     assert model[1].momentum == 0.1  # restored
     plain = nn.Sequential(nn.Linear(4, 3))
     before = {k: v.clone() for k, v in plain.state_dict().items()}
-    recalibrate_batch_norm(plain, batches, torch.device("cpu"))
+    recalibrate_batch_norm(
+        plain, lambda: pytest.fail("batches read for a model without batch norm"), torch.device("cpu")
+    )
     assert all(torch.equal(before[k], v) for k, v in plain.state_dict().items())
