@@ -172,7 +172,7 @@ def croissant(ws: Workspace, ref: str) -> dict:
     with open_catalog(ws) as con:
         version = resolve(con, ref)
         meta = dataset_row(con, version.dataset)
-        files = locate(ws, con, version.digest)
+        files = locate(ws, con, version.digest, version.dataset)
         number = [v.digest for v in history(con, version.dataset)].index(version.digest) + 1
         collected, raw, steps, ancestors = _collection(con, version)
         steps += _rejected(con, version, list(dict.fromkeys(ancestors)))

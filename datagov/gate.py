@@ -51,7 +51,7 @@ class GateDecision:
 def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: str = "quality") -> GateDecision:
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-        located = locate(ws, con, version.digest)
+        located = locate(ws, con, version.digest, version.dataset)
         receipts = [r for r in list_receipts(con, digest=version.digest, kind=kind) if r.evaluated > 0]
         audit = latest_audit_status(con, version.digest)
     decision = GateDecision(stage, version.ref, version.digest, allowed=True)

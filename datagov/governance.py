@@ -14,7 +14,7 @@ from datagov.catalog import runs
 from datagov.catalog.db import open_catalog
 from datagov.catalog.runs import WaiverRow
 from datagov.catalog.versions import now
-from datagov.errors import GateRefused
+from datagov.errors import GateRefused, IntegrityError
 from datagov.gate import GateDecision
 from datagov.workspace import Workspace
 
@@ -25,6 +25,23 @@ def refuse(decision: GateDecision) -> GateRefused:
         f"gate refused {decision.stage} on {decision.version_ref}: {len(decision.reasons)} problem(s)",
         hint="\n    ".join(["", *lines]) + "\n  or pass --waive REASON to run anyway (recorded)",
     )
+
+
+# Reasons no waiver can excuse: a waiver stands in for a missing or failed
+# check, never for bytes that are not the bytes the digest names.
+UNWAIVABLE = ("data-changed", "weights-changed")
+
+
+def enforce(decision: GateDecision, waive: str | None) -> None:
+    """Raise unless the decision allows the stage or a waiver excuses every reason."""
+    changed = [r for r in decision.reasons if r.code in UNWAIVABLE]
+    if changed:
+        raise IntegrityError(
+            f"{decision.stage} refused on {decision.version_ref}: " + "; ".join(r.message for r in changed),
+            hint="a waiver never makes changed bytes count; " + "; ".join(f"fix: {r.fix}" for r in changed if r.fix),
+        )
+    if not decision.allowed and not waive:
+        raise refuse(decision)
 
 
 def gate_document(decision: GateDecision, waiver_id: str | None, waive: str | None) -> dict:

@@ -93,7 +93,7 @@ def ingest(
             )
             with open_catalog(ws, write=True) as con:
                 registered = register(ws, con, new)
-                located = locate(ws, con, manifest.digest)
+                located = locate(ws, con, manifest.digest, name)
     return IngestResult(registered, fmt, result.rejects, len(located.entries), located.root)
 
 
@@ -153,5 +153,5 @@ def ingest_in_place(
     )
     with open_catalog(ws, write=True) as con:
         registered = register(ws, con, new)
-        located = locate(ws, con, manifest.digest)
+        located = locate(ws, con, manifest.digest, name)
     return IngestResult(registered, found.layout, [], len(located.entries), located.root)

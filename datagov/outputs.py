@@ -3,34 +3,67 @@ checked before any work starts, written whole or not at all."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
 
 from datagov.errors import InvalidInput
+from datagov.workspace import Workspace
+
+# The one folder of workspace state that commands may write user-named files into.
+EXPORTS = "exports"
 
 
-def check_writable(name: str | os.PathLike) -> Path:
-    """The path, once we know a file can be created there; InvalidInput otherwise.
-    Nothing is left behind by the check."""
+def protected_paths(ws: Workspace) -> list[Path]:
+    """The workspace's own state: a user-named output must never replace it."""
+    return [ws.catalog_dir, ws.expectations_dir, ws.pipelines_dir, ws.root / "datagov.toml"]
+
+
+def check_writable(name: str | os.PathLike, ws: Workspace) -> Path:
+    """The path, once we know a regular file can be written there without
+    touching the workspace's own state; InvalidInput otherwise. The check
+    leaves nothing behind: no probe file, no folder."""
     path = Path(name).expanduser()
     if path.is_dir():
         raise InvalidInput(f"cannot write {path}: it is a folder", hint="name a file, e.g. report.html")
-    parent = path.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        probe = parent / f".{path.name}.{secrets.token_hex(4)}.probe"
-        probe.touch(exist_ok=False)
-        probe.unlink()
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from None
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        what = "a link" if path.is_symlink() else "not a regular file"
+        raise InvalidInput(f"cannot write {path}: it is {what}", hint="name a regular file (datagov writes no links)")
+    _refuse_workspace_state(path, ws)
+    folder = _nearest_existing(path.parent)
+    if not folder.is_dir():
+        raise InvalidInput(f"cannot write {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidInput(f"cannot write {path}: {folder} is not writable")
     return path
+
+
+def _nearest_existing(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def _refuse_workspace_state(path: Path, ws: Workspace) -> None:
+    target = path.resolve()  # through links in its folders: they must not lead into the state either
+    exports = ws.catalog_dir.resolve() / EXPORTS
+    if target.is_relative_to(exports):
+        return
+    for protected in protected_paths(ws):
+        if target == protected.resolve() or target.is_relative_to(protected.resolve()):
+            raise InvalidInput(
+                f"cannot write {path}: it is inside the workspace's own state ({protected.name})",
+                hint=f"write it elsewhere, e.g. {ws.catalog_dir.name}/{EXPORTS}/{path.name}",
+            )
 
 
 def write_atomic(name: str | os.PathLike, data: str | bytes) -> Path:
     """Write under a temporary name beside the target, then rename: a reader
-    never sees half a file, and a failed write leaves nothing."""
+    never sees half a file, and a failed write leaves nothing (not even the
+    folders made for it)."""
     path = Path(name).expanduser()
+    made = _make_parents(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         if isinstance(data, str):
@@ -39,9 +72,31 @@ def write_atomic(name: str | os.PathLike, data: str | bytes) -> Path:
             tmp.write_bytes(data)
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create the missing folders above a file; returns those made, outermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    made = []
+    for each in reversed(missing):
+        try:
+            each.mkdir()
+        except FileExistsError:
+            continue
+        except OSError:
+            break  # the write below reports why
+        made.append(each)
+    return made
 
 
 def write_report_pair(json_path: Path, doc: str, html_path: Path, page: str, copy_to: Path | None = None) -> None:

@@ -246,7 +246,7 @@ def split(
     with open_catalog(ws) as con:
         parent = resolve(con, ref)
         meta = dataset_row(con, parent.dataset)
-        located = locate(ws, con, parent.digest)
+        located = locate(ws, con, parent.digest, parent.dataset)
     # Children are derived from these bytes; lineage says they come from this digest.
     intact = require_intact(ws, parent, located, purpose="split")
     label_col = meta.label_column

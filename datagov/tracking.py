@@ -71,7 +71,7 @@ def _version_root(ws: Workspace, version: Version) -> str:
     from datagov.catalog.locations import locate
 
     with open_catalog(ws) as con:
-        return locate(ws, con, version.digest).root
+        return locate(ws, con, version.digest, version.dataset).root
 
 
 def log_dataset(ws: Workspace, version: Version, context: str, holdout_every: int | None = None) -> None:

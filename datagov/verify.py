@@ -101,7 +101,7 @@ def require_unchanged(version: Version, fingerprints: list[Fingerprint], *, purp
 def verify(ws: Workspace, ref: str, *, full: bool = True) -> tuple[Version, VersionFiles, list[Mismatch]]:
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-        files = locate(ws, con, version.digest)
+        files = locate(ws, con, version.digest, version.dataset)
     problems = check_files(files, full=full)
     if full:
         problems += check_caches(ws, version.digest)

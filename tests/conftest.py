@@ -176,10 +176,10 @@ def version_rows(ws: Workspace, name: str, columns: str = "*", order_by: str | N
     from datagov.catalog.versions import resolve, scan_version
 
     with open_catalog(ws) as con:
-        digest = resolve(con, name).digest
+        version = resolve(con, name)
     con = duckdb.connect()
     try:
         order = f" ORDER BY {order_by}" if order_by else ""
-        return con.sql(f"SELECT {columns} FROM {scan_version(ws, digest)}{order}").fetchall()
+        return con.sql(f"SELECT {columns} FROM {scan_version(ws, version)}{order}").fetchall()
     finally:
         con.close()

@@ -22,9 +22,10 @@ INGEST = "from datagov.cli.app import main; main()"
 def assert_consistent(ws):
     """Every cataloged version has exactly its files; nothing else is stored."""
     with open_catalog(ws, write=True) as con:  # a writer opening the catalog sweeps debris
-        digests = [r[0] for r in con.execute("SELECT DISTINCT digest FROM versions").fetchall()]
-        for digest in digests:
-            files = locate(ws, con, digest)
+        held = con.execute("SELECT DISTINCT digest, dataset FROM versions").fetchall()
+        digests = list(dict.fromkeys(digest for digest, _ in held))
+        for digest, dataset in held:
+            files = locate(ws, con, digest, dataset)
             assert files.entries, f"version {digest[:12]} has no files rows"
             assert check_files(files) == []
         orphans = con.execute(

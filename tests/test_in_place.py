@@ -30,7 +30,7 @@ def test_a_folder_is_registered_in_place_and_changes_are_named(cli, ws, tmp_path
     assert not any(ws.store_dir.iterdir())  # nothing copied
     with open_catalog(ws) as con:
         digest = con.execute("SELECT digest FROM versions").fetchall()[0][0]
-        files = locate(ws, con, digest)
+        files = locate(ws, con, digest, "corpus")
     assert files.root == str(root) and files.names == [f"train/part-{i}.parquet" for i in range(3)]
     assert cli("ingest", root, "--name", "corpus", "--in-place").output.count("unchanged") == 1
     assert cli("datasets", "show", "corpus").exit_code == 0
@@ -79,3 +79,23 @@ def test_a_folder_holding_the_catalog_is_refused(cli, ws):
     assert result.output.startswith(f"Error: {ws.root} holds this workspace's catalog/")
     with open_catalog(ws) as con:
         assert [r[0] for r in con.execute("SELECT name FROM datasets").fetchall()] == ["d"]
+
+
+def test_the_same_bytes_in_place_under_two_roots_are_each_verified_where_they_are(cli, ws, tmp_path):
+    import shutil
+
+    first, second = write_shards(tmp_path / "a"), write_shards(tmp_path / "b")
+    assert cli("ingest", first, "--name", "first", "--in-place").exit_code == 0
+    assert cli("ingest", second, "--name", "second", "--in-place").exit_code == 0
+    with open_catalog(ws) as con:
+        digests = {r[0] for r in con.execute("SELECT digest FROM versions").fetchall()}
+        assert len(digests) == 1  # one content, one digest...
+        (digest,) = digests
+        assert locate(ws, con, digest, "first").root == str(first)  # ...bound to two places
+        assert locate(ws, con, digest, "second").root == str(second)
+    shutil.rmtree(second)
+    gone = cli("datasets", "verify", "second")
+    assert gone.exit_code == 3, gone.output
+    assert "part-0.parquet" in gone.output
+    assert cli("datasets", "verify", "first").exit_code == 0
+    assert cli("split", "second", "--into", "x=0.5,y=0.5").exit_code == 3

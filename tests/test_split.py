@@ -10,11 +10,11 @@ from datagov.catalog.versions import scan_version
 from datagov.errors import InvalidInput
 from datagov.split import _allocate, assign, parse_into, parse_per_class
 from tests.conftest import catalog_counts
-from tests.sources.test_tabular import latest_digest
+from tests.sources.test_tabular import latest_digest, latest_version
 
 
 def labels_of(ws, name):
-    q = f"SELECT label FROM {scan_version(ws, latest_digest(ws, name))}"
+    q = f"SELECT label FROM {scan_version(ws, latest_version(ws, name))}"
     return [r[0] for r in duckdb.sql(q).fetchall()]
 
 

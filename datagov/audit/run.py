@@ -168,7 +168,7 @@ def _audit_version(
 
     result = VersionAudit(version.node_id, version.ref, version.digest)
     with open_catalog(ws) as con:
-        located = locate(ws, con, version.digest)
+        located = locate(ws, con, version.digest, version.dataset)
         receipts = list_receipts(con, dataset=version.dataset, digest=version.digest)
         result.models = _models_fed(con, version)
         caches = caches_of(con, version.digest)

@@ -3,7 +3,9 @@
 `locate` is how every consumer finds a version's bytes: the manifest's
 entries (from `files`) under the root recorded here, or under
 `catalog/store/<digest>/` when there is no row (every version the local store
-holds).
+holds). A location belongs to one dataset's version, not to a digest: the
+same bytes registered in place under two roots are verified where each
+dataset's user said they are.
 """
 
 from __future__ import annotations
@@ -20,18 +22,33 @@ STORED, IN_PLACE = "stored", "in-place"
 
 
 def record_location(
-    con: duckdb.DuckDBPyConnection, digest: str, root: str, mode: str, layout: str = "parquet"
+    con: duckdb.DuckDBPyConnection, digest: str, dataset: str, root: str, mode: str, layout: str = "parquet"
 ) -> None:
+    """Where `dataset`'s version `digest` lives (replacing where it lived: the user moved it)."""
+    con.execute("DELETE FROM locations WHERE digest = ? AND dataset = ?", [digest, dataset])
     con.execute(
-        "INSERT OR IGNORE INTO locations (digest, root, mode, created, layout) VALUES (?, ?, ?, ?, ?)",
-        [digest, root, mode, datetime.now(UTC).replace(tzinfo=None), layout],
+        "INSERT INTO locations (digest, dataset, root, mode, created, layout) VALUES (?, ?, ?, ?, ?, ?)",
+        [digest, dataset, root, mode, datetime.now(UTC).replace(tzinfo=None), layout],
     )
 
 
-def location_of(con: duckdb.DuckDBPyConnection, digest: str) -> tuple[str, str, str] | None:
-    """(root, mode, layout) of a version that is not in the local store."""
-    rows = con.execute("SELECT root, mode, layout FROM locations WHERE digest = ?", [digest]).fetchall()
+def location_of(con: duckdb.DuckDBPyConnection, digest: str, dataset: str) -> tuple[str, str, str] | None:
+    """(root, mode, layout) of a dataset's version that is not in the local store."""
+    rows = con.execute(
+        "SELECT root, mode, layout FROM locations WHERE digest = ? AND dataset = ?", [digest, dataset]
+    ).fetchall()
     return (rows[0][0], rows[0][1], rows[0][2] or "parquet") if rows else None
+
+
+def stored_roots(con: duckdb.DuckDBPyConnection, digest: str) -> list[str | None]:
+    """Where the store already holds these bytes for some version: a bucket
+    prefix, or None for the local store (a version with no location row)."""
+    rows = con.execute(
+        "SELECT l.root FROM versions v LEFT JOIN locations l ON l.digest = v.digest AND l.dataset = v.dataset "
+        "WHERE v.digest = ? AND (l.mode IS NULL OR l.mode = ?) ORDER BY l.root NULLS FIRST",
+        [digest, STORED],
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def referenced_roots(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -46,9 +63,9 @@ def file_entries(con: duckdb.DuckDBPyConnection, digest: str) -> list[FileEntry]
     return [FileEntry(*row) for row in rows]
 
 
-def locate(ws: Workspace, con: duckdb.DuckDBPyConnection, digest: str) -> VersionFiles:
-    """A version's files, wherever they are."""
-    found = location_of(con, digest)
+def locate(ws: Workspace, con: duckdb.DuckDBPyConnection, digest: str, dataset: str) -> VersionFiles:
+    """A dataset's version's files, wherever its user put them."""
+    found = location_of(con, digest, dataset)
     entries = tuple(file_entries(con, digest))
     if found is None:
         return VersionFiles(digest, str(ws.store_dir / digest), entries)

@@ -265,6 +265,29 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE receipts ADD COLUMN engine VARCHAR DEFAULT 'duckdb';
         """,
     ),
+    (
+        10,
+        "locations per dataset",
+        """
+        -- A location belongs to one dataset's version: the same bytes
+        -- registered in place under two roots are two places to verify.
+        -- Rows from before are given to every dataset holding that digest.
+        CREATE TABLE locations_v10 (
+            digest VARCHAR NOT NULL,
+            dataset VARCHAR NOT NULL,
+            root VARCHAR NOT NULL,
+            mode VARCHAR NOT NULL,
+            created TIMESTAMP NOT NULL,
+            layout VARCHAR DEFAULT 'parquet',
+            PRIMARY KEY (digest, dataset)
+        );
+        INSERT INTO locations_v10 (digest, dataset, root, mode, created, layout)
+            SELECT l.digest, v.dataset, l.root, l.mode, l.created, l.layout
+            FROM locations l JOIN versions v ON v.digest = l.digest;
+        DROP TABLE locations;
+        ALTER TABLE locations_v10 RENAME TO locations;
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -12,7 +12,7 @@ import duckdb
 from datagov import faults
 from datagov.catalog.db import transaction
 from datagov.errors import AmbiguousReference, InvalidInput, NotFound
-from datagov.catalog.locations import IN_PLACE, STORED, locate, record_location
+from datagov.catalog.locations import IN_PLACE, STORED, location_of, locate, record_location, stored_roots
 from datagov.store import Manifest, Staged, store_of
 from datagov.workspace import Workspace
 
@@ -140,9 +140,6 @@ def dataset_of_digest(con: duckdb.DuckDBPyConnection, digest: str) -> str | None
     return row[0] if row else None
 
 
-def has_files(con: duckdb.DuckDBPyConnection, digest: str) -> bool:
-    return con.execute("SELECT count(*) FROM files WHERE digest = ?", [digest]).fetchone()[0] > 0
-
 
 def replace_rejects(
     con: duckdb.DuckDBPyConnection, dataset: str, digest: str, stage: str, rejects: list[tuple[str, str]]
@@ -155,13 +152,13 @@ def replace_rejects(
     )
 
 
-def scan_version(ws: Workspace, digest: str, options: str = "") -> str:
+def scan_version(ws: Workspace, version: Version, options: str = "") -> str:
     """The DuckDB FROM clause reading exactly one version's manifest files
     (a verified local copy of them, for a version in an object store)."""
     from datagov.catalog.db import open_catalog
 
     with open_catalog(ws) as con:
-        files = locate(ws, con, digest)
+        files = locate(ws, con, version.digest, version.dataset)
     return files.usable(ws.tmp_dir).scan(options)
 
 
@@ -332,11 +329,13 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
     if exists:
         with transaction(con):
             _upsert_dataset(con, nv, at)
+            if nv.location is not None and _in_place(con, digest, nv.name):
+                record_location(con, digest, nv.name, nv.location, IN_PLACE, nv.layout)  # moved: verify it there
         if nv.staged is not None:
             store_of(ws).discard(nv.staged)  # an object store's upload of bytes already held
         return Registered(resolve(con, Ref(nv.name, digest)), False, previous)
     store = store_of(ws)
-    referenced = has_files(con, digest)
+    held = stored_roots(con, digest)  # the store already holds these bytes (in place elsewhere does not count)
     try:
         with transaction(con):
             _upsert_dataset(con, nv, at)
@@ -361,21 +360,26 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
             for kind, src, relation, params in nv.inputs:
                 add_edge(con, kind, src, "version", node, relation, params=params, at=at)
             if nv.location is not None:
-                if not referenced:
-                    record_location(con, digest, nv.location, IN_PLACE, nv.layout)
+                record_location(con, digest, nv.name, nv.location, IN_PLACE, nv.layout)
             elif nv.staged is not None:
                 # Publishing is the last step before COMMIT: a failure before
                 # it rolls back the rows, a kill after it leaves an
                 # unreferenced folder or prefix that the sweep removes.
-                root = store.publish(nv.staged, referenced=referenced)
+                root = store.publish(nv.staged, referenced=bool(held))
+                root = root if root is not None else next((r for r in held if r), None)
                 if root is not None:
-                    record_location(con, digest, root, STORED)
+                    record_location(con, digest, nv.name, root, STORED)
             faults.point("register:published")
     except BaseException:
         if nv.staged is not None:
             store.discard(nv.staged)
         raise
     return Registered(resolve(con, Ref(nv.name, digest)), True, previous)
+
+
+def _in_place(con: duckdb.DuckDBPyConnection, digest: str, dataset: str) -> bool:
+    found = location_of(con, digest, dataset)
+    return found is not None and found[1] == IN_PLACE
 
 
 def add_edge(

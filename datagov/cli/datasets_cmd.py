@@ -201,8 +201,9 @@ def croissant(
     from datagov.croissant import croissant as build
     from datagov.outputs import check_writable, write_atomic
 
-    path = check_writable(out) if out else None
-    text = json.dumps(build(workspace(), ref), indent=2, ensure_ascii=False) + "\n"
+    ws = workspace()
+    path = check_writable(out, ws) if out else None
+    text = json.dumps(build(ws, ref), indent=2, ensure_ascii=False) + "\n"
     if path is None:
         typer.echo(text, nl=False)
         return

@@ -74,8 +74,8 @@ STEPS: list[list[str]] = [
     ["audit", "run"],
     # What auditors and dataset users take away: the classifier's training content
     # with every license in it, and the fine-tuning data as Croissant metadata.
-    ["models", "card", "digits-classifier", "--out", "catalog/reports/digits-classifier.card.md"],
-    ["datasets", "croissant", "digits-finetune", "--out", "catalog/reports/digits-finetune.croissant.json"],
+    ["models", "card", "digits-classifier", "--out", "catalog/exports/digits-classifier.card.md"],
+    ["datasets", "croissant", "digits-finetune", "--out", "catalog/exports/digits-finetune.croissant.json"],
 ]
 
 

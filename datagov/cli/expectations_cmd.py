@@ -82,7 +82,7 @@ def suggest(
         ensure_absent(ws, suite)
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-    profile = profile_parquet(scan_version(ws, version.digest))
+    profile = profile_parquet(scan_version(ws, version))
     doc = suggest_suite(suite, profile, source=version.ref, margin=margin, row_margin=row_margin)
     path = save_suite(ws, suite, doc, force=force)
     typer.echo(
@@ -123,7 +123,7 @@ def match(
         ensure_absent(ws, suite)
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-    source = scan_version(ws, version.digest)
+    source = scan_version(ws, version)
     profile = profile_parquet(source)
     doc = match_suite(
         suite, profile, reference_partitions(source, profile), reference=version.node_id,

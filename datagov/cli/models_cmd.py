@@ -78,7 +78,7 @@ def review(
     from datagov.review.promote import promotion_reasons
 
     ws = workspace()
-    html_path = check_writable(html) if html else None
+    html_path = check_writable(html, ws) if html else None
     facts = gather(ws, name, version)
     reasons = promotion_reasons(facts)
     if html_path:
@@ -217,8 +217,9 @@ def card(
 
     if fmt not in ("md", "json"):
         raise InvalidInput(f"unknown card format {fmt!r}; use md or json")
-    path = check_writable(out) if out else None
-    built = build_card(workspace(), name, version)
+    ws = workspace()
+    path = check_writable(out, ws) if out else None
+    built = build_card(ws, name, version)
     text = render_markdown(built) if fmt == "md" else json.dumps(card_json(built), indent=2) + "\n"
     if path is None:
         typer.echo(text, nl=False)

@@ -47,7 +47,7 @@ def _run(reference: str, target: str | None, out: str | None, as_json: bool, max
     from datagov.outputs import check_writable
 
     ws = workspace()
-    out_path = check_writable(out) if out else None  # before any work: a typo costs nothing
+    out_path = check_writable(out, ws) if out else None  # before any work: a typo costs nothing
     image, text = methods
     report, ref_rows, target_rows, _ = run_check(ws, reference, target, image=image, text=text, max_share=max_share)
     save_report(ws, report, ref_rows, target_rows, copy_to=out_path)

@@ -65,7 +65,7 @@ def shift(
     from datagov.shift.report import run_shift, save_report
 
     ws = workspace()
-    out_path = check_writable(out) if out else None  # before any work: a typo costs nothing
+    out_path = check_writable(out, ws) if out else None  # before any work: a typo costs nothing
     settings = ShiftSettings(
         small_rows=small_rows,
         alpha=alpha,

@@ -106,7 +106,7 @@ def _load(ws: Workspace, ref: str, text: TextMethod | None) -> tuple[Version, Ve
     with open_catalog(ws) as con:
         version = resolve(con, ref)
         meta = dataset_row(con, version.dataset)
-        files = locate(ws, con, version.digest)
+        files = locate(ws, con, version.digest, version.dataset)
     types = {c["name"]: str(c.get("type", "")) for c in version.schema}
     if is_image_version(version):
         rows = read_rows(ws, version, files, modality=meta.modality, label_column=meta.label_column, text_columns=[])

@@ -215,7 +215,7 @@ def validate(
         raise InvalidInput("--master names a Spark master; use it with --engine spark")
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-        located = locate(ws, con, version.digest)
+        located = locate(ws, con, version.digest, version.dataset)
     suites = [load_suite(ws, name) for name in dict.fromkeys(suite_names)]
     say = on_progress or (lambda _text: None)
     say(f"hashing {len(located.entries)} file(s) of {version.ref}")

@@ -124,9 +124,9 @@ def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
                 current_suite = load_suite(ws, suite).digest
             except DatagovError:  # gone or unreadable: the receipt no longer vouches for anything
                 current_suite = None
-        if digest not in changed_files:  # one version's receipts share its files: check them once
-            changed_files[digest] = check_for_use(ws, locate(ws, con, digest))[0]
-        changed = changed_files[digest]
+        if (dataset, digest) not in changed_files:  # one version's receipts share its files: check them once
+            changed_files[dataset, digest] = check_for_use(ws, locate(ws, con, digest, dataset))[0]
+        changed = changed_files[dataset, digest]
         if current_suite != mine.suite_digest:
             why = f"suite {suite!r} changed since" if current_suite else f"suite {suite!r} is gone"
         elif changed:

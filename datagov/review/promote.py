@@ -117,7 +117,7 @@ class Promotion:
 
 def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | None = None) -> Promotion:
     from datagov.errors import InvalidInput
-    from datagov.governance import record_waiver, refuse
+    from datagov.governance import enforce, record_waiver
 
     check_name(alias, "alias")
     if waive is not None and not waive.strip():
@@ -125,8 +125,7 @@ def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | 
     facts = gather(ws, name, version)
     reasons = promotion_reasons(facts) + license_reasons(ws, facts, alias)
     decision = GateDecision("promote", facts.uri, facts.tags.get(tags.DIGEST, ""), not reasons, reasons)
-    if reasons and not waive:
-        raise refuse(decision)
+    enforce(decision, waive)
     waiver_id = record_waiver(ws, f"{name}/{version}", "promote", waive, decision) if reasons else None
     c = tracking.registry_client(ws)
     previous = tracking.alias_target(c, name, alias)

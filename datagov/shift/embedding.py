@@ -56,7 +56,7 @@ def sample_images(ws: Workspace, version: Version, n: int, seed: int):
         blobs = [
             r[0]
             for r in con.execute(
-                f"SELECT image FROM {scan_version(ws, version.digest)} "
+                f"SELECT image FROM {scan_version(ws, version)} "
                 f"USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE ({int(seed)})"
             ).fetchall()
         ]

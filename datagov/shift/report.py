@@ -148,7 +148,7 @@ def run_shift(
     with open_catalog(ws) as con:  # one catalog visit for everything it knows here
         reference = resolve(con, reference_ref)
         target = resolve(con, target_ref)
-        located = {v.digest: locate(ws, con, v.digest) for v in (reference, target)}
+        located = {v.digest: locate(ws, con, v.digest, v.dataset) for v in (reference, target)}
         label = _label_column(con, target)
     scans = {digest: files.usable(ws.tmp_dir).scan() for digest, files in located.items()}
     images = "image" in reference.columns and "image" in target.columns

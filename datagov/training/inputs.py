@@ -48,7 +48,7 @@ def image_input(ws: Workspace, ref: str) -> ImageInput:
     """Resolve once; the stage then uses this exact digest throughout."""
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-        located = locate(ws, con, version.digest)
+        located = locate(ws, con, version.digest, version.dataset)
     from datagov.verify import Fingerprint
 
     usable = located.usable(ws.tmp_dir)  # an object store's: a copy verified as downloaded
@@ -69,9 +69,7 @@ def image_shape(ws: Workspace, version: Version) -> ImageShape:
         raise InvalidInput(f"{version.ref} has no image column; training needs an image dataset")
     con = duckdb_connection()
     try:
-        rows = con.execute(
-            f"SELECT DISTINCT channels, height, width FROM {scan_version(ws, version.digest)}"
-        ).fetchall()
+        rows = con.execute(f"SELECT DISTINCT channels, height, width FROM {scan_version(ws, version)}").fetchall()
     finally:
         con.close()
     if len(rows) != 1:
@@ -98,8 +96,7 @@ def label_counts(ws: Workspace, version: Version, column: str) -> dict[int, tupl
     con = duckdb_connection()
     try:
         rows = con.execute(
-            f"SELECT {sql_ident(column)}, {name_sql}, count(*) FROM {scan_version(ws, version.digest)} "
-            "GROUP BY 1 ORDER BY 1"
+            f"SELECT {sql_ident(column)}, {name_sql}, count(*) FROM {scan_version(ws, version)} GROUP BY 1 ORDER BY 1"
         ).fetchall()
     finally:
         con.close()

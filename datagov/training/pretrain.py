@@ -16,7 +16,7 @@ from pathlib import Path
 from datagov import tags
 from datagov.errors import InvalidInput
 from datagov.gate import GateDecision, check_gate
-from datagov.governance import gate_document, record_waiver, refuse
+from datagov.governance import enforce, gate_document, record_waiver
 from datagov.training.inputs import image_input
 from datagov.training.records import finish_run, record_run, register_model
 from datagov.training.spec import PretrainSpec, flatten, load_spec
@@ -52,8 +52,7 @@ def pretrain(
     # The gate is asked about this exact digest: `NAME` resolved twice could
     # name a newer, unchecked version ingested in between.
     decision = check_gate(ws, "pretrain", version.node_id, spec.data.suites)
-    if not decision.allowed and not waive:
-        raise refuse(decision)
+    enforce(decision, waive)
 
     import torch
 

@@ -23,7 +23,7 @@ from datagov import tags
 from datagov.catalog.versions import now
 from datagov.errors import InvalidInput
 from datagov.gate import GateDecision, check_contamination, check_gate, check_match, combine
-from datagov.governance import gate_document, record_waiver, refuse
+from datagov.governance import enforce, gate_document, record_waiver
 from datagov.training.inputs import image_input, label_counts
 from datagov.training.records import attach_waiver, finish_run, record_baseline, record_run, register_model
 from datagov.training.spec import TransferSpec, flatten, load_spec
@@ -136,8 +136,7 @@ def transfer(
             ),
         ],
     )
-    if not decision.allowed and not waive:
-        raise refuse(decision)
+    enforce(decision, waive)
     waiver_id = (
         record_waiver(ws, train_in.version.node_id, "transfer", waive, decision) if not decision.allowed else None
     )

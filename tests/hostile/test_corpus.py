@@ -396,8 +396,8 @@ CASES = [
     Case(
         "pretrain-store-file-is-a-link",
         ["pretrain", SPEC, "train.epochs=1"],
-        4,
-        "gate refused pretrain",
+        3,
+        "pretrain refused on digits-pretrain",
         store_file_as_link,
     ),
     Case(
@@ -497,7 +497,15 @@ CASES = [
         4,
         "gate refused pretrain",
     ),
-    Case("pretrain-same-size-edit", ["pretrain", SPEC, "train.epochs=1"], 4, "gate refused pretrain", flip_store_bit),
+    Case("pretrain-same-size-edit", ["pretrain", SPEC, "train.epochs=1"], 3, "changed: part-00000", flip_store_bit),
+    # a waiver excuses a missing or failed check, never bytes that are not the version's
+    Case(
+        "pretrain-waived-same-size-edit",
+        ["pretrain", SPEC, "train.epochs=1", "--waive", "deadline"],
+        3,
+        "a waiver never makes changed bytes count",
+        flip_store_bit,
+    ),
     Case("pretrain-empty-waiver", ["pretrain", SPEC, "--waive", " "], 1, "--waive needs a reason"),
     Case(
         "transfer-spec-missing-encoder",
@@ -526,6 +534,40 @@ CASES = [
         "it is a folder",
     ),
     Case("shift-unknown", ["shift", "ghost", "digits-eval"], 1, "ghost"),
+    # --- user-named outputs never replace the workspace's own state, nor anything but a regular file
+    *(
+        Case(f"out-over-{target.replace('/', '-')}", [*cmd, "--out", f"{{ws}}/{target}"], 1, "workspace's own state")
+        for target in (
+            "catalog/catalog.duckdb",
+            "catalog/mlflow.db",
+            "datagov.toml",
+            "expectations/digits-pretrain.json",
+            "pipelines/x.yaml",
+            "catalog/store/x.parquet",
+        )
+        for cmd in (["datasets", "croissant", "digits"],)
+    ),
+    Case(
+        "out-through-a-link-into-the-catalog",
+        ["datasets", "croissant", "digits", "--out", "{tmp}/linked.json"],
+        1,
+        "it is a link",
+        lambda ws, tmp: (tmp / "linked.json").symlink_to(ws.root / "datagov.toml") and None,
+    ),
+    Case(
+        "out-into-a-linked-folder",
+        ["models", "card", "x", "--out", "{tmp}/state/catalog.duckdb"],
+        1,
+        "workspace's own state",
+        lambda ws, tmp: (tmp / "state").symlink_to(ws.catalog_dir) and None,
+    ),
+    Case("out-device-node", ["datasets", "croissant", "digits", "--out", "/dev/null"], 1, "not a regular file"),
+    Case(
+        "html-over-a-suite",
+        ["models", "review", "x", "--html", "{ws}/expectations/digits-pretrain.json"],
+        1,
+        "workspace's own state",
+    ),
     # --- models, lineage, datasets
     Case("review-quote-in-name", ["models", "review", "x'y"], 1, "x'y"),
     Case(
@@ -597,7 +639,7 @@ def test_hostile_input_fails_closed(case: Case, template: Path, tmp_path: Path, 
     before = snapshot(ws, outside)
     for key, value in case.env.items():
         monkeypatch.setenv(key, value)
-    args = [str(a).replace("{tmp}", str(outside)) for a in case.args]
+    args = [str(a).replace("{tmp}", str(outside)).replace("{ws}", str(root)) for a in case.args]
     cwd = os.getcwd()
     os.chdir(outside)  # a payload writing to a relative path lands where we look
     try:

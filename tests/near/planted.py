@@ -53,7 +53,7 @@ def modify(pixels: np.ndarray, how: str, rng: np.random.Generator) -> tuple[np.n
 def version_rows(ws, ref: str) -> VersionRows:
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-        files = locate(ws, con, version.digest)
+        files = locate(ws, con, version.digest, version.dataset)
         meta = dataset_row(con, version.dataset)
     return read_rows(ws, version, files, modality=meta.modality, label_column=meta.label_column, text_columns=[])
 

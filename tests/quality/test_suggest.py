@@ -15,7 +15,7 @@ def test_profile_matches_numpy(table, ws, tmp_path):
 
     with open_catalog(ws) as con:
         v = resolve(con, "t")
-    profile = profile_parquet(scan_version(ws, v.digest))
+    profile = profile_parquet(scan_version(ws, v))
     x = pacsv.read_csv(tmp_path / "t.csv").column("x").to_numpy()
     col = profile.column("x")
     assert profile.rows == 400 and col.nulls == 0
@@ -62,8 +62,8 @@ def test_suggest_rules(table, ws):
 def test_suggested_suite_is_deterministic(table, ws):
     with open_catalog(ws) as con:
         v = resolve(con, "t")
-    one = suggest_suite("s", profile_parquet(scan_version(ws, v.digest)), source=v.ref)
-    two = suggest_suite("s", profile_parquet(scan_version(ws, v.digest)), source=v.ref)
+    one = suggest_suite("s", profile_parquet(scan_version(ws, v)), source=v.ref)
+    two = suggest_suite("s", profile_parquet(scan_version(ws, v)), source=v.ref)
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
 
 

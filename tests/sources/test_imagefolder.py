@@ -4,13 +4,13 @@ from PIL import Image
 
 from datagov.catalog.versions import scan_version
 from tests.conftest import catalog_counts, make_image_folder, store_folders, tmp_entries
-from tests.sources.test_tabular import latest_digest
+from tests.sources.test_tabular import latest_version
 
 
 def rows(ws, name, columns="*"):
     con = duckdb.connect()
     try:
-        q = f"SELECT {columns} FROM {scan_version(ws, latest_digest(ws, name))} ORDER BY path"
+        q = f"SELECT {columns} FROM {scan_version(ws, latest_version(ws, name))} ORDER BY path"
         return con.sql(q).fetchall()
     finally:
         con.close()
@@ -41,7 +41,7 @@ def test_flat_folder_is_unlabelled(cli, ws, tmp_path):
     assert cli("ingest", folder, "--name", "flat").exit_code == 0
     assert [r[0] for r in rows(ws, "flat", "channels")] == [1, 1, 1]
     assert "label" not in [
-        c[0] for c in duckdb.sql(f"DESCRIBE SELECT * FROM {scan_version(ws, latest_digest(ws, 'flat'))}").fetchall()
+        c[0] for c in duckdb.sql(f"DESCRIBE SELECT * FROM {scan_version(ws, latest_version(ws, 'flat'))}").fetchall()
     ]
 
 

@@ -10,10 +10,10 @@ from datagov.catalog.versions import scan_version
 from tests.conftest import catalog_counts, store_folders, tmp_entries
 
 
-def read_back(ws, digest):
+def read_back(ws, version):
     con = duckdb.connect()
     try:
-        return con.sql(f"SELECT * FROM {scan_version(ws, digest)}").to_arrow_table()
+        return con.sql(f"SELECT * FROM {scan_version(ws, version)}").to_arrow_table()
     finally:
         con.close()
 
@@ -26,12 +26,20 @@ def latest_digest(ws, name):
         return resolve(con, name).digest
 
 
+def latest_version(ws, name):
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.versions import resolve
+
+    with open_catalog(ws) as con:
+        return resolve(con, name)
+
+
 def test_csv_round_trip(cli, ws, tmp_path):
     src = tmp_path / "t.csv"
     src.write_text("a,b,label\n1,x,0\n2,y,1\n3,z,0\n")
     result = cli("ingest", src, "--name", "t", "--label", "label", "--owner", "me", "--tag", "k=v")
     assert result.exit_code == 0, result.output
-    table = read_back(ws, latest_digest(ws, "t"))
+    table = read_back(ws, latest_version(ws, "t"))
     assert table.column_names == ["a", "b", "label"]
     assert table.column("b").to_pylist() == ["x", "y", "z"]
 
@@ -40,34 +48,34 @@ def test_semicolon_csv_is_sniffed(cli, ws, tmp_path):
     src = tmp_path / "semi.csv"
     src.write_text("a;b\n1;2\n3;4\n")
     assert cli("ingest", src, "--name", "semi").exit_code == 0
-    assert read_back(ws, latest_digest(ws, "semi")).column_names == ["a", "b"]
+    assert read_back(ws, latest_version(ws, "semi")).column_names == ["a", "b"]
 
 
 def test_jsonl_and_parquet_and_parquet_folder(cli, ws, tmp_path):
     jl = tmp_path / "r.jsonl"
     jl.write_text("\n".join(json.dumps({"x": i, "y": i * 0.5}) for i in range(5)) + "\n")
     assert cli("ingest", jl, "--name", "j").exit_code == 0
-    assert read_back(ws, latest_digest(ws, "j")).column("x").to_pylist() == list(range(5))
+    assert read_back(ws, latest_version(ws, "j")).column("x").to_pylist() == list(range(5))
 
     folder = tmp_path / "pq"
     folder.mkdir()
     pq.write_table(pa.table({"v": [1, 2]}), folder / "a.parquet")
     pq.write_table(pa.table({"v": [3]}), folder / "b.parquet")
     assert cli("ingest", folder, "--name", "p").exit_code == 0
-    assert sorted(read_back(ws, latest_digest(ws, "p")).column("v").to_pylist()) == [1, 2, 3]
+    assert sorted(read_back(ws, latest_version(ws, "p")).column("v").to_pylist()) == [1, 2, 3]
 
 
 def test_npz_tabular_and_image(cli, ws, tmp_path):
     tab = tmp_path / "tab.npz"
     np.savez(tab, x=np.arange(4.0), emb=np.ones((4, 3)))
     assert cli("ingest", tab, "--name", "tab").exit_code == 0
-    assert read_back(ws, latest_digest(ws, "tab")).column_names == ["x", "emb_0", "emb_1", "emb_2"]
+    assert read_back(ws, latest_version(ws, "tab")).column_names == ["x", "emb_0", "emb_1", "emb_2"]
 
     img = tmp_path / "img.npz"
     np.savez(img, images=np.random.default_rng(0).integers(0, 256, (5, 6, 7), dtype=np.uint8), y=np.arange(5))
     result = cli("ingest", img, "--name", "img")
     assert result.exit_code == 0, result.output
-    table = read_back(ws, latest_digest(ws, "img"))
+    table = read_back(ws, latest_version(ws, "img"))
     assert table.column("label").to_pylist() == [0, 1, 2, 3, 4]
     assert set(table.column("height").to_pylist()) == {6}
     assert set(table.column("width").to_pylist()) == {7}
@@ -149,6 +157,6 @@ def test_a_glob_of_parquet_files(cli, ws, tmp_path):
     pq.write_table(pa.table({"x": [9]}), tmp_path / "d" / "test-0.parquet")
     result = cli("ingest", f"{tmp_path}/d/train-*.parquet", "--name", "g", "--no-progress")
     assert result.exit_code == 0, result.output
-    assert sorted(read_back(ws, latest_digest(ws, "g")).column("x").to_pylist()) == [0, 1, 2]
+    assert sorted(read_back(ws, latest_version(ws, "g")).column("x").to_pylist()) == [0, 1, 2]
     result = cli("ingest", f"{tmp_path}/d/nothing-*.parquet", "--name", "g2", "--no-progress")
     assert result.exit_code == 1 and result.output.startswith("Error: no Parquet files match")

@@ -37,7 +37,7 @@ def test_parquet_round_trip_and_stable_digest(tmp_path_factory, table):
     first = ingest(ws, str(src), "t", options=opts)
     con = duckdb.connect()
     try:
-        back = con.sql(f"SELECT * FROM {scan_version(ws, first.version.digest)}").to_arrow_table()
+        back = con.sql(f"SELECT * FROM {scan_version(ws, first.version)}").to_arrow_table()
     finally:
         con.close()
     assert back.to_pylist() == table.to_pylist()
@@ -69,6 +69,6 @@ def test_the_scan_of_a_version_reads_only_its_manifest_files(cli, ws):
     (ws.root / "t.csv").write_text("a\n1\n2\n")
     assert cli("ingest", ws.root / "t.csv", "--name", "t").exit_code == 0
     with open_catalog(ws) as con:
-        digest = resolve(con, "t").digest
-    pq.write_table(pa.table({"a": [99]}), ws.store_dir / digest / "part-99999.parquet")
-    assert duckdb.sql(f"SELECT sum(a) FROM {scan_version(ws, digest)}").fetchall() == [(3,)]
+        version = resolve(con, "t")
+    pq.write_table(pa.table({"a": [99]}), ws.store_dir / version.digest / "part-99999.parquet")
+    assert duckdb.sql(f"SELECT sum(a) FROM {scan_version(ws, version)}").fetchall() == [(3,)]
