@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from datagov.catalog.audits import latest_audit_status
 from datagov.catalog.db import open_catalog
+from datagov.catalog.lineage import trained_versions, training_versions
 from datagov.catalog.locations import locate
 from datagov.catalog.receipts import list_receipts
 from datagov.catalog.versions import dataset_of_digest, dataset_row, resolve
@@ -120,7 +121,7 @@ def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: 
 
 def combine(stage: str, decisions: list[GateDecision]) -> GateDecision:
     """One decision for a stage that uses several versions (transfer: train and eval)."""
-    refs = list(dict.fromkeys(d.version_ref for d in decisions))
+    refs = list(dict.fromkeys(d.version_ref for d in decisions if d.digest))  # the data, not the encoder
     return GateDecision(
         stage,
         " and ".join(refs),
@@ -268,4 +269,27 @@ def check_contamination(ws: Workspace, stage: str, ref: str, reference_digest: s
     decision.allowed = True
     decision.receipt_ids.append(latest.id)
     decision.suites.append(latest.suite)
+    return decision
+
+
+def check_encoder_content(ws: Workspace, stage: str, node: tuple[str, str], encoder: str) -> GateDecision:
+    """May `stage` build on an encoder? Not when any version of its training
+    content (its pretraining data, and that of every encoder it was built
+    from) failed its latest audit: the same rule the data itself meets."""
+    kind, ident = node
+    with open_catalog(ws) as con:
+        content = sorted(training_versions(con, ident) if kind == "model" else trained_versions(con, node))
+        audits = {ref: latest_audit_status(con, ref.rpartition("@")[2]) for ref in content}
+    decision = GateDecision(stage, encoder, "", allowed=True)
+    for ref, audit in audits.items():
+        if audit and audit[0] == "failed":
+            name, _, digest = ref.rpartition("@")
+            decision.reasons.append(
+                Reason(
+                    "audit-failed",
+                    f"the encoder {encoder} was trained on {name}@{digest[:12]}, whose latest audit ({audit[1]}) failed",
+                    fix=f"see `datagov audit history`; fix the data, then `datagov audit run --dataset {name}`",
+                )
+            )
+    decision.allowed = not decision.reasons
     return decision

@@ -38,18 +38,55 @@ BATCH = 512  # rows handed to a worker at once
 OWN = {f.name for f in IMAGE_FIELDS + FEATURE_FIELDS}
 
 
-def class_labels(path: str) -> dict[str, list[str]]:
-    """{column: class names} from the `huggingface` metadata of a Parquet file."""
-    metadata = pq.read_schema(path).metadata or {}
-    try:
-        features = json.loads(metadata.get(b"huggingface", b"{}")).get("info", {}).get("features", {})
-    except (ValueError, AttributeError):
+MAX_METADATA_BYTES = 16 * 1024 * 1024  # a features document is kilobytes; more is not metadata
+
+
+def class_labels(path: str, source: str) -> dict[str, list[str]]:
+    """{column: class names} from the `huggingface` metadata of a Parquet
+    file. Metadata that cannot be read as `datasets` writes it is refused,
+    not ignored: the class names it gives become the stored labels."""
+    raw = (pq.read_schema(path).metadata or {}).get(b"huggingface")
+    if not raw:
         return {}
-    return {
-        name: list(spec.get("names", []))
-        for name, spec in (features.items() if isinstance(features, dict) else [])
-        if isinstance(spec, dict) and spec.get("_type") == "ClassLabel"
-    }
+    where = f"the huggingface metadata of {source}"
+    hint = "fix or remove the file's `huggingface` metadata (class names then stay integers)"
+    if len(raw) > MAX_METADATA_BYTES:
+        raise SourceError(f"{where} is {len(raw):,} bytes, over {MAX_METADATA_BYTES:,}", hint=hint)
+    try:
+        features = json.loads(raw).get("info", {}).get("features", {})
+    except RecursionError:
+        raise SourceError(f"{where} nests too deeply to read", hint=hint) from None
+    except (ValueError, AttributeError):
+        raise SourceError(f"{where} is not a JSON object", hint=hint) from None
+    if not isinstance(features, dict):
+        return {}
+    labels = {}
+    for name, spec in features.items():
+        if isinstance(spec, dict) and spec.get("_type") == "ClassLabel":
+            names = spec.get("names")
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise SourceError(f"{where}: ClassLabel {name!r} has names that are not a list of strings", hint=hint)
+            labels[name] = names
+    return labels
+
+
+def check_columns(schema: pa.Schema, image_col: str, labels: dict[str, list[str]], source: str) -> None:
+    """Refuse a source column that a computed column would shadow, and a
+    ClassLabel on a column that cannot hold class ids."""
+    names = {f.name for f in schema if f.name != image_col}
+    computed = OWN | {f"{label}_name" for label in labels}
+    clash = sorted(computed & names)
+    if clash:
+        raise SourceError(
+            f"{source} has column(s) {', '.join(clash)}, which datagov computes for images",
+            hint="rename them before ingesting",
+        )
+    for label in labels:
+        if not pa.types.is_integer(schema.field(label).type):
+            raise SourceError(
+                f"{source}: ClassLabel column {label!r} is {schema.field(label).type}, not integer class ids",
+                hint="fix the file's `huggingface` metadata, or cast the column to integers",
+            )
 
 
 class HFImageWriter:
@@ -114,13 +151,8 @@ def _chunks(batches: Iterator[pa.RecordBatch], writer: HFImageWriter, image_col:
 def write_hf_images(con, reader: str, image_col: str, source: str, out: Path, opts: IngestOptions, first: str):
     """Decode the image column of Hugging Face Parquet into an image version."""
     stream = con.sql(f"SELECT * FROM {reader}").to_arrow_reader(BATCH)
-    clash = sorted(OWN & {f.name for f in stream.schema if f.name != image_col})
-    if clash:
-        raise SourceError(
-            f"{source} has column(s) {', '.join(clash)}, which datagov computes for images",
-            hint="rename them before ingesting",
-        )
-    labels = {k: v for k, v in class_labels(first).items() if k in stream.schema.names}
+    labels = {k: v for k, v in class_labels(first, source).items() if k in stream.schema.names and k != image_col}
+    check_columns(stream.schema, image_col, labels, source)
     label = opts.label or next(iter(labels), None)
     if label is None and "label" in stream.schema.names and pa.types.is_integer(stream.schema.field("label").type):
         label = "label"

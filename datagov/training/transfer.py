@@ -22,7 +22,14 @@ from pathlib import Path
 from datagov import tags
 from datagov.catalog.versions import now
 from datagov.errors import InvalidInput
-from datagov.gate import GateDecision, check_contamination, check_gate, check_match, combine
+from datagov.gate import (
+    GateDecision,
+    check_contamination,
+    check_encoder_content,
+    check_gate,
+    check_match,
+    combine,
+)
 from datagov.governance import enforce, gate_document, record_waiver
 from datagov.training.inputs import image_input, label_counts
 from datagov.training.records import attach_waiver, finish_run, record_baseline, record_run, register_model
@@ -128,6 +135,8 @@ def transfer(
                 if declared
                 else [check_match(ws, "transfer", train_in.version.node_id, pretrained_on, source.pinned_uri)]
             ),
+            # The encoder's own training content meets the rule the data meets (its audits)...
+            check_encoder_content(ws, "transfer", source.node, source.pinned_uri),
             # ...and the score must come from images neither of them has seen.
             *(
                 check_contamination(ws, "transfer", eval_in.version.node_id, digest, role)

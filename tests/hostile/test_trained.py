@@ -56,7 +56,9 @@ def test_a_pickled_artifact_is_refused_and_runs_nothing(pretrained, ws, tmp_path
     review = pretrained("models", "review", "digits-autoencoder", "1")
     assert review.exit_code == 0 and "changed since registration" in review.stdout
     promote = pretrained("models", "promote", "digits-autoencoder", "1", "--alias", "prod")
-    assert promote.exit_code == 4 and "changed since registration" in promote.stderr
+    assert promote.exit_code == 3 and "changed since registration" in promote.stderr  # no waiver covers it
+    waived = pretrained("models", "promote", "digits-autoencoder", "1", "--alias", "prod", "--waive", "trust me")
+    assert waived.exit_code == 3 and "a waiver never makes changed bytes count" in waived.stderr
     assert not marker.exists()
     assert len(mlflow_runs(ws)) == runs_before
     with open_catalog(ws) as con:
@@ -108,6 +110,24 @@ def test_a_failed_audit_closes_the_gate_until_an_audit_passes(pretrained, ws):  
     assert "datagov audit run --dataset digits-pretrain" in refused.stderr
     assert pretrained("audit", "run").exit_code == 0
     assert pretrained("pretrain", SPEC, *TINY, "--no-progress").exit_code == 0
+
+
+def test_an_encoder_whose_pretraining_data_failed_its_audit_is_refused(pretrained, ws):  # noqa: F811
+    with open_catalog(ws) as con:
+        digest = resolve(con, "digits-pretrain").digest
+    part = ws.store_dir / digest / "part-00000.parquet"
+    good = part.read_bytes()
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 1
+    part.write_bytes(bytes(bad))
+    assert pretrained("audit", "run").exit_code == 3
+    part.write_bytes(good)  # the train and eval data are fine; the encoder's pretraining data failed its audit
+    refused = pretrained("transfer", TRANSFER, *QUICK, "--no-progress")
+    assert refused.exit_code == 4, refused.output
+    assert f"was trained on digits-pretrain@{digest[:12]}, whose latest audit" in refused.stderr
+    assert "gate refused transfer on digits-finetune@" in refused.stderr
+    assert pretrained("audit", "run").exit_code == 0
+    assert pretrained("transfer", TRANSFER, *QUICK, "--no-progress").exit_code == 0
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from tests.conftest import catalog_counts, png_bytes, version_rows
 
@@ -90,3 +91,37 @@ def test_a_column_datagov_computes_is_refused(cli, tmp_path):
     pq.write_table(table, tmp_path / "x.parquet")
     result = cli("ingest", tmp_path / "x.parquet", "--name", "hf", "--no-progress")
     assert result.exit_code == 1 and "has column(s) width, which datagov computes for images" in result.output
+
+
+def write_with_features(path, features: dict | bytes, **columns):
+    """One image row plus `columns`, under the given `huggingface` features."""
+    table = pa.table({"img": pa.array([{"bytes": png_bytes(pixels_of(1)), "path": "a.png"}], IMAGE), **columns})
+    raw = features if isinstance(features, bytes) else json.dumps({"info": {"features": features}}).encode()
+    pq.write_table(table.replace_schema_metadata({b"huggingface": raw}), path)
+    return path
+
+
+LABEL = {"img": {"_type": "Image"}, "label": {"_type": "ClassLabel", "names": ["a", "b"]}}
+
+
+@pytest.mark.parametrize(
+    "features, columns, says",
+    [
+        (LABEL, {"label": [1], "label_name": ["forged"]}, "label_name, which datagov computes"),
+        ({**LABEL, "label": {"_type": "ClassLabel", "names": 5}}, {"label": [1]}, "not a list of strings"),
+        ({**LABEL, "label": {"_type": "ClassLabel", "names": None}}, {"label": [1]}, "not a list of strings"),
+        ({**LABEL, "label": {"_type": "ClassLabel", "names": [{"x": 1}]}}, {"label": [1]}, "not a list of strings"),
+        (LABEL, {"label": ["b"]}, "is string, not integer class ids"),
+        (LABEL, {"label": [1.0]}, "is double, not integer class ids"),
+        (b'{"info": {"features": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}", {"label": [1]}, "nests too deeply"),
+        (b"{nope", {"label": [1]}, "is not a JSON object"),
+    ],
+    ids=["computed-name-clash", "names-5", "names-null", "names-objects", "on-strings", "on-floats", "deep", "bad"],
+)
+def test_untrustworthy_class_label_metadata_is_refused(cli, ws, tmp_path, features, columns, says):
+    source = write_with_features(tmp_path / "x.parquet", features, **columns)
+    before = catalog_counts(ws)
+    result = cli("ingest", source, "--name", "x", "--no-progress")
+    assert result.exit_code == 1, result.output
+    assert says in result.stderr and "Traceback" not in result.output
+    assert catalog_counts(ws) == before
