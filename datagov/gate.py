@@ -287,7 +287,8 @@ def check_encoder_content(ws: Workspace, stage: str, node: tuple[str, str], enco
             decision.reasons.append(
                 Reason(
                     "audit-failed",
-                    f"the encoder {encoder} was trained on {name}@{digest[:12]}, whose latest audit ({audit[1]}) failed",
+                    f"the encoder {encoder} was trained on {name}@{digest[:12]}, "
+                    f"whose latest audit ({audit[1]}) failed",
                     fix=f"see `datagov audit history`; fix the data, then `datagov audit run --dataset {name}`",
                 )
             )
