@@ -160,8 +160,9 @@ def registry_client(ws: Workspace):
     # MLflow retries an unreachable server 7 times with backoff (minutes); a review should say so sooner.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-    if tracking_uri(ws) == default_uri(ws) and not (ws.catalog_dir / "mlflow.db").exists():
-        # reading must not create the store: nothing was ever registered here
+    if not store_exists(ws):
+        # reading must not create the store: nothing was ever registered here, or the store was lost
+        require_registry_matches(ws)
         raise NotFound("no models are registered in this workspace yet", hint="train one with `datagov pretrain`")
     configure(ws)
     c = MlflowClient()
@@ -171,6 +172,54 @@ def registry_client(ws: Workspace):
         first = str(getattr(exc, "message", exc)).strip().splitlines()[0][:200]
         raise DatagovError(f"cannot reach the MLflow store at {tracking_uri(ws)}: {first}") from None
     return c
+
+
+def store_exists(ws: Workspace) -> bool:
+    """False when the default SQLite store was never made (or was lost); a server is assumed to exist."""
+    return tracking_uri(ws) != default_uri(ws) or (ws.catalog_dir / "mlflow.db").exists()
+
+
+def registered_runs(ws: Workspace, names: list[str]) -> dict[tuple[str, str], str]:
+    """(model name, version) -> run id of every registered version of these models."""
+    if not store_exists(ws):
+        return {}
+    from mlflow import MlflowClient
+
+    configure(ws)
+    client = MlflowClient()
+    return {
+        (name, str(v.version)): str(v.run_id)
+        for name in names
+        for v in client.search_model_versions(f"name = '{name}'")
+    }
+
+
+def require_registry_matches(ws: Workspace) -> None:
+    """Refuse when the MLflow store no longer holds the model versions the
+    catalog recorded (a lost or replaced catalog/mlflow.db): training on
+    would register a second model under a name and version the catalog
+    already gives to another."""
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.model_artifacts import recorded_versions
+    from datagov.errors import IntegrityError
+
+    with open_catalog(ws) as con:
+        recorded = recorded_versions(con)
+    if not recorded:
+        return
+    registered = registered_runs(ws, sorted({name for name, _, _ in recorded}))
+    wrong = [(n, v, run) for n, v, run in recorded if registered.get((n, v)) != run]
+    if not wrong:
+        return
+    name, version, run = wrong[0]
+    other = registered.get((name, version))
+    held = f"holds {name}/{version} from another run ({other[:12]})" if other else f"has no {name}/{version}"
+    raise IntegrityError(
+        f"the MLflow store at {tracking_uri(ws)} does not match this workspace's catalog: it {held}, "
+        f"which the catalog recorded from run {run[:12]} ({len(wrong)} of {len(recorded)} model versions differ)",
+        hint="restore catalog/mlflow.db and catalog/mlartifacts from a backup, or set MLFLOW_TRACKING_URI to the "
+        "store this catalog was used with; nothing is trained or registered until they agree",
+    )
 
 
 def find_model_version(c, name: str, version: str | None):
@@ -303,7 +352,5 @@ def resolve_model_uri(uri: str, models, runs) -> tuple[str, str, tuple[str, str]
             return uri, uri, ("run", runs["run"]), run.data.tags
     except MlflowException as exc:
         first = str(exc.message).strip().splitlines()[0]
-        raise NotFound(
-            f"no encoder at {uri}: {first}", hint="list registered models in the MLflow UI or with `mlflow models`"
-        ) from None
+        raise NotFound(f"no encoder at {uri}: {first}", hint="see `datagov models list`") from None
     return None

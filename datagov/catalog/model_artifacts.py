@@ -50,3 +50,9 @@ def artifact_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> ModelArtifac
 def _artifact(row: tuple) -> ModelArtifact:
     *head, arch = row
     return ModelArtifact(*head, arch=json.loads(arch))
+
+
+def recorded_versions(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """(model name, version, run id) of every model version the catalog recorded."""
+    rows = con.execute("SELECT model_name, model_version, run_id FROM model_artifacts ORDER BY 1, 2").fetchall()
+    return [(str(n), str(v), str(r)) for n, v, r in rows]

@@ -13,7 +13,7 @@ import hashlib
 import json
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -131,12 +131,13 @@ def _image_pairing(ref: VersionRows, target: VersionRows, matches: Matches) -> P
     return Pairing(matches.ref, matches.target, matches.similarity, matches.distance, matches.cosine, exact)
 
 
-def _confirm_with_encoder(ws: Workspace, ref: VersionRows, target: VersionRows, m: Matches, method) -> Matches:
+def _confirm_with_encoder(encoder, ref: VersionRows, target: VersionRows, m: Matches, method) -> Matches:
     from datagov.near.embed import encoder_cosines
 
-    if not method.encoder or not len(m):
+    if encoder is None or not len(m):
         return m
-    m.cosine = encoder_cosines(ws, method.encoder, ref, target, m.ref, m.target)
+    model, shape = encoder
+    m.cosine = encoder_cosines(model, shape, ref, target, m.ref, m.target)
     return m.take(m.cosine >= method.min_cosine)
 
 
@@ -270,10 +271,18 @@ def run_check(
     if not images and image.encoder:
         raise InvalidInput(f"--encoder embeds images; {ref_version.ref} has no image column", hint="drop --encoder")
     if images:
+        encoder = None
+        if image.encoder:  # resolved and its weights verified before any work, pairs or not
+            from datagov.near.embed import load_encoder
+
+            model, pinned, shape = load_encoder(ws, image.encoder, [ref_version, target_version])
+            image, encoder = replace(image, encoder=pinned), (model, shape)
         found = (
             match_within(ref_rows.images, image) if same else match_images(ref_rows.images, target_rows.images, image)
         )
-        pairing = _image_pairing(ref_rows, target_rows, _confirm_with_encoder(ws, ref_rows, target_rows, found, image))
+        pairing = _image_pairing(
+            ref_rows, target_rows, _confirm_with_encoder(encoder, ref_rows, target_rows, found, image)
+        )
         settings = image.settings()
     else:
         if ref_cols != target_cols and not same:

@@ -26,23 +26,32 @@ def _embed(model, rows: VersionRows, wanted: np.ndarray, shape) -> dict[int, np.
     return out
 
 
-def encoder_cosines(
-    ws: Workspace, uri: str, ref: VersionRows, target: VersionRows, ref_rows: np.ndarray, target_rows: np.ndarray
-) -> np.ndarray:
-    """Per pair, the cosine of the encoder's embeddings of the two images."""
-    from datagov.tracking import configure
-    from datagov.training.encoders import load_autoencoder, resolve_encoder
+def load_encoder(ws: Workspace, uri: str, versions: list) -> tuple[object, str, object]:
+    """(the encoder, its pinned URI, the image shape it takes), resolved and its weights verified
+    before any work: a receipt naming an encoder must name one that exists,
+    with the bytes the catalog recorded, taking these versions' images."""
+    from datagov.tracking import registry_client
+    from datagov.training.encoders import check_encoder_uri, load_autoencoder, resolve_encoder
     from datagov.training.inputs import image_shape
 
-    configure(ws)
-    model = load_autoencoder(ws, resolve_encoder(uri))[0].eval()
-    shapes = {}
-    for rows in (ref, target):
-        shapes[rows.version.digest] = shape = image_shape(ws, rows.version)
+    check_encoder_uri(uri)
+    registry_client(ws)  # refuses a store that was never made (or lost) instead of creating one
+    source = resolve_encoder(uri)
+    model = load_autoencoder(ws, source)[0].eval()
+    shape = None
+    for version in versions:
+        shape = image_shape(ws, version)
         if str(model.shape) != str(shape):
-            raise InvalidInput(f"the encoder {uri} takes {model.shape} images; {rows.version.ref} has {shape}")
-    a = _embed(model, ref, np.unique(ref_rows), shapes[ref.version.digest])
-    b = _embed(model, target, np.unique(target_rows), shapes[target.version.digest])
+            raise InvalidInput(f"the encoder {uri} takes {model.shape} images; {version.ref} has {shape}")
+    return model, source.pinned_uri, shape
+
+
+def encoder_cosines(
+    model, shape, ref: VersionRows, target: VersionRows, ref_rows: np.ndarray, target_rows: np.ndarray
+) -> np.ndarray:
+    """Per pair, the cosine of the encoder's embeddings of the two images (of `shape`, as `load_encoder` checked)."""
+    a = _embed(model, ref, np.unique(ref_rows), shape)
+    b = _embed(model, target, np.unique(target_rows), shape)
     za = np.stack([a[int(i)] for i in ref_rows])
     zb = np.stack([b[int(i)] for i in target_rows])
     norms = np.linalg.norm(za, axis=1) * np.linalg.norm(zb, axis=1)

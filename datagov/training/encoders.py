@@ -30,16 +30,24 @@ class EncoderSource:
         return self.tags.get(tags.DIGEST)
 
 
-def resolve_encoder(uri: str) -> EncoderSource:
-    from datagov import tracking
-
-    found = tracking.resolve_model_uri(uri, _MODELS.match(uri), _RUNS.match(uri))
-    if found is not None:
-        return EncoderSource(*found)
+def check_encoder_uri(uri: str) -> str:
+    """The URI, when it has a model URI's form (checked before any store is opened)."""
+    if _MODELS.match(uri) or _RUNS.match(uri):
+        return uri
     raise InvalidInput(
         f"encoder {uri!r} is not a model URI",
         hint="use models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN_ID/model",
     )
+
+
+def resolve_encoder(uri: str) -> EncoderSource:
+    from datagov import tracking
+
+    check_encoder_uri(uri)
+    found = tracking.resolve_model_uri(uri, _MODELS.match(uri), _RUNS.match(uri))
+    if found is not None:
+        return EncoderSource(*found)
+    raise InvalidInput(f"encoder {uri!r} was not found", hint="see `datagov models list`")
 
 
 def load_autoencoder(ws, source: EncoderSource):

@@ -146,6 +146,7 @@ def import_weights(
         tags.DECLARED_LICENSE: declaration.license,
         **({tags.DECLARED_SOURCE: declaration.source} if declaration.source else {}),
     }
+    tracking.require_registry_matches(ws)  # one name/version never means two models
     mlflow = tracking.configure(ws)
     with mlflow.start_run(experiment_id=tracking.experiment_id(ws, "imports"), run_name=f"import {name}"):
         mlflow.set_tags(provenance)

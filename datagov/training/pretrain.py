@@ -53,10 +53,12 @@ def pretrain(
     # name a newer, unchecked version ingested in between.
     decision = check_gate(ws, "pretrain", version.node_id, spec.data.suites)
     enforce(decision, waive)
+    from datagov import tracking
+
+    tracking.require_registry_matches(ws)  # before any work: one name/version never means two models
 
     import torch
 
-    from datagov import tracking
     from datagov.training import distributed
     from datagov.training.data import ParquetImageStream
     from datagov.training.loop import reconstruction_loss, seed_everything

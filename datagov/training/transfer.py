@@ -106,6 +106,7 @@ def transfer(
     from datagov.training.weights import classifier_arch
 
     device = pick_device(spec.train.device)
+    tracking.require_registry_matches(ws)  # one name/version never means two models
     mlflow = tracking.configure(ws)
     source = resolve_encoder(spec.encoder)
     autoencoder, encoder_arch = load_autoencoder(ws, source)

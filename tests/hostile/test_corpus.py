@@ -534,6 +534,14 @@ CASES = [
         "it is a folder",
     ),
     Case("shift-unknown", ["shift", "ghost", "digits-eval"], 1, "ghost"),
+    # --- an encoder named by a check is resolved and verified before anything runs
+    Case("dedup-encoder-a-file", ["dedup", "digits", "--encoder", "file:///etc/passwd"], 1, "is not a model URI"),
+    Case(
+        "contamination-encoder-unknown",
+        ["contamination", "digits-pretrain", "digits-eval", "--encoder", "models:/ghost/1"],
+        1,
+        "no models are registered",
+    ),
     # --- user-named outputs never replace the workspace's own state, nor anything but a regular file
     *(
         Case(f"out-over-{target.replace('/', '-')}", [*cmd, "--out", f"{{ws}}/{target}"], 1, "workspace's own state")

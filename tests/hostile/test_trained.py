@@ -53,6 +53,12 @@ def test_a_pickled_artifact_is_refused_and_runs_nothing(pretrained, ws, tmp_path
     )
     transfer = pretrained("transfer", TRANSFER, *QUICK, "--no-progress")
     assert transfer.exit_code == 3 and "refusing to load them" in one_error(transfer)
+    with open_catalog(ws) as con:
+        receipts = con.execute("SELECT count(*) FROM receipts").fetchone()[0]
+    check = pretrained("contamination", "digits-finetune", "digits-eval", "--encoder", "models:/digits-autoencoder/1")
+    assert check.exit_code == 3 and "refusing to load them" in one_error(check)  # even with no pair to embed
+    with open_catalog(ws) as con:
+        assert con.execute("SELECT count(*) FROM receipts").fetchone()[0] == receipts
     review = pretrained("models", "review", "digits-autoencoder", "1")
     assert review.exit_code == 0 and "changed since registration" in review.stdout
     promote = pretrained("models", "promote", "digits-autoencoder", "1", "--alias", "prod")
@@ -110,6 +116,24 @@ def test_a_failed_audit_closes_the_gate_until_an_audit_passes(pretrained, ws):  
     assert "datagov audit run --dataset digits-pretrain" in refused.stderr
     assert pretrained("audit", "run").exit_code == 0
     assert pretrained("pretrain", SPEC, *TINY, "--no-progress").exit_code == 0
+
+
+def test_a_lost_tracking_store_is_named_and_nothing_trains_on_it(pretrained, ws):  # noqa: F811
+    (ws.catalog_dir / "mlflow.db").unlink()
+    with open_catalog(ws) as con:
+        runs_before = con.execute("SELECT count(*) FROM runs").fetchone()[0]
+    refused = pretrained("pretrain", SPEC, *TINY, "--no-progress")
+    assert refused.exit_code == 3, refused.output
+    assert "does not match this workspace's catalog: it has no digits-autoencoder/1" in one_error(refused)
+    assert "restore catalog/mlflow.db" in refused.stderr
+    with open_catalog(ws) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == runs_before
+    listed = pretrained("models", "list")
+    assert listed.exit_code == 3 and "has no digits-autoencoder/1" in one_error(listed)
+    review = pretrained("models", "review", "digits-autoencoder")
+    assert review.exit_code == 3 and "does not match this workspace's catalog" in one_error(review)
+    transfer = pretrained("transfer", TRANSFER, *QUICK, "--no-progress")
+    assert transfer.exit_code == 3 and "does not match this workspace's catalog" in one_error(transfer)
 
 
 def test_an_encoder_whose_pretraining_data_failed_its_audit_is_refused(pretrained, ws):  # noqa: F811
