@@ -292,42 +292,65 @@ def events_for(ws: Workspace, ref: str) -> list[dict]:
 
 
 def delivery_target(url: str | None) -> str | None:
-    """Where events go: --url, else OPENLINEAGE_URL as the client reads it, else nowhere (print them)."""
+    """Where events go: --url, else OPENLINEAGE_URL, else nowhere (print them).
+    Nothing else decides: the client's openlineage.yml (in the working
+    directory, $HOME or OPENLINEAGE_CONFIG) could send them elsewhere."""
     import os
 
     return url or os.environ.get("OPENLINEAGE_URL") or None
 
 
-def send(events: list, url: str | None) -> int:
-    """Send events through the openlineage-python client's HTTP transport,
-    oldest first; returns how many were sent. The first failure stops the
-    delivery with one error (events carry stable run ids, so sending again
-    repeats rather than duplicates what arrived)."""
-    import os
-
-    from openlineage.client import OpenLineageClient
-    from openlineage.client.transport.http import HttpConfig, HttpTransport
+def redact(url: str) -> str:
+    """A URL as printed: credentials in it (user:secret@) are never echoed."""
+    from urllib.parse import urlsplit, urlunsplit
 
     try:
-        if url:  # the same settings the client reads for OPENLINEAGE_URL, with a short retry
-            config = {"url": url, "endpoint": os.environ.get("OPENLINEAGE_ENDPOINT", "api/v1/lineage"),
-                      "retry": {"total": 2, "connect": 2, "read": 2, "backoff_factor": 0.2}}  # fmt: skip
-            if api_key := os.environ.get("OPENLINEAGE_API_KEY"):
-                config["auth"] = {"type": "api_key", "apiKey": api_key}
-            client = OpenLineageClient(transport=HttpTransport(HttpConfig.from_dict(config)))
-        else:
-            client = OpenLineageClient()  # OPENLINEAGE_URL, OPENLINEAGE_ENDPOINT, OPENLINEAGE_API_KEY, ...
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if _port(parts) else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _port(parts) -> int | None:
+    try:
+        return parts.port
+    except ValueError:
+        return None
+
+
+def send(events: list, url: str) -> int:
+    """POST events to `url` through the openlineage-python HTTP transport
+    itself, oldest first; returns how many were sent. The client object is
+    not used: it reads transports, filters and facets from files datagov was
+    not told about. The first failure stops the delivery with one error
+    (events carry stable run ids, so sending again repeats rather than
+    duplicates what arrived)."""
+    import os
+
+    from openlineage.client.transport.http import HttpConfig, HttpTransport
+
+    shown = redact(url)
+    config = {"url": url, "endpoint": os.environ.get("OPENLINEAGE_ENDPOINT", "api/v1/lineage"),
+              "retry": {"total": 2, "connect": 2, "read": 2, "backoff_factor": 0.2}}  # fmt: skip
+    if api_key := os.environ.get("OPENLINEAGE_API_KEY"):
+        config["auth"] = {"type": "api_key", "apiKey": api_key}
+    try:
+        transport = HttpTransport(HttpConfig.from_dict(config))
     except (ValueError, KeyError, RuntimeError) as exc:
-        raise InvalidInput(f"cannot send OpenLineage events to {url or 'OPENLINEAGE_URL'}: {exc}") from None
-    where = delivery_target(url)
+        raise InvalidInput(f"cannot send OpenLineage events to {shown}: {str(exc).replace(url, shown)}") from None
     for sent, event in enumerate(events):
         try:
-            client.emit(event)
+            transport.emit(event)
         except Exception as exc:  # requests' connection, timeout and HTTP errors, urllib3's retry errors
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            text = str(exc).replace(url, shown)
+            first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
             done = f"after {sent} of {len(events)} events" if sent else "no event was delivered"
             raise DatagovError(
-                f"cannot deliver OpenLineage events to {where}: {first} ({done})",
+                f"cannot deliver OpenLineage events to {shown}: {first} ({done})",
                 hint="check the URL and that the receiver is up; sending again is safe (run ids are stable)",
             ) from None
     return len(events)

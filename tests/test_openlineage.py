@@ -130,12 +130,12 @@ def parent_start(events):
     )
 
 
-def test_events_are_delivered_over_http_and_each_passes_the_spec(trained, receiver, monkeypatch):  # noqa: F811
+def test_events_are_delivered_over_http_and_each_passes_the_spec(trained, receiver, monkeypatch, tmp_path):  # noqa: F811
     printed = _events(trained, "digits-classifier")
     sent = trained("lineage", "digits-classifier", "--format", "openlineage", "--url", receiver.url)
     assert sent.exit_code == 0, sent.output
     assert sent.stdout.strip() == f"Sent {len(printed)} OpenLineage events to {receiver.url}"
-    assert receiver.rejected == [] and _without_client_tag(receiver.events) == printed
+    assert receiver.rejected == [] and receiver.events == printed  # what is printed is exactly what is sent
     assert set(receiver.paths) == {"/api/v1/lineage"}
     # A model's events reach its evaluation data's checks: contamination names both versions compared.
     checks = [e for e in printed if e["job"]["name"] == "contamination.digits-eval" and e["eventType"] == "COMPLETE"]
@@ -143,24 +143,32 @@ def test_events_are_delivered_over_http_and_each_passes_the_spec(trained, receiv
         ("digits-eval", "digits-finetune"), ("digits-eval", "digits-pretrain")
     }  # fmt: skip
 
-    # OPENLINEAGE_URL, as the openlineage-python client defines it, does the same.
+    # OPENLINEAGE_URL, as the openlineage-python client defines it, does the same, and an
+    # openlineage.yml where the command runs (which the client would prefer) redirects nothing.
     receiver.events.clear()
     monkeypatch.setenv("OPENLINEAGE_URL", receiver.url)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "openlineage.yml").write_text(
+        f"transport:\n  type: file\n  log_file_path: {tmp_path / 'stolen.jsonl'}\n"
+        "filters:\n  - type: regex\n    match: '.*'\n"
+    )
     again = trained("lineage", "digits-classifier", "--format", "openlineage")
     assert again.exit_code == 0, again.output
-    assert receiver.rejected == [] and _without_client_tag(receiver.events) == printed
+    assert again.stdout.strip() == f"Sent {len(printed)} OpenLineage events to {receiver.url}"
+    assert receiver.rejected == [] and receiver.events == printed
+    assert not list(tmp_path.glob("stolen*"))
 
 
-def _without_client_tag(events):
-    """The client adds its own version as a run tag when it emits; the rest is what `--format openlineage` prints."""
-    for e in events:
-        facets = e["run"]["facets"]
-        tags = [t for t in facets["tags"]["tags"] if t["source"] != "OPENLINEAGE_CLIENT"]
-        if tags:
-            facets["tags"]["tags"] = tags
-        else:
-            del facets["tags"]
-    return events
+def test_credentials_in_the_url_are_never_echoed(trained):  # noqa: F811
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = trained(
+        "lineage", "digits-eval", "--format", "openlineage", "--url", f"http://admin:s3cret@127.0.0.1:{port}"
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot deliver OpenLineage events to http://***@127.0.0.1:{port}:")
+    assert "s3cret" not in result.output and "admin" not in result.output
 
 
 def test_a_receiver_that_refuses_or_cannot_be_reached_is_one_error(trained, receiver, monkeypatch):  # noqa: F811

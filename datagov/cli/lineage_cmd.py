@@ -53,15 +53,15 @@ def _openlineage(target: str, url: str | None) -> None:
     import json
 
     from datagov.cli.state import console, workspace
-    from datagov.openlineage import delivery_target, events_for, run_events, send
+    from datagov.openlineage import delivery_target, events_for, redact, run_events, send
 
     where = delivery_target(url)
     if where is None:
         for event in events_for(workspace(), target):
             typer.echo(json.dumps(event, sort_keys=True))
         return
-    sent = send(run_events(workspace(), target), url)
-    console().print(f"Sent {sent} OpenLineage events to {where}")
+    sent = send(run_events(workspace(), target), where)
+    console().print(f"Sent {sent} OpenLineage events to {redact(where)}")
 
 
 def register(app: typer.Typer) -> None:
