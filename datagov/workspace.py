@@ -137,6 +137,11 @@ class Workspace:
         return self.setting("catalog", "lock_timeout", 60, env="DATAGOV_LOCK_TIMEOUT")
 
     @property
+    def query_timeout(self) -> float:
+        """Seconds one query of a suite may run before it is stopped (0: no limit)."""
+        return self.setting("validate", "query_timeout", 300, env="DATAGOV_QUERY_TIMEOUT")
+
+    @property
     def waiver_days(self) -> float:
         return self.setting("gate", "waiver_days", 30)
 

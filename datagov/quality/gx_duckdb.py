@@ -37,7 +37,7 @@ anything but a SELECT is refused before it runs.
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -174,34 +174,70 @@ def only_queries(sql: str) -> None:
             raise SandboxViolation(f"only queries may run during validation, not {statement.type.name}")
 
 
+TIMED_OUT = "INTERRUPT Error: Interrupted!"  # DuckDB's words when `interrupt()` stops a query
+
+
 @contextmanager
-def sandboxed_connections(readable: list[str], spill: str | None = None):
+def sandboxed_connections(readable: list[str], spill: str | None = None, timeout: float = 0):
     """While active, every new DuckDB connection SQLAlchemy opens is
-    sandboxed and every statement it runs must be a query."""
+    sandboxed, every statement it runs must be a query, and a query still
+    running after `timeout` seconds (0: no limit) is interrupted: a suite
+    cannot stall validation, audits or the scheduler."""
+    import threading
+
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
     from sqlalchemy.pool import Pool
 
+    timers: dict[int, threading.Timer] = {}  # per DB-API connection: the one statement it is running
+    interrupted: set[int] = set()  # connections whose transaction an interrupt aborted
+
     def on_connect(dbapi_connection, _record) -> None:
         sandbox(dbapi_connection, readable, spill)
 
-    def before_execute(conn, _cursor, statement, _params, _context, _many) -> None:
-        if conn.dialect.name == "duckdb":
-            only_queries(statement)
+    def before_execute(conn, cursor, statement, _params, _context, _many) -> None:
+        if conn.dialect.name != "duckdb":
+            return
+        only_queries(statement)
+        key = id(conn.connection.dbapi_connection)
+        if (previous := timers.pop(key, None)) is not None:
+            previous.cancel()  # the last statement ended (a failed one fires no after-event)
+        if key in interrupted:  # GX goes on with the next expectation: give it a usable transaction
+            interrupted.discard(key)
+            with suppress(Exception):  # DuckDB's "no transaction is active": SQLAlchemy rolled it back
+                cursor.execute("ROLLBACK")
+        if timeout > 0:
+
+            def stop() -> None:
+                interrupted.add(key)
+                cursor.interrupt()
+
+            timers[key] = timer = threading.Timer(timeout, stop)
+            timer.daemon = True
+            timer.start()
+
+    def after_execute(conn, *_args) -> None:
+        if (timer := timers.pop(id(conn.connection.dbapi_connection), None)) is not None:
+            timer.cancel()
 
     event.listen(Pool, "connect", on_connect)
     event.listen(Engine, "before_cursor_execute", before_execute)
+    event.listen(Engine, "after_cursor_execute", after_execute)
     try:
         yield
     finally:
+        for timer in timers.values():
+            timer.cancel()
         event.remove(Pool, "connect", on_connect)
         event.remove(Engine, "before_cursor_execute", before_execute)
+        event.remove(Engine, "after_cursor_execute", after_execute)
 
 
 @contextmanager
-def duckdb_batch(database: Path, readable: list[str], *, patched: bool = True):
+def duckdb_batch(database: Path, readable: list[str], *, patched: bool = True, timeout: float = 0):
     """A GX batch over the view `data` in `database`, through the SQL engine,
-    in the sandbox (reading only `database` and the `readable` files)."""
+    in the sandbox (reading only `database` and the `readable` files), each
+    query bounded to `timeout` seconds."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -213,7 +249,7 @@ def duckdb_batch(database: Path, readable: list[str], *, patched: bool = True):
         install_workaround()
         duckdb_metrics.install()
     spill = database.parent / "spill"  # beside the view, in the staging folder removed after the run
-    with sandboxed_connections([str(database), *readable], str(spill)):
+    with sandboxed_connections([str(database), *readable], str(spill), timeout):
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         source = context.data_sources.add_sql(

@@ -66,7 +66,7 @@ def _batch(ws: Workspace, engine: str, folder, files: list[str], master: str | N
         return spark_batch(files, master or DEFAULT_MASTER, ws.catalog_dir / "spark-driver.log")
     from datagov.quality.gx_duckdb import duckdb_batch, view_database
 
-    return duckdb_batch(view_database(folder / "view.duckdb", files), files)
+    return duckdb_batch(view_database(folder / "view.duckdb", files), files, timeout=ws.query_timeout)
 
 
 def _check_not_empty(suite: SuiteFile) -> None:
@@ -140,6 +140,18 @@ def summarize(result) -> dict:
         "result": jsonable({k: v for k, v in (result.result or {}).items() if k in KEPT_RESULT_KEYS}),
         "error": errors[0] if raised else None,
     }
+
+
+def _name_timeouts(row: dict, limit: float) -> dict:
+    """An interrupted query's error says why it was stopped and how to allow more time."""
+    from datagov.quality.gx_duckdb import TIMED_OUT
+
+    if row["error"] and TIMED_OUT in row["error"]:
+        row["error"] = (
+            f"a query ran longer than {limit:g} s and was stopped ([validate] query_timeout in datagov.toml, "
+            "or DATAGOV_QUERY_TIMEOUT)"
+        )
+    return row
 
 
 def describe_metrics(suite: SuiteFile, metrics: list[tuple[str, str | None]]) -> str:
@@ -253,7 +265,7 @@ def validate(
                 with reporting_metrics(lambda m, s=suite: say(f"suite {s.name}: {describe_metrics(s, m)}")):
                     result = batch.validate(gx_suite, result_format="SUMMARY")
                 duration = time.perf_counter() - t0
-                rows = [summarize(r) for r in result.results]
+                rows = [_name_timeouts(summarize(r), ws.query_timeout) for r in result.results]
                 _refuse_escapes(suite, rows)
                 errored = any(r["error"] for r in rows)
                 success = all(r["success"] for r in rows) and not errored

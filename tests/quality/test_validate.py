@@ -164,3 +164,18 @@ def test_progress_names_what_runs(table, ws):
     assert heard[0] == f"hashing 1 file(s) of {outcome.version.ref}"
     assert heard[1] == "suite q: planning 2 expectations"
     assert any(h.startswith("suite q: ") and " metric(s) on " in h and "'x' (#2)" in h for h in heard), heard
+
+
+def test_a_query_that_runs_too_long_is_stopped_and_named(table, ws, monkeypatch):
+    import time
+
+    monkeypatch.setenv("DATAGOV_QUERY_TIMEOUT", "2")
+    slow = "SELECT * FROM range(100000000000) t(i) WHERE i % 1000000007 = 1"  # minutes, unbounded
+    write_suite(ws, "slow", [{"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": slow}}])
+    t0 = time.monotonic()
+    result = table("validate", "t", "--suite", "slow")
+    assert time.monotonic() - t0 < 60  # unbounded, this query runs for minutes
+    assert result.exit_code == 1, result.output
+    assert "a query ran longer than 2 s and was stopped ([validate] query_timeout" in result.stderr
+    [r] = receipts(ws)
+    assert (r.status, r.success) == ("error", False)
