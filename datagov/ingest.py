@@ -64,7 +64,12 @@ def ingest(
 ) -> IngestResult:
     check_name(name)
     started = now()  # the lineage edge keeps it: an ingest run has a start and an end
-    opts = dataclasses.replace(options or IngestOptions(), max_pixels=ws.max_image_pixels, max_columns=ws.max_columns)
+    opts = dataclasses.replace(
+        options or IngestOptions(),
+        max_pixels=ws.max_image_pixels,
+        max_columns=ws.max_columns,
+        max_array_bytes=ws.max_array_bytes,
+    )
     fmt = resolved_format(source, fmt)
     sid = source_id(source, fmt)
     with staging(ws) as folder:

@@ -17,6 +17,7 @@ from datagov.errors import InvalidInput, NotAWorkspace
 CONFIG_NAME = "datagov.toml"
 MAX_IMAGE_PIXELS = 40_000_000  # [ingest] max_image_pixels: an 8K photo is 33 MP
 MAX_COLUMNS = 2_048  # [ingest] max_columns
+MAX_ARRAY_BYTES = 4 * 1024**3  # [ingest] max_array_bytes: an .npz member, uncompressed
 ENV_HOME = "DATAGOV_HOME"
 ENV_STORE = "DATAGOV_STORE_URL"
 
@@ -40,6 +41,13 @@ max_receipt_age_days = 30
 max_image_pixels = {MAX_IMAGE_PIXELS}
 # Tables with more columns than this are refused.
 max_columns = {MAX_COLUMNS}
+# An .npz archive whose arrays declare more bytes than this (uncompressed) is refused.
+max_array_bytes = {MAX_ARRAY_BYTES}
+
+[validate]
+# Seconds one query of a suite may run before it is stopped and reported as the
+# expectation's error (0: no limit).
+query_timeout = 300
 
 [store]
 # Where new versions are written: empty for catalog/store/ (the default), or
@@ -194,6 +202,10 @@ class Workspace:
     @property
     def max_columns(self) -> int:
         return int(self.setting("ingest", "max_columns", MAX_COLUMNS, minimum=1))
+
+    @property
+    def max_array_bytes(self) -> int:
+        return int(self.setting("ingest", "max_array_bytes", MAX_ARRAY_BYTES, minimum=1))
 
 
 def load_workspace(root: Path) -> Workspace:

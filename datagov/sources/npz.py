@@ -8,6 +8,7 @@ named `NAME_0 .. NAME_{K-1}`.
 
 from __future__ import annotations
 
+import math
 import zipfile
 from pathlib import Path
 
@@ -23,8 +24,9 @@ LABEL_NAMES = ("y", "label", "labels", "target", "targets")
 ROW_GROUP = 122_880
 
 
-def _load(source: str) -> dict[str, np.ndarray]:
+def _load(source: str, max_bytes: int) -> dict[str, np.ndarray]:
     try:
+        _check_sizes(source, max_bytes)
         with np.load(source, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
     except FileNotFoundError:
@@ -33,8 +35,37 @@ def _load(source: str) -> dict[str, np.ndarray]:
         raise SourceError(f"cannot read npz source {source}: {exc}") from exc
 
 
+def _check_sizes(source: str, max_bytes: int) -> None:
+    """Refuse a member whose header declares more than `max_bytes` before
+    anything is allocated: 8 MB of zeros compress from 8 GiB."""
+    from numpy.lib import format as npy
+
+    total = 0
+    with zipfile.ZipFile(source) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as member:
+                major, _minor = npy.read_magic(member)
+                read_header = npy.read_array_header_1_0 if major == 1 else npy.read_array_header_2_0
+                shape, _order, dtype = read_header(member)
+            size = math.prod(shape) * dtype.itemsize
+            total += size
+            if total > max_bytes:
+                name = info.filename.removesuffix(".npy")
+                raise SourceError(
+                    f"array {name!r} of {source} is {_gib(size)} uncompressed ({'x'.join(map(str, shape))} "
+                    f"{dtype}), over the limit of {_gib(max_bytes)} for the archive",
+                    hint="raise [ingest] max_array_bytes in datagov.toml if the machine has the memory",
+                )
+
+
+def _gib(n: int) -> str:
+    return f"{n / 1024**3:,.2f} GiB" if n >= 1024**3 else f"{n:,} bytes"
+
+
 def write_npz(source: str, out: Path, opts: IngestOptions) -> SourceResult:
-    arrays = _load(source)
+    arrays = _load(source, opts.max_array_bytes)
     if not arrays:
         raise SourceError(f"source is empty: {source} holds no arrays")
     lengths = {name: a.shape[0] if a.ndim else None for name, a in arrays.items()}

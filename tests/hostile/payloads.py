@@ -65,3 +65,18 @@ def alias_bomb() -> str:
         prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
         lines.append(f"{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]")
     return "\n".join(lines) + "\nname: bomb\ndata: {dataset: digits, suites: [s]}\n"
+
+
+def npz_bomb(path: Path, shape: tuple[int, ...] = (8_600_000_000,)) -> Path:
+    """An .npz whose one member declares `shape` (8.6 GB of uint8) and holds a few bytes: what a
+    zip of zeros inflates to, without writing gigabytes to make the test."""
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    header = io.BytesIO()
+    npy.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("x.npy", header.getvalue() + bytes(4096))  # the header writes the magic too
+    return path

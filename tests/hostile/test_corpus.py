@@ -228,6 +228,13 @@ CASES = [
         lambda ws, tmp: payloads.np.savez(tmp / "x.npz", a=payloads.np.array([{"k": 1}], dtype=object)),
     ),
     Case(
+        "npz-inflates-to-8-gib",
+        ["ingest", "{tmp}/x.npz", "--name", "x"],
+        1,
+        "is 8.01 GiB uncompressed (8600000000 uint8), over the limit of 4.00 GiB",
+        lambda ws, tmp: payloads.npz_bomb(tmp / "x.npz") and None,
+    ),
+    Case(
         "parquet-folder-with-symlink",
         ["ingest", "{tmp}/pq", "--name", "p", "--format", "parquet"],
         1,

@@ -139,7 +139,7 @@ def test_shards_registered_in_place_read_as_the_copied_version_and_changes_are_n
     assert result.exit_code == 0, result.output
     assert "registered in place" in result.output and "webdataset" in result.output
     with open_catalog(ws) as con:
-        files = locate(ws, con, latest_digest(ws, "web"))
+        files = locate(ws, con, latest_digest(ws, "web"), "web")
     assert files.layout == "webdataset" and files.names == [f"shard-{s:03d}.tar" for s in range(3)]
     assert [e.rows for e in files.entries] == [4, 4, 4]
     assert store_folders(ws) == [latest_digest(ws, "copied")]  # nothing of the in-place version copied
