@@ -88,7 +88,9 @@ def _tar_entry(shards: ShardSet, shard: Shard) -> tuple[FileEntry, bool]:
             s3.filesystem().open_input_stream(url.path, buffer_size=s3.CHUNK) as fh,
         ):
             etag = fh.metadata().get("ETag", b"").decode().strip('"')
-            counted = count_shard(fh, shard.name, shard.size)
+            tee = s3.Md5Tee(fh)
+            counted = count_shard(tee, shard.name, shard.size)
+        s3.require_one_object(url, etag, tee.md5.hexdigest())
     else:
         fd = os.open(os.path.join(shards.root, shard.name), os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as fh:

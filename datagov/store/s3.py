@@ -143,16 +143,59 @@ def etag(url: S3Url) -> str:
 
 
 def read_hashed(url: S3Url, sink: Callable[[bytes], object] | None = None) -> tuple[str, int, str]:
-    """Stream an object once: (sha256, size, ETag), each block also passed to `sink`."""
-    h, size = hashlib.sha256(), 0
+    """Stream an object once: (sha256, size, ETag), each block also passed to `sink`.
+
+    The reads are ranged requests that the client cannot pin to one version
+    of the object, so the bytes are proven to be one object afterwards: their
+    MD5 must equal a single-part ETag, and a multipart ETag must be the same
+    after the last block as before the first. An object replaced while it was
+    read is an error, never a digest of two objects."""
+    h, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
     with store_errors(f"cannot read {url}"), filesystem().open_input_stream(url.path) as fh:
         etag = fh.metadata().get("ETag", b"").decode().strip('"')
         while block := fh.read(CHUNK):
             h.update(block)
+            md5.update(block)
             size += len(block)
             if sink is not None:
                 sink(block)
+    require_one_object(url, etag, md5.hexdigest())
     return h.hexdigest(), size, etag
+
+
+def require_one_object(url: S3Url, etag_before: str, md5: str) -> None:
+    if not etag_before or md5 == etag_before.lower():
+        return  # no ETag to hold it to (the sha256 is checked where the bytes are used), or exactly one object
+    # A multipart ETag (or an encrypted store's, which is no MD5) says nothing of
+    # the bytes: the same ETag after the last block as before the first must do.
+    if etag(url) == etag_before and (not _is_md5(etag_before) or not _md5_etags_expected()):
+        return
+    raise StoreError(
+        f"{url} changed while it was read (ETag {etag_before} at the start, other bytes by the end)",
+        hint="run the command again once nothing is writing the object",
+    )
+
+
+class Md5Tee:
+    """A stream's `read`, with an MD5 of every byte read through it (for `require_one_object`)."""
+
+    def __init__(self, raw) -> None:
+        self.raw, self.md5 = raw, hashlib.md5(usedforsecurity=False)
+
+    def read(self, n: int | None = None) -> bytes:
+        block = self.raw.read() if n is None or n < 0 else self.raw.read(n)
+        self.md5.update(block)
+        return block
+
+
+def _is_md5(etag_value: str) -> bool:
+    return len(etag_value) == 32 and all(c in "0123456789abcdef" for c in etag_value.lower())
+
+
+def _md5_etags_expected() -> bool:
+    """Whether a single-part ETag is the MD5 of the bytes (S3 without KMS, MinIO, moto):
+    DATAGOV_S3_ETAG_IS_MD5=0 for a store whose ETags are not (e.g. SSE-KMS)."""
+    return os.environ.get("DATAGOV_S3_ETAG_IS_MD5", "1") != "0"
 
 
 def download_hashed(url: S3Url, dest: Path) -> tuple[str, int, str]:

@@ -312,3 +312,31 @@ def test_parquet_and_tar_shards_in_a_bucket_are_copied_by_ingest(cli, ws, bucket
     result = cli("ingest", f"{bucket}/raw/wds", "--name", "web2", "--no-progress")
     assert result.exit_code == 1 and "pass --format parquet or --format webdataset" in result.output
     assert cli("ingest", f"{bucket}/raw/wds/*.tar", "--name", "web3", "--no-progress").exit_code == 0
+
+
+@pytest.mark.parametrize("multipart", [False, True], ids=["single-part", "multipart"])
+def test_an_object_replaced_while_it_is_read_is_an_error_not_a_digest(bucket, s3_server, multipart):
+    """Ranged reads cannot be pinned to one object: the bytes are held to the ETag afterwards."""
+    from datagov.store import s3
+
+    admin = s3_admin(s3_server)
+    path = f"{bucket.removeprefix('s3://')}/big.bin"
+    size = 3 * s3.CHUNK  # three ranged reads
+    # pyarrow uploads a stream in parts once it passes its part size; one write of a buffer is one PUT
+    with admin.open_output_stream(path) as out:
+        if multipart:
+            for _ in range(3):
+                out.write(b"a" * s3.CHUNK)
+        else:
+            out.write(b"a" * size)
+    url = s3.S3Url.parse(f"{bucket}/big.bin")
+    assert len(s3.read_hashed(url)[0]) == 64  # untouched, it reads
+
+    def replace_after_the_first_block(block: bytes, done=[]) -> None:  # noqa: B006
+        if not done:
+            done.append(True)
+            with admin.open_output_stream(path) as out:
+                out.write(b"b" * size)
+
+    with pytest.raises(s3.StoreError, match="changed while it was read"):
+        s3.read_hashed(url, replace_after_the_first_block)
