@@ -93,6 +93,10 @@ def _text(field: bytes) -> str:
     return field.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
 
 
+MAX_MEMBER = 1 << 40  # 1 TiB: no member of a real shard is larger; beyond, a size is a lie
+MAX_HEADER_DATA = 1 << 20  # a long name or pax header: kilobytes in practice
+
+
 def _number(field: bytes) -> int:
     if field[:1] and field[0] & 0x80:  # base-256 (GNU), for sizes over 8 GB
         return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
@@ -110,9 +114,10 @@ def _pax(data: bytes) -> dict[str, str]:
         space = data.find(b" ", pos)
         if space < 0:
             break
-        length = int(data[pos:space] or b"0")
-        if length <= 0:
-            raise TarError("corrupt pax header")
+        digits = data[pos:space]
+        length = int(digits) if digits.isdigit() and len(digits) <= 8 else 0
+        if length <= space - pos or pos + length > len(data):
+            raise TarError(f"corrupt pax header (a record length reads {digits[:12]!r})")
         key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
         records[key.decode("utf-8", "replace")] = value.decode("utf-8", "backslashreplace")
         pos += length
@@ -141,7 +146,9 @@ def members(stream: HashingStream, *, read: bool = True) -> Iterator[tuple[str, 
         if first or len(headers) >= SUMS_AT_ONCE:
             _check_sums(headers)  # the first at once: a file that is no tar fails before its "sizes" are used
             first = False
-        kind, size = header[156:157], _number(header[124:136])
+        kind, size = header[156:157], _size(_number(header[124:136]), _text(header[:100]))
+        if kind in (b"L", b"x", b"g") and size > MAX_HEADER_DATA:
+            raise TarError(f"a long-name or pax header of {size:,} bytes (over {MAX_HEADER_DATA:,})")
         stream.pos = pos + BLOCK
         padded = size + (-size % BLOCK)
         if kind in _FILE_TYPES and long_name is None and not pax:  # the common case, kept short
@@ -159,7 +166,12 @@ def members(stream: HashingStream, *, read: bool = True) -> Iterator[tuple[str, 
             continue
         name = pax.get("path") or long_name or _text(header[:100])
         if "size" in pax:
-            size = int(pax["size"])
+            text = pax["size"].strip()
+            if not text.isdigit():
+                raise TarError(f"{name}: pax size {text[:20]!r} is not a number of bytes")
+            if len(text) > 20:
+                raise TarError(f"{name}: a pax size of {len(text)} digits: a corrupt or hostile header")
+            size = _size(int(text), name)
             padded = size + (-size % BLOCK)
         long_name, pax = None, {}
         if kind in _FILE_TYPES:
@@ -168,6 +180,12 @@ def members(stream: HashingStream, *, read: bool = True) -> Iterator[tuple[str, 
             _data(stream, size, padded, name, False)
         else:
             raise TarError(f"{name}: unsupported tar member type {kind!r}")
+
+
+def _size(size: int, name: str) -> int:
+    if size > MAX_MEMBER:
+        raise TarError(f"{name}: a member size of {size:.3g} bytes (over {MAX_MEMBER:,}): a corrupt or hostile header")
+    return size
 
 
 def _check_sums(headers: list[bytes]) -> None:

@@ -74,20 +74,34 @@ class Sample:
         """The integer label, or None when the sample has none; BadShard if unreadable."""
         if "cls" in self.members:
             text = (self.members["cls"] or b"").decode("utf-8", "replace").strip()
+            if len(text) > 20 and text.lstrip("+-").isdigit():
+                raise BadShard(f"{self.key}.cls holds a class id of {len(text):,} digits, outside 0..{MAX_CLASS_ID:,}")
             try:
-                return int(text)
+                return _class_id(int(text), f"{self.key}.cls")
             except ValueError:
                 raise BadShard(f"{self.key}.cls holds {text[:20]!r}, not an integer class id") from None
         if "json" in self.members:
             try:
                 doc = json.loads(self.members["json"] or b"")
+            except RecursionError:
+                raise BadShard(f"{self.key}.json nests too deeply to read") from None
             except ValueError:
                 raise BadShard(f"{self.key}.json is not valid JSON") from None
             value = doc.get("label", doc.get("cls")) if isinstance(doc, dict) else None
             if not isinstance(value, int) or isinstance(value, bool):
                 raise BadShard(f"{self.key}.json has no integer 'label' (or 'cls')")
-            return value
+            return _class_id(value, f"{self.key}.json")
         return None
+
+
+MAX_CLASS_ID = 2**31 - 1  # class ids are stored as int64; no classifier has more classes than this
+
+
+def _class_id(value: int, where: str) -> int:
+    if not 0 <= value <= MAX_CLASS_ID:
+        shown = f"class id {value}" if abs(value) < 10**20 else f"a class id of {len(str(abs(value))):,} digits"
+        raise BadShard(f"{where} holds {shown}, outside 0..{MAX_CLASS_ID:,}")
+    return value
 
 
 def iter_samples(stream: HashingStream) -> Iterator[Sample]:

@@ -213,7 +213,7 @@ def render_in_place(shards: ShardSet, expected: dict[str, tuple[str, int]], out:
     for result in results:
         if result.error:
             raise IntegrityError(
-                f"{result.error} (under {shards.root})",
+                result.error,
                 hint="a version registered in place uses every sample; remove the sample and register the shards "
                 "again, or ingest them without --in-place with --skip-bad",
             )

@@ -80,3 +80,57 @@ def npz_bomb(path: Path, shape: tuple[int, ...] = (8_600_000_000,)) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("x.npy", header.getvalue() + bytes(4096))  # the header writes the magic too
     return path
+
+
+def _tar_header(name: bytes, size_field: bytes, kind: bytes) -> bytes:
+    """One ustar header block with the given raw size field (12 bytes) and a correct checksum."""
+    header = bytearray(512)
+    header[: len(name)] = name
+    header[100:108] = b"0000644\0"
+    header[108:116] = header[116:124] = b"0000000\0"
+    header[124:136] = size_field
+    header[136:148] = b"00000000000\0"
+    header[148:156] = b" " * 8
+    header[156:157] = kind
+    header[257:263] = b"ustar\0"
+    header[263:265] = b"00"
+    header[148:156] = f"{sum(header):06o}\0 ".encode()
+    return bytes(header)
+
+
+def _pad(data: bytes) -> bytes:
+    return data + bytes(-len(data) % 512)
+
+
+def tar_of(*blocks: bytes) -> bytes:
+    return b"".join(blocks) + bytes(1024)
+
+
+def tar_member(name: str, data: bytes, size_field: bytes | None = None) -> bytes:
+    field = size_field if size_field is not None else f"{len(data):011o}\0".encode()
+    return _tar_header(name.encode(), field, b"0") + _pad(data)
+
+
+def pax_record(key: str, value: str, length: str | None = None) -> bytes:
+    body = f" {key}={value}\n".encode()
+    n = len(body) + len(str(len(body)))
+    n += len(str(n)) - len(str(len(body)))
+    return (length if length is not None else str(n)).encode() + body
+
+
+def tar_with_pax(records: bytes, name: str = "a.png", data: bytes = b"x") -> bytes:
+    pax = _tar_header(b"PaxHeaders/a", f"{len(records):011o}\0".encode(), b"x") + _pad(records)
+    return tar_of(pax + tar_member(name, data))
+
+
+def base256_size(value: int) -> bytes:
+    return bytes([0x80]) + value.to_bytes(11, "big")
+
+
+def webdataset_folder(root: Path, shard: bytes, extra: dict[str, bytes] | None = None) -> Path:
+    """A folder with one good sample shard and the hostile one."""
+    root.mkdir(parents=True, exist_ok=True)
+    good = png(np.zeros((4, 4), np.uint8))
+    (root / "shard-000.tar").write_bytes(tar_of(tar_member("s0.png", good), tar_member("s0.cls", b"1")))
+    (root / "shard-001.tar").write_bytes(shard)
+    return root

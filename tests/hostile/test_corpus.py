@@ -152,6 +152,36 @@ def spec_override(*lines: str) -> Callable[[Workspace, Path], None]:
     return spec(base + "\n".join(lines) + "\n")
 
 
+GOOD_PNG = payloads.png(payloads.np.zeros((4, 4), payloads.np.uint8))
+
+
+def _labelled(ext: str, data: bytes) -> Callable[[], bytes]:
+    return lambda: payloads.tar_of(payloads.tar_member("s1.png", GOOD_PNG), payloads.tar_member(f"s1.{ext}", data))
+
+
+WEBDATASET_HEADERS = [  # refused at registration, copied or in place
+    ("pax-size-1e30", lambda: payloads.tar_with_pax(payloads.pax_record("size", str(10**30))), "pax size of 31 digits"),
+    ("pax-size-twelve", lambda: payloads.tar_with_pax(payloads.pax_record("size", "twelve")), "pax size 'twelve'"),
+    (
+        "pax-record-length-not-a-number",
+        lambda: payloads.tar_with_pax(payloads.pax_record("path", "b.png", length="zz")),
+        "corrupt pax header (a record length reads b'zz')",
+    ),
+    *(
+        (f"base256-size-2e{p}", lambda p=p: payloads.tar_of(payloads.tar_member("s1.png", GOOD_PNG,
+                                                                            payloads.base256_size(2**p))),
+         "a corrupt or hostile header")
+        for p in (63, 80)
+    ),
+]  # fmt: skip
+WEBDATASET_LABELS = [  # read when the images are: at ingest (in place: when used, see tests/sources)
+    ("cls-4000-digits", _labelled("cls", b"9" * 4000), "s1.cls holds a class id of 4,000 digits"),
+    ("cls-2e63", _labelled("cls", str(2**63).encode()), "s1.cls holds class id 9223372036854775808"),
+    ("cls-negative", _labelled("cls", b"-1"), "s1.cls holds class id -1"),
+    ("json-label-1e30", _labelled("json", b'{"label": ' + str(10**30).encode() + b"}"), "a class id of 31 digits"),
+    ("json-100000-deep", _labelled("json", b"[" * 100_000 + b"]" * 100_000), "s1.json nests too deeply"),
+]
+
 MARK = "pwned.txt"
 COPY_PAYLOAD = "SELECT * FROM {batch} WHERE false; COPY (SELECT 'x') TO '{tmp}/pwned.txt'"
 RAGGED = "a,b,c\n1,2,3\n4,5,6,7\n8,9,10,11\n12,13,14,15\n"
@@ -233,6 +263,28 @@ CASES = [
         1,
         "is 8.01 GiB uncompressed (8600000000 uint8), over the limit of 4.00 GiB",
         lambda ws, tmp: payloads.npz_bomb(tmp / "x.npz") and None,
+    ),
+    # --- WebDataset shards whose headers or labels lie
+    *(
+        Case(
+            f"webdataset-{cid}{'-in-place' if place else ''}",
+            ["ingest", "{tmp}/web", "--name", "w", *place],
+            1,
+            says,
+            lambda ws, tmp, shard=shard: payloads.webdataset_folder(tmp / "web", shard()) and None,
+        )
+        for cid, shard, says in WEBDATASET_HEADERS
+        for place in ([], ["--in-place"])
+    ),
+    *(
+        Case(
+            f"webdataset-{cid}",
+            ["ingest", "{tmp}/web", "--name", "w"],
+            1,
+            says,
+            lambda ws, tmp, shard=shard: payloads.webdataset_folder(tmp / "web", shard()) and None,
+        )
+        for cid, shard, says in WEBDATASET_LABELS
     ),
     Case(
         "parquet-folder-with-symlink",

@@ -216,3 +216,31 @@ def test_an_in_place_shard_swapped_for_a_link_to_the_same_bytes_is_refused(cli, 
     assert result.returncode == 3 and "shard-001.tar" in result.stdout + result.stderr
     result = cli("datasets", "verify", "web")
     assert result.exit_code == 3 and "missing" in result.output and "a symlink" in result.output
+
+
+@pytest.mark.parametrize(
+    "ext, data, says",
+    [
+        ("cls", b"9" * 4000, "s1.cls holds a class id of 4,000 digits"),
+        ("cls", str(2**63).encode(), "s1.cls holds class id 9223372036854775808"),
+        ("json", b'{"label": ' + str(10**30).encode() + b"}", "s1.json holds a class id of 31 digits"),
+        ("json", b"[" * 100_000 + b"]" * 100_000, "s1.json nests too deeply"),
+    ],
+    ids=["cls-4000-digits", "cls-2e63", "json-1e30", "json-deep"],
+)
+def test_a_hostile_label_in_place_is_one_error_when_used(cli, ws, tmp_path, ext, data, says):
+    """Registration reads names only; the label is read, and refused, where the samples are used."""
+    from tests.hostile import payloads
+
+    good = payloads.png(np.zeros((4, 4), np.uint8))
+    shard = payloads.tar_of(payloads.tar_member("s1.png", good), payloads.tar_member(f"s1.{ext}", data))
+    root = payloads.webdataset_folder(tmp_path / "web", shard)
+    assert cli("ingest", root, "--name", "w", "--in-place").exit_code == 0
+    (ws.expectations_dir / "w.json").write_text(
+        json.dumps({"name": "w", "expectations": [{"type": "expect_table_row_count_to_be_between",
+                                                   "kwargs": {"min_value": 1}}]})
+    )  # fmt: skip
+    result = cli("validate", "w", "--suite", "w")
+    assert result.exit_code == 3, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and says in errors[0] and "Traceback" not in result.output
