@@ -277,7 +277,7 @@ def import_(
     if missing:
         raise InvalidInput(f"a weights file needs {', '.join(missing)}", hint="see datagov models import --help")
     declared = Declaration(trained_on, license_, source)
-    check_request(name, declared)  # before a download
+    check_request(name, declared, alias)  # before a download
     image = _image_shape(shape)
     path = published.fetch(pub, progress=progress and sys.stderr.isatty()) if pub else Path(weights)
     check = partial(published.check_bytes, pub) if pub else None
@@ -297,9 +297,12 @@ def _image_shape(shape: str):
         c, h, w = (int(x) for x in shape.split(","))
     except ValueError:
         raise InvalidInput(f"--shape {shape!r} must be C,H,W, e.g. 3,32,32") from None
-    if min(c, h, w) < 1:
-        raise InvalidInput(f"--shape {shape!r} must be positive")
+    if not (1 <= c <= MAX_CHANNELS and 1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
+        raise InvalidInput(f"--shape {shape!r}: channels must be 1..{MAX_CHANNELS} and sides 1..{MAX_SIDE:,} pixels")
     return ImageShape(c, h, w)
+
+
+MAX_CHANNELS, MAX_SIDE = 4, 4096  # grey, RGB(A); an encoder for larger images is not something to import blind
 
 
 @app.command("promote")

@@ -38,8 +38,13 @@ class Declaration:
                 "file": file_name, "file_sha256": sha256}  # fmt: skip
 
 
+MAX_WEIGHTS_BYTES = 4 * 1024**3  # a ResNet-50 is 100 MB; a file this large is not an encoder's weights
+
+
 def read_state_dict(path: Path) -> tuple[dict, str]:
-    """(tensors by name, sha256 of the file's bytes), read once, executing nothing."""
+    """(tensors by name, sha256 of the file's bytes), read once, executing
+    nothing: a regular file only (a FIFO or device would block or never
+    end), of bounded size, holding floating-point tensors."""
     import io
 
     import torch
@@ -47,10 +52,7 @@ def read_state_dict(path: Path) -> tuple[dict, str]:
     if path.suffix not in SAFE_SUFFIXES:
         kinds = ", ".join(SAFE_SUFFIXES)
         raise InvalidInput(f"{path.name}: weights must be {kinds} (a state dict, not a pickled module)")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    data = _read_regular_file(path, MAX_WEIGHTS_BYTES)
     sha = hashlib.sha256(data).hexdigest()
     try:
         if path.suffix == ".safetensors":
@@ -65,7 +67,34 @@ def read_state_dict(path: Path) -> tuple[dict, str]:
         state = state["state_dict"]  # the common {"state_dict": ...} checkpoint layout
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InvalidInput(f"{path.name} is not a state dict of tensors")
+    # batch norm's step counter is an integer; every weight of a trained network is floating point
+    odd = [k for k, v in state.items() if not v.is_floating_point() and not k.endswith("num_batches_tracked")]
+    if odd:
+        raise InvalidInput(f"{path.name}: {odd[0]} holds {state[odd[0]].dtype} values, not floating-point weights")
     return state, sha
+
+
+def _read_regular_file(path: Path, limit: int) -> bytes:
+    import os
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens without waiting for a writer
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInput(f"{path} is not a regular file", hint="name the weights file itself")
+        if info.st_size > limit:
+            raise InvalidInput(f"{path} is {info.st_size:,} bytes, over the {limit:,} a weights file may have")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(f"{path} grew past {limit:,} bytes while it was read")
+    return data
+
+
+MAX_LATENT = 65_536  # the same bound as a pipeline spec's layer widths
 
 
 def head_size(state: dict, arch: str) -> int:
@@ -77,7 +106,15 @@ def head_size(state: dict, arch: str) -> int:
     head = BACKBONES[arch].head
     if head not in state:
         raise InvalidInput(f"the weights have no {head}: not a torchvision {arch} state dict")
-    return int(state[head].shape[0])
+    weight = state[head]
+    if weight.ndim != 2:
+        raise InvalidInput(f"{head} has shape {tuple(weight.shape)}; a linear layer's weight is 2-D")
+    if not 1 <= weight.shape[0] <= MAX_LATENT or weight.shape[1] < 1:
+        raise InvalidInput(
+            f"{head} has shape {tuple(weight.shape)}: its output width (the latent size) must be "
+            f"1..{MAX_LATENT:,} and its input at least 1"
+        )
+    return int(weight.shape[0])
 
 
 def build_encoder_from(state: dict, arch: str, shape, latent: int):
@@ -87,7 +124,10 @@ def build_encoder_from(state: dict, arch: str, shape, latent: int):
     from datagov.training.backbones import BackboneAutoencoder
 
     torch.manual_seed(0)  # the fresh decoder, reproducibly
-    model = BackboneAutoencoder(arch, shape, latent=latent)
+    try:
+        model = BackboneAutoencoder(arch, shape, latent=latent)
+    except ValueError as exc:
+        raise InvalidInput(f"--shape {shape.channels},{shape.height},{shape.width}: {exc}") from None
     try:
         missing, unexpected = model.encoder.load_state_dict(state, strict=False)
     except RuntimeError as exc:
@@ -103,12 +143,13 @@ def build_encoder_from(state: dict, arch: str, shape, latent: int):
     return model
 
 
-def check_request(name: str, declaration: Declaration) -> None:
-    """The model name and the declaration, before any file is read or downloaded."""
+def check_request(name: str, declaration: Declaration, alias: str = "imported") -> None:
+    """The model name, its alias and the declaration, before any file is read or downloaded."""
     from datagov.catalog.versions import check_name
     from datagov.licenses import classify
 
     check_name(name, "model")
+    check_name(alias, "alias")
     if classify(declaration.license).spdx is None:
         raise InvalidInput(f"--license {declaration.license!r} is not an SPDX expression (e.g. Apache-2.0, CC-BY-4.0)")
     if not declaration.trained_on.strip():
@@ -131,7 +172,7 @@ def import_weights(
     from datagov.training.records import register_model
     from datagov.training.weights import autoencoder_arch
 
-    check_request(name, declaration)
+    check_request(name, declaration, alias)
     state, sha = read_state_dict(path)
     if check_bytes is not None:
         check_bytes(path, sha)

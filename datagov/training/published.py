@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,9 @@ def resolve(weights: str) -> Published:
     return Published(ref, arch, url, found.group(1), crop)
 
 
+DOWNLOAD_TIMEOUT = 60  # seconds without a byte from the server
+
+
 def fetch(published: Published, progress: bool = True) -> Path:
     """The weights file in torch's hub cache, downloaded (from the mirror if set) when absent."""
     import torch.hub
@@ -85,6 +89,8 @@ def fetch(published: Published, progress: bool = True) -> Path:
     mirror = os.environ.get(MIRROR_ENV, "").rstrip("/")
     url = f"{mirror}/{name}" if mirror else published.url
     path.parent.mkdir(parents=True, exist_ok=True)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # urllib waits forever on a server that never answers
     try:  # torch writes a temporary file beside it and renames only a complete, matching download
         torch.hub.download_url_to_file(url, str(path), hash_prefix=published.sha256_prefix, progress=progress)
     except RuntimeError as exc:
@@ -95,6 +101,8 @@ def fetch(published: Published, progress: bool = True) -> Path:
             hint=f"on a machine without internet, set {MIRROR_ENV} to an internal copy of "
             f"download.pytorch.org/models, or download {name} elsewhere and import the file by path",
         ) from None
+    finally:
+        socket.setdefaulttimeout(previous)
     return path
 
 

@@ -182,6 +182,74 @@ WEBDATASET_LABELS = [  # read when the images are: at ingest (in place: when use
     ("json-100000-deep", _labelled("json", b"[" * 100_000 + b"]" * 100_000), "s1.json nests too deeply"),
 ]
 
+IMPORT_DECLARE = ["--arch", "resnet18", "--trained-on", "somewhere", "--license", "MIT"]
+
+
+def weights(name: str, change: Callable[[dict], None] = lambda state: None) -> Callable[[Workspace, Path], None]:
+    """A ResNet-18 encoder state dict for 1x8x8 images, changed by `change`, saved under `name`."""
+
+    def setup(ws: Workspace, tmp: Path) -> None:
+        import torch
+        from safetensors.torch import save_file
+
+        from datagov.training.backbones import backbone_encoder
+        from datagov.training.inputs import ImageShape
+
+        state = {
+            k: v.contiguous() for k, v in backbone_encoder("resnet18", ImageShape(1, 8, 8), 16).state_dict().items()
+        }
+        change(state)
+        if name.endswith(".safetensors"):
+            save_file(state, str(tmp / name))
+        else:
+            torch.save(state, tmp / name)
+
+    return setup
+
+
+def _set(key: str, make: Callable[[], object]) -> Callable[[dict], None]:
+    return lambda state: state.__setitem__(key, make())
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _sparse(ws: Workspace, tmp: Path) -> None:
+    """20 GB of nothing, beside the case folder (the snapshot must not read it)."""
+    with open(tmp.parent / "big.safetensors", "wb") as fh:
+        fh.truncate(20 * 10**9)
+
+
+IMPORTS = [
+    ("fc-0-d", "w.safetensors", ["--shape", "1,8,8"],
+     weights("w.safetensors", _set("fc.weight", lambda: _torch().tensor(1.0))),
+     "fc.weight has shape (); a linear layer's weight is 2-D"),
+    ("fc-1e9-by-0", "w.safetensors", ["--shape", "1,8,8"],
+     weights("w.safetensors", _set("fc.weight", lambda: _torch().empty(10**9, 0))),
+     "the latent size) must be 1..65,536"),
+    ("fc-zero-width", "w.safetensors", ["--shape", "1,8,8"],
+     weights("w.safetensors", lambda st: (st.__setitem__("fc.weight", _torch().empty(0, 512)),
+                                          st.__setitem__("fc.bias", _torch().empty(0)))),
+     "must be 1..65,536"),
+    ("int8-weights", "w.safetensors", ["--shape", "1,8,8"],
+     weights("w.safetensors", lambda st: st.__setitem__("conv1.weight", st["conv1.weight"].to(_torch().int8))),
+     "conv1.weight holds torch.int8 values, not floating-point weights"),
+    ("bool-weights", "w.pth", ["--shape", "1,8,8"],
+     weights("w.pth", lambda st: st.__setitem__("fc.weight", st["fc.weight"] > 0)), "holds torch.bool values"),
+    ("shape-30-not-divisible", "w.safetensors", ["--shape", "1,30,30"], weights("w.safetensors"), "must divide by 8"),
+    ("shape-huge", "w.safetensors", ["--shape", "1,99999999999999999999,32"], weights("w.safetensors"),
+     "sides 1..4,096 pixels"),
+    ("alias-traversal", "w.safetensors", ["--shape", "1,8,8", "--alias", "../x"], weights("w.safetensors"),
+     "invalid alias name"),
+    ("fifo", "w.pth", ["--shape", "1,8,8"], lambda ws, tmp: os.mkfifo(tmp / "w.pth"), "is not a regular file"),
+    ("dev-zero", "w.safetensors", ["--shape", "1,8,8"], lambda ws, tmp: (tmp / "w.safetensors").symlink_to("/dev/zero"),
+     "is not a regular file"),
+    ("sparse-20-gb", "../big.safetensors", ["--shape", "1,8,8"], _sparse, "over the 4,294,967,296 a weights file"),
+]  # fmt: skip
+
 MARK = "pwned.txt"
 COPY_PAYLOAD = "SELECT * FROM {batch} WHERE false; COPY (SELECT 'x') TO '{tmp}/pwned.txt'"
 RAGGED = "a,b,c\n1,2,3\n4,5,6,7\n8,9,10,11\n12,13,14,15\n"
@@ -600,6 +668,17 @@ CASES = [
         ["contamination", "digits-pretrain", "digits-eval", "--encoder", "models:/ghost/1"],
         1,
         "no models are registered",
+    ),
+    # --- models import: files from elsewhere are read as data, bounded, and checked before anything is written
+    *(
+        Case(
+            f"import-{cid}",
+            ["models", "import", "{tmp}/" + name, "--name", "imp", *IMPORT_DECLARE, *extra],
+            1,
+            says,
+            setup,
+        )
+        for cid, name, extra, setup, says in IMPORTS
     ),
     # --- user-named outputs never replace the workspace's own state, nor anything but a regular file
     *(

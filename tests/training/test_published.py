@@ -115,3 +115,20 @@ def test_an_unreachable_source_says_how_to_import_without_internet(cli, mirror, 
     assert bad.exit_code == 1 and "not an SPDX expression" in bad.stderr  # refused before any download
     missing = cli("models", "import", "weights.pth", "--name", "r18", *LICENSE)
     assert missing.exit_code == 1 and "needs --arch, --shape, --trained-on" in missing.stderr
+
+
+def test_a_mirror_that_never_answers_times_out_and_leaves_nothing(cli, monkeypatch, tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        monkeypatch.setenv(published.MIRROR_ENV, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setattr(published, "DOWNLOAD_TIMEOUT", 1)
+        t0 = time.monotonic()
+        out = cli("models", "import", "torchvision:ResNet18_Weights.IMAGENET1K_V1", "--name", "r18", *LICENSE)
+    assert time.monotonic() - t0 < 30
+    assert out.exit_code == 1 and "cannot download" in out.stderr and "timed out" in out.stderr, out.output
+    checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
+    assert not checkpoints.exists() or not list(checkpoints.iterdir())  # no .partial left
