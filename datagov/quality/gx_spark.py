@@ -20,6 +20,7 @@ the receipt records the engine.
 
 from __future__ import annotations
 
+import re
 import socket
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,14 +32,31 @@ DEFAULT_MASTER = "local[2]"
 ENGINE = "spark"
 
 
+_LOCAL = re.compile(r"^local(\[(\*|[1-9][0-9]{0,3})(,[1-9][0-9]?)?\])?$")  # local, local[N], local[*], local[N,F]
+_STANDALONE = re.compile(r"^spark://[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$")
+MAX_LOCAL_THREADS = 1024
+
+
+def check_master_form(master: str) -> str:
+    """The master URL, once it has a form Spark accepts (checked before any work)."""
+    hint = "use local, local[N] (N from 1 to 1024), local[*] or spark://HOST:PORT"
+    if (m := _LOCAL.match(master)) is not None:
+        if m[2] not in (None, "*") and int(m[2]) > MAX_LOCAL_THREADS:
+            raise InvalidInput(f"--master {master!r} asks for {int(m[2]):,} threads", hint=hint)
+        return master
+    if not _STANDALONE.match(master) or not 1 <= int(master.rsplit(":", 1)[1]) <= 65535:
+        raise InvalidInput(f"--master {master!r} is not a Spark master URL", hint=hint)
+    return master
+
+
 def check_master(master: str) -> str:
     """The master URL, once it is one Spark accepts and, for a standalone
     master, one that answers on its port."""
+    check_master_form(master)
     if master.startswith("local"):
         return master
     parts = urlsplit(master)
-    if parts.scheme != "spark" or not parts.hostname or not parts.port:
-        raise InvalidInput(f"--master {master!r} is not a Spark master URL", hint="use local[N] or spark://HOST:PORT")
+    assert parts.hostname is not None and parts.port is not None  # the form was checked
     try:
         with socket.create_connection((parts.hostname, parts.port), timeout=5):
             pass
@@ -88,7 +106,14 @@ def spark_session(master: str, log: Path):
             gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": out})
         except Exception as exc:  # no java, a broken install: the log says which
             raise DatagovError(f"cannot start Spark ({exc}); its output: {log}") from None
-    context = SparkContext(conf=conf, gateway=gateway)
+    try:
+        context = SparkContext(conf=conf, gateway=gateway)
+    except (OSError, _py4j_error()) as exc:  # e.g. a port that answers but is no Spark master
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise DatagovError(
+            f"Spark could not start an application on {master}: {first}",
+            hint=f"check that {master} is a Spark master; its output: {log}; nothing was validated",
+        ) from None
     context.setLogLevel("ERROR")
     return SparkSession(context)
 

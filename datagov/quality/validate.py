@@ -225,6 +225,10 @@ def validate(
         raise InvalidInput(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
     if master is not None and engine != "spark":
         raise InvalidInput("--master names a Spark master; use it with --engine spark")
+    if master is not None:
+        from datagov.quality.gx_spark import check_master_form
+
+        check_master_form(master)
     with open_catalog(ws) as con:
         version = resolve(con, ref)
         located = locate(ws, con, version.digest, version.dataset)

@@ -680,6 +680,24 @@ CASES = [
         )
         for cid, name, extra, setup, says in IMPORTS
     ),
+    # --- a Spark master is checked for its form before anything starts
+    *(
+        Case(
+            f"spark-master-{cid}",
+            ["validate", "digits-pretrain", "--suite", "digits-pretrain", "--engine", "spark", "--master", master],
+            1,
+            says,
+        )
+        for cid, master, says in [
+            ("local-minus-1", "local[-1]", "is not a Spark master URL"),
+            ("local-0", "local[0]", "is not a Spark master URL"),
+            ("local-100000", "local[100000]", "is not a Spark master URL"),
+            ("local-9999", "local[9999]", "asks for 9,999 threads"),
+            ("port-99999", "spark://127.0.0.1:99999", "is not a Spark master URL"),
+            ("space-and-conf", "local[2] --conf spark.driver.extraJavaOptions=-Dx", "is not a Spark master URL"),
+            ("empty", "", "is not a Spark master URL"),
+        ]
+    ),
     # --- user-named outputs never replace the workspace's own state, nor anything but a regular file
     *(
         Case(f"out-over-{target.replace('/', '-')}", [*cmd, "--out", f"{{ws}}/{target}"], 1, "workspace's own state")
