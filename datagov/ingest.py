@@ -69,6 +69,7 @@ def ingest(
         max_pixels=ws.max_image_pixels,
         max_columns=ws.max_columns,
         max_array_bytes=ws.max_array_bytes,
+        max_line_bytes=ws.max_csv_line_bytes,
     )
     fmt = resolved_format(source, fmt)
     sid = source_id(source, fmt)

@@ -18,6 +18,7 @@ CONFIG_NAME = "datagov.toml"
 MAX_IMAGE_PIXELS = 40_000_000  # [ingest] max_image_pixels: an 8K photo is 33 MP
 MAX_COLUMNS = 2_048  # [ingest] max_columns
 MAX_ARRAY_BYTES = 4 * 1024**3  # [ingest] max_array_bytes: an .npz member, uncompressed
+MAX_CSV_LINE_BYTES = 2_000_000  # [ingest] max_csv_line_bytes: DuckDB's own default
 ENV_HOME = "DATAGOV_HOME"
 ENV_STORE = "DATAGOV_STORE_URL"
 
@@ -43,6 +44,8 @@ max_image_pixels = {MAX_IMAGE_PIXELS}
 max_columns = {MAX_COLUMNS}
 # An .npz archive whose arrays declare more bytes than this (uncompressed) is refused.
 max_array_bytes = {MAX_ARRAY_BYTES}
+# A CSV line longer than this many bytes is refused (raise it for long text cells).
+max_csv_line_bytes = {MAX_CSV_LINE_BYTES}
 
 [validate]
 # Seconds one query of a suite may run before it is stopped and reported as the
@@ -202,6 +205,10 @@ class Workspace:
     @property
     def max_columns(self) -> int:
         return int(self.setting("ingest", "max_columns", MAX_COLUMNS, minimum=1))
+
+    @property
+    def max_csv_line_bytes(self) -> int:
+        return int(self.setting("ingest", "max_csv_line_bytes", MAX_CSV_LINE_BYTES, minimum=1))
 
     @property
     def max_array_bytes(self) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datagov.errors import SourceError
-from datagov.workspace import MAX_ARRAY_BYTES, MAX_COLUMNS, MAX_IMAGE_PIXELS
+from datagov.workspace import MAX_ARRAY_BYTES, MAX_COLUMNS, MAX_CSV_LINE_BYTES, MAX_IMAGE_PIXELS
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,7 @@ class IngestOptions:
     max_pixels: int = MAX_IMAGE_PIXELS  # images above this are bad input
     max_columns: int = MAX_COLUMNS  # wider tables are refused
     max_array_bytes: int = MAX_ARRAY_BYTES  # larger .npz members are refused before they are read
+    max_line_bytes: int = MAX_CSV_LINE_BYTES  # a longer CSV line is refused
 
 
 def _is_builtin(source: str, prefix: str) -> bool:

@@ -22,6 +22,7 @@ from datagov.errors import SourceError
 from datagov.sources import IngestOptions, SourceResult
 from datagov.sql import sql_str
 from datagov.store import duckdb_connection
+from datagov.workspace import MAX_CSV_LINE_BYTES
 
 PART_BYTES = 256 << 20
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd"  # DuckDB's default row groups (122,880 rows)
@@ -50,25 +51,32 @@ def _csv_delimiter(path: Path) -> str:
     return best if counts[best] else ","
 
 
-def _first_ragged_line(path: Path, delim: str) -> tuple[int, int, int] | None:
+def _first_ragged_line(path: Path, delim: str, max_field: int) -> tuple[int, int, int] | None:
     """(line, expected, found) for the first row whose field count differs from the header."""
-    with open(path, newline="", errors="replace") as fh:
-        reader = csv.reader(fh, delimiter=delim)
-        expected = None
-        for row in reader:
-            if expected is None:
-                expected = len(row)
-            elif row and len(row) != expected:
-                return reader.line_num, expected, len(row)
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(max_field, limit))  # the diagnosis reads what DuckDB was allowed to read
+    try:
+        with open(path, newline="", errors="replace") as fh:
+            reader = csv.reader(fh, delimiter=delim)
+            expected = None
+            for row in reader:
+                if expected is None:
+                    expected = len(row)
+                elif row and len(row) != expected:
+                    return reader.line_num, expected, len(row)
+    except csv.Error:
+        return None  # DuckDB's own message stands
+    finally:
+        csv.field_size_limit(limit)
     return None
 
 
-def reader_sql(path: Path, fmt: str) -> str:
+def reader_sql(path: Path, fmt: str, max_line_bytes: int = MAX_CSV_LINE_BYTES) -> str:
     if fmt == "csv":
         delim = _csv_delimiter(path)
         # skip=0: DuckDB's sniffer would otherwise take a later, wider row for
         # the header and silently drop the rows above it.
-        options = "header=true, strict_mode=true, null_padding=false, skip=0"
+        options = f"header=true, strict_mode=true, null_padding=false, skip=0, max_line_size={int(max_line_bytes)}"
         return f"read_csv({sql_str(str(path))}, delim={sql_str(delim)}, {options})"
     if fmt == "jsonl":
         return f"read_json({sql_str(str(path))}, format='newline_delimited')"
@@ -79,9 +87,25 @@ def parquet_reader_sql(paths: list[str]) -> str:
     return f"read_parquet([{', '.join(sql_str(p) for p in paths)}])"
 
 
-def _explain(path: Path, fmt: str, exc: duckdb.Error) -> SourceError:
+def _first_long_line(path: Path, limit: int) -> int | None:
+    """The number of the first line longer than `limit` bytes, read a line at a time."""
+    with open(path, "rb") as fh:
+        for number, line in enumerate(iter(lambda: fh.readline(limit + 2), b""), start=1):
+            if len(line.rstrip(b"\r\n")) > limit:
+                return number
+    return None
+
+
+def _explain(path: Path, fmt: str, exc: duckdb.Error, max_line_bytes: int) -> SourceError:
+    if fmt == "csv" and "Maximum line size" in str(exc):
+        line = _first_long_line(path, max_line_bytes)  # DuckDB's own line number is not the file's
+        where = f"line {line:,}" if line else "a line"
+        return SourceError(
+            f"cannot read CSV {path}: {where} is longer than {max_line_bytes:,} bytes",
+            hint="raise [ingest] max_csv_line_bytes in datagov.toml if such lines are meant to be there",
+        )
     if fmt == "csv" and path.is_file():
-        ragged = _first_ragged_line(path, _csv_delimiter(path))
+        ragged = _first_ragged_line(path, _csv_delimiter(path), max_line_bytes)
         if ragged:
             line, expected, found = ragged
             return SourceError(f"cannot read CSV {path}: line {line} has {found} fields, the header has {expected}")
@@ -133,7 +157,7 @@ def write_duckdb_source(source: str, out: Path, opts: IngestOptions, fmt: str) -
         else:
             path = Path(source)
             _check_local(path, source, fmt)
-            reader = reader_sql(path, fmt)
+            reader = reader_sql(path, fmt, opts.max_line_bytes)
         return _copy(reader, path, source, out, opts, fmt)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -162,7 +186,7 @@ def _copy(reader: str, path: Path, source: str, out: Path, opts: IngestOptions, 
                 return write_hf_images(con, reader, images[0], source, out, opts, first)
             con.execute(f"COPY (SELECT * FROM {reader}) TO {sql_str(str(out / WHOLE))} ({PARQUET_OPTIONS})")
         except duckdb.Error as exc:
-            raise _explain(path, fmt, exc) from exc
+            raise _explain(path, fmt, exc, opts.max_line_bytes) from exc
         _into_parts(con, out)
     finally:
         con.close()

@@ -285,6 +285,16 @@ CASES = [
         write("r.csv", 'a,b\n1,2\n"x\n'),
     ),
     Case("csv-empty", ["ingest", "{tmp}/e.csv", "--name", "e"], 1, "source is empty", write("e.csv", "")),
+    *(
+        Case(
+            f"csv-3-mib-cell{cid}",
+            ["ingest", "{tmp}/long.csv", "--name", "l", *extra],
+            1,
+            "line 3 is longer than 2,000,000 bytes",
+            write("long.csv", "a,b\n0,z\n1," + "x" * (3 << 20) + "\n"),
+        )
+        for cid, extra in (("", []), ("-as-label", ["--label", "b"]))
+    ),
     Case("csv-header-only", ["ingest", "{tmp}/h.csv", "--name", "h"], 1, "no rows", write("h.csv", "a,b\n")),
     Case(
         "csv-10000-columns",
