@@ -21,7 +21,7 @@ from contextlib import contextmanager
 import duckdb
 
 from datagov.catalog.migrations import migrate
-from datagov.errors import LockTimeout
+from datagov.errors import DatagovError, LockTimeout
 from datagov.processes import process_gone
 from datagov.store import LocalStore, owned_folder, store_of
 from datagov.store.local import DIGEST_NAME, PENDING_NAME, read_pending
@@ -78,10 +78,10 @@ def open_catalog(ws: Workspace, write: bool = False) -> Iterator[duckdb.DuckDBPy
             _held[key] = (con, depth - 1)
         return
     with catalog_lock(ws):
-        con = duckdb.connect(key)
+        con = _connect(ws)
         _held[key] = (con, 1)
         try:
-            migrate(con)
+            _migrate(ws, con)
             if write:
                 sweep(ws, con)
             close_dead_runs(ws, con)  # a status, not a deletion: every command may do it
@@ -89,6 +89,29 @@ def open_catalog(ws: Workspace, write: bool = False) -> Iterator[duckdb.DuckDBPy
         finally:
             del _held[key]
             con.close()  # an unclosed DuckDB 2.0 connection prints leak warnings at exit
+
+
+def _unreadable(ws: Workspace, exc: duckdb.Error) -> DatagovError:
+    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    return DatagovError(
+        f"the catalog {ws.db_path} cannot be read: {first}",
+        hint=f"restore it (and {ws.db_path.name}.wal, if any) from a backup; datagov does not repair a catalog. "
+        f"To start an empty one, move it aside: mv {ws.db_path} {ws.db_path}.broken",
+    )
+
+
+def _connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(ws.db_path))
+    except duckdb.Error as exc:
+        raise _unreadable(ws, exc) from None
+
+
+def _migrate(ws: Workspace, con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        migrate(con)
+    except duckdb.Error as exc:
+        raise _unreadable(ws, exc) from None
 
 
 _in_transaction: set[int] = set()

@@ -59,8 +59,10 @@ def validate(
     if errored:
         r = errored[0]
         i, row = next((i, row) for i, row in enumerate(r.results, 1) if row["error"])
+        first = next((line.strip() for line in str(row["error"]).splitlines() if line.strip()), "error")
         raise InvalidInput(
-            f"suite {r.suite!r}, expectation #{i} ({row['type']}) could not be evaluated: {row['error']}"
+            f"suite {r.suite!r}, expectation #{i} ({row['type']}) could not be evaluated: {first[:300]}",
+            hint=f"the whole error is in the receipt's report, {r.report}",
         )
     failed = [o.receipt for o in outcomes if not o.receipt.success]
     if failed:

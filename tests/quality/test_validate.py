@@ -179,3 +179,14 @@ def test_a_query_that_runs_too_long_is_stopped_and_named(table, ws, monkeypatch)
     assert "a query ran longer than 2 s and was stopped ([validate] query_timeout" in result.stderr
     [r] = receipts(ws)
     assert (r.status, r.success) == ("error", False)
+
+
+def test_an_error_gx_reports_with_its_traceback_is_one_line(table, ws):
+    """GX hands back exception text with a Python traceback inside; the Error line keeps its first line."""
+    hostile = "x; DROP TABLE data; --\nTraceback (most recent call last):\n  File 'x'"
+    write_suite(ws, "other", [exp("expect_table_row_count_to_equal_other_table", other_table_name=hostile)])
+    result = table("validate", "t", "--suite", "other")
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "could not be evaluated" in errors[0]
+    assert "Traceback" not in result.stderr and "the whole error is in the receipt's report" in result.stderr
