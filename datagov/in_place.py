@@ -115,6 +115,8 @@ def find_in_place(ws: Workspace, source: str, layout: str) -> tuple[ShardSet, st
                 f"{path} holds this workspace's catalog/", hint="register the folder of the shards themselves"
             )
         shards = ShardSet(str(path), local_shards(path, suffixes))
+    if not shards.shards and s3.is_s3(source) and (why := s3.explain_empty(s3.S3Url.parse(source))):
+        raise SourceError(f"cannot read {source}: {why}")
     if not shards.shards:
         raise SourceError(
             f"no {' or '.join(suffixes)} shards under {shards.root}",

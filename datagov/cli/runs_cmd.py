@@ -32,6 +32,9 @@ COLUMNS = (
 )
 
 
+STAGES = ("pretrain", "transfer")  # the stages that record a run (`runs.stage`)
+
+
 @app.command("list")
 def list_runs(
     stage: str = typer.Option(None, "--stage", help="Only this stage: pretrain or transfer."),
@@ -47,14 +50,17 @@ def list_runs(
     from datagov.catalog.runs import list_runs as catalog_runs
     from datagov.catalog.versions import SHORT
     from datagov.cli.state import console, print_json, workspace
+    from datagov.errors import InvalidInput
 
+    if stage is not None and stage not in STAGES:
+        raise InvalidInput(f"unknown stage {stage!r}; use one of: {', '.join(STAGES)}")
     with open_catalog(workspace()) as con:
         runs = [asdict(r) for r in catalog_runs(con, stage, limit)]
     if as_json:
         print_json(runs)
         return
     if not runs:
-        typer.echo("No training runs yet. Run: datagov pretrain PIPELINE.yaml")
+        typer.echo(f"No {stage} runs yet." if stage else "No training runs yet. Run: datagov pretrain PIPELINE.yaml")
         return
     table = Table(title="Training runs", title_justify="left", caption="--json adds experiments and every metric")
     for col, style in COLUMNS:

@@ -133,6 +133,11 @@ def _shards_format(source: str) -> str:
         return "webdataset"
     if source.rstrip("/").lower().endswith((".parquet", ".pq")):
         return "parquet"
+    if source.startswith("s3://") and "*" not in source:  # a prefix: is there anything to tell by?
+        from datagov.store import s3
+
+        if why := s3.explain_empty(s3.S3Url.parse(source)):
+            raise SourceError(f"cannot read {source}: {why}")
     raise SourceError(
         f"cannot tell the format of the shards in {source}",
         hint="pass --format parquet or --format webdataset (or name the shards with a glob, e.g. .../*.tar)",

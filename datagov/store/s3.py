@@ -129,6 +129,44 @@ def list_objects(prefix: S3Url) -> list[ObjectInfo]:
     )
 
 
+def explain_empty(prefix: S3Url) -> str | None:
+    """Why a listing came back empty, when the reason is not "no objects":
+    pyarrow reports a missing bucket, and a server that is no S3 server at
+    all, as an empty listing. One unsigned request tells them apart."""
+    from pyarrow import fs
+
+    with store_errors(f"cannot list {prefix}"):
+        if filesystem().get_file_info(prefix.bucket).type != fs.FileType.NotFound:
+            return None
+    settings = endpoint_settings()
+    endpoint = (
+        f"{settings['scheme']}://{settings['endpoint_override']}" if "endpoint_override" in settings
+        else "https://s3.amazonaws.com"
+    )  # fmt: skip
+    code = _error_code(f"{endpoint}/{prefix.bucket}")
+    if code == "NoSuchBucket":
+        return f"bucket {prefix.bucket!r} does not exist at {endpoint}"
+    if code:
+        return f"bucket {prefix.bucket!r} cannot be listed with these credentials at {endpoint} ({code})"
+    return f"{endpoint} does not answer as an S3-compatible server (check AWS_ENDPOINT_URL)"
+
+
+def _error_code(url: str) -> str | None:
+    """The S3 error code (<Error><Code>) a server answers an unsigned request with, if it speaks S3."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body = response.read(4096)
+    except urllib.error.HTTPError as exc:
+        body = exc.read(4096)
+    except OSError:
+        return None
+    found = re.search(rb"<Error>\s*<Code>([A-Za-z]+)</Code>", body)
+    return found[1].decode() if found else None
+
+
 def exists(url: S3Url) -> bool:
     from pyarrow import fs
 

@@ -120,6 +120,13 @@ def _glob_head(source: str) -> str:
 
 
 def _remote_set(source: str, suffixes: tuple[str, ...]) -> ShardSet:
+    found = _remote_listing(source, suffixes)
+    if not found.shards and (why := s3.explain_empty(s3.S3Url.parse(found.root))):
+        raise SourceError(f"cannot read {source}: {why}")
+    return found
+
+
+def _remote_listing(source: str, suffixes: tuple[str, ...]) -> ShardSet:
     if has_glob(source):
         prefix, _, _ = _glob_head(source).rpartition("/")
         root = s3.S3Url.parse(prefix)

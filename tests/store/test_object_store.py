@@ -340,3 +340,25 @@ def test_an_object_replaced_while_it_is_read_is_an_error_not_a_digest(bucket, s3
 
     with pytest.raises(s3.StoreError, match="changed while it was read"):
         s3.read_hashed(url, replace_after_the_first_block)
+
+
+def test_a_missing_bucket_and_a_server_that_is_no_s3_are_named(cli, bucket, s3_server, monkeypatch):
+    """pyarrow lists both as empty; neither may read as "no shards there"."""
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    for mode in ([], ["--in-place"]):
+        gone = cli("ingest", "s3://no-such-bucket/raw", "--name", "x", *mode)
+        assert gone.exit_code == 1 and f"bucket 'no-such-bucket' does not exist at {s3_server}" in gone.stderr
+    web = ThreadingHTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{web.server_address[1]}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        for mode in ([], ["--in-place"]):
+            other = cli("ingest", f"{bucket}/raw", "--name", "x", *mode)
+            assert other.exit_code == 1, other.output
+            assert f"{endpoint} does not answer as an S3-compatible server" in other.stderr
+    finally:
+        web.shutdown()
+        web.server_close()
