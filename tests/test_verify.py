@@ -1,3 +1,7 @@
+import pytest
+
+from datagov.catalog.db import open_catalog
+from datagov.catalog.versions import resolve
 from tests.conftest import make_image_folder
 
 
@@ -34,3 +38,26 @@ def test_verify_truncated_image_dataset(cli, ws, tmp_path):
     part.write_bytes(part.read_bytes()[:-10])
     bad = cli("datasets", "verify", "pets", "--quick")
     assert bad.exit_code == 3 and "size       part-00000.parquet:" in bad.stderr
+
+
+@pytest.mark.parametrize("damage", ["folder-gone", "same-size-edit"])
+def test_ingesting_the_same_content_again_restores_a_damaged_store_copy(cli, ws, damage):
+    """The recovery the errors recommend: `ingest` of the same source rewrites the stored files."""
+    import shutil
+
+    assert cli("ingest", "sklearn:digits", "--name", "digits").exit_code == 0
+    with open_catalog(ws) as con:
+        digest = resolve(con, "digits").digest
+    folder = ws.store_dir / digest
+    if damage == "folder-gone":
+        shutil.rmtree(folder)
+    else:
+        part = folder / "part-00000.parquet"
+        data = bytearray(part.read_bytes())
+        data[len(data) // 2] ^= 1
+        part.write_bytes(bytes(data))
+    assert cli("datasets", "verify", "digits").exit_code == 3
+    again = cli("ingest", "sklearn:digits", "--name", "digits")
+    assert again.exit_code == 0, again.output
+    assert "the store's damaged or missing files were written again" in again.stdout
+    assert cli("datasets", "verify", "digits").exit_code == 0  # every byte hashed again

@@ -288,6 +288,7 @@ class Registered:
     version: Version
     created: bool  # False when this content was already a version of this dataset
     previous: Version | None
+    restored: bool = False  # the store's damaged or lost copy was replaced by this ingest's files
 
 
 def _upsert_dataset(con: duckdb.DuckDBPyConnection, nv: NewVersion, at: datetime) -> None:
@@ -331,9 +332,12 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
             _upsert_dataset(con, nv, at)
             if nv.location is not None and _in_place(con, digest, nv.name):
                 record_location(con, digest, nv.name, nv.location, IN_PLACE, nv.layout)  # moved: verify it there
-        if nv.staged is not None:
+            restored = nv.staged is not None and not _intact(ws, con, digest, nv.name)
+            if restored:
+                _restore(ws, con, nv.staged)  # the same content again: it replaces a damaged or lost copy
+        if nv.staged is not None and not nv.staged.published:
             store_of(ws).discard(nv.staged)  # an object store's upload of bytes already held
-        return Registered(resolve(con, Ref(nv.name, digest)), False, previous)
+        return Registered(resolve(con, Ref(nv.name, digest)), False, previous, restored)
     store = store_of(ws)
     held = stored_roots(con, digest)  # the store already holds these bytes (in place elsewhere does not count)
     try:
@@ -375,6 +379,22 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
             store.discard(nv.staged)
         raise
     return Registered(resolve(con, Ref(nv.name, digest)), True, previous)
+
+
+def _intact(ws: Workspace, con: duckdb.DuckDBPyConnection, digest: str, dataset: str) -> bool:
+    """Whether the store still holds a stored version's files, byte for byte."""
+    files = locate(ws, con, digest, dataset)
+    return files.in_place or not files.check(full=True)
+
+
+def _restore(ws: Workspace, con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
+    """Put freshly written files of a version (the same digest, so the same
+    bytes) where the damaged copy was; every stored version of them reads the new copy."""
+    root = store_of(ws).publish(staged, referenced=False)  # not referenced: the damaged copy is replaced
+    if root is not None:
+        con.execute(
+            "UPDATE locations SET root = ? WHERE digest = ? AND mode = ?", [root, staged.digest, STORED]
+        )
 
 
 def _in_place(con: duckdb.DuckDBPyConnection, digest: str, dataset: str) -> bool:

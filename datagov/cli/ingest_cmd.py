@@ -65,6 +65,8 @@ def ingest(
     v, reg = result.version, result.registered
     if reg.created:
         status = "new version"
+    elif reg.restored:
+        status = "unchanged content; the store's damaged or missing files were written again"
     elif reg.previous and reg.previous.digest == v.digest:
         status = "unchanged (same content as the newest version)"
     else:
