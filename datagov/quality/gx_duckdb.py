@@ -44,9 +44,29 @@ from typing import Any
 from datagov.errors import DatagovError
 from datagov.sql import sql_str
 
-UNSUPPORTED = {
-    "expect_column_values_to_be_of_type": "GX cannot read DuckDB column types through duckdb-engine",
-    "expect_column_values_to_be_in_type_list": "GX cannot read DuckDB column types through duckdb-engine",
+_TYPES = "GX cannot read DuckDB column types through duckdb-engine; a version's column types are pinned by its digest"
+_REGEX = (
+    "GX has no regular expressions for the DuckDB dialect; check with an unexpected_rows_expectation whose "
+    "query uses regexp_matches(column, 'pattern'), or validate with --engine spark"
+)
+_LIKE = (
+    "GX has no LIKE patterns for the DuckDB dialect; check with an unexpected_rows_expectation whose "
+    "query uses column LIKE 'pattern'"
+)
+UNSUPPORTED = {  # expectations GX cannot evaluate on DuckDB, refused before anything runs (not `error` receipts)
+    "expect_column_values_to_be_of_type": _TYPES,
+    "expect_column_values_to_be_in_type_list": _TYPES,
+    **{
+        f"expect_column_values_to_{neg}match_{kind}": reason
+        for kind, reason in (("regex", _REGEX), ("regex_list", _REGEX), ("like_pattern", _LIKE),
+                             ("like_pattern_list", _LIKE))
+        for neg in ("", "not_")
+    },
+}  # fmt: skip
+UNSUPPORTED_ON_SPARK = {  # GX's Spark engine has no provider for LIKE patterns either
+    name: "GX has no LIKE patterns for Spark; express the pattern as a regex (expect_column_values_to_match_regex)"
+    for name, reason in UNSUPPORTED.items()
+    if reason == _LIKE
 }
 TABLE = "data"
 # What DuckDB may hold while GX validates before it spills: with GX and

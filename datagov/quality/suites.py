@@ -150,13 +150,16 @@ def save_suite(ws: Workspace, name: str, doc: dict, *, force: bool = False) -> P
     return path
 
 
-def build_suite(suite: SuiteFile):
-    """The GX ExpectationSuite, or InvalidInput naming the suite and expectation."""
+def build_suite(suite: SuiteFile, engine: str = "duckdb"):
+    """The GX ExpectationSuite, or InvalidInput naming the suite and expectation
+    (and one the `engine` cannot evaluate)."""
     import great_expectations as gx
     from great_expectations.exceptions import ExpectationNotFoundError, InvalidExpectationConfigurationError
     from great_expectations.expectations.registry import get_expectation_impl
 
-    from datagov.quality.gx_duckdb import UNSUPPORTED, quiet_gx
+    from datagov.quality.gx_duckdb import UNSUPPORTED, UNSUPPORTED_ON_SPARK, quiet_gx
+
+    unsupported = UNSUPPORTED if engine == "duckdb" else UNSUPPORTED_ON_SPARK
 
     quiet_gx()
     for i, exp in enumerate(suite.expectations):
@@ -168,10 +171,10 @@ def build_suite(suite: SuiteFile):
             raise InvalidInput(
                 f"suite {suite.name!r}, expectation #{i + 1}: unknown expectation type {exp['type']!r}"
             ) from None
-        if exp["type"] in UNSUPPORTED:
+        if exp["type"] in unsupported:
             raise InvalidInput(
-                f"suite {suite.name!r}, expectation #{i + 1} ({exp['type']}) is not supported on DuckDB: "
-                f"{UNSUPPORTED[exp['type']]}; a version's column types are pinned by its digest"
+                f"suite {suite.name!r}, expectation #{i + 1} ({exp['type']}) is not supported on "
+                f"{'DuckDB' if engine == 'duckdb' else 'Spark'}: {unsupported[exp['type']]}"
             )
         try:
             gx.ExpectationSuite(name=suite.name, expectations=[copy.deepcopy(exp)])

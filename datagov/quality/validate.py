@@ -247,7 +247,7 @@ def validate(
             from datagov.quality.gx_spark import refuse_sql
 
             refuse_sql(suite)
-        gx_suite = build_suite(suite)
+        gx_suite = build_suite(suite, engine)
         _check_columns(suite, version)
         built.append((suite, gx_suite))
 

@@ -514,6 +514,19 @@ CASES = [
         suite_with("odd", [{"type": "expect_the_unexpected", "kwargs": {}}]),
     ),
     Case("suite-unknown", ["validate", "digits-pretrain", "--suite", "nope"], 1, "unknown suite"),
+    *(
+        Case(
+            f"suite-{kind}-on-duckdb",
+            ["validate", "digits-pretrain", "--suite", "rx"],
+            1,
+            says,
+            suite_with("rx", [{"type": f"expect_column_values_to_match_{kind}", "kwargs": {"column": "path", **kw}}]),
+        )
+        for kind, kw, says in (
+            ("regex", {"regex": "^d"}, "GX has no regular expressions for the DuckDB dialect"),
+            ("like_pattern", {"like_pattern": "d%"}, "GX has no LIKE patterns for the DuckDB dialect"),
+        )
+    ),
     Case("validate-unknown-dataset", ["validate", "ghost", "--suite", "digits-pretrain"], 1, "ghost"),
     Case("validate-bad-digest", ["validate", "digits@xyz", "--suite", "digits-pretrain"], 1, "invalid digest"),
     Case(
