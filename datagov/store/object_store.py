@@ -43,9 +43,13 @@ class S3Store:
         names = sorted(p.name for p in folder.iterdir() if p.is_file())
         staged = Staged.of(self.ws, folder, digest, remote=str(remote))
         staged.note_pending()
+        started: list[str] = []
         try:
-            s3.upload_folder(folder, remote, names)
+            s3.upload_folder(folder, remote, names, started)
         except BaseException:
+            if not started:  # the store took nothing: no note is needed to clean up after this writer
+                staged.remote = None
+                staged.pending.unlink(missing_ok=True)
             self.discard(staged)
             raise
         faults.point("s3:uploaded")

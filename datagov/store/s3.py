@@ -242,11 +242,14 @@ def download_hashed(url: S3Url, dest: Path) -> tuple[str, int, str]:
         return read_hashed(url, out.write)
 
 
-def upload_folder(folder: Path, prefix: S3Url, names: list[str]) -> None:
+def upload_folder(folder: Path, prefix: S3Url, names: list[str], done: list[str] | None = None) -> None:
+    """Upload each file; `done` hears the name of every object that was started."""
     with store_errors(f"cannot write to {prefix}"):
         s3 = filesystem()
         for name in names:
             with open(folder / name, "rb") as src, s3.open_output_stream(prefix.child(name).path) as out:
+                if done is not None:
+                    done.append(name)
                 while block := src.read(CHUNK):
                     out.write(block)
 

@@ -14,7 +14,7 @@ import pytest
 from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
 from tests.audit.conftest import QUICK
-from tests.conftest import REPO, run_datagov, s3_admin
+from tests.conftest import REPO, run_datagov, s3_admin, tmp_entries
 from tests.training.conftest import SPEC, TINY, TRANSFER
 
 
@@ -184,6 +184,7 @@ def test_an_unreachable_store_names_the_settings_to_check(cli, ws, monkeypatch):
     assert (
         result.output.startswith("Error: cannot write to s3://nowhere/store/") and "AWS_ENDPOINT_URL" in result.output
     )
+    assert tmp_entries(ws) == []  # the store took nothing: no note is left for a later writer
 
 
 def test_an_upload_the_store_refused_is_left_to_the_next_writer_by_its_note(cli, ws, bucket, s3_server, monkeypatch):
