@@ -88,9 +88,22 @@ def _skip_reason(ws, step: list[str]) -> str | None:
         suite = step[step.index("--suite") + 1]
         if (ws.expectations_dir / f"{suite}.json").exists():
             return f"expectations/{suite}.json exists; keeping it (delete it to suggest again)"
-    if step[0] in PIPELINE_STEPS and not (ws.root / step[1]).is_file():
-        return f"no {step[1]} in this workspace (the repository ships one)"
     return None
+
+
+def _in_workspace(ws, step: list[str]) -> list[str]:
+    """Paths in a step (specs, --out files) resolved against the workspace, not the current directory."""
+    if step[0] in PIPELINE_STEPS:
+        step = [step[0], str(ws.root / step[1]), *step[2:]]
+    if "--out" in step:
+        at = step.index("--out") + 1
+        step = [*step[:at], str(ws.root / step[at]), *step[at + 1 :]]
+    return step
+
+
+def _missing_specs(ws) -> list[str]:
+    """The pipeline specs the demo's training steps run that this workspace lacks."""
+    return sorted({step[1] for step in STEPS if step[0] in PIPELINE_STEPS and not (ws.root / step[1]).is_file()})
 
 
 def demo(ctx: typer.Context) -> None:
@@ -100,8 +113,14 @@ def demo(ctx: typer.Context) -> None:
     Running the demo again changes nothing: the same content is the same version.
     """
     from datagov.cli.state import console, state, workspace
+    from datagov.errors import InvalidInput
 
     ws = workspace()
+    if missing := _missing_specs(ws):  # before any step: a demo without training would show nothing it promises
+        raise InvalidInput(
+            f"the demo trains with {', '.join(missing)}, which {ws.root} does not have",
+            hint="run it in a clone of the datagov repository (`make demo`), or copy its pipelines/ folder here",
+        )
     root = ctx.find_root().command
     prefix = ["--workspace", str(ws.root)] + (["--debug"] if state.debug else [])
     out = console()
@@ -110,8 +129,7 @@ def demo(ctx: typer.Context) -> None:
         if reason := _skip_reason(ws, step):
             out.print(f"[dim]skipped: {reason}[/dim]")
             continue
-        if step[0] in PIPELINE_STEPS:  # specs are paths: resolve against the workspace, not the cwd
-            step = [step[0], str(ws.root / step[1]), *step[2:]]
+        step = _in_workspace(ws, step)
         try:
             root.main(prefix + step, prog_name="datagov", standalone_mode=False)
         except typer.Exit as exc:

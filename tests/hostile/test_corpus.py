@@ -772,6 +772,7 @@ CASES = [
     Case("review-bad-version", ["models", "review", "nope", "1; drop"], 1, "invalid model version"),
     Case("lineage-unknown", ["lineage", "ghost"], 1, "ghost"),
     Case("runs-unknown-stage", ["runs", "list", "--stage", "bogus"], 1, "unknown stage 'bogus'"),
+    Case("demo-without-its-specs", ["demo"], 1, "the demo trains with pipelines/pretrain-digits.yaml"),
     Case("show-bad-hex", ["datasets", "show", "digits@zz"], 1, "invalid digest"),
     Case("show-unknown-digest", ["datasets", "show", "digits@0000"], 1, "0000"),
     # --- workspace settings
