@@ -12,6 +12,7 @@ EVAL_DIGEST = "datagov.eval_digest"
 SUITES = "datagov.suites"  # the suites the spec required and those of every receipt the gate used
 RECEIPTS = "datagov.receipts"  # the receipts it answered from
 GATE = "datagov.gate"  # open | waived
+CHAIN_HEAD = "datagov.chain_head"  # the catalog's chain head once the run was sealed (an outside anchor)
 WAIVER = "datagov.waiver"  # the waiver's reason
 WAIVER_ID = "datagov.waiver_id"
 STRATEGY = "datagov.strategy"  # finetune | features

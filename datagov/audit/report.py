@@ -21,6 +21,7 @@ def audit_document(audit) -> dict:
         "started": utc_iso(audit.started),
         "ended": utc_iso(audit.ended) if audit.ended else None,
         "interrupted_before": audit.interrupted,
+        "chain": audit.chain,
         "versions": [
             {
                 "version": r.ref,

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from datagov import faults
 from datagov import tags as tag_keys
-from datagov.catalog import audits
+from datagov.catalog import audits, chain
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.locations import locate
 from datagov.catalog.versions import Version, now, resolve
@@ -72,6 +72,7 @@ class Audit:
     ended: datetime | None = None
     report: str | None = None
     affected: list[str] = field(default_factory=list)  # model versions its failures reach, through encoders too
+    chain: list[str] = field(default_factory=list)  # proving records changed since they were sealed
 
     @property
     def failed(self) -> list[VersionAudit]:
@@ -79,7 +80,7 @@ class Audit:
 
     @property
     def status(self) -> str:
-        return "failed" if self.failed else "passed"
+        return "failed" if self.failed or self.chain else "passed"
 
 
 def mark_interrupted(ws: Workspace) -> list[str]:
@@ -293,6 +294,7 @@ def run_audit(ws: Workspace, dataset: str | None = None, *, revalidate: bool = F
         raise NotFound(f"{dataset!r} has no receipts and fed no registered model: nothing to audit")
     audit = Audit(f"a-{secrets.token_hex(6)}", dataset, now(), [], interrupted)
     with open_catalog(ws, write=True) as con:
+        audit.chain = [p.describe() for p in chain.verify(con)]  # before this audit adds its own records
         audits.start_audit(con, audit.id, dataset, audit.started)
     previous = _previous_profiles(ws)
     max_age = timedelta(days=ws.max_receipt_age_days)
@@ -316,7 +318,7 @@ def run_audit(ws: Workspace, dataset: str | None = None, *, revalidate: bool = F
                     [asdict(f) for f in r.findings], r.profile, {"written": r.receipts, "reused": r.reused}, r.models,
                 ),
             )  # fmt: skip
-        summary = {"failed": [r.ref for r in audit.failed], "interrupted": interrupted}
+        summary = {"failed": [r.ref for r in audit.failed], "interrupted": interrupted, "chain": audit.chain}
         audits.finish_audit(
             con,
             audits.AuditRow(audit.id, dataset, audit.status, len(audit.results), len(audit.failed), audit.started,

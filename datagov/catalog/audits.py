@@ -13,6 +13,8 @@ from datetime import datetime
 import duckdb
 
 from datagov.catalog.versions import now
+from datagov.catalog.chain import seal
+from datagov.catalog.db import transaction
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,9 @@ def running_audits(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, str]]
 
 
 def mark_interrupted(con: duckdb.DuckDBPyConnection, audit_id: str) -> None:
-    con.execute("UPDATE audits SET status = 'interrupted', ended = ? WHERE id = ?", [now(), audit_id])
+    with transaction(con):
+        con.execute("UPDATE audits SET status = 'interrupted', ended = ? WHERE id = ?", [now(), audit_id])
+        seal(con, "audit", audit_id)
 
 
 def start_audit(con: duckdb.DuckDBPyConnection, audit_id: str, scope: str | None, started: datetime) -> None:
@@ -75,10 +79,12 @@ def insert_result(con: duckdb.DuckDBPyConnection, r: AuditResultRow) -> None:
 
 
 def finish_audit(con: duckdb.DuckDBPyConnection, row: AuditRow) -> None:
-    con.execute(
-        "UPDATE audits SET status = ?, versions = ?, failed = ?, summary = ?, report = ?, ended = ? WHERE id = ?",
-        [row.status, row.versions, row.failed, json.dumps(row.summary), row.report, row.ended, row.id],
-    )
+    with transaction(con):
+        con.execute(
+            "UPDATE audits SET status = ?, versions = ?, failed = ?, summary = ?, report = ?, ended = ? WHERE id = ?",
+            [row.status, row.versions, row.failed, json.dumps(row.summary), row.report, row.ended, row.id],
+        )
+        seal(con, "audit", row.id)
 
 
 def previous_profiles(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:

@@ -288,7 +288,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE locations_v10 RENAME TO locations;
         """,
     ),
+    (
+        11,
+        "chain",
+        """
+        -- Records that prove something, sealed in order (datagov/catalog/chain.py):
+        -- the hash of each record's sealed columns, linked to the entry before.
+        CREATE TABLE chain (
+            seq BIGINT PRIMARY KEY,
+            kind VARCHAR NOT NULL,            -- receipt | waiver | run | run-end | model | audit
+            record VARCHAR NOT NULL,          -- the record's key
+            record_hash VARCHAR NOT NULL,
+            prev VARCHAR NOT NULL,            -- the previous entry's hash
+            hash VARCHAR NOT NULL,            -- sha256(prev | kind | record | record_hash)
+            sealed_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
+
+# Run after the SQL of a migration, in its transaction: what SQL cannot do.
+AFTER = {11: "seal_existing"}
 
 LATEST = MIGRATIONS[-1][0]
 
@@ -312,6 +332,10 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(sql)
+            if number in AFTER:
+                from datagov.catalog import chain
+
+                getattr(chain, AFTER[number])(con)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [number, name])
             con.execute("COMMIT")
         except BaseException:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import duckdb
 
 from datagov.catalog.versions import now
+from datagov.catalog.chain import seal
+from datagov.catalog.db import transaction
 
 
 @dataclass(frozen=True)
@@ -23,10 +25,13 @@ class ModelArtifact:
 
 
 def record_artifact(con: duckdb.DuckDBPyConnection, a: ModelArtifact) -> None:
-    con.execute(
-        "INSERT INTO model_artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [a.model_name, a.model_version, a.run_id, a.artifact, a.sha256, a.bytes, json.dumps(a.arch), now()],
-    )
+    with transaction(con):
+        con.execute(
+            "INSERT INTO model_artifacts (model_name, model_version, run_id, artifact, sha256, bytes, arch, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [a.model_name, a.model_version, a.run_id, a.artifact, a.sha256, a.bytes, json.dumps(a.arch), now()],
+        )
+        seal(con, "model", f"{a.model_name}/{a.model_version}")
 
 
 def artifact_of(con: duckdb.DuckDBPyConnection, model_name: str, model_version: str) -> ModelArtifact | None:

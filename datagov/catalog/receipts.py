@@ -9,6 +9,8 @@ from datetime import datetime
 import duckdb
 
 from datagov.catalog.versions import add_edge
+from datagov.catalog.chain import seal
+from datagov.catalog.db import transaction
 
 
 @dataclass
@@ -44,6 +46,12 @@ _COLS = (
 
 
 def insert_receipt(con: duckdb.DuckDBPyConnection, r: Receipt) -> None:
+    with transaction(con):
+        _insert_receipt(con, r)
+        seal(con, "receipt", r.id)
+
+
+def _insert_receipt(con: duckdb.DuckDBPyConnection, r: Receipt) -> None:
     con.execute(
         f"INSERT INTO receipts ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [

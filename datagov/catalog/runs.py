@@ -13,6 +13,8 @@ from datetime import datetime
 import duckdb
 
 from datagov.catalog.versions import now
+from datagov.catalog.chain import seal
+from datagov.catalog.db import transaction
 
 RUN_COLUMNS = (
     "run_id, stage, pipeline, experiment, dataset, digest, gate, waiver_id, status, model_name, model_version, "
@@ -84,22 +86,26 @@ class PromotionRow:
 
 def insert_run(con: duckdb.DuckDBPyConnection, run: RunRow) -> None:
     """A new run, `running`, with this process's pid and host (so a dead one can be closed)."""
-    con.execute(
-        "INSERT INTO runs (run_id, stage, pipeline, experiment, dataset, digest, gate, waiver_id, status, "
-        "started, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
-        [run.run_id, run.stage, run.pipeline, run.experiment, run.dataset, run.digest, json.dumps(run.gate),
-         run.waiver_id, now(), os.getpid(), socket.gethostname()],
-    )  # fmt: skip
+    with transaction(con):
+        con.execute(
+            "INSERT INTO runs (run_id, stage, pipeline, experiment, dataset, digest, gate, waiver_id, status, "
+            "started, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+            [run.run_id, run.stage, run.pipeline, run.experiment, run.dataset, run.digest, json.dumps(run.gate),
+             run.waiver_id, now(), os.getpid(), socket.gethostname()],
+        )  # fmt: skip
+        seal(con, "run", run.run_id)
 
 
 def finish_run(
     con: duckdb.DuckDBPyConnection, run_id: str, status: str, model: tuple[str, str] | None, metrics: dict
 ) -> None:
     name, version = model or (None, None)
-    con.execute(
-        "UPDATE runs SET status = ?, model_name = ?, model_version = ?, metrics = ?, ended = ? WHERE run_id = ?",
-        [status, name, version, json.dumps(metrics), now(), run_id],
-    )
+    with transaction(con):
+        con.execute(
+            "UPDATE runs SET status = ?, model_name = ?, model_version = ?, metrics = ?, ended = ? WHERE run_id = ?",
+            [status, name, version, json.dumps(metrics), now(), run_id],
+        )
+        seal(con, "run-end", run_id)
 
 
 def list_runs(con: duckdb.DuckDBPyConnection, stage: str | None = None, limit: int = 20) -> list[RunRow]:
@@ -145,17 +151,22 @@ def running_runs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int | None, 
 
 
 def mark_interrupted(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    con.execute("UPDATE runs SET status = 'interrupted', ended = ? WHERE run_id = ?", [now(), run_id])
+    with transaction(con):
+        con.execute("UPDATE runs SET status = 'interrupted', ended = ? WHERE run_id = ?", [now(), run_id])
+        seal(con, "run-end", run_id)
 
 
 # --- waivers
 
 
 def insert_waiver(con: duckdb.DuckDBPyConnection, w: WaiverRow) -> None:
-    con.execute(
-        "INSERT INTO waivers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [w.id, w.target, w.stage, w.reason, w.who, json.dumps(w.refused), w.created, w.expires, w.run_id],
-    )
+    with transaction(con):
+        con.execute(
+            "INSERT INTO waivers (id, target, stage, reason, who, refused, created, expires, run_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [w.id, w.target, w.stage, w.reason, w.who, json.dumps(w.refused), w.created, w.expires, w.run_id],
+        )
+        seal(con, "waiver", w.id)
 
 
 def attach_waiver(con: duckdb.DuckDBPyConnection, waiver_id: str, run_id: str) -> None:

@@ -67,13 +67,21 @@ def run(
             findings = "\n".join(("warning: " if f.severity == "warning" else "") + f.message for f in r.findings)
             table.add_row(r.ref, status, findings or "-", ", ".join(r.models) or "-")
         out.print(table)
+        for problem in audit.chain:
+            out.print(f"[red]chain:[/red] {problem}")
         affected = audit.affected
         if affected:
             out.print("Tagged datagov.audit=failed (promotion refused): " + ", ".join(affected))
-        colour = "red" if audit.failed else "green"
+        colour = "red" if audit.status == "failed" else "green"
         out.print(
             f"[bold {colour}]{audit.status.upper()}[/bold {colour}]: {len(audit.results)} versions audited, "
             f"{len(audit.failed)} failed · report {audit.report}"
+        )
+    if audit.chain:
+        raise CheckFailed(
+            f"audit {audit.id} failed: the catalog's records were changed outside datagov: {audit.chain[0]}"
+            + (f" (and {len(audit.chain) - 1} more)" if len(audit.chain) > 1 else ""),
+            hint="restore catalog/catalog.duckdb from a backup; see the audit report for every record",
         )
     if audit.failed:
         raise CheckFailed(f"audit {audit.id} failed: " + ", ".join(r.ref for r in audit.failed))

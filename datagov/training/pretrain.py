@@ -109,7 +109,7 @@ def pretrain(
         }
         with mlflow.start_run(experiment_id=tracking.experiment_id(ws, spec.name)) as run:
             run_id = run.info.run_id
-            record_run(
+            chain_head = record_run(
                 ws, run_id, "pretrain", spec_path, spec.name, version, gate_doc, waiver_id,
                 inputs=[(("version", version.node_id), "trained")],
             )  # fmt: skip
@@ -120,7 +120,9 @@ def pretrain(
                         {**flat, "model.resolved_kind": kind, "device": device.type, "world_size": dist.world_size}
                     )
                 )
-                mlflow.set_tags({**provenance, tags.GATE: "open" if decision.allowed else "waived"})
+                mlflow.set_tags(
+                    {**provenance, tags.GATE: "open" if decision.allowed else "waived", tags.CHAIN_HEAD: chain_head}
+                )
                 mlflow.log_artifact(str(spec_path), artifact_path="pipeline")
                 mlflow.log_dict(gate_doc, "gate/decision.json")
                 tracking.log_dataset(ws, version, "training")

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from datagov import tags as tag_keys
-from datagov.catalog import runs
+from datagov.catalog import chain, runs
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.runs import RunRow
 from datagov.catalog.versions import Version, add_edge
@@ -28,9 +28,11 @@ def record_run(
     gate_doc: dict,
     waiver_id: str | None,
     inputs: list[tuple[tuple[str, str], str]],
-) -> None:
+) -> str:
     """The runs row (status running) and the edges into the run:
-    `inputs` is [((kind, id), relation)], e.g. (("version", v.node_id), "trained")."""
+    `inputs` is [((kind, id), relation)], e.g. (("version", v.node_id), "trained").
+    Returns the catalog's chain head with the run sealed in it, for the run's
+    tags: an anchor outside the catalog that a rewritten chain contradicts."""
     row = RunRow(run_id, stage, str(spec_path), experiment, version.dataset, version.digest, gate_doc, waiver_id,
                  "running", None, None)  # fmt: skip
     with open_catalog(ws, write=True) as con, transaction(con):
@@ -39,6 +41,7 @@ def record_run(
             runs.attach_waiver(con, waiver_id, run_id)
         for (kind, ident), relation in inputs:
             add_edge(con, kind, ident, "run", run_id, relation, params={"stage": stage})
+        return chain.head(con)[1]
 
 
 def attach_waiver(ws: Workspace, waiver_id: str, run_id: str) -> None:

@@ -172,7 +172,7 @@ def transfer(
     model_name = spec.register.model_name or spec.name
     with mlflow.start_run(experiment_id=tracking.experiment_id(ws, spec.name), run_name=spec.strategy) as run:
         run_id = run.info.run_id
-        record_run(
+        chain_head = record_run(
             ws, run_id, "transfer", spec_path, spec.name, train_in.version, gate_doc, waiver_id,
             inputs=[
                 (("version", train_in.version.node_id), "trained"),
@@ -184,7 +184,9 @@ def transfer(
             attach_waiver(ws, acceptance[tags.DECLARED_ACCEPTED_ID], run_id)
         try:
             mlflow.log_params(tracking.flat_params({**flatten(dataclasses.asdict(spec)), "device": device.type}))
-            mlflow.set_tags({**provenance, tags.GATE: "open" if decision.allowed else "waived"})
+            mlflow.set_tags(
+                {**provenance, tags.GATE: "open" if decision.allowed else "waived", tags.CHAIN_HEAD: chain_head}
+            )
             tracking.log_model_input(run_id, source.node, source.tags)
             mlflow.log_artifact(str(spec_path), artifact_path="pipeline")
             mlflow.log_dict(gate_doc, "gate/decision.json")

@@ -1,0 +1,163 @@
+"""The `chain` table: every record that proves something, sealed in order.
+
+A receipt, a waiver, a training run (when it starts and when it ends), a
+registered model's weight record and a finished audit each append one entry:
+the SHA-256 of the record's sealed columns, and a hash linking it to the
+entry before. `verify` recomputes both, so a record rewritten, deleted or
+slipped in behind datagov's back is named, and so is an edited or removed
+entry. This does not make the catalog unforgeable: whoever can write it can
+rebuild the whole chain. It makes forgery a deliberate rewrite of everything
+after the forged record, which the chain head recorded elsewhere (each MLflow
+run's `datagov.chain_head` tag) then contradicts.
+
+Only columns that never change once sealed are hashed (a run's start and
+its end are two entries), so ordinary updates do not read as tampering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Sealed:
+    table: str
+    key: str  # an SQL expression naming one row
+    columns: tuple[str, ...]
+    sealed_when: str = "true"  # rows not yet final are not expected in the chain
+
+
+SEALED: dict[str, Sealed] = {
+    "receipt": Sealed(
+        "receipts", "id",
+        ("id", "dataset", "digest", "suite", "suite_digest", "kind", "success", "status", "evaluated", "successful",
+         "results", "gx_version", "started", "reference_digest"),
+    ),
+    "waiver": Sealed("waivers", "id", ("id", "target", "stage", "reason", "who", "refused", "created", "expires")),
+    "run": Sealed(
+        "runs", "run_id", ("run_id", "stage", "pipeline", "experiment", "dataset", "digest", "gate", "waiver_id", "started")
+    ),
+    "run-end": Sealed(
+        "runs", "run_id", ("run_id", "status", "model_name", "model_version", "metrics", "ended"), "status <> 'running'"
+    ),
+    "model": Sealed(
+        "model_artifacts", "model_name || '/' || model_version",
+        ("model_name", "model_version", "run_id", "artifact", "sha256", "bytes", "arch"),
+    ),
+    "audit": Sealed(
+        "audits", "id", ("id", "scope", "status", "versions", "failed", "summary", "started", "ended"),
+        "status IN ('passed', 'failed', 'interrupted')",
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    kind: str
+    record: str
+    problem: str  # rewritten | deleted | unsealed | entry-rewritten | entry-deleted
+
+    def describe(self) -> str:
+        what = {
+            "rewritten": "was changed after it was sealed",
+            "deleted": "was deleted",
+            "unsealed": "is not in the chain (written outside datagov)",
+            "entry-rewritten": "has a chain entry that was edited",
+            "entry-deleted": "follows a chain entry that was removed",
+        }[self.problem]
+        return f"{self.kind} {self.record} {what}"
+
+
+def record_hash(con: duckdb.DuckDBPyConnection, kind: str, record: str) -> str | None:
+    """The SHA-256 of a record's sealed columns as stored now; None when the row is gone."""
+    spec = SEALED[kind]
+    row = con.execute(
+        f"SELECT {', '.join(spec.columns)} FROM {spec.table} WHERE {spec.key} = ?", [record]
+    ).fetchone()
+    if row is None:
+        return None
+    text = json.dumps([_plain(v) for v in row], separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value[:1] in "[{":
+        try:  # JSON columns: DuckDB may hand them back re-spaced; hash their meaning
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _link(prev: str, kind: str, record: str, digest: str) -> str:
+    return hashlib.sha256(f"{prev}|{kind}|{record}|{digest}".encode()).hexdigest()
+
+
+def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
+    """(sequence number, hash) of the newest entry; (0, GENESIS) for an empty chain."""
+    row = con.execute("SELECT seq, hash FROM chain ORDER BY seq DESC LIMIT 1").fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+
+def seal(con: duckdb.DuckDBPyConnection, kind: str, record: str) -> str:
+    """Append the record's entry; call in the transaction that wrote it. Returns the new head."""
+    digest = record_hash(con, kind, record)
+    if digest is None:
+        raise ValueError(f"cannot seal {kind} {record}: no such row")
+    seq, prev = head(con)
+    linked = _link(prev, kind, record, digest)
+    con.execute(
+        "INSERT INTO chain (seq, kind, record, record_hash, prev, hash, sealed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [seq + 1, kind, record, digest, prev, linked, datetime.now(UTC).replace(tzinfo=None)],
+    )
+    return linked
+
+
+def seal_existing(con: duckdb.DuckDBPyConnection) -> int:
+    """Seal every final record written before the chain existed (once, when it is created)."""
+    sealed = 0
+    for kind, spec in SEALED.items():
+        keys = con.execute(
+            f"SELECT {spec.key} FROM {spec.table} WHERE {spec.sealed_when} ORDER BY 1"
+        ).fetchall()
+        for (key,) in keys:
+            seal(con, kind, str(key))
+            sealed += 1
+    return sealed
+
+
+def verify(con: duckdb.DuckDBPyConnection) -> list[ChainProblem]:
+    """Every way the catalog's proving records differ from what was sealed."""
+    problems: list[ChainProblem] = []
+    entries = con.execute("SELECT seq, kind, record, record_hash, prev, hash FROM chain ORDER BY seq").fetchall()
+    prev, expected_seq = GENESIS, 1
+    newest: dict[tuple[str, str], str] = {}  # a record sealed again (a run ended twice): its newest entry counts
+    for seq, kind, record, digest, entry_prev, entry_hash in entries:
+        if seq != expected_seq or entry_prev != prev:
+            problems.append(ChainProblem(kind, record, "entry-deleted"))
+        elif _link(entry_prev, kind, record, digest) != entry_hash:
+            problems.append(ChainProblem(kind, record, "entry-rewritten"))
+        prev, expected_seq = entry_hash, seq + 1
+        newest[kind, record] = digest
+    seen = set(newest)
+    for (kind, record), digest in newest.items():
+        if kind not in SEALED:
+            continue
+        now = record_hash(con, kind, record)
+        if now is None:
+            problems.append(ChainProblem(kind, record, "deleted"))
+        elif now != digest:
+            problems.append(ChainProblem(kind, record, "rewritten"))
+    for kind, spec in SEALED.items():
+        rows = con.execute(f"SELECT {spec.key} FROM {spec.table} WHERE {spec.sealed_when}").fetchall()
+        problems += [ChainProblem(kind, str(key), "unsealed") for (key,) in rows if (kind, str(key)) not in seen]
+    return problems
