@@ -55,6 +55,7 @@ def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: 
         located = locate(ws, con, version.digest, version.dataset)
         receipts = [r for r in list_receipts(con, digest=version.digest, kind=kind) if r.evaluated > 0]
         audit = latest_audit_status(con, version.digest)
+        modality = dataset_row(con, version.dataset).modality
     decision = GateDecision(stage, version.ref, version.digest, allowed=True)
     if audit and audit[0] == "failed":
         decision.reasons.append(
@@ -115,8 +116,46 @@ def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: 
             continue
         decision.receipt_ids.append(latest.id)
         decision.suites.append(name)
+    passing = [r for r in receipts if r.id in decision.receipt_ids]
+    decision.reasons += _policy_reasons(ws, version, modality, passing, validate_cmd)
     decision.allowed = not decision.reasons
     return decision
+
+
+def _checked_types(receipt) -> set[str]:
+    return {row.get("type", "") for row in receipt.results if row.get("success")}
+
+
+def _policy_reasons(ws: Workspace, version, modality: str | None, passing: list, validate_cmd: str) -> list[Reason]:
+    """A gate needs more than a suite's say-so: something beyond row counts
+    must have been checked, and what `[gate.require]` names must have passed."""
+    reasons = []
+    real = [r for r in passing if any(not t.startswith("expect_table_") for t in _checked_types(r))]
+    if passing and not real:
+        reasons.append(
+            Reason(
+                "checks-nothing",
+                f"the suites that passed for {version.ref} ({', '.join(sorted({r.suite for r in passing}))}) check "
+                "nothing beyond table-level counts",
+                fix=f"add column expectations (e.g. datagov expectations suggest {version.ref} --suite NAME), then "
+                + validate_cmd.format("NAME"),
+            )
+        )
+    types = set().union(*(_checked_types(r) for r in passing)) if passing else set()
+    suites = {r.suite for r in passing}
+    for wanted in ws.gate_requirements(version.dataset, modality):
+        is_type = wanted.startswith(("expect_", "unexpected_rows_expectation"))
+        if (wanted in types) if is_type else (wanted in suites):
+            continue
+        what = f"an expectation {wanted}" if is_type else f"suite {wanted!r}"
+        reasons.append(
+            Reason(
+                "required-check",
+                f"[gate.require] in datagov.toml wants {what} passing for {version.ref}",
+                fix=validate_cmd.format(wanted) if not is_type else f"add {wanted} to a suite and validate with it",
+            )
+        )
+    return reasons
 
 
 def combine(stage: str, decisions: list[GateDecision]) -> GateDecision:

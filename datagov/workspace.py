@@ -33,6 +33,14 @@ lock_timeout = 60
 # waiver has expired.
 waiver_days = 30
 
+[gate.require]
+# What the gate must see passing before training, by dataset name or by
+# modality ("image", "tabular"): suite names, or expectation types that some
+# passing suite must hold. Whatever is set here, the gate never counts suites
+# that check nothing beyond table-level row counts. For example:
+# image = ["expect_column_values_to_not_be_null"]
+# digits-pretrain = ["digits-pretrain"]
+
 [audit]
 # A receipt older than this many days is reported as stale by `datagov audit run`.
 max_receipt_age_days = 30
@@ -193,6 +201,20 @@ class Workspace:
                 f"[promote] refuse_licenses in {CONFIG_NAME} names {unknown}", hint=f"use any of {', '.join(FLAGS)}"
             )
         return aliases, refused
+
+    def gate_requirements(self, dataset: str, modality: str | None) -> list[str]:
+        """`[gate.require]`: suites or expectation types the gate must see passing for this data
+        (its dataset's entry and its modality's, together)."""
+        section = self.config.get("gate", {}).get("require", {})
+        if not isinstance(section, dict):
+            raise InvalidInput(f"[gate.require] in {CONFIG_NAME} must be a table of name = [suites or types]")
+        wanted: list[str] = []
+        for key in (dataset, modality):
+            value = section.get(key, []) if key else []
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise InvalidInput(f"[gate.require] {key} in {CONFIG_NAME} must be a list of names, not {value!r}")
+            wanted += value
+        return list(dict.fromkeys(wanted))
 
     @property
     def lineage_namespace(self) -> str:

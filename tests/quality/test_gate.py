@@ -2,7 +2,9 @@
 
 import pytest
 
+from datagov.errors import InvalidInput
 from datagov.gate import check_gate
+from datagov.workspace import load_workspace
 from tests.quality.conftest import exp, write_suite
 
 SUITE = [exp("expect_column_values_to_not_be_null", column="x")]
@@ -76,3 +78,37 @@ def test_suggested_suite_receipt_opens_the_gate(table, ws):
     assert load_suite(ws, "rich").digest == before
     decision = check_gate(ws, "pretrain", "t", ["rich"])
     assert decision.allowed, decision.summary()
+
+
+def test_a_suite_that_checks_nothing_real_does_not_open_the_gate(table, ws):
+    write_suite(ws, "hollow", [exp("expect_table_row_count_to_be_between", min_value=0)])
+    assert table("validate", "t", "--suite", "hollow").exit_code == 0  # it passes...
+    decision = check_gate(ws, "pretrain", "t", ["hollow"])
+    assert not decision.allowed  # ...and vouches for nothing
+    [reason] = decision.reasons
+    assert reason.code == "checks-nothing" and "check nothing beyond table-level counts" in reason.message
+
+
+@pytest.mark.parametrize(
+    "require, opens",
+    [
+        ('t = ["expect_column_values_to_not_be_null"]', True),
+        ('tabular = ["expect_column_values_to_be_unique"]', False),
+        ('t = ["s", "other"]', False),
+        ('tabular = ["s"]', True),
+    ],
+)
+def test_gate_require_names_what_must_have_passed(validated, require, opens):
+    config = validated.root / "datagov.toml"
+    config.write_text(config.read_text().replace("[gate.require]\n", f"[gate.require]\n{require}\n"))
+    decision = check_gate(load_workspace(validated.root), "pretrain", "t", ["s"])  # the settings read again
+    assert decision.allowed is opens, decision.reasons
+    if not opens:
+        assert all(r.code == "required-check" and "[gate.require]" in r.message for r in decision.reasons)
+
+
+def test_gate_require_that_is_not_a_list_is_one_error(validated, table):
+    config = validated.root / "datagov.toml"
+    config.write_text(config.read_text().replace("[gate.require]\n", '[gate.require]\nt = "s"\n'))
+    with pytest.raises(InvalidInput, match=r"\[gate.require\] t in datagov.toml must be a list of names"):
+        check_gate(load_workspace(validated.root), "pretrain", "t", ["s"])
