@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from datagov.errors import DatagovError, InvalidInput
+from datagov.redact import redact
 from datagov.workspace import Workspace
 
 PRODUCER = "https://github.com/datagov/datagov"
@@ -298,28 +299,6 @@ def delivery_target(url: str | None) -> str | None:
     import os
 
     return url or os.environ.get("OPENLINEAGE_URL") or None
-
-
-def redact(url: str) -> str:
-    """A URL as printed: credentials in it (user:secret@) are never echoed."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"***@{host}" + (f":{parts.port}" if _port(parts) else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _port(parts) -> int | None:
-    try:
-        return parts.port
-    except ValueError:
-        return None
 
 
 def send(events: list, url: str) -> int:

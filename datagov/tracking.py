@@ -9,6 +9,7 @@ from typing import Any
 
 from datagov import tags
 from datagov.catalog.versions import Version
+from datagov.redact import redact
 from datagov.workspace import Workspace
 
 # Read once: mlflow.set_tracking_uri() writes MLFLOW_TRACKING_URI into the
@@ -170,7 +171,10 @@ def registry_client(ws: Workspace):
         c.search_registered_models(max_results=1)
     except Exception as exc:  # an unreachable server raises requests', urllib3's or MLflow's errors
         first = str(getattr(exc, "message", exc)).strip().splitlines()[0][:200]
-        raise DatagovError(f"cannot reach the MLflow store at {tracking_uri(ws)}: {first}") from None
+        shown = redact(tracking_uri(ws))
+        raise DatagovError(
+            f"cannot reach the MLflow store at {shown}: {first.replace(tracking_uri(ws), shown)}"
+        ) from None
     return c
 
 
@@ -215,7 +219,7 @@ def require_registry_matches(ws: Workspace) -> None:
     other = registered.get((name, version))
     held = f"holds {name}/{version} from another run ({other[:12]})" if other else f"has no {name}/{version}"
     raise IntegrityError(
-        f"the MLflow store at {tracking_uri(ws)} does not match this workspace's catalog: it {held}, "
+        f"the MLflow store at {redact(tracking_uri(ws))} does not match this workspace's catalog: it {held}, "
         f"which the catalog recorded from run {run[:12]} ({len(wrong)} of {len(recorded)} model versions differ)",
         hint="restore catalog/mlflow.db and catalog/mlartifacts from a backup, or set MLFLOW_TRACKING_URI to the "
         "store this catalog was used with; nothing is trained or registered until they agree",

@@ -26,3 +26,19 @@ def test_a_logged_model_tag_pointing_elsewhere_is_not_followed(ws):
     with mlflow.start_run(experiment_id=experiment) as honest:
         tracking.log_model_input(honest.info.run_id, ("model", f"enc/{version}"), {LOGGED_MODEL: own})
     assert [m.model_id for m in client.get_run(honest.info.run_id).inputs.model_inputs] == [own]
+
+
+def test_credentials_in_the_tracking_uri_are_never_echoed(cli, ws, monkeypatch):
+    import socket
+
+    from datagov import tracking
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(tracking, "_USER_TRACKING_URI", f"http://admin:s3cret@127.0.0.1:{port}")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    result = cli("models", "list")
+    assert result.exit_code == 1, result.output
+    assert f"cannot reach the MLflow store at http://***@127.0.0.1:{port}" in result.stderr
+    assert "s3cret" not in result.output

@@ -53,7 +53,8 @@ def _openlineage(target: str, url: str | None) -> None:
     import json
 
     from datagov.cli.state import console, workspace
-    from datagov.openlineage import delivery_target, events_for, redact, run_events, send
+    from datagov.openlineage import delivery_target, events_for, run_events, send
+    from datagov.redact import redact
 
     where = delivery_target(url)
     if where is None:
