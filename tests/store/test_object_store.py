@@ -156,6 +156,23 @@ def test_shards_in_a_bucket_are_registered_in_place_and_changes_are_named(cli, w
     assert all(n in messages for n in ("part-0.parquet", "part-1.parquet", "more/part-0.parquet"))
 
 
+def test_the_same_bytes_in_two_prefixes_are_each_verified_where_they_are(cli, ws, bucket, s3_server):
+    """One digest, two places: the second dataset is checked in its own prefix, not the first's."""
+    admin = s3_admin(s3_server)
+    for prefix in ("a", "b"):
+        shards(admin, f"{bucket.removeprefix('s3://')}/{prefix}")
+    assert cli("ingest", f"{bucket}/a", "--name", "first", "--in-place").exit_code == 0
+    assert cli("ingest", f"{bucket}/b", "--name", "second", "--in-place").exit_code == 0
+    assert cli("expectations", "suggest", "second", "--suite", "second").exit_code == 0
+    assert cli("validate", "second", "--suite", "second").exit_code == 0
+    admin.delete_dir_contents(f"{bucket.removeprefix('s3://')}/b")
+    for args in (["datasets", "verify", "second"], ["validate", "second", "--suite", "second"],
+                 ["split", "second", "--into", "x=0.5,y=0.5"]):  # fmt: skip
+        result = cli(*args)
+        assert result.exit_code == 3 and "part-0.parquet" in result.output, (args, result.output)
+    assert cli("datasets", "verify", "first").exit_code == 0
+
+
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
