@@ -170,6 +170,15 @@ class ParquetImageStream(IterableDataset):
                 self._memmap = np.memmap(self.pixels, dtype=np.uint8, mode="r", shape=shape)
         return torch.from_numpy(self._memmap[positions])  # fancy indexing copies: safe to hand on
 
-    def __len__(self) -> int:  # batches per epoch for one shard, for progress bars
-        rows = sum(int(self._keep(g).sum()) for g in self.groups)
-        return math.ceil(rows / self.world_size / self.batch_size)
+    def __len__(self) -> int:
+        """Batches this rank yields in the current epoch (for progress bars):
+        batches are cut per unit, so each unit ends with its own partial batch."""
+        units = list(self.units)
+        if self.shuffle:
+            order = np.random.default_rng((self.seed, self.epoch)).permutation(len(units))
+            units = [units[i] for i in order]
+        total = 0
+        for group, first in units[self.rank :: self.world_size]:
+            kept = int(self._keep(group)[first : first + UNIT_ROWS].sum())
+            total += math.ceil(kept / self.batch_size)
+        return total

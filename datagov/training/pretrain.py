@@ -188,7 +188,10 @@ def _train(model, optimizer, loss_fn, streams, spec, dist, mlflow, progress) -> 
         task = bar.add_task("train", total=len(train_stream), epoch=0, loss=float("nan"), rate="")
         for epoch in range(spec.train.epochs):
             train_stream.set_epoch(epoch)
-            bar.reset(task, total=len(train_stream), epoch=f"{epoch + 1}/{spec.train.epochs}")
+            # rich's reset replaces every field: give them all, or the columns that read them fail to render
+            bar.reset(
+                task, total=len(train_stream), epoch=f"{epoch + 1}/{spec.train.epochs}", loss=float("nan"), rate=""
+            )
 
             def tick(_n: int, loss: float) -> None:
                 bar.update(task, advance=1, loss=loss)

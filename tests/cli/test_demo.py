@@ -1,10 +1,12 @@
-"""`datagov demo`, the README's main job, end to end in a fresh workspace, as a user runs it."""
+"""`datagov demo`, the README's main job, end to end in a fresh workspace, as a
+user runs it: in a terminal (Rich draws its progress bars there)."""
 
 import shutil
 
 import pytest
 
 from tests.conftest import REPO, run_datagov
+from tests.terminal import run_in_terminal
 
 
 @pytest.mark.slow
@@ -15,11 +17,11 @@ def test_the_demo_runs_end_to_end_twice_in_a_fresh_workspace(tmp_path):
         shutil.copy(spec, root / "pipelines")
     for suite in (REPO / "expectations").glob("*.json"):
         shutil.copy(suite, root / "expectations")
-    first = run_datagov("--workspace", root, "demo", timeout=1200)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    assert "Traceback" not in first.stderr and "Error:" not in first.stderr
-    assert "Done." in first.stdout and "Registered" in first.stdout
+    first = run_in_terminal("--workspace", root, "demo", timeout=1200, cwd=tmp_path)
+    assert first.returncode == 0, first.text[-4000:]
+    assert "Traceback" not in first.text and "Error:" not in first.text
+    assert "Done." in first.text and "Registered" in first.text
     assert (root / "catalog" / "exports" / "digits-finetune.croissant.json").is_file()
-    again = run_datagov("--workspace", root, "demo", timeout=1200)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "unchanged" in again.stdout  # the data steps change nothing the second time
+    again = run_in_terminal("--workspace", root, "demo", timeout=1200, cwd=tmp_path)
+    assert again.returncode == 0, again.text[-4000:]
+    assert "unchanged" in again.text  # the data steps change nothing the second time
