@@ -163,27 +163,41 @@ def to_dot(graph: Graph) -> str:
 def to_tree(graph: Graph):
     """A rich Tree: the focus, what it came from, and what was made from it."""
     from rich.markup import escape
+    from rich.text import Text
     from rich.tree import Tree
 
     def describe(node: Node, relation: str | None = None) -> str:
-        via = f" [dim]({relation})[/dim]" if relation else ""
+        via = f" [dim]({escape(relation)})[/dim]" if relation else ""
         return f"[cyan]{node[0]}[/cyan] {escape(label(node))}{via}"
 
-    root = Tree(f"[bold]{describe(graph.focus)}[/bold]")
+    def markup(text: str) -> Text:  # the console prints plain text; these labels carry their own styling
+        return Text.from_markup(text)
+
+    root = Tree(markup(f"[bold]{describe(graph.focus)}[/bold]"))
 
     def grow(branch, node: Node, step, pick, seen: frozenset) -> None:
         for edge in step(node):
             nxt = pick(edge)
-            child = branch.add(describe(nxt, edge.relation))
+            child = branch.add(markup(describe(nxt, edge.relation)))
             if nxt not in seen:
                 grow(child, nxt, step, pick, seen | {nxt})
 
     up = graph.parents(graph.focus)
     down = graph.children(graph.focus)
     if up:
-        grow(root.add("[bold]upstream[/bold]"), graph.focus, graph.parents, lambda e: e.src, frozenset({graph.focus}))
+        grow(
+            root.add(markup("[bold]upstream[/bold]")),
+            graph.focus,
+            graph.parents,
+            lambda e: e.src,
+            frozenset({graph.focus}),
+        )
     if down:
         grow(
-            root.add("[bold]downstream[/bold]"), graph.focus, graph.children, lambda e: e.dst, frozenset({graph.focus})
+            root.add(markup("[bold]downstream[/bold]")),
+            graph.focus,
+            graph.children,
+            lambda e: e.dst,
+            frozenset({graph.focus}),
         )
     return root

@@ -53,6 +53,7 @@ app = typer.Typer(
     help="Governed pretraining data: catalog, check, gate and trace what models are trained on.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain text: `datagov[spark]` must print as written
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Audit the data behind receipts and registered models, now or on a schedule.",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    rich_markup_mode=None, help="Audit the data behind receipts and registered models, now or on a schedule.",
+    no_args_is_help=True,
+)  # fmt: skip
 
 CRON_MARK = "# datagov-audit"
 
@@ -48,7 +50,7 @@ def run(
 
     from datagov.audit.report import audit_document
     from datagov.audit.run import run_audit
-    from datagov.cli.state import console, print_json, workspace
+    from datagov.cli.state import console, print_json, styled, workspace
     from datagov.errors import CheckFailed
 
     ws = workspace()
@@ -58,24 +60,29 @@ def run(
         print_json(audit_document(audit))
     else:
         for dead in audit.interrupted:
-            out.print(f"[yellow]note:[/yellow] audit {dead} had been interrupted; marked so")
+            out.print(styled("[yellow]note:[/yellow] audit {} had been interrupted; marked so", dead))
         table = Table(title=f"Audit {audit.id}", title_justify="left")
         for col in ("version", "status", "findings", "models fed"):
             table.add_column(col, overflow="fold")
         for r in audit.results:
-            status = "[red]FAILED[/red]" if r.failed else "[green]passed[/green]"
+            status = styled("[red]FAILED[/red]" if r.failed else "[green]passed[/green]")
             findings = "\n".join(("warning: " if f.severity == "warning" else "") + f.message for f in r.findings)
             table.add_row(r.ref, status, findings or "-", ", ".join(r.models) or "-")
         out.print(table)
         for problem in audit.chain:
-            out.print(f"[red]chain:[/red] {problem}")
+            out.print(styled("[red]chain:[/red] {}", problem))
         affected = audit.affected
         if affected:
             out.print("Tagged datagov.audit=failed (promotion refused): " + ", ".join(affected))
         colour = "red" if audit.status == "failed" else "green"
         out.print(
-            f"[bold {colour}]{audit.status.upper()}[/bold {colour}]: {len(audit.results)} versions audited, "
-            f"{len(audit.failed)} failed · report {audit.report}"
+            styled(
+                f"[bold {colour}]{{}}[/bold {colour}]: {{}} versions audited, {{}} failed · report {{}}",
+                audit.status.upper(),
+                len(audit.results),
+                len(audit.failed),
+                audit.report,
+            )
         )
     if audit.chain:
         raise CheckFailed(
@@ -96,7 +103,7 @@ def history_(
     from rich.table import Table
 
     from datagov.audit.run import history
-    from datagov.cli.state import console, print_json, when, workspace
+    from datagov.cli.state import console, print_json, styled, when, workspace
 
     audits = history(workspace(), limit)
     if as_json:
@@ -111,7 +118,7 @@ def history_(
     for a in audits:
         colour = {"passed": "green", "failed": "red", "running": "yellow"}.get(a["status"], "magenta")
         table.add_row(
-            a["id"], f"[{colour}]{a['status']}[/{colour}]", a["scope"] or "all",
+            a["id"], styled(f"[{colour}]{{}}[/{colour}]", a["status"]), a["scope"] or "all",
             str(a["versions"] if a["versions"] is not None else "-"),
             ", ".join(a["summary"].get("failed", [])) or ("-" if a["status"] != "running" else ""),
             when(a["started"]), a["report"] or "-",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Browse and verify cataloged datasets.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="Browse and verify cataloged datasets.", no_args_is_help=True)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
@@ -62,7 +62,7 @@ def show(
     from datagov.catalog.db import open_catalog
     from datagov.catalog.locations import file_entries
     from datagov.catalog.versions import dataset_row, rejects_of, resolve
-    from datagov.cli.state import console, human_bytes, print_json, tags_text, when, workspace
+    from datagov.cli.state import console, human_bytes, print_json, styled, tags_text, when, workspace
     from datagov.lineage import graph_for, label
 
     with open_catalog(workspace()) as con:
@@ -121,7 +121,7 @@ def show(
     if len(files) > SHOWN_FILES:
         out.print(f"… and {len(files) - SHOWN_FILES:,} more file(s) (all of them with --json)")
     if rejects:
-        out.print(f"[bold]Rejects[/bold]: {len(rejects)}")
+        out.print(styled("[bold]Rejects[/bold]: {}", len(rejects)))
         for r in rejects[:20]:
             out.print(f"  {r.stage}: {r.item}: {r.reason}")
         if len(rejects) > 20:

@@ -112,7 +112,7 @@ def demo(ctx: typer.Context) -> None:
     Every step is an ordinary datagov command, printed before it runs.
     Running the demo again changes nothing: the same content is the same version.
     """
-    from datagov.cli.state import console, state, workspace
+    from datagov.cli.state import console, state, styled, workspace
     from datagov.errors import InvalidInput
 
     ws = workspace()
@@ -125,9 +125,9 @@ def demo(ctx: typer.Context) -> None:
     prefix = ["--workspace", str(ws.root)] + (["--debug"] if state.debug else [])
     out = console()
     for step in STEPS:
-        out.print(f"\n[bold green]$ datagov {shlex.join(step)}[/bold green]")
+        out.print(styled("\n[bold green]$ datagov {}[/bold green]", shlex.join(step)))
         if reason := _skip_reason(ws, step):
-            out.print(f"[dim]skipped: {reason}[/dim]")
+            out.print(styled("[dim]skipped: {}[/dim]", reason))
             continue
         step = _in_workspace(ws, step)
         try:
@@ -137,7 +137,7 @@ def demo(ctx: typer.Context) -> None:
                 raise
         if step[0] == "transfer" and "--baseline" in step:
             out.print(compare_with_table(ws, step[step.index("--strategy") + 1]))
-    out.print("\n[bold]Done.[/bold] The catalog is in", str(ws.db_path))
+    out.print(styled("\n[bold]Done.[/bold] The catalog is in {}", ws.db_path))
 
 
 def compare_with_table(ws, strategy: str) -> str:

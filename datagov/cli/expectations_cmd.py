@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Manage Great Expectations suites in expectations/.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Manage Great Expectations suites in expectations/.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -12,7 +14,7 @@ def list_() -> None:
     """List the suites in expectations/ with their digests."""
     from rich.table import Table
 
-    from datagov.cli.state import console, workspace
+    from datagov.cli.state import console, styled, workspace
     from datagov.errors import DatagovError
     from datagov.quality.suites import list_suites, load_suite
 
@@ -28,7 +30,7 @@ def list_() -> None:
         try:
             suite = load_suite(ws, name)
         except DatagovError as exc:  # one broken file should not hide the others
-            table.add_row(name, "-", "-", f"[red]unreadable: {exc.message}[/red]")
+            table.add_row(name, "-", "-", styled("[red]unreadable: {}[/red]", exc.message))
             continue
         source = suite.doc.get("meta", {}).get("datagov", {}).get("suggested_from", "-")
         table.add_row(name, str(len(suite.expectations)), suite.digest[:12], source)

@@ -6,7 +6,9 @@ import typer
 
 from datagov import tags
 
-app = typer.Typer(help="Review registered models and promote them through the data gate.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Review registered models and promote them through the data gate.", no_args_is_help=True
+)
 
 KEY_METRICS = ("eval_accuracy", "baseline_eval_accuracy", "val_loss", "train_loss")
 
@@ -19,7 +21,7 @@ def list_(
     """Registered model versions, newest first: aliases, data, audit status."""
     from rich.table import Table
 
-    from datagov.cli.state import console, print_json, workspace
+    from datagov.cli.state import console, print_json, styled, workspace
     from datagov.errors import NotFound
     from datagov.tracking import registry_client
 
@@ -49,7 +51,9 @@ def list_(
     for col in ("model", "version", "aliases", "stage", "trained on", "audit", "run"):
         table.add_column(col, no_wrap=True)
     for r in rows:
-        audit = {"failed": "[red]failed[/red]", "passed": "[green]passed[/green]"}.get(r["audit"], r["audit"])
+        audit = {"failed": styled("[red]failed[/red]"), "passed": styled("[green]passed[/green]")}.get(
+            r["audit"], r["audit"]
+        )
         table.add_row(r["model"], r["version"], ", ".join(r["aliases"]) or "-", r["stage"], r["dataset"], audit,
                       r["run_id"][:8])  # fmt: skip
     console().print(table)
@@ -71,7 +75,7 @@ def review(
 
     from rich.table import Table
 
-    from datagov.cli.state import console, print_json, when, workspace
+    from datagov.cli.state import console, print_json, styled, when, workspace
     from datagov.outputs import check_writable, write_atomic
     from datagov.review.facts import as_json as facts_json
     from datagov.review.facts import gather
@@ -90,11 +94,12 @@ def review(
         return
     out = console()
     metrics = ", ".join(f"{k} {facts.metrics[k]:.4f}" for k in KEY_METRICS if k in facts.metrics) or "-"
-    out.print(f"[bold]{facts.uri}[/bold] ({facts.stage}), aliases: {', '.join(facts.aliases) or '-'}, "
-              f"registered {when(facts.created)}, run {facts.run_id}")  # fmt: skip
+    out.print(styled("[bold]{}[/bold] ({}), aliases: {}, registered {}, run {}", facts.uri, facts.stage,
+                     ", ".join(facts.aliases) or "-", when(facts.created), facts.run_id))  # fmt: skip
     out.print(f"Metrics: {metrics}")
     colour = "green" if facts.weights == "verified" else "red"
-    out.print(f"Weights: [{colour}]{facts.weights}[/{colour}] (safetensors, sha256 recorded at registration)")
+    out.print(styled(f"Weights: [{colour}]{{}}[/{colour}] (safetensors, sha256 recorded at registration)",
+                     facts.weights))  # fmt: skip
     for m in facts.chain()[1:]:
         pretrained_on = ", ".join(d.ref for d in m.data if d.role == "trained") or "unknown data"
         if m.declared:
@@ -103,9 +108,9 @@ def review(
     for m in facts.chain():
         if m.declared:
             d = m.declared
-            out.print(f"[yellow]Declared provenance[/yellow] of {m.uri}: imported from {d['file']} "
-                      f"(sha256 {d['file_sha256'][:12]}), trained on {d['trained_on']!r}, license {d['license']}, "
-                      f"source {d.get('source') or 'not given'}")  # fmt: skip
+            out.print(styled("[yellow]Declared provenance[/yellow] of {}", f"{m.uri}: imported from {d['file']} "
+                             f"(sha256 {d['file_sha256'][:12]}), trained on {d['trained_on']!r}, "
+                             f"license {d['license']}, source {d.get('source') or 'not given'}"))  # fmt: skip
     if tags.DECLARED_ACCEPTED in facts.tags:
         out.print(f"Accepted at transfer: {facts.tags[tags.DECLARED_ACCEPTED]!r} "
                   f"({facts.tags.get(tags.DECLARED_ACCEPTED_ID, '?')})")  # fmt: skip
@@ -115,37 +120,38 @@ def review(
     for col in ("role", "version", "owner", "license", "receipts at training (now)", "drift reports", "latest audit"):
         table.add_column(col, overflow="fold")
     for role, d in facts.all_data():
-        receipts = (
+        receipts = styled(
             "\n".join(
-                f"{r.id} {r.suite} [{'green' if r.valid_now else 'red'}]"
-                f"{'valid' if r.valid_now else 'INVALID: ' + r.why}[/]"
+                f"{{}} {{}} [{'green' if r.valid_now else 'red'}]{{}}[/]"
                 for r in d.receipts
-            )
-            or "-"
-        )
-        drift = (
+            ) or "-",
+            *(v for r in d.receipts for v in (r.id, r.suite, "valid" if r.valid_now else "INVALID: " + r.why)),
+        )  # fmt: skip
+        drift = styled(
             "\n".join(
-                f"{r['id']} vs {r['reference']}: " + ("[red]drift[/red]" if r["drift"] else "[green]no drift[/green]")
+                "{} vs {}: " + ("[red]drift[/red]" if r["drift"] else "[green]no drift[/green]")
                 for r in d.drift_reports[:3]
-            )
-            or "-"
-        )
-        audit = "-" if not d.audit else ("[red]failed[/red] " if d.audit[0] == "failed" else "[green]passed[/green] ")
-        audit += d.audit[1] if d.audit else ""
+            ) or "-",
+            *(v for r in d.drift_reports[:3] for v in (r["id"], r["reference"])),
+        )  # fmt: skip
+        verdict = "[red]failed[/red] " if d.audit and d.audit[0] == "failed" else "[green]passed[/green] "
+        audit = styled(verdict + "{}", d.audit[1]) if d.audit else "-"
         table.add_row(role, d.ref, d.owner or "-", d.license or "-", receipts, drift, audit)
     out.print(table)
     for w in (w for m in facts.chain() for w in m.waivers):
         state = "[red]expired[/red]" if w.expired else f"expires {w.expires:%Y-%m-%d}" if w.expires else "no expiry"
-        out.print(f"Waiver {w.id} ({w.stage}) by {w.who}: {w.reason!r}, {state}")
+        out.print(styled("Waiver {} ({}) by {}: {}, " + state, w.id, w.stage, w.who, repr(w.reason)))
     for p in facts.promotions:
         out.print(f"Promoted to @{p['alias']} by {p['who']} {when(p['created'])} ({p['id']})")
     if reasons:
-        out.print("[bold red]Promotion would be refused:[/bold red]")
+        out.print(styled("[bold red]Promotion would be refused:[/bold red]"))
         for r in reasons:
             out.print(f"  - {r.message}")
     else:
         out.print(
-            "[bold green]Promotable:[/bold green] receipts hold, audits pass, no expired waiver, metrics in bounds"
+            styled(
+                "[bold green]Promotable:[/bold green] receipts hold, audits pass, no expired waiver, metrics in bounds"
+            )
         )
     if html:
         out.print(f"Review page: {html}")
@@ -260,7 +266,7 @@ def import_(
     from functools import partial
     from pathlib import Path
 
-    from datagov.cli.state import console, workspace
+    from datagov.cli.state import console, styled, workspace
     from datagov.errors import InvalidInput
     from datagov.training import published
     from datagov.training.imported import Declaration, check_request, import_weights
@@ -284,8 +290,8 @@ def import_(
     version = import_weights(workspace(), path, name, arch, image, declared, alias, check_bytes=check)
     out = console()
     out.print(f"Registered models:/{name}/{version} (alias models:/{name}@{alias}) from {path.name}")
-    out.print(f"[yellow]Declared, not verified:[/yellow] trained on {trained_on!r}, license {license_}"
-              + (f", from {source}" if source else ""))  # fmt: skip
+    out.print(styled("[yellow]Declared, not verified:[/yellow] {}", f"trained on {trained_on!r}, license {license_}"
+                     + (f", from {source}" if source else "")))  # fmt: skip
     out.print(f"Transfer from it with --accept-declared REASON: datagov transfer SPEC encoder=models:/{name}/{version}")
 
 
@@ -319,7 +325,7 @@ def promote_cmd(
     policy in datagov.toml's [promote] for protected aliases. Recorded in the
     catalog and as MLflow tags.
     """
-    from datagov.cli.state import console, workspace
+    from datagov.cli.state import console, styled, workspace
     from datagov.review.promote import promote
 
     p = promote(workspace(), name, version, alias, waive=waive)
@@ -327,7 +333,7 @@ def promote_cmd(
     moved = f" (was version {p.previous})" if p.previous and p.previous != p.facts.version else ""
     out.print(f"models:/{name}@{alias} -> version {p.facts.version}{moved} · promotion {p.id}")
     if p.waiver_id:
-        out.print(f"[yellow]waived[/yellow] ({p.waiver_id}): " + "; ".join(r.message for r in p.reasons))
+        out.print(styled("[yellow]waived[/yellow] ({}): {}", p.waiver_id, "; ".join(r.message for r in p.reasons)))
 
 
 def register(root: typer.Typer) -> None:

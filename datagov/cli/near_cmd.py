@@ -70,6 +70,8 @@ def _run(reference: str, target: str | None, out: str | None, as_json: bool, max
 def _render(con, report) -> None:
     from rich.table import Table
 
+    from datagov.cli.state import styled
+
     if report.per_class:
         table = Table(title="Per class", title_justify="left")
         for col in ("class", "rows", "flagged"):
@@ -101,8 +103,11 @@ def _render(con, report) -> None:
         "near-duplicates of earlier rows" if report.kind == "dedup" else f"with a near-copy in {report.reference.ref}"
     )
     con.print(
-        f"[bold {colour}]{word}[/bold {colour}]: {report.flagged:,} of {report.target_rows:,} rows of "
-        f"{report.target.ref} {what} ({report.share:.2%}; {report.exact:,} identical; allowed {report.max_share:.2%})"
+        styled(
+            f"[bold {colour}]{word}[/bold {colour}]: {{}}",
+            f"{report.flagged:,} of {report.target_rows:,} rows of {report.target.ref} {what} "
+            f"({report.share:.2%}; {report.exact:,} identical; allowed {report.max_share:.2%})",
+        )
     )
     con.print(f"Report {report.report_path} (JSON {report.data_path}) · receipt {report.receipt_id}")
 

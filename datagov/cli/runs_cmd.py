@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Training runs recorded in the catalog (pretrain, transfer).", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Training runs recorded in the catalog (pretrain, transfer).", no_args_is_help=True
+)
 
 # The figures worth a column, per stage, in the order shown.
 KEY_METRICS = {
@@ -49,7 +51,7 @@ def list_runs(
     from datagov.catalog.db import open_catalog
     from datagov.catalog.runs import list_runs as catalog_runs
     from datagov.catalog.versions import SHORT
-    from datagov.cli.state import console, print_json, workspace
+    from datagov.cli.state import console, print_json, styled, workspace
     from datagov.errors import InvalidInput
 
     if stage is not None and stage not in STAGES:
@@ -67,14 +69,14 @@ def list_runs(
         table.add_column(col, **style)
     for r in runs:
         colour = {"finished": "green", "failed": "red", "running": "yellow"}.get(r["status"], "white")
-        gate = "[yellow]waived[/yellow]" if r["waiver_id"] else "open"
+        gate = styled("[yellow]waived[/yellow]") if r["waiver_id"] else "open"
         model = f"{r['model_name']}/{r['model_version']}" if r["model_name"] else "-"
         table.add_row(
             r["run_id"][:8],
             r["stage"],
             f"{r['dataset']}@{r['digest'][:SHORT]}",
             gate,
-            f"[{colour}]{r['status']}[/{colour}]",
+            styled(f"[{colour}]{{}}[/{colour}]", r["status"]),
             model,
             _summary(r["stage"], r["metrics"]),
             f"{r['started']:%Y-%m-%d %H:%M}" if r["started"] else "-",

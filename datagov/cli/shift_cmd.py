@@ -58,7 +58,7 @@ def shift(
 
     from rich.table import Table
 
-    from datagov.cli.state import console, workspace
+    from datagov.cli.state import console, styled, workspace
     from datagov.errors import CheckFailed
     from datagov.outputs import check_writable
     from datagov.shift.columns import ShiftSettings
@@ -98,7 +98,7 @@ def shift(
             p = f"{c.q_value:.3g}" if c.q_value is not None else "-"
             stat = f"{c.statistic:.4g}" if c.statistic is not None else c.note
             psi = f"{c.psi:.3f} {c.psi_band}" if c.psi is not None else "-"
-            verdict = "[red]drift[/red]" if c.drift else "[green]ok[/green]"
+            verdict = styled("[red]drift[/red]" if c.drift else "[green]ok[/green]")
             table.add_row(c.column + (" (key)" if c.key else ""), c.test, stat, p, f"{c.threshold:g}", psi, verdict)
         con.print(table)
         if report.skipped:
@@ -106,17 +106,26 @@ def shift(
         if report.embedding:
             e = report.embedding
             con.print(
-                f"Embeddings ({e.pinned}, {e.samples[0]:,} vs {e.samples[1]:,} images): MMD² {e.mmd2:.4g}, "
-                f"p = {e.p_value:.3g} ({e.permutations} permutations) -> "
-                + ("[red]shifted[/red]" if e.drift else "[green]no shift[/green]")
-                + f"; median reconstruction error {e.recon['median'][0]:.4g} vs {e.recon['median'][1]:.4g}"
+                styled(
+                    "Embeddings ({}, {} vs {} images): MMD² {}, p = {} ({} permutations) -> "
+                    + ("[red]shifted[/red]" if e.drift else "[green]no shift[/green]")
+                    + "; median reconstruction error {} vs {}",
+                    e.pinned,
+                    f"{e.samples[0]:,}",
+                    f"{e.samples[1]:,}",
+                    f"{e.mmd2:.4g}",
+                    f"{e.p_value:.3g}",
+                    e.permutations,
+                    f"{e.recon['median'][0]:.4g}",
+                    f"{e.recon['median'][1]:.4g}",
+                )
             )
         for note in report.notes:
-            con.print(f"[dim]note: {note}[/dim]")
+            con.print(styled("[dim]note: {}[/dim]", note))
         colour, word = ("red", "DRIFT") if report.drift else ("green", "NO DRIFT")
-        con.print(f"[bold {colour}]{word}[/bold {colour}]: " + "; ".join(report.why))
+        con.print(styled(f"[bold {colour}]{word}[/bold {colour}]: {{}}", "; ".join(report.why)))
         rec = report.recommendation
-        con.print(f"Transfer: [bold]{rec.strategy or 'none'}[/bold], {rec.why}")
+        con.print(styled("Transfer: [bold]{}[/bold], {}", rec.strategy or "none", rec.why))
         con.print(f"Report {report.report_path} (JSON {report.data_path}) · {report.id}")
     if report.drift:
         raise CheckFailed(f"{report.target.ref} has drifted from {report.reference.ref}")

@@ -26,12 +26,24 @@ def workspace():
 
 
 def console():
+    """A console that prints text as written: no Rich markup is parsed, so a
+    name, a value set `[false, true]` or an error message prints whole.
+    Styling datagov adds itself goes through `styled`."""
     from rich.console import Console
 
-    out = Console(highlight=False, soft_wrap=False)
+    out = Console(highlight=False, soft_wrap=False, markup=False)
     if not out.is_terminal:  # piped or captured: no terminal width to respect
-        out = Console(highlight=False, soft_wrap=False, width=140)
+        out = Console(highlight=False, soft_wrap=False, markup=False, width=140)
     return out
+
+
+def styled(markup: str, *values: object):
+    """Rich markup datagov wrote, with `values` put in its `{}` fields escaped
+    (data never becomes markup): styled("[red]{}[/red] failed", name)."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    return Text.from_markup(markup.format(*(escape(str(v)) for v in values)))
 
 
 def human_bytes(n: int | None) -> str:

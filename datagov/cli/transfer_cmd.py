@@ -42,7 +42,7 @@ def transfer(
     """
     from rich.table import Table
 
-    from datagov.cli.state import console, workspace
+    from datagov.cli.state import console, styled, workspace
     from datagov.training.transfer import transfer as run_transfer
 
     result = run_transfer(
@@ -73,8 +73,14 @@ def transfer(
     out.print(table)
     o = result.outcome
     out.print(
-        f"{result.strategy}: eval accuracy [bold]{o.accuracy:.4f}[/bold] "
-        f"(best epoch {o.best_epoch + 1} of {o.epochs_run}, on {result.device})"
+        styled(
+            "{}: eval accuracy [bold]{}[/bold] (best epoch {} of {}, on {})",
+            result.strategy,
+            f"{o.accuracy:.4f}",
+            o.best_epoch + 1,
+            o.epochs_run,
+            result.device,
+        )
     )
     if result.baseline:
         b = result.baseline

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-validations = typer.Typer(help="Browse validation receipts.", no_args_is_help=True)
+validations = typer.Typer(rich_markup_mode=None, help="Browse validation receipts.", no_args_is_help=True)
 
 
 def validate(
@@ -27,7 +27,7 @@ def validate(
     from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from datagov.cli.state import console, workspace
+    from datagov.cli.state import console, styled, workspace
     from datagov.errors import CheckFailed, InvalidInput
     from datagov.progress import progress_bar
     from datagov.quality.report import observed_text
@@ -47,7 +47,7 @@ def validate(
         for col in ("#", "result", "expectation", "column", "observed"):
             table.add_column(col, overflow="fold")
         for i, row in enumerate(r.results, 1):
-            mark = "[green]pass[/green]" if row["success"] else "[red]FAIL[/red]"
+            mark = styled("[green]pass[/green]" if row["success"] else "[red]FAIL[/red]")
             table.add_row(str(i), mark, row["type"], str(row.get("column") or ""), observed_text(row)[:80])
         out.print(table)
         colour = {"passed": "green", "failed": "red", "error": "magenta"}[r.status]
@@ -84,7 +84,7 @@ def list_(
     from datagov.catalog.db import open_catalog
     from datagov.catalog.receipts import list_receipts
     from datagov.catalog.versions import check_name, dataset_row
-    from datagov.cli.state import console, print_json, when, workspace
+    from datagov.cli.state import console, print_json, styled, when, workspace
     from datagov.errors import DatagovError, NotFound
     from datagov.quality.suites import list_suites, load_suite
 
@@ -107,14 +107,14 @@ def list_(
     for col in ("receipt", "version", "suite", "kind", "status", "met", "suite now", "started", "report"):
         table.add_column(col, no_wrap=col in ("receipt", "version"))
     for r in receipts:
-        now = "same" if current.get(r.suite) == r.suite_digest else "[yellow]changed[/yellow]"
+        now = "same" if current.get(r.suite) == r.suite_digest else styled("[yellow]changed[/yellow]")
         colour = {"passed": "green", "failed": "red", "error": "magenta"}[r.status]
         table.add_row(
             r.id,
             r.ref,
             r.suite,
             r.kind + (f" vs {r.reference_digest[:12]}" if r.reference_digest else ""),
-            f"[{colour}]{r.status}[/{colour}]",
+            styled(f"[{colour}]{{}}[/{colour}]", r.status),
             f"{r.successful}/{r.evaluated}",
             now,
             when(r.started),

@@ -67,3 +67,17 @@ def test_cli_start_imports_no_heavy_modules(ws, argv):
 def test_console_script_runs(ws):
     proc = run_datagov("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("datagov ")
+
+
+def test_bracketed_text_prints_as_written(cli, ws, tmp_path):
+    """Rich markup is for datagov's own styling: names, values and help print whole."""
+    import json
+
+    (ws.expectations_dir / "flags.json").write_text(json.dumps({"name": "flags", "expectations": [
+        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "ok", "value_set": [False, True]}}]}))  # fmt: skip
+    shown = cli("expectations", "show", "flags")
+    assert shown.exit_code == 0 and '"value_set": [false, true]' in shown.stdout
+    (tmp_path / "t.csv").write_text("a\n1\n")
+    assert cli("ingest", tmp_path / "t.csv", "--name", "t", "--description", "[bold]raw[/bold] [x]").exit_code == 0
+    assert "[bold]raw[/bold] [x]" in cli("datasets", "show", "t").stdout
+    assert "pip install 'datagov[spark]'" in " ".join(cli("validate", "--help").stdout.split())
