@@ -73,8 +73,8 @@ def test_bracketed_text_prints_as_written(cli, ws, tmp_path):
     """Rich markup is for datagov's own styling: names, values and help print whole."""
     import json
 
-    (ws.expectations_dir / "flags.json").write_text(json.dumps({"name": "flags", "expectations": [
-        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "ok", "value_set": [False, True]}}]}))  # fmt: skip
+    in_set = {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "ok", "value_set": [False, True]}}
+    (ws.expectations_dir / "flags.json").write_text(json.dumps({"name": "flags", "expectations": [in_set]}))
     shown = cli("expectations", "show", "flags")
     assert shown.exit_code == 0 and '"value_set": [false, true]' in shown.stdout
     (tmp_path / "t.csv").write_text("a\n1\n")
