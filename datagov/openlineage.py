@@ -1,7 +1,7 @@
 """The catalog's lineage as OpenLineage run events (START, then COMPLETE or
 FAIL) for ingest, split, validate, contamination checks, pretrain, transfer
 and its nested baseline, built with the openlineage-python client's models
-(`pip install 'datagov[openlineage]'`), and sent through the client's HTTP
+(a core dependency), and sent through the client's HTTP
 transport.
 
 Naming: jobs and dataset versions live in the workspace's namespace
@@ -36,9 +36,10 @@ SOURCE_EDGES = ("ingested", "registered in place")
 def _client():
     try:
         from openlineage.client import event_v2
-    except ImportError:
+    except ImportError:  # a broken install: datagov depends on the client
         raise InvalidInput(
-            "--format openlineage needs the openlineage-python client", hint="pip install 'datagov[openlineage]'"
+            "--format openlineage needs the openlineage-python client, which this install lacks",
+            hint="pip install 'openlineage-python>=1.30' (datagov depends on it; reinstall datagov)",
         ) from None
     return event_v2
 
