@@ -23,10 +23,15 @@ def list_(
 
     from datagov.cli.state import console, print_json, styled, workspace
     from datagov.errors import NotFound
-    from datagov.tracking import registry_client
+    from datagov.tracking import registry_client, require_registry_matches, store_exists
 
-    c = registry_client(workspace())
-    registered = {m.name: m for m in c.search_registered_models() if name is None or m.name == name}
+    ws = workspace()
+    if store_exists(ws):
+        c = registry_client(ws)
+        registered = {m.name: m for m in c.search_registered_models() if name is None or m.name == name}
+    else:  # nothing was ever registered here (or the store was lost, which the check names)
+        require_registry_matches(ws)
+        registered = {}
     models = list(registered)
     if name and not models:
         raise NotFound(f"unknown model {name!r}", hint="see `datagov models list`")

@@ -81,3 +81,11 @@ def test_bracketed_text_prints_as_written(cli, ws, tmp_path):
     assert cli("ingest", tmp_path / "t.csv", "--name", "t", "--description", "[bold]raw[/bold] [x]").exit_code == 0
     assert "[bold]raw[/bold] [x]" in cli("datasets", "show", "t").stdout
     assert "pip install 'datagov[spark]'" in " ".join(cli("validate", "--help").stdout.split())
+
+
+def test_models_list_on_a_workspace_without_models_says_so(cli, ws):
+    listed = cli("models", "list")
+    assert listed.exit_code == 0 and listed.stdout.startswith("No registered models yet.")
+    as_json = cli("models", "list", "--json")
+    assert as_json.exit_code == 0 and as_json.stdout.strip() == "[]"
+    assert not (ws.catalog_dir / "mlflow.db").exists()  # a read creates no tracking store
