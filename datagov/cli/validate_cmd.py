@@ -86,6 +86,7 @@ def list_(
     from datagov.catalog.versions import check_name, dataset_row
     from datagov.cli.state import console, print_json, styled, when, workspace
     from datagov.errors import DatagovError, NotFound
+    from datagov.near.check import KIND as NEAR_KIND
     from datagov.quality.suites import list_suites, load_suite
 
     ws = workspace()
@@ -97,8 +98,14 @@ def list_(
     for suite in list_suites(ws):
         with contextlib.suppress(DatagovError):  # an unreadable suite: its receipts are simply not current
             current[suite] = load_suite(ws, suite).digest
+
+    def suite_current(r) -> bool:
+        # A near-duplicate check has no suite file: its "suite digest" is the digest of the
+        # method and thresholds it ran with, recorded in the receipt, so it cannot drift.
+        return r.kind == NEAR_KIND or current.get(r.suite) == r.suite_digest
+
     if as_json:
-        print_json([{**asdict(r), "suite_current": current.get(r.suite) == r.suite_digest} for r in receipts])
+        print_json([{**asdict(r), "suite_current": suite_current(r)} for r in receipts])
         return
     if not receipts:
         typer.echo("No validations yet. Run: datagov validate DATASET --suite SUITE")
@@ -107,7 +114,10 @@ def list_(
     for col in ("receipt", "version", "suite", "kind", "status", "met", "suite now", "started", "report"):
         table.add_column(col, no_wrap=col in ("receipt", "version"))
     for r in receipts:
-        now = "same" if current.get(r.suite) == r.suite_digest else styled("[yellow]changed[/yellow]")
+        now = (
+            "same (method)" if r.kind == NEAR_KIND
+            else "same" if suite_current(r) else styled("[yellow]changed[/yellow]")
+        )  # fmt: skip
         colour = {"passed": "green", "failed": "red", "error": "magenta"}[r.status]
         table.add_row(
             r.id,

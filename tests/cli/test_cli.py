@@ -89,3 +89,14 @@ def test_models_list_on_a_workspace_without_models_says_so(cli, ws):
     as_json = cli("models", "list", "--json")
     assert as_json.exit_code == 0 and as_json.stdout.strip() == "[]"
     assert not (ws.catalog_dir / "mlflow.db").exists()  # a read creates no tracking store
+
+
+def test_near_duplicate_receipts_read_as_current_in_validations_list(cli, ws):
+    import json
+
+    assert cli("ingest", "sklearn:digits", "--name", "digits").exit_code == 0
+    assert cli("dedup", "digits").exit_code in (0, 3)
+    listed = json.loads(cli("validations", "list", "--json").stdout)
+    assert listed and all(r["kind"] == "contamination" and r["suite_current"] for r in listed)
+    table = cli("validations", "list").stdout
+    assert "same (method)" in table and "changed" not in table
