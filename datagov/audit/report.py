@@ -26,7 +26,7 @@ def audit_document(audit) -> dict:
             {
                 "version": r.ref,
                 "digest": r.digest,
-                "status": "failed" if r.failed else "passed",
+                "status": r.status,
                 "findings": [asdict(f) for f in r.findings],
                 "receipts": r.receipts,
                 "reused": r.reused,

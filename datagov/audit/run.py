@@ -40,8 +40,8 @@ PROFILE_TOLERANCE = 1e-9  # same bytes, same statistics: any difference is a cha
 
 @dataclass
 class Finding:
-    check: str  # integrity | suite | suite-missing | stale | profile
-    severity: str  # failure | warning
+    check: str  # integrity | suite | suite-missing | stale | profile | never-passed | cache
+    severity: str  # failure | warning | note (a note describes, never fails an audit)
     item: str  # a file, a suite, a column
     message: str
 
@@ -57,9 +57,26 @@ class VersionAudit:
     models: list[str] = field(default_factory=list)
     profile: dict | None = None
 
+    unvalidated: bool = False  # no receipt at all: nothing to compare against
+    never_passed: list[str] = field(default_factory=list)  # suites run on it that never passed
+
     @property
     def failed(self) -> bool:
         return any(f.severity == "failure" for f in self.findings)
+
+    @property
+    def status(self) -> str:
+        """failed: something changed since a check passed; unvalidated: no
+        receipt; never-passed: every suite run on it failed from the start
+        (an exploration, not a regression); passed: every check that once
+        passed still does."""
+        if self.failed:
+            return "failed"
+        if self.unvalidated:
+            return "unvalidated"
+        if self.never_passed and not self.reused and not self.receipts:
+            return "never-passed"
+        return "passed"
 
 
 @dataclass
@@ -188,6 +205,13 @@ def _audit_version(
     # Contamination receipts are bound to two digests and a method, not to a
     # suite file: the re-hash above is what could change their answer.
     suites = list(dict.fromkeys(r.suite for r in receipts if r.kind != "contamination"))
+    result.unvalidated = not receipts
+    # A suite that never passed on these bytes is an exploration (last month's
+    # suite on this month's data): it is reported, never re-run as a regression.
+    result.never_passed = [name for name in suites if not any(r.success for r in receipts if r.suite == name)]
+    for name in result.never_passed:
+        result.findings.append(Finding("never-passed", "note", name, f"suite {name!r} never passed on this version"))
+    suites = [name for name in suites if name not in result.never_passed]
     for name in suites:
         passing = [r for r in receipts if r.suite == name and r.success]
         if passing and started - passing[0].started > max_age:
@@ -314,7 +338,7 @@ def run_audit(ws: Workspace, dataset: str | None = None, *, revalidate: bool = F
             audits.insert_result(
                 con,
                 audits.AuditResultRow(
-                    audit.id, r.version, r.digest, "failed" if r.failed else "passed",
+                    audit.id, r.version, r.digest, r.status,
                     [asdict(f) for f in r.findings], r.profile, {"written": r.receipts, "reused": r.reused}, r.models,
                 ),
             )  # fmt: skip

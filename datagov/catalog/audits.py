@@ -35,7 +35,7 @@ class AuditResultRow:
     audit_id: str
     version: str  # name@digest
     digest: str
-    status: str  # passed | failed
+    status: str  # passed | failed | unvalidated | never-passed
     findings: list[dict]
     profile: dict | None
     receipts: dict  # {"written": [...], "reused": [...]}

@@ -65,8 +65,11 @@ def run(
         for col in ("version", "status", "findings", "models fed"):
             table.add_column(col, overflow="fold")
         for r in audit.results:
-            status = styled("[red]FAILED[/red]" if r.failed else "[green]passed[/green]")
-            findings = "\n".join(("warning: " if f.severity == "warning" else "") + f.message for f in r.findings)
+            colour = {"failed": "red", "passed": "green"}.get(r.status, "yellow")
+            status = styled(f"[{colour}]{{}}[/{colour}]", r.status.upper() if r.failed else r.status)
+            findings = "\n".join(
+                (f"{f.severity}: " if f.severity in ("warning", "note") else "") + f.message for f in r.findings
+            )
             table.add_row(r.ref, status, findings or "-", ", ".join(r.models) or "-")
         out.print(table)
         for problem in audit.chain:
@@ -77,10 +80,11 @@ def run(
         colour = "red" if audit.status == "failed" else "green"
         out.print(
             styled(
-                f"[bold {colour}]{{}}[/bold {colour}]: {{}} versions audited, {{}} failed · report {{}}",
+                f"[bold {colour}]{{}}[/bold {colour}]: {{}} versions audited, {{}} failed{{}} · report {{}}",
                 audit.status.upper(),
                 len(audit.results),
                 len(audit.failed),
+                _others(audit.results),
                 audit.report,
             )
         )
@@ -92,6 +96,15 @@ def run(
         )
     if audit.failed:
         raise CheckFailed(f"audit {audit.id} failed: " + ", ".join(r.ref for r in audit.failed))
+
+
+def _others(results) -> str:
+    """', 2 unvalidated, 1 never-passed': the versions that neither passed nor failed."""
+    counts: dict[str, int] = {}
+    for r in results:
+        if r.status in ("unvalidated", "never-passed"):
+            counts[r.status] = counts.get(r.status, 0) + 1
+    return "".join(f", {n} {status}" for status, n in sorted(counts.items()))
 
 
 @app.command("history")

@@ -139,8 +139,8 @@ def review(
             ) or "-",
             *(v for r in d.drift_reports[:3] for v in (r["id"], r["reference"])),
         )  # fmt: skip
-        verdict = "[red]failed[/red] " if d.audit and d.audit[0] == "failed" else "[green]passed[/green] "
-        audit = styled(verdict + "{}", d.audit[1]) if d.audit else "-"
+        colour = {"failed": "red", "passed": "green"}.get(d.audit[0], "yellow") if d.audit else ""
+        audit = styled(f"[{colour}]{{}}[/{colour}] {{}}", *d.audit) if d.audit else "no audit yet"
         table.add_row(role, d.ref, d.owner or "-", d.license or "-", receipts, drift, audit)
     out.print(table)
     for w in (w for m in facts.chain() for w in m.waivers):
@@ -153,11 +153,10 @@ def review(
         for r in reasons:
             out.print(f"  - {r.message}")
     else:
-        out.print(
-            styled(
-                "[bold green]Promotable:[/bold green] receipts hold, audits pass, no expired waiver, metrics in bounds"
-            )
-        )
+        audited = any(d.audit for _, d in facts.all_data())
+        audits = "audits pass" if audited else "no audit yet (`datagov audit run`)"
+        out.print(styled("[bold green]Promotable:[/bold green] receipts hold, {}, no expired waiver, metrics in bounds",
+                         audits))  # fmt: skip
     if html:
         out.print(f"Review page: {html}")
 
