@@ -13,7 +13,7 @@ def versions(result) -> dict[str, dict]:
     return {v["version"].split("@")[0]: v for v in json.loads(result.stdout)["versions"]}
 
 
-def test_an_exploratory_validation_never_fails_later_audits(table, ws):
+def test_an_exploratory_validation_never_fails_later_audits(table, ws):  # noqa: F811
     write_suite(ws, "last-month", [exp("expect_column_mean_to_be_between", column="x", min_value=50, max_value=60)])
     assert table("validate", "t", "--suite", "last-month").exit_code == 3  # fails, as it should
     audit = table("audit", "run", "--json")
@@ -27,7 +27,7 @@ def test_an_exploratory_validation_never_fails_later_audits(table, ws):
     assert versions(table("audit", "run", "--json"))["t"]["status"] == "passed"
 
 
-def test_a_check_that_passed_and_now_fails_fails_the_audit(table, ws):
+def test_a_check_that_passed_and_now_fails_fails_the_audit(table, ws):  # noqa: F811
     write_suite(ws, "ok", [exp("expect_column_values_to_not_be_null", column="x")])
     assert table("validate", "t", "--suite", "ok").exit_code == 0
     write_suite(ws, "ok", [exp("expect_column_values_to_be_between", column="x", min_value=100, max_value=200)])
