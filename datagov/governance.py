@@ -44,6 +44,12 @@ def enforce(decision: GateDecision, waive: str | None) -> None:
         raise refuse(decision)
 
 
+def alias_for(decision: GateDecision, spec) -> str | None:
+    """The alias a new model version may take: `latest-validated` (or the
+    spec's) only when the gate opened without a waiver."""
+    return spec.register.alias if decision.allowed else None
+
+
 def gate_document(decision: GateDecision, waiver_id: str | None, waive: str | None) -> dict:
     """The gate decision as logged (MLflow artifact) and stored (runs.gate)."""
     return {

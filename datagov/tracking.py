@@ -273,7 +273,9 @@ def tag_model_versions(ws: Workspace, tagged: dict[str, dict[str, str]]) -> None
             continue
 
 
-def register_artifact_version(model_name: str, alias: str, model_dir: str, tags: dict[str, str]) -> tuple[str, str]:
+def register_artifact_version(
+    model_name: str, alias: str | None, model_dir: str, tags: dict[str, str]
+) -> tuple[str, str]:
     """Register the active run's `model_dir` artifacts as a new version of
     `model_name`, tag it and point `alias` at it; returns (version, run_id)."""
     import mlflow
@@ -304,7 +306,8 @@ def register_artifact_version(model_name: str, alias: str, model_dir: str, tags:
     tags = {**tags, LOGGED_MODEL: logged.model_id}
     for key, value in tags.items():
         client.set_model_version_tag(model_name, version, key, value)
-    client.set_registered_model_alias(model_name, alias, version)
+    if alias:
+        client.set_registered_model_alias(model_name, alias, version)
     return version, run.info.run_id
 
 

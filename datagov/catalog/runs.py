@@ -126,12 +126,16 @@ def runs_by_id(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[RunRo
     return [_run(r) for r in rows.fetchall()]
 
 
-def newest_pretrained_model(con: duckdb.DuckDBPyConnection, digest: str) -> tuple[str, str] | None:
-    """(model name, version) of the newest finished pretraining run on a digest."""
+def newest_pretrained_model(
+    con: duckdb.DuckDBPyConnection, digest: str, *, waived: bool = False
+) -> tuple[str, str] | None:
+    """(model name, version) of the newest finished pretraining run on a
+    digest whose gate opened without a waiver (`waived=True`: any)."""
     row = con.execute(
         "SELECT model_name, model_version FROM runs WHERE stage = 'pretrain' AND digest = ? "
-        "AND status = 'finished' AND model_name IS NOT NULL ORDER BY started DESC LIMIT 1",
-        [digest],
+        "AND status = 'finished' AND model_name IS NOT NULL AND (? OR waiver_id IS NULL) "
+        "ORDER BY started DESC LIMIT 1",
+        [digest, waived],
     ).fetchone()
     return (row[0], row[1]) if row else None
 

@@ -33,10 +33,12 @@ def pretrain(
         f"{m['samples_per_s']:,.0f} samples/s"
     )
     typer.echo(f"MLflow run {result.run_id}")
-    typer.echo(
-        f"Registered models:/{result.model_name}/{result.model_version} "
-        f"(alias models:/{result.model_name}@{result.alias})"
+    moved = (
+        f"alias models:/{result.model_name}@{result.alias}"
+        if result.alias
+        else "no alias moved: the gate was waived, so the version is not validated"
     )
+    typer.echo(f"Registered models:/{result.model_name}/{result.model_version} ({moved})")
 
 
 def register(app: typer.Typer) -> None:

@@ -89,10 +89,12 @@ def transfer(
             f"pretraining gain {o.accuracy - b.accuracy:+.4f}"
         )
     out.print(f"MLflow run {result.run_id}")
-    out.print(
-        f"Registered models:/{result.model_name}/{result.model_version} "
-        f"(alias models:/{result.model_name}@{result.alias})"
+    moved = (
+        f"alias models:/{result.model_name}@{result.alias}"
+        if result.alias
+        else "no alias moved: the gate was waived, so the version is not validated"
     )
+    out.print(f"Registered models:/{result.model_name}/{result.model_version} ({moved})")
 
 
 def register(app: typer.Typer) -> None:

@@ -36,13 +36,24 @@ class EmbeddingShift:
     note: str = ""
 
 
-def default_encoder(ws: Workspace, reference: Version) -> str | None:
-    """The model registered by the newest finished pretraining run on the reference."""
+def default_encoder(ws: Workspace, reference: Version) -> tuple[str | None, str]:
+    """(the encoder `shift` uses when none is named, why that one): the model
+    of the newest finished pretraining on the reference whose gate opened
+    without a waiver; None, with the reason, when there is none."""
     from datagov.catalog.runs import newest_pretrained_model
 
     with open_catalog(ws) as con:
         model = newest_pretrained_model(con, reference.digest)
-    return f"models:/{model[0]}/{model[1]}" if model else None
+        waived = newest_pretrained_model(con, reference.digest, waived=True)
+    if model:
+        uri = f"models:/{model[0]}/{model[1]}"
+        return uri, f"encoder {uri}: the newest pretraining on {reference.ref} whose gate opened without a waiver"
+    if waived:
+        return None, (
+            f"no encoder compared: every pretraining on {reference.ref} ran under a waiver; "
+            f"pass --encoder models:/{waived[0]}/{waived[1]} to use one anyway"
+        )
+    return None, f"no encoder compared: no finished pretraining run on {reference.ref}; pass --encoder MODEL_URI"
 
 
 def sample_images(ws: Workspace, version: Version, n: int, seed: int):

@@ -174,7 +174,9 @@ def run_shift(
     if images and encoder:
         from datagov.shift.embedding import default_encoder, embedding_shift
 
-        uri = default_encoder(ws, reference) if encoder == "auto" else encoder
+        uri, chosen = default_encoder(ws, reference) if encoder == "auto" else (encoder, None)
+        if chosen:
+            notes.append(chosen)
         if uri:
             embedding = embedding_shift(
                 ws,
@@ -190,11 +192,6 @@ def run_shift(
             if embedding.drift:
                 drift = True
                 why.append(f"the encoder's embeddings differ (MMD p = {embedding.p_value:.3g} < {settings.alpha})")
-        else:
-            notes.append(
-                f"no encoder compared: no finished pretraining run on {reference.ref}; "
-                "pass --encoder models:/NAME@ALIAS"
-            )
     if not columns and embedding is None:  # "no drift" about nothing would be a pass nobody earned
         raise InvalidInput(
             f"nothing to compare between {reference.ref} and {target.ref}: no column is testable on both sides "

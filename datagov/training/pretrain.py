@@ -16,7 +16,7 @@ from pathlib import Path
 from datagov import tags
 from datagov.errors import InvalidInput
 from datagov.gate import GateDecision, check_gate
-from datagov.governance import enforce, gate_document, record_waiver
+from datagov.governance import alias_for, enforce, gate_document, record_waiver
 from datagov.training.inputs import image_input
 from datagov.training.records import finish_run, record_run, register_model
 from datagov.training.spec import PretrainSpec, flatten, load_spec
@@ -28,7 +28,7 @@ class PretrainResult:
     run_id: str | None  # None on ranks other than 0
     model_name: str
     model_version: str | None
-    alias: str
+    alias: str | None  # None when the gate was waived: the alias was not moved
     metrics: dict
     decision: GateDecision
     waiver_id: str | None
@@ -135,7 +135,7 @@ def pretrain(
                 data.require_unchanged("register a model trained on it")
                 arch = autoencoder_arch(kind, shape, spec.model.hidden, spec.model.channels, spec.model.latent)
                 model_version = register_model(
-                    ws, distributed.unwrap(model), arch, model_name, spec.register.alias, provenance, mlflow
+                    ws, distributed.unwrap(model), arch, model_name, alias_for(decision, spec), provenance, mlflow
                 )
             except BaseException:
                 finish_run(ws, run_id, "failed", None, None, {})
@@ -145,7 +145,7 @@ def pretrain(
             run_id,
             model_name,
             model_version,
-            spec.register.alias,
+            alias_for(decision, spec),
             metrics,
             decision,
             waiver_id,

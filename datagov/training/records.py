@@ -66,7 +66,9 @@ def finish_run(
             add_edge(con, "run", run_id, "model", f"{model_name}/{model_version}", "registered")
 
 
-def register_model(ws: Workspace, model, arch: dict, model_name: str, alias: str, tags: dict[str, str], mlflow) -> str:
+def register_model(
+    ws: Workspace, model, arch: dict, model_name: str, alias: str | None, tags: dict[str, str], mlflow
+) -> str:
     """Log a torch module's weights as safetensors, register them as a new
     version, record their sha256 and architecture in the catalog, tag the
     version and point the alias at it; returns the version number.

@@ -30,7 +30,7 @@ from datagov.gate import (
     check_match,
     combine,
 )
-from datagov.governance import enforce, gate_document, record_waiver
+from datagov.governance import alias_for, enforce, gate_document, record_waiver
 from datagov.training.inputs import image_input, label_counts
 from datagov.training.records import attach_waiver, finish_run, record_baseline, record_run, register_model
 from datagov.training.spec import TransferSpec, flatten, load_spec
@@ -53,7 +53,7 @@ class TransferResult:
     run_id: str
     model_name: str
     model_version: str
-    alias: str
+    alias: str | None  # None when the gate was waived: the alias was not moved
     strategy: str
     outcome: Outcome
     baseline: Outcome | None
@@ -226,7 +226,8 @@ def transfer(
             for data in (train_in, eval_in):
                 data.require_unchanged("register a model trained on it")
             arch = classifier_arch(encoder_arch, model.head.in_features, class_names)
-            model_version = register_model(ws, model, arch, model_name, spec.register.alias, provenance, mlflow)
+            alias = alias_for(decision, spec)
+            model_version = register_model(ws, model, arch, model_name, alias, provenance, mlflow)
         except BaseException:
             finish_run(ws, run_id, "failed", None, None, {})
             raise
@@ -235,7 +236,7 @@ def transfer(
         run_id,
         model_name,
         model_version,
-        spec.register.alias,
+        alias_for(decision, spec),
         spec.strategy,
         outcome,
         base,

@@ -1,6 +1,8 @@
 """Gated pretraining with real DuckDB, Great Expectations, MLflow (under
 tmp_path) and a tiny real training on the digits."""
 
+import json
+
 import pytest
 
 from datagov.catalog.db import open_catalog
@@ -74,6 +76,23 @@ def test_waiver_is_recorded_everywhere(digits_ws, ws):
     [run] = mlflow_runs(ws)
     assert run.data.tags["datagov.waiver"] == "exploratory run, suite under review"
     assert run.data.tags["datagov.gate"] == "waived" and run.info.run_id == waiver[3]
+    # a waived version is not validated: latest-validated does not move to it, and shift does not pick it
+    assert "no alias moved: the gate was waived" in result.stdout
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException):
+        MlflowClient().get_model_version_by_alias("digits-autoencoder", "latest-validated")
+    shift = digits_ws("shift", "digits-pretrain", "digits-finetune", "--json")
+    notes = " ".join(json.loads(shift.stdout)["notes"])
+    assert "every pretraining on digits-pretrain@" in notes and "ran under a waiver" in notes
+    assert digits_ws("validate", "digits-pretrain", "--suite", "digits-pretrain").exit_code == 0
+    validated = digits_ws("pretrain", SPEC, *TINY, "--no-progress")
+    assert "(alias models:/digits-autoencoder@latest-validated)" in validated.stdout
+    shift = digits_ws("shift", "digits-pretrain", "digits-finetune", "--json")
+    assert "encoder models:/digits-autoencoder/2: the newest pretraining on digits-pretrain@" in " ".join(
+        json.loads(shift.stdout)["notes"]
+    )
 
 
 def test_cuda_requested_without_cuda_is_a_clear_error(digits_ws, ws):
