@@ -110,7 +110,8 @@ def demo(ctx: typer.Context) -> None:
     """Run the main job here: ingest, split, validate, pretrain, shift, transfer, lineage, review, audit.
 
     Every step is an ordinary datagov command, printed before it runs.
-    Running the demo again changes nothing: the same content is the same version.
+    Running it again changes no data (the same content is the same version);
+    each validation adds a receipt and each training a run and a model version.
     """
     from datagov.cli.state import console, state, styled, workspace
     from datagov.errors import InvalidInput

@@ -74,11 +74,12 @@ def transfer(
     o = result.outcome
     out.print(
         styled(
-            "{}: eval accuracy [bold]{}[/bold] (best epoch {} of {}, on {})",
+            "{}: eval accuracy [bold]{}[/bold] (best epoch {} of {}, MLflow step {}, on {})",
             result.strategy,
             f"{o.accuracy:.4f}",
             o.best_epoch + 1,
             o.epochs_run,
+            o.best_epoch,
             result.device,
         )
     )

@@ -316,7 +316,7 @@ def _metric_key(text: str) -> str:
 def _outcome_metrics(outcome: Outcome) -> dict[str, float]:
     return {
         "eval_accuracy": outcome.accuracy,
-        "best_epoch": outcome.best_epoch,
+        "best_epoch": outcome.best_epoch + 1,  # counted from 1, as printed (MLflow's epoch steps count from 0)
         **{f"eval_accuracy.{_metric_key(k)}": v for k, v in outcome.per_class.items()},
     }
 

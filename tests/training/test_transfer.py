@@ -43,6 +43,10 @@ def test_features_with_baseline_logs_registers_and_links(pretrained, ws):
     assert parent.info.status == base.info.status == "FINISHED"
     assert base.data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert base.info.experiment_id == parent.info.experiment_id != "0"  # not MLflow's Default experiment
+    import re
+
+    printed = int(re.search(r"features: eval accuracy [0-9.]+ \(best epoch (\d+) of", result.stdout)[1])
+    assert parent.data.metrics["best_epoch"] == printed  # the log and the terminal count epochs alike
     assert base.info.artifact_uri.startswith(ws.catalog_dir.resolve().as_uri())
     m = parent.data.metrics
     assert m["pretraining_gain"] == pytest.approx(m["eval_accuracy"] - m["baseline_eval_accuracy"])
