@@ -71,3 +71,14 @@ class MissingDependency(DatagovError):
             f"{feature} needs the package '{package}'",
             hint=f"install it with: pip install {package}",
         )
+
+
+def first_line(error: object, limit: int = 240) -> str:
+    """The first line of an error's text (or its type's name), cut at a word
+    and marked `…` when longer than `limit`: for one `Error:` line."""
+    text = str(error).strip()
+    line = text.splitlines()[0].strip() if text else type(error).__name__
+    if len(line) <= limit:
+        return line
+    cut = line[:limit].rsplit(" ", 1)[0]
+    return (cut if len(cut) > limit // 2 else line[:limit]) + "…"

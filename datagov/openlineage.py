@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from datagov.errors import DatagovError, InvalidInput
+from datagov.errors import DatagovError, InvalidInput, first_line
 from datagov.redact import redact
 from datagov.workspace import Workspace
 
@@ -327,7 +327,7 @@ def send(events: list, url: str) -> int:
             transport.emit(event)
         except Exception as exc:  # requests' connection, timeout and HTTP errors, urllib3's retry errors
             text = str(exc).replace(url, shown)
-            first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+            first = first_line(text) if text.strip() else type(exc).__name__
             done = f"after {sent} of {len(events)} events" if sent else "no event was delivered"
             raise DatagovError(
                 f"cannot deliver OpenLineage events to {shown}: {first} ({done})",

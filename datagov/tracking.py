@@ -9,6 +9,7 @@ from typing import Any
 
 from datagov import tags
 from datagov.catalog.versions import Version
+from datagov.errors import first_line
 from datagov.redact import redact
 from datagov.workspace import Workspace
 
@@ -170,7 +171,7 @@ def registry_client(ws: Workspace):
     try:
         c.search_registered_models(max_results=1)
     except Exception as exc:  # an unreachable server raises requests', urllib3's or MLflow's errors
-        first = str(getattr(exc, "message", exc)).strip().splitlines()[0][:200]
+        first = first_line(getattr(exc, "message", exc))
         shown = redact(tracking_uri(ws))
         raise DatagovError(
             f"cannot reach the MLflow store at {shown}: {first.replace(tracking_uri(ws), shown)}"

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 import duckdb
 
 from datagov.catalog.migrations import migrate
-from datagov.errors import DatagovError, LockTimeout
+from datagov.errors import DatagovError, LockTimeout, first_line
 from datagov.processes import process_gone
 from datagov.store import LocalStore, owned_folder, store_of
 from datagov.store.local import DIGEST_NAME, PENDING_NAME, read_pending
@@ -92,7 +92,7 @@ def open_catalog(ws: Workspace, write: bool = False) -> Iterator[duckdb.DuckDBPy
 
 
 def _unreadable(ws: Workspace, exc: duckdb.Error) -> DatagovError:
-    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    first = first_line(exc)
     return DatagovError(
         f"the catalog {ws.db_path} cannot be read: {first}",
         hint=f"restore it (and {ws.db_path.name}.wal, if any) from a backup; datagov does not repair a catalog. "

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from datagov.errors import DatagovError, InvalidInput
+from datagov.errors import DatagovError, InvalidInput, first_line
 
 DEFAULT_MASTER = "local[2]"
 ENGINE = "spark"
@@ -109,7 +109,7 @@ def spark_session(master: str, log: Path):
     try:
         context = SparkContext(conf=conf, gateway=gateway)
     except (OSError, _py4j_error()) as exc:  # e.g. a port that answers but is no Spark master
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise DatagovError(
             f"Spark could not start an application on {master}: {first}",
             hint=f"check that {master} is a Spark master; its output: {log}; nothing was validated",
@@ -137,7 +137,7 @@ def spark_batch(files: list[str], master: str, log: Path):
         yield asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
     except (OSError, _py4j_error()) as exc:  # the driver JVM died (out of memory, killed) mid-validation
         raise DatagovError(
-            f"Spark stopped during the validation: {str(exc).strip().splitlines()[0][:200]}",
+            f"Spark stopped during the validation: {first_line(exc)}",
             hint=f"see its log, {log}; give the driver more memory with DATAGOV_SPARK_DRIVER_MEMORY (now "
             f"{driver_memory()}); nothing was written",
         ) from None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from datagov import tags
-from datagov.errors import InvalidInput
+from datagov.errors import InvalidInput, first_line
 from datagov.workspace import Workspace
 
 SAFE_SUFFIXES = (".safetensors", ".pt", ".pth")
@@ -62,7 +62,7 @@ def read_state_dict(path: Path) -> tuple[dict, str]:
         else:
             state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # a malformed or pickled file: refused, never run
-        raise InvalidInput(f"{path.name} is not a readable state dict: {str(exc).splitlines()[0][:200]}") from None
+        raise InvalidInput(f"{path.name} is not a readable state dict: {first_line(exc)}") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]  # the common {"state_dict": ...} checkpoint layout
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -19,7 +19,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from datagov.errors import IntegrityError, InvalidInput
+from datagov.errors import IntegrityError, InvalidInput, first_line
 
 PREFIX = "torchvision:"
 MIRROR_ENV = "DATAGOV_TORCHVISION_MIRROR"
@@ -94,7 +94,7 @@ def fetch(published: Published, progress: bool = True) -> Path:
     try:  # torch writes a temporary file beside it and renames only a complete, matching download
         torch.hub.download_url_to_file(url, str(path), hash_prefix=published.sha256_prefix, progress=progress)
     except RuntimeError as exc:
-        raise IntegrityError(f"{url}: {str(exc).splitlines()[0][:200]}") from None
+        raise IntegrityError(f"{url}: {first_line(exc)}") from None
     except OSError as exc:  # URLError, HTTPError, a refused connection
         raise InvalidInput(
             f"cannot download {url}: {getattr(exc, 'reason', None) or exc}",
