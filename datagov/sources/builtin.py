@@ -3,6 +3,8 @@ MNIST, FashionMNIST and CIFAR10 from a local root (or downloaded)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import gzip
 import importlib.util
 from pathlib import Path
@@ -59,6 +61,40 @@ def torchvision_name(source: str) -> str:
     )
 
 
+def _load_error(name: str, opts: IngestOptions, exc: RuntimeError) -> SourceError:
+    """torchvision's own wording speaks of its Python API (`download=True`) and
+    puts the reason for a failed download on later lines: say it in datagov's terms."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if opts.download:
+        reason = next((line for line in reversed(lines) if line.startswith("<")), lines[-1] if lines else "")
+        return SourceError(
+            f"cannot download torchvision:{name} into {opts.root}: {reason.strip('<>')}",
+            hint="on a machine without internet, copy the dataset's files under the root instead of --download",
+        )
+    return SourceError(
+        f"no torchvision:{name} files under {opts.root} (torchvision looks in {Path(opts.root) / name})",
+        hint="copy the dataset's files there, or pass --download on a machine with internet",
+    )
+
+
+def _missing_folders(root: Path) -> list[Path]:
+    """The root and its parents that do not exist yet, innermost first."""
+    missing = []
+    while not root.exists() and root != root.parent:
+        missing.append(root)
+        root = root.parent
+    return missing
+
+
+def _remove_empty(made: list[Path]) -> None:
+    for top in reversed(made[-1:]):  # the outermost folder this attempt created, and everything in it if empty
+        for folder in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        with contextlib.suppress(OSError):
+            top.rmdir()
+
+
 def write_torchvision(source: str, out: Path, opts: IngestOptions) -> SourceResult:
     name = torchvision_name(source)
     if not opts.root:
@@ -70,13 +106,12 @@ def write_torchvision(source: str, out: Path, opts: IngestOptions) -> SourceResu
     except ImportError as exc:
         raise MissingDependency("torchvision", f"the torchvision:{name} source") from exc
     cls = getattr(tvd, name)
+    made = _missing_folders(Path(opts.root) / name)  # torchvision makes ROOT/NAME/raw as it starts
     try:
         ds = cls(root=opts.root, train=opts.split == "train", download=opts.download)
-    except RuntimeError as exc:  # torchvision raises RuntimeError for missing files
-        raise SourceError(
-            f"cannot load torchvision:{name} from {opts.root}: {str(exc).splitlines()[0]}",
-            hint="pass --download on a machine with internet, or copy the files under the root",
-        ) from exc
+    except RuntimeError as exc:  # torchvision raises RuntimeError for missing files and failed downloads
+        _remove_empty(made)  # a failed download leaves no empty folders behind
+        raise _load_error(name, opts, exc) from exc
     data = ds.data.numpy() if hasattr(ds.data, "numpy") else np.asarray(ds.data)
     targets = ds.targets.numpy() if hasattr(ds.targets, "numpy") else np.asarray(ds.targets)
     return write_image_arrays(

@@ -65,10 +65,27 @@ def test_torchvision_idx_datasets_from_local_files(cli, ws, tmp_path, dataset):
     [
         (["torchvision:MNIST"], "Error: torchvision:MNIST needs --root"),
         (["torchvision:ImageNet", "--root", "."], "Error: unknown torchvision dataset 'ImageNet'"),
-        (["torchvision:CIFAR10", "--root", "{tmp}"], "Error: cannot load torchvision:CIFAR10 from {tmp}: "),
+        (["torchvision:CIFAR10", "--root", "{tmp}"], "Error: no torchvision:CIFAR10 files under {tmp} "),
     ],
 )
 def test_torchvision_errors(cli, ws, tmp_path, args, message):
     result = cli("ingest", *[a.format(tmp=tmp_path) for a in args], "--name", "x")
     assert result.exit_code == 1
     assert result.stderr.startswith(message.format(tmp=tmp_path)), result.stderr
+
+
+def test_a_download_without_internet_says_why_and_leaves_no_folders(cli, ws, tmp_path, monkeypatch):
+    """The machine has no internet: what a user sees is the reason, in datagov's words."""
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    root = tmp_path / "data"
+    root.mkdir()
+    result = cli("ingest", "torchvision:MNIST", "--root", root, "--download", "--name", "x")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot download torchvision:MNIST into {root}: ")
+    assert "Name or service not known" in result.stderr and "download=True" not in result.stderr
+    assert list(root.iterdir()) == []  # no empty MNIST/raw left behind
