@@ -4,7 +4,6 @@ MNIST, FashionMNIST and CIFAR10 from a local root (or downloaded)."""
 from __future__ import annotations
 
 import contextlib
-
 import gzip
 import importlib.util
 from pathlib import Path
