@@ -214,6 +214,22 @@ def _near_first_rows(ws: Workspace, parent: Version, first: np.ndarray):
     return roots, near
 
 
+def _row_names(duck, source: str, rows: list[int]) -> dict[int, str]:
+    """The `path` (the source file or key) of each of these rows, by row index."""
+    if not rows:
+        return {}
+    duck.register("split_wanted", pa.table({"idx": np.asarray(rows, np.int64)}))
+    found = duck.execute(
+        f"SELECT f.{OFFSET} + s.file_row_number AS idx, s.path FROM {source} s JOIN split_files f USING (filename) "
+        "SEMI JOIN split_wanted w ON w.idx = f." + OFFSET + " + s.file_row_number"
+    ).fetchall()
+    return {int(i): str(p) for i, p in found if p is not None}
+
+
+def _row_item(row: int, names: dict[int, str]) -> str:
+    return f"row {row} ({names[row]})" if row in names else f"row {row}"
+
+
 def _reject_reason(row: int, first: int, near: dict[int, tuple[int, float]]) -> str:
     if row in near:
         like, score = near[row]
@@ -288,7 +304,9 @@ def split(
         duck.register("split_which", pa.table({"idx": np.arange(n), "split": which}))
         overlaps = _overlaps(duck, names)
         pairs = zip(dup_of.tolist(), first[dup_of].tolist(), strict=True) if dedupe else ()
-        rejects = [(f"row {i}", _reject_reason(i, j, near)) for i, j in pairs]
+        pairs = list(pairs)
+        names_of = _row_names(duck, source, [i for i, _ in pairs]) if "path" in parent.columns else {}
+        rejects = [(_row_item(i, names_of), _reject_reason(i, j, near)) for i, j in pairs]
 
         children = []
         with staging(ws) as root:

@@ -150,3 +150,15 @@ def test_column_names_with_quotes_split(cli, ws, tmp_path):
     assert result.exit_code == 0, result.output
     cols = json.loads(cli("datasets", "show", "q-b", "--json").stdout)["version"]["schema"]
     assert [c["name"] for c in cols] == ['say "hi"']
+
+
+def test_rejects_name_their_source_in_row_order_and_history_says_what_a_split_came_from(cli, ws):
+    import re
+
+    assert cli("ingest", "sklearn:digits", "--name", "digits").exit_code == 0
+    assert cli("split", "digits", "--into", "a=0.5,b=0.5", "--dedupe", "near").exit_code == 0
+    shown = cli("datasets", "show", "digits").stdout
+    rows = [int(m[1]) for m in re.finditer(r"split-dedupe: row (\d+) \(digits/\d{4}\)", shown)]
+    assert len(rows) >= 2 and rows == sorted(rows)  # named by source path, numerically ordered
+    history = cli("datasets", "history", "digits-a").stdout
+    assert "made from" in history and re.search(r"digits@[0-9a-f]{12}\b", history)

@@ -252,11 +252,15 @@ class Reject:
 
 
 def rejects_of(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> list[Reject]:
+    """A version's rejects, by stage, in natural order (row 9 before row 10)."""
     rows = con.execute(
-        "SELECT stage, item, reason FROM rejects WHERE dataset = ? AND digest = ? ORDER BY item",
-        [name, digest],
+        "SELECT stage, item, reason FROM rejects WHERE dataset = ? AND digest = ?", [name, digest]
     ).fetchall()
-    return [Reject(*row) for row in rows]
+    return [Reject(*row) for row in sorted(rows, key=lambda r: (r[0], _natural(r[1])))]
+
+
+def _natural(text: str) -> list:
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text)]
 
 
 @dataclass

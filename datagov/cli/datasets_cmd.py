@@ -146,7 +146,9 @@ def history(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> Non
         print_json([asdict(v) for v in versions])
         return
     table = Table(title=f"History of {name}", title_justify="left")
-    for col in ("version", "created", "rows", "size", "parent", "format", "source"):
+    # "previous": the version of this dataset before it; "made from": where its rows came from
+    # (a source path, or the version it was split from).
+    for col in ("version", "created", "rows", "size", "previous", "format", "made from"):
         table.add_column(col, justify="right" if col in ("rows", "size") else "left")
     for v in versions:
         table.add_row(
@@ -156,9 +158,19 @@ def history(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> Non
             human_bytes(v.bytes),
             (v.parent_digest or "-")[:SHORT],
             v.format or "-",
-            v.source or "-",
+            _short_ref(v.source) if v.source else "-",
         )
     console().print(table)
+
+
+def _short_ref(source: str) -> str:
+    """NAME@DIGEST with the digest shortened as everywhere else; any other source as it is."""
+    import re
+
+    from datagov.catalog.versions import SHORT
+
+    found = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)@([0-9a-f]{64})", source)
+    return f"{found[1]}@{found[2][:SHORT]}" if found else source
 
 
 @app.command("verify")
