@@ -54,3 +54,28 @@ def test_lock_timeout_setting(tmp_path: Path, monkeypatch):
     assert ws.lock_timeout == 60
     monkeypatch.setenv("DATAGOV_LOCK_TIMEOUT", "2.5")
     assert ws.lock_timeout == 2.5
+
+
+def test_init_writes_examples_that_datagov_reads(tmp_path):
+    """The examples `init` leaves in pipelines/ and expectations/ load as written."""
+    import json
+    import re
+
+    from datagov.layout import init_workspace
+    from datagov.quality.suites import SuiteFile, build_suite
+    from datagov.training.spec import PretrainSpec, TransferSpec, load_spec
+
+    ws, _ = init_workspace(tmp_path / "ws")
+    yaml_blocks = re.findall(r"```yaml\n(.*?)```", (ws.pipelines_dir / "README.md").read_text(), re.S)
+    assert len(yaml_blocks) == 2
+    for text, cls in zip(yaml_blocks, (PretrainSpec, TransferSpec), strict=True):
+        (tmp_path / "spec.yaml").write_text(text)
+        assert load_spec(tmp_path / "spec.yaml", [], cls).name
+    [suite_text] = re.findall(r"```json\n(.*?)```", (ws.expectations_dir / "README.md").read_text(), re.S)
+    (ws.expectations_dir / "photos-pretrain.json").write_text(suite_text)
+    from datagov.quality.suites import load_suite
+
+    suite = load_suite(ws, "photos-pretrain")
+    assert isinstance(suite, SuiteFile) and len(build_suite(suite).expectations) == len(
+        json.loads(suite_text)["expectations"]
+    )
