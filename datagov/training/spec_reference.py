@@ -28,9 +28,8 @@ DOCS: dict[str, str] = {
     "data.label_column": "The integer class column of `data.train` and `data.eval`.",
     "data.contamination": "`train` and/or `encoder`: `data.eval` must hold no near-copy of the fine-tuning data "
     "or of the encoder's pretraining data (a clean `datagov contamination` receipt with default thresholds).",
-    "model.kind": f"The autoencoder: `auto` (conv for images of {CONV_MIN_SIDE} px or more a side, else MLP), `mlp`, `conv`, "
-    "or a torchvision "
-    "backbone (`resnet18`, `resnet34`, `mobilenet_v3_small`).",
+    "model.kind": f"The autoencoder: `auto` (conv for images of {CONV_MIN_SIDE} px or more a side, else MLP), "
+    "`mlp`, `conv`, or a torchvision backbone (`resnet18`, `resnet34`, `mobilenet_v3_small`).",
     "model.hidden": "Widths of the MLP's hidden layers.",
     "model.channels": "Channels of the conv encoder's layers (each halves the image side).",
     "model.latent": "Width of the latent code the encoder produces.",
