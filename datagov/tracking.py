@@ -284,8 +284,10 @@ def register_artifact_version(
     from mlflow.entities import LoggedModelOutput
     from mlflow.exceptions import MlflowException
 
+    from datagov.noise import quiet_known_warnings
     from datagov.tags import LOGGED_MODEL
 
+    quiet_known_warnings()  # MLflow's signature check imports pyspark; DDP may have reset the filters by now
     run = mlflow.active_run()
     client = MlflowClient()
     try:

@@ -102,10 +102,7 @@ app.add_typer(expectations_cmd.app, name="expectations")
 
 
 def main() -> None:
-    import warnings
+    from datagov.noise import quiet_known_warnings
 
-    # Great Expectations imports pyspark when it is installed (`datagov[spark]`),
-    # and pyspark 4.3 warns about pandas 3 on import; datagov never hands Spark
-    # a pandas frame, so the warning is noise on every command.
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    quiet_known_warnings()
     app()

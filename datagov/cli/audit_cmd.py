@@ -234,11 +234,37 @@ def serve(
         if max_runs and runs >= max_runs:
             scheduler.shutdown(wait=False)
 
+    _scheduler_notes_in_our_words()
     first = {} if cron else {"next_run_time": datetime.now()}  # an interval starts now; cron waits for its time
     scheduler.add_job(audit, trigger, max_instances=1, coalesce=True, **first)
     typer.echo(f"Auditing {ws.root} on {cron or f'every {every:g} s'}; Ctrl-C stops.")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):  # Ctrl-C is how a foreground server stops
         scheduler.start()
+
+
+def _scheduler_notes_in_our_words() -> None:
+    """APScheduler logs skipped and missed runs with its own raw format (and
+    job repr) on stderr; say them as this command's other lines."""
+    import logging
+    from datetime import datetime
+
+    class Say(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            if "maximum number of running instances" in text:
+                what = "skipped: the previous audit is still running"
+            elif "was missed by" in text:
+                what = "skipped: its time passed while the machine was busy or asleep"
+            elif record.levelno >= logging.WARNING:
+                what = f"scheduler: {text}"
+            else:
+                return
+            typer.echo(f"[{datetime.now().isoformat(timespec='seconds')}] audit {what}", err=True)
+
+    log = logging.getLogger("apscheduler")
+    log.handlers[:] = [Say()]
+    log.propagate = False
+    log.setLevel(logging.INFO)
 
 
 def register(root: typer.Typer) -> None:
