@@ -9,7 +9,8 @@ Rules (each expectation records its rule in `meta.datagov.rule`):
   within margin·σ + 3σ/√n, stdev within ±(margin + 3/√(2n)), and the
   5/25/50/75/95 % quantiles within ± margin × range;
 - uniqueness for string columns whose values are all distinct (hashes,
-  paths, ids), and their length range.
+  paths, ids), and their length range; an integer column with a different
+  value on every row is a key: uniqueness only, no mean, stdev or quantiles.
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def suggest_suite(name: str, profile: Profile, *, source: str, margin: float = 0
                     value_set=[_plain(v) for v in c.values],
                 )
             )
+            continue
+        if c.numeric and c.integer and n > 1 and c.distinct == n - c.nulls:
+            # a different integer on every row is a key (order_id): its mean and quantiles say nothing
+            exps.append(_exp("expect_column_values_to_be_unique", "all values distinct (an id or key)", column=c.name))
             continue
         if c.numeric and c.min is not None:
             spread = (c.max - c.min) or abs(c.max) or 1.0

@@ -88,7 +88,21 @@ class Skipped:
 
 
 def _numeric(type_: str) -> bool:
-    return type_.upper() in NUMERIC or type_.upper().startswith("DECIMAL")
+    return type_.upper() in NUMERIC or type_.upper().startswith("DECIMAL") or _temporal(type_)
+
+
+def _temporal(type_: str) -> bool:
+    """Dates and timestamps: compared as numbers (seconds since the epoch)."""
+    return type_.upper() == "DATE" or type_.upper().startswith("TIMESTAMP")
+
+
+def _value(c: str, type_: str) -> str:
+    """The SQL for a column's values as the numeric tests read them."""
+    return f"epoch({sql_ident(c)})" if _temporal(type_) else sql_ident(c)
+
+
+ID_SHARE = 0.97  # distinct values per non-null row at which an integer or text column is a key, not a distribution
+ID_MIN_ROWS = 50
 
 
 def _floating(type_: str) -> bool:
@@ -108,7 +122,8 @@ def _moments(con, side: Side, columns: list[str]) -> dict[str, dict]:
         # Distinct values only matter for what may be categorical: floats are taken as continuous.
         parts += [f"count({q})", "NULL" if _floating(side.types[c]) else f"approx_count_distinct({q})"]
         if _numeric(side.types[c]):
-            parts += [f"min({q})::DOUBLE", f"max({q})::DOUBLE"]
+            v = _value(c, side.types[c])
+            parts += [f"min({v})::DOUBLE", f"max({v})::DOUBLE"]
     row = list(con.execute(f"SELECT {', '.join(parts)} FROM {side.source}").fetchall()[0])
     out = {}
     for c in columns:
@@ -186,6 +201,12 @@ def compare_columns(
     numeric, categorical = [], []
     for c in present:
         both_numeric = _numeric(ref.types[c]) and _numeric(target.types[c])
+        if _id_like(ref_m[c]) and _id_like(tgt_m[c]) and not _temporal(ref.types[c]):
+            skipped.append(Skipped(c, "a different value on every row (an id or key): not a distribution to compare"))
+            continue
+        if both_numeric and _temporal(ref.types[c]) != _temporal(target.types[c]):
+            skipped.append(Skipped(c, f"types differ: {ref.types[c]} and {target.types[c]}"))
+            continue
         if both_numeric and (ref_m[c]["distinct"] is None or ref_m[c]["distinct"] > VALUE_SET_MAX):
             if ref_m[c]["count"] and tgt_m[c]["count"]:
                 numeric.append(c)
@@ -209,7 +230,7 @@ def compare_columns(
         hi = max(ref_m[c]["max"], tgt_m[c]["max"])
         width = (hi - lo) / FINE_BINS or 1.0
         bins[c] = (lo, width)
-        q = sql_ident(c)
+        q = _value(c, ref.types[c])
         exprs[f"fine:{c}"] = f"least(floor(({q} - {lo!r}) / {width!r}), {FINE_BINS - 1})::INTEGER"
     for c in categorical:
         exprs[f"cat:{c}"] = f"{sql_ident(c)}::VARCHAR"
@@ -223,7 +244,7 @@ def compare_columns(
             if note:
                 notes.append(note)
             row = con.execute(
-                f"SELECT {', '.join(f'histogram({sql_ident(c)}::DOUBLE)' for c in numeric)} FROM {source}"
+                f"SELECT {', '.join(f'histogram({_value(c, side.types[c])}::DOUBLE)' for c in numeric)} FROM {source}"
             ).fetchall()[0]
             for c, h in zip(numeric, row, strict=True):
                 h = h or {}
@@ -352,6 +373,11 @@ def _natural(value: str):
         return (1, math.inf, value)
 
 
+def _id_like(moments: dict) -> bool:
+    count, distinct = moments["count"] or 0, moments["distinct"]
+    return distinct is not None and count >= ID_MIN_ROWS and distinct >= ID_SHARE * count
+
+
 def _nulls(ref: Side, target: Side, rm: dict, tm: dict) -> tuple[float, float]:
     return (1 - rm["count"] / ref.rows if ref.rows else 0.0, 1 - tm["count"] / target.rows if target.rows else 0.0)
 
@@ -366,4 +392,12 @@ def verdict(results: list[ColumnShift], settings: ShiftSettings) -> tuple[bool, 
     if share >= settings.share and drifting:
         why.append(f"{len(drifting)} of {len(results)} columns drift (>= {settings.share:.0%})")
     why += [f"key column {r.column!r} drifts" for r in drifting if r.key]
+    # A threshold the user set for a column is a check of that column, whatever the others do.
+    why += [
+        f"column {r.column!r} is past the threshold set for it ({r.statistic:.4g} >= {r.threshold:g})"
+        if r.p_value is None
+        else f"column {r.column!r} is past the threshold set for it (p = {r.q_value:.3g} < {r.threshold:g})"
+        for r in drifting
+        if r.column in settings.thresholds and not r.key
+    ]
     return bool(why), share, why or [f"{len(drifting)} of {len(results)} columns drift (< {settings.share:.0%})"]
