@@ -52,8 +52,12 @@ def validate(
         out.print(table)
         colour = {"passed": "green", "failed": "red", "error": "magenta"}[r.status]
         out.print(
-            f"[bold {colour}]{r.status.upper()}[/bold {colour}] {r.ref} against {r.suite}: "
-            f"{r.successful} of {r.evaluated} expectations met · receipt {r.id} · report {r.report}"
+            styled(
+                f"[bold {colour}]{{}}[/bold {colour}] {{}}",
+                r.status.upper(),
+                f"{r.ref} against {r.suite}: {r.successful} of {r.evaluated} expectations met · receipt {r.id} · "
+                f"report {r.report}",
+            )
         )
     errored = [o.receipt for o in outcomes if o.receipt.status == "error"]
     if errored:

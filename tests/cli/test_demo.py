@@ -20,6 +20,7 @@ def test_the_demo_runs_end_to_end_twice_in_a_fresh_workspace(tmp_path):
     first = run_in_terminal("--workspace", root, "demo", timeout=1200, cwd=tmp_path)
     assert first.returncode == 0, first.text[-4000:]
     assert "Traceback" not in first.text and "Error:" not in first.text
+    assert "[/" not in first.text and "[bold" not in first.text  # no styling printed as text
     assert "Done." in first.text and "Registered" in first.text
     assert (root / "catalog" / "exports" / "digits-finetune.croissant.json").is_file()
     again = run_in_terminal("--workspace", root, "demo", timeout=1200, cwd=tmp_path)
