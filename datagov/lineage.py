@@ -182,22 +182,8 @@ def to_tree(graph: Graph):
             if nxt not in seen:
                 grow(child, nxt, step, pick, seen | {nxt})
 
-    up = graph.parents(graph.focus)
-    down = graph.children(graph.focus)
-    if up:
-        grow(
-            root.add(markup("[bold]upstream[/bold]")),
-            graph.focus,
-            graph.parents,
-            lambda e: e.src,
-            frozenset({graph.focus}),
-        )
-    if down:
-        grow(
-            root.add(markup("[bold]downstream[/bold]")),
-            graph.focus,
-            graph.children,
-            lambda e: e.dst,
-            frozenset({graph.focus}),
-        )
+    for title, step, pick in (("upstream", graph.parents, lambda e: e.src),
+                              ("downstream", graph.children, lambda e: e.dst)):  # fmt: skip
+        if step(graph.focus):
+            grow(root.add(markup(f"[bold]{title}[/bold]")), graph.focus, step, pick, frozenset({graph.focus}))
     return root

@@ -179,6 +179,23 @@ def registry_client(ws: Workspace):
     return c
 
 
+def run_tag(ws: Workspace, run_ids: list[str], key: str) -> dict[str, str | None]:
+    """The value of one tag on each of these MLflow runs (None when absent or the run is gone)."""
+    if not run_ids or not store_exists(ws):
+        return {}
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    configure(ws)
+    client, found = MlflowClient(), {}
+    for run_id in run_ids:
+        try:
+            found[run_id] = client.get_run(run_id).data.tags.get(key)
+        except MlflowException:
+            found[run_id] = None
+    return found
+
+
 def store_exists(ws: Workspace) -> bool:
     """False when the default SQLite store was never made (or was lost); a server is assumed to exist."""
     return tracking_uri(ws) != default_uri(ws) or (ws.catalog_dir / "mlflow.db").exists()

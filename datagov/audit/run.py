@@ -320,6 +320,7 @@ def run_audit(ws: Workspace, dataset: str | None = None, *, revalidate: bool = F
     with open_catalog(ws, write=True) as con:
         audit.chain = [p.describe() for p in chain.verify(con)]  # before this audit adds its own records
         audits.start_audit(con, audit.id, dataset, audit.started)
+    audit.chain += _anchors_lost(ws)
     previous = _previous_profiles(ws)
     max_age = timedelta(days=ws.max_receipt_age_days)
     for i, version in enumerate(targets):
@@ -351,6 +352,23 @@ def run_audit(ws: Workspace, dataset: str | None = None, *, revalidate: bool = F
     if any(r.models for r in audit.results):
         _tag_models(ws, audit)
     return audit
+
+
+def _anchors_lost(ws: Workspace) -> list[str]:
+    """Runs whose MLflow tag names a chain head the catalog's chain no longer
+    holds: the chain was rebuilt after they started (a forger who rewrote
+    every entry still cannot rewrite the tracking store's copy)."""
+    from datagov import tags, tracking
+
+    with open_catalog(ws) as con:
+        run_ids = [r for (r,) in con.execute("SELECT run_id FROM runs ORDER BY started").fetchall()]
+        hashes = {h for (h,) in con.execute("SELECT hash FROM chain").fetchall()}
+    anchors = tracking.run_tag(ws, run_ids, tags.CHAIN_HEAD)
+    return [
+        f"run {run_id} started at chain head {head[:12]}, which the catalog's chain no longer holds (it was rebuilt)"
+        for run_id, head in anchors.items()
+        if head and head not in hashes
+    ]
 
 
 def history(ws: Workspace, limit: int = 20) -> list[dict]:

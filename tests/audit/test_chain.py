@@ -6,6 +6,7 @@ import pytest
 
 from datagov.catalog import chain
 from datagov.catalog.db import open_catalog
+from datagov.catalog.migrations import MIGRATIONS
 from tests.training.conftest import SPEC, TINY
 
 
@@ -62,3 +63,16 @@ def test_training_records_its_chain_head_in_mlflow(sealed, ws):
     with open_catalog(ws) as con:
         hashes = {h for (h,) in con.execute("SELECT hash FROM chain").fetchall()}
     assert run.data.tags["datagov.chain_head"] in hashes
+
+
+def test_a_chain_rebuilt_whole_is_caught_by_the_runs_anchors(sealed, ws):
+    """A forger with write access re-seals everything after an edit: the chain verifies, MLflow disagrees."""
+    with open_catalog(ws, write=True) as con:
+        con.execute("UPDATE receipts SET success = NOT success WHERE id = (SELECT min(id) FROM receipts)")
+        con.execute("DROP TABLE chain")
+        con.execute(next(sql for number, _, sql in MIGRATIONS if number == 11))
+        chain.seal_existing(con)
+    assert problems(ws) == []  # the chain alone is consistent again
+    audit = sealed("audit", "run")
+    assert audit.exit_code == 3, audit.output
+    assert "which the catalog's chain no longer holds (it was rebuilt)" in audit.output

@@ -100,7 +100,9 @@ def test_a_zeroed_pixel_cache_is_caught_and_rebuilt(pretrained, ws):  # noqa: F8
     assert cache.read_bytes() == good  # trained on the real pixels, not on zeros
 
 
-def test_a_failed_audit_closes_the_gate_until_an_audit_passes(pretrained, ws):  # noqa: F811
+def fail_an_audit_of_the_pretraining_data(cli, ws) -> str:
+    """Flip a byte of digits-pretrain, audit (it fails), put the byte back: the
+    bytes are good again, the latest audit still says failed. Returns the digest."""
     with open_catalog(ws) as con:
         digest = resolve(con, "digits-pretrain").digest
     part = ws.store_dir / digest / "part-00000.parquet"
@@ -108,8 +110,13 @@ def test_a_failed_audit_closes_the_gate_until_an_audit_passes(pretrained, ws):  
     bad = bytearray(good)
     bad[len(bad) // 2] ^= 1
     part.write_bytes(bytes(bad))
-    assert pretrained("audit", "run").exit_code == 3
-    part.write_bytes(good)  # the bytes are back, but the latest audit still says failed
+    assert cli("audit", "run").exit_code == 3
+    part.write_bytes(good)
+    return digest
+
+
+def test_a_failed_audit_closes_the_gate_until_an_audit_passes(pretrained, ws):  # noqa: F811
+    fail_an_audit_of_the_pretraining_data(pretrained, ws)
     refused = pretrained("pretrain", SPEC, *TINY, "--no-progress")
     assert refused.exit_code == 4
     assert "the latest audit of digits-pretrain@" in refused.stderr and "failed" in refused.stderr
@@ -137,15 +144,7 @@ def test_a_lost_tracking_store_is_named_and_nothing_trains_on_it(pretrained, ws)
 
 
 def test_an_encoder_whose_pretraining_data_failed_its_audit_is_refused(pretrained, ws):  # noqa: F811
-    with open_catalog(ws) as con:
-        digest = resolve(con, "digits-pretrain").digest
-    part = ws.store_dir / digest / "part-00000.parquet"
-    good = part.read_bytes()
-    bad = bytearray(good)
-    bad[len(bad) // 2] ^= 1
-    part.write_bytes(bytes(bad))
-    assert pretrained("audit", "run").exit_code == 3
-    part.write_bytes(good)  # the train and eval data are fine; the encoder's pretraining data failed its audit
+    digest = fail_an_audit_of_the_pretraining_data(pretrained, ws)  # train and eval data are fine
     refused = pretrained("transfer", TRANSFER, *QUICK, "--no-progress")
     assert refused.exit_code == 4, refused.output
     assert f"was trained on digits-pretrain@{digest[:12]}, whose latest audit" in refused.stderr
