@@ -107,15 +107,79 @@ def spark_session(master: str, log: Path):
         except Exception as exc:  # no java, a broken install: the log says which
             raise DatagovError(f"cannot start Spark ({exc}); its output: {log}") from None
     try:
-        context = SparkContext(conf=conf, gateway=gateway)
+        context = _within_deadline(lambda: SparkContext(conf=conf, gateway=gateway), gateway, master, log)
+        context.setLogLevel("ERROR")
+        return SparkSession(context)
     except (OSError, _py4j_error()) as exc:  # e.g. a port that answers but is no Spark master
         first = first_line(exc)
         raise DatagovError(
             f"Spark could not start an application on {master}: {first}",
             hint=f"check that {master} is a Spark master; its output: {log}; nothing was validated",
         ) from None
-    context.setLogLevel("ERROR")
-    return SparkSession(context)
+
+
+def _within_deadline(start, gateway, master: str, log: Path):
+    """`start()` (a SparkContext: for a standalone master it waits until the
+    master registers the application, or Spark's own retries give up after a
+    minute and more), given `start_timeout()` seconds; past them the driver
+    JVM is stopped and the wait ends with one error."""
+    import threading
+
+    timeout = start_timeout()
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = start()
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="datagov-spark-start", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        proc = getattr(gateway, "proc", None)
+        if proc is not None:
+            proc.kill()
+        raise DatagovError(
+            f"the Spark master at {master} did not take this application within {timeout:g} s",
+            hint=f"check that it is a Spark master with a free worker (its log: {log}); "
+            "DATAGOV_SPARK_START_TIMEOUT allows more time; nothing was validated",
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def start_timeout() -> float:
+    import os
+
+    return float(os.environ.get("DATAGOV_SPARK_START_TIMEOUT") or START_TIMEOUT)
+
+
+START_TIMEOUT = 60.0  # seconds a standalone master has to give the application an executor
+
+
+def _require_executors(spark, master: str, log: Path) -> None:
+    """A trivial job under a deadline: a port that accepts connections but is no
+    Spark master (or a cluster with no free worker) would otherwise leave the
+    validation waiting for Spark's own retries, then a Py4J traceback."""
+    import threading
+
+    timeout = start_timeout()
+    timer = threading.Timer(timeout, spark.sparkContext.cancelAllJobs)
+    timer.daemon = True
+    timer.start()
+    try:
+        spark.range(1).count()
+    except Exception:  # cancelled by the timer, or Spark gave up on the master itself
+        raise DatagovError(
+            f"the Spark master at {master} gave this application no executor within {timeout:g} s",
+            hint=f"check that it is a Spark master with a free worker (its log: {log}); "
+            "DATAGOV_SPARK_START_TIMEOUT allows more time; nothing was validated",
+        ) from None
+    finally:
+        timer.cancel()
 
 
 @contextmanager
@@ -129,6 +193,8 @@ def spark_batch(files: list[str], master: str, log: Path):
     quiet_gx()
     spark = spark_session(check_master(master), log)
     try:
+        if not master.startswith("local"):
+            _require_executors(spark, master, log)
         frame = spark.read.parquet(*files)
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)

@@ -173,3 +173,25 @@ def test_spark_receipts_are_json_like_duckdb_ones(table, ws):
     assert table("validate", "t", "--suite", "one", "--engine", "spark").exit_code == 0
     listed = json.loads(table("validations", "list", "t", "--json").stdout)
     assert listed[0]["engine"] == "spark"
+
+
+@pytest.mark.slow
+def test_a_port_that_is_no_spark_master_is_one_error_within_the_deadline(table, ws, monkeypatch):
+    """It accepts connections and never speaks Spark: the wait is bounded, the error one line."""
+    import socket
+    import time
+
+    write_suite(ws, "ok", SUITE[:2])
+    monkeypatch.setenv("DATAGOV_SPARK_START_TIMEOUT", "5")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        master = f"spark://127.0.0.1:{silent.getsockname()[1]}"
+        t0 = time.monotonic()
+        bad = table("validate", "t", "--suite", "ok", "--engine", "spark", "--master", master)
+    assert time.monotonic() - t0 < 60  # Spark's own retries take 60 s and more
+    assert bad.exit_code == 1, bad.output
+    assert bad.stderr.startswith(f"Error: the Spark master at {master} did not take this application within 5 s")
+    assert "Traceback" not in bad.output
+    with open_catalog(ws) as con:
+        assert list_receipts(con, dataset="t") == []
