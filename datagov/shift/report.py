@@ -113,8 +113,20 @@ def _labelled(target_scan: str, column: str | None) -> tuple[int, int]:
     return rows, classes
 
 
-def recommend(shifted: bool, labelled: int, classes: int) -> Recommendation:
-    from datagov.value_table import nearest_row
+def _shape_text(ws: Workspace, version: Version) -> str:
+    """CxHxW of a version's images, or 'mixed shapes'."""
+    from datagov.errors import InvalidInput
+    from datagov.training.inputs import image_shape
+
+    try:
+        return str(image_shape(ws, version))
+    except InvalidInput:
+        return "mixed shapes"
+
+
+def recommend(shifted: bool, labelled: int, classes: int, shape: str | None = None) -> Recommendation:
+    """`shape`: the target's images (CxHxW), to say whether the value table was measured on data like it."""
+    from datagov.value_table import nearest_row, table
 
     if not labelled:
         return Recommendation(None, "the target has no labelled rows: nothing to fine-tune on yet")
@@ -128,7 +140,14 @@ def recommend(shifted: bool, labelled: int, classes: int) -> Recommendation:
             "features", f"shifted, but {n} are too few to move the encoder without overfitting; label more ({untested})"
         )
     row = nearest_row(per_class)
-    why = f"no shift, and {n}: the value table's row for {row.name} ranks {row.ranking()} (eval accuracy, %)"
+    measured = table()[0]
+    source = f"the value table ({measured['data']}; {measured['encoder']})"
+    why = f"no shift, and {n}: {source}, row {row.name}, ranks {row.ranking()} (eval accuracy, %)"
+    if shape is not None and shape != measured.get("image_shape"):
+        why += (
+            f"; it was measured on {measured.get('image_shape')} images and these are {shape}, so it is a guide, "
+            "not a prediction: compare on your data with `datagov transfer --baseline`"
+        )
     if row.best == "scratch":
         why += "; pretraining does not pay at this many labels: train from scratch (transfer --baseline shows it)"
     return Recommendation(row.best, why, table_row=row.name)
@@ -214,7 +233,7 @@ def run_shift(
         why=why,
         embedding=embedding,
         labelled=labelled,
-        recommendation=recommend(shifted, *labelled),
+        recommendation=recommend(shifted, *labelled, shape=_shape_text(ws, target) if images else "a table"),
         created=started,
         duration=time.perf_counter() - t0,
         extra={"label": label},

@@ -43,3 +43,12 @@ def test_suggest_gives_an_id_column_uniqueness_not_a_distribution(orders, ws):
     doc = json.loads((ws.expectations_dir / "orders.json").read_text())
     on_id = {e["type"] for e in doc["expectations"] if e["kwargs"].get("column") == "order_id"}
     assert on_id == {"expect_column_values_to_not_be_null", "expect_column_values_to_be_unique"}
+
+
+def test_a_recommendation_says_which_table_it_rests_on_and_never_predicts_for_other_data():
+    from datagov.shift.report import recommend
+
+    same = recommend(False, 50, 10, shape="1x8x8").why
+    assert "scikit-learn digits (8x8 grayscale" in same and "not a prediction" not in same
+    other = recommend(False, 50, 10, shape="1x28x28").why
+    assert "measured on 1x8x8 images and these are 1x28x28, so it is a guide, not a prediction" in other
