@@ -26,6 +26,8 @@ from datagov.lineage import short_version, upstream_edges
 from datagov.workspace import Workspace
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
+RAI_CONFORMS_TO = "http://mlcommons.org/croissant/RAI/1.0"  # declared when the document carries rai: fields
+NO_LICENSE = "https://spdx.org/licenses/NOASSERTION"  # SPDX's own word for "no license recorded"
 RECORDS = "records"
 FILES = "parquet-files"
 PARQUET = "application/x-parquet"
@@ -173,7 +175,8 @@ def croissant(ws: Workspace, ref: str) -> dict:
         version = resolve(con, ref)
         meta = dataset_row(con, version.dataset)
         files = locate(ws, con, version.digest, version.dataset)
-        number = [v.digest for v in history(con, version.dataset)].index(version.digest) + 1
+        # numbered from the oldest: a version keeps its number when newer ones arrive
+        number = [v.digest for v in reversed(history(con, version.dataset))].index(version.digest) + 1
         collected, raw, steps, ancestors = _collection(con, version)
         steps += _rejected(con, version, list(dict.fromkeys(ancestors)))
         checks = _checks(con, version)
@@ -201,12 +204,17 @@ def croissant(ws: Workspace, ref: str) -> dict:
         "keywords": [f"{k}={v}" for k, v in sorted((meta.tags if meta else {}).items())],
         "distribution": distribution,
     }
+    # Croissant requires a license and a creator: when the catalog has none, say so rather than omit them.
     if license_.urls:
         doc["license"] = license_.urls if len(license_.urls) > 1 else license_.urls[0]
     elif meta and meta.license:
         doc["license"] = meta.license  # not an SPDX expression: as declared
-    if meta and meta.owner:
-        doc["creator"] = {"@type": "sc:Person", "name": meta.owner}
+    else:
+        doc["license"] = NO_LICENSE
+    owner = meta.owner if meta and meta.owner else None
+    doc["creator"] = {"@type": "sc:Person", "name": owner} if owner else {
+        "@type": "sc:Organization", "name": "unknown: no owner is recorded in the datagov catalog"
+    }  # fmt: skip
     if parquet:
         fields = [_field(version, c, image, source) for c in version.schema]
         doc["recordSet"] = [{"@type": "cr:RecordSet", "@id": RECORDS, "name": RECORDS, "field": fields}]
@@ -217,4 +225,6 @@ def croissant(ws: Workspace, ref: str) -> dict:
         "rai:dataLimitations": checks,
     }
     doc.update({k: v for k, v in rai.items() if v})
+    if any(k.startswith("rai:") for k in doc):
+        doc["conformsTo"] = [CONFORMS_TO, RAI_CONFORMS_TO]
     return doc

@@ -56,7 +56,7 @@ def test_a_table_reads_back_through_mlcroissant_equal_to_the_stored_rows(table, 
     result = table("datasets", "croissant", "tiny", "--out", out)
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
-    assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.1"
+    assert doc["conformsTo"][0] == "http://mlcommons.org/croissant/1.1"
     assert doc["license"] == "https://spdx.org/licenses/CC-BY-NC-4.0.html"
     assert doc["creator"] == {"@type": "sc:Person", "name": "alice"} and doc["description"] == "four rows"
     (stored,) = _files(ws, "tiny")
@@ -83,7 +83,10 @@ def test_images_lineage_and_checks_are_described_truthfully(digits_ws, ws, tmp_p
     out = tmp_path / "eval.json"
     assert digits_ws("datasets", "croissant", "digits-eval", "--out", out).exit_code == 0
     doc = json.loads(out.read_text())
-    assert "license" not in doc and "creator" not in doc  # none declared: nothing is invented
+    # none declared: Croissant requires both, so the document says they are unknown rather than invent them
+    assert doc["license"] == "https://spdx.org/licenses/NOASSERTION"
+    assert doc["creator"]["name"] == "unknown: no owner is recorded in the datagov catalog"
+    assert "http://mlcommons.org/croissant/RAI/1.0" in doc["conformsTo"]
 
     rai = doc["rai:dataCollection"]
     assert "is the 'eval' split of digits@" in rai and "was ingested by datagov from sklearn:digits" in rai
@@ -117,3 +120,12 @@ def test_bad_input_is_one_error_and_writes_nothing(table, tmp_path):
         result = table("datasets", "croissant", *args)
         assert result.exit_code == 1 and result.stderr.startswith(message), result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet", "ws"]
+
+
+def test_a_version_keeps_its_number_when_newer_ones_arrive(table, ws, tmp_path):
+    first = json.loads(table("datasets", "croissant", "tiny").stdout)
+    pq.write_table(pa.table({"id": [9]}), tmp_path / "t2.parquet")
+    assert table("ingest", tmp_path / "t2.parquet", "--name", "tiny").exit_code == 0
+    again = json.loads(table("datasets", "croissant", first["identifier"]).stdout)
+    newest = json.loads(table("datasets", "croissant", "tiny").stdout)
+    assert first["version"] == again["version"] == "1.0.0" and newest["version"] == "2.0.0"
