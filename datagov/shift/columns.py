@@ -202,7 +202,7 @@ def compare_columns(
     for c in present:
         both_numeric = _numeric(ref.types[c]) and _numeric(target.types[c])
         if _id_like(ref_m[c]) and _id_like(tgt_m[c]) and not _temporal(ref.types[c]):
-            skipped.append(Skipped(c, "a different value on every row (an id or key): not a distribution to compare"))
+            skipped.append(Skipped(c, "its own value on (nearly) every row, an id, key or hash: not a distribution"))
             continue
         if both_numeric and _temporal(ref.types[c]) != _temporal(target.types[c]):
             skipped.append(Skipped(c, f"types differ: {ref.types[c]} and {target.types[c]}"))

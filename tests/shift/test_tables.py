@@ -31,7 +31,7 @@ def test_ids_are_named_timestamps_compared_and_an_explicit_threshold_decides(ord
     result = orders("shift", "oct", "nov", "--threshold", "price=0.2", "--columns", "order_id,ts,price,region")
     assert result.exit_code == 3, result.output  # price moved past the threshold the user set
     assert "column 'price' is past the threshold set for it" in result.output
-    assert "order_id (a different value on every row (an id or key)" in result.output
+    assert "order_id (its own value on (nearly) every row, an id, key or hash" in result.output
     assert "TIMESTAMP and TIMESTAMP" not in result.output
     doc = json.loads(orders("shift", "oct", "nov", "--json").stdout)
     tested = {c["column"] for c in doc["columns"]}
