@@ -291,11 +291,13 @@ def tag_model_versions(ws: Workspace, tagged: dict[str, dict[str, str]]) -> None
             continue
 
 
-def register_artifact_version(
-    model_name: str, alias: str | None, model_dir: str, tags: dict[str, str]
-) -> tuple[str, str]:
-    """Register the active run's `model_dir` artifacts as a new version of
-    `model_name`, tag it and point `alias` at it; returns (version, run_id)."""
+def register_logged_model(model_name: str, alias: str | None, tags: dict[str, str]) -> tuple[str, str]:
+    """Register the active run's model as a new version of `model_name`
+    through an external LoggedModel the run outputs (its weights stay in the
+    run's artifacts), tag it and point `alias` at it; returns (version, run_id)."""
+    import contextlib
+    import io
+
     import mlflow
     from mlflow import MlflowClient
     from mlflow.entities import LoggedModelOutput
@@ -317,12 +319,11 @@ def register_artifact_version(
     # run can name as its model input (`log_model_input`).
     logged = mlflow.create_external_model(name=model_name, source_run_id=run.info.run_id, tags=tags)
     client.log_outputs(run.info.run_id, [LoggedModelOutput(logged.model_id, 0)])
-    version = str(
-        client.create_model_version(
-            model_name, source=f"{run.info.artifact_uri}/{model_dir}", run_id=run.info.run_id,
-            model_id=logged.model_id,
-        ).version
-    )  # fmt: skip
+    # Registered from the LoggedModel (models:/ID), not from the artifact path: MLflow then
+    # records the version on the logged model too, and its UI links the two both ways.
+    # The weights datagov loads are still the run's safetensors, found through the catalog.
+    with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Successfully registered ..." itself
+        version = str(mlflow.register_model(f"models:/{logged.model_id}", model_name).version)
     tags = {**tags, LOGGED_MODEL: logged.model_id}
     for key, value in tags.items():
         client.set_model_version_tag(model_name, version, key, value)

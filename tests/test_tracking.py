@@ -2,6 +2,8 @@
 one the registering run made: a model version tag pointing at another run's
 LoggedModel (a careless or hostile edit in MLflow) is not followed."""
 
+import json
+
 from mlflow import MlflowClient
 
 from datagov import tracking
@@ -12,12 +14,15 @@ def test_a_logged_model_tag_pointing_elsewhere_is_not_followed(ws):
     mlflow = tracking.configure(ws)
     experiment = tracking.experiment_id(ws, "t")
     with mlflow.start_run(experiment_id=experiment) as encoder_run:
-        version, _ = tracking.register_artifact_version("enc", "candidate", "model", {})
+        version, _ = tracking.register_logged_model("enc", "candidate", {})
     with mlflow.start_run(experiment_id=experiment) as other_run:
         foreign = mlflow.create_external_model(name="other", source_run_id=other_run.info.run_id)
     client = MlflowClient()
     own = client.get_model_version("enc", version).tags[LOGGED_MODEL]
     assert client.get_logged_model(own).source_run_id == encoder_run.info.run_id
+    # registered from the LoggedModel: the registry and the logged model name each other (the UI's links)
+    assert client.get_model_version("enc", version).source == f"models:/{own}"
+    assert json.loads(client.get_logged_model(own).tags["mlflow.modelVersions"]) == [{"name": "enc", "version": 1}]
 
     with mlflow.start_run(experiment_id=experiment) as forged:
         tracking.log_model_input(forged.info.run_id, ("model", f"enc/{version}"), {LOGGED_MODEL: foreign.model_id})

@@ -86,8 +86,6 @@ def register_model(
         path, sha, size = weights.save_weights(model, Path(tmp))
         mlflow.log_artifact(str(path), artifact_path="model")
     mlflow.log_dict({"format": "safetensors", "sha256": sha, "arch": arch}, "model/datagov-model.json")
-    version, run_id = tracking.register_artifact_version(
-        model_name, alias, "model", {**tags, tag_keys.WEIGHTS_SHA256: sha}
-    )
+    version, run_id = tracking.register_logged_model(model_name, alias, {**tags, tag_keys.WEIGHTS_SHA256: sha})
     artifacts.record(ws, ModelArtifact(model_name, version, run_id, artifacts.ARTIFACT, sha, size, arch))
     return version
