@@ -17,6 +17,7 @@ from datagov.catalog.versions import NewVersion, Registered, check_name, now, re
 from datagov.errors import InvalidInput, SourceError
 from datagov.sources import IN_PLACE_FORMATS, IngestOptions, resolved_format, write_source
 from datagov.store import build_manifest, staged_version, staging
+from datagov.verify import damaged_stored_copy
 from datagov.workspace import Workspace
 
 
@@ -96,6 +97,7 @@ def ingest(
                 rejects=result.rejects,
                 stage="ingest",
                 inputs=[("source", sid, "ingested", {"format": fmt, "started": started.isoformat()})],
+                restore=damaged_stored_copy(ws, name, manifest.digest),
             )
             with open_catalog(ws, write=True) as con:
                 registered = register(ws, con, new)

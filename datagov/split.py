@@ -31,7 +31,7 @@ from datagov.catalog.versions import (
 from datagov.errors import InvalidInput
 from datagov.sql import sql_ident, sql_str
 from datagov.store import build_manifest, duckdb_connection, scan_memory, staged_version, staging
-from datagov.verify import require_intact, require_unchanged
+from datagov.verify import damaged_stored_copy, require_intact, require_unchanged
 from datagov.workspace import Workspace
 
 IMAGE_ROW_GROUP = 4096
@@ -331,6 +331,7 @@ def split(
             params_base = {"seed": seed, "fractions": into, "per_class": caps, "dedupe": dedupe}
             edge_params = {**params_base, "started": started.isoformat()}
             require_unchanged(parent, intact.fingerprints, purpose="register its splits")
+            restore = {s: damaged_stored_copy(ws, child_names[s], staged[s].digest) for s in names}  # before the lock
             with ExitStack() as uploads:
                 ready = {s: uploads.enter_context(staged_version(ws, root / s, staged[s].digest)) for s in names}
                 with open_catalog(ws, write=True) as con, transaction(con):
@@ -359,6 +360,7 @@ def split(
                                 },
                                 stage="split",
                                 inputs=[("version", parent.node_id, "split", {**edge_params, "split": s})],
+                                restore=restore[s],
                             ),
                         )
                         classes = len(np.unique(labels[which == idx])) if labels is not None and s not in drop else None

@@ -28,6 +28,22 @@ def check_files(files: VersionFiles, *, full: bool = True) -> list[Mismatch]:
     return files.check(full=full)
 
 
+def damaged_stored_copy(ws: Workspace, dataset: str, digest: str) -> bool:
+    """Whether `dataset` already holds version `digest` as stored files (not
+    in place) and the store's copy no longer matches its manifest: the same
+    content ingested again then replaces it. The hashing happens here, with
+    the catalog lock released, not inside the registering transaction."""
+    from datagov.errors import NotFound
+
+    with open_catalog(ws) as con:
+        try:
+            resolve(con, f"{dataset}@{digest}")
+        except NotFound:
+            return False
+        files = locate(ws, con, digest, dataset)
+    return not files.in_place and bool(files.check(full=True))
+
+
 def check_for_use(ws: Workspace, files: VersionFiles) -> tuple[list[Mismatch], VersionFiles | None]:
     """Every difference by name, and the local files to read when there is
     none. Local Parquet is hashed where it is. An object store's version, or

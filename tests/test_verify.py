@@ -61,3 +61,17 @@ def test_ingesting_the_same_content_again_restores_a_damaged_store_copy(cli, ws,
     assert again.exit_code == 0, again.output
     assert "the store's damaged or missing files were written again" in again.stdout
     assert cli("datasets", "verify", "digits").exit_code == 0  # every byte hashed again
+
+
+def test_splitting_again_restores_a_child_whose_stored_copy_is_gone(cli, ws):
+    import shutil
+
+    assert cli("ingest", "sklearn:digits", "--name", "digits").exit_code == 0
+    into = ["--into", "a=0.5,b=0.5", "--seed", "3"]
+    assert cli("split", "digits", *into).exit_code == 0
+    with open_catalog(ws) as con:
+        digest = resolve(con, "digits-a").digest
+    shutil.rmtree(ws.store_dir / digest)
+    assert cli("datasets", "verify", "digits-a").exit_code == 3
+    assert cli("split", "digits", *into).exit_code == 0
+    assert cli("datasets", "verify", "digits-a").exit_code == 0

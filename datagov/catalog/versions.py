@@ -285,6 +285,9 @@ class NewVersion:
     inputs: list[tuple[str, str, str, dict]] = field(default_factory=list)
     location: str | None = None  # the root of files registered in place
     layout: str = "parquet"  # how files registered in place are read (parquet | webdataset)
+    # this content is already a stored version of `name` whose store copy is damaged or gone
+    # (`verify.damaged_stored_copy`, hashed before the lock): the staged files replace it
+    restore: bool = False
 
 
 @dataclass(frozen=True)
@@ -336,7 +339,7 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
             _upsert_dataset(con, nv, at)
             if nv.location is not None and _in_place(con, digest, nv.name):
                 record_location(con, digest, nv.name, nv.location, IN_PLACE, nv.layout)  # moved: verify it there
-            restored = nv.staged is not None and not _intact(ws, con, digest, nv.name)
+            restored = nv.restore and nv.staged is not None
             if restored:
                 _restore(ws, con, nv.staged)  # the same content again: it replaces a damaged or lost copy
         if nv.staged is not None and not nv.staged.published:
@@ -383,12 +386,6 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
             store.discard(nv.staged)
         raise
     return Registered(resolve(con, Ref(nv.name, digest)), True, previous)
-
-
-def _intact(ws: Workspace, con: duckdb.DuckDBPyConnection, digest: str, dataset: str) -> bool:
-    """Whether the store still holds a stored version's files, byte for byte."""
-    files = locate(ws, con, digest, dataset)
-    return files.in_place or not files.check(full=True)
 
 
 def _restore(ws: Workspace, con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
