@@ -301,7 +301,6 @@ def register_logged_model(model_name: str, alias: str | None, tags: dict[str, st
     import mlflow
     from mlflow import MlflowClient
     from mlflow.entities import LoggedModelOutput
-    from mlflow.exceptions import MlflowException
 
     from datagov.noise import quiet_known_warnings
     from datagov.tags import LOGGED_MODEL
@@ -309,11 +308,6 @@ def register_logged_model(model_name: str, alias: str | None, tags: dict[str, st
     quiet_known_warnings()  # MLflow's signature check imports pyspark; DDP may have reset the filters by now
     run = mlflow.active_run()
     client = MlflowClient()
-    try:
-        client.create_registered_model(model_name)
-    except MlflowException as exc:
-        if "already exists" not in str(exc.message):
-            raise
     # An external LoggedModel (its bytes stay in the run's artifacts, as
     # safetensors) makes the model a first-class run output, which a later
     # run can name as its model input (`log_model_input`).
@@ -321,6 +315,7 @@ def register_logged_model(model_name: str, alias: str | None, tags: dict[str, st
     client.log_outputs(run.info.run_id, [LoggedModelOutput(logged.model_id, 0)])
     # Registered from the LoggedModel (models:/ID), not from the artifact path: MLflow then
     # records the version on the logged model too, and its UI links the two both ways.
+    # register_model creates the registered model the first time.
     # The weights datagov loads are still the run's safetensors, found through the catalog.
     with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Successfully registered ..." itself
         version = str(mlflow.register_model(f"models:/{logged.model_id}", model_name).version)
@@ -379,6 +374,5 @@ def resolve_model_uri(uri: str, models, runs) -> tuple[str, str, tuple[str, str]
             run = client.get_run(runs["run"])
             return uri, uri, ("run", runs["run"]), run.data.tags
     except MlflowException as exc:
-        first = str(exc.message).strip().splitlines()[0]
-        raise NotFound(f"no encoder at {uri}: {first}", hint="see `datagov models list`") from None
+        raise NotFound(f"no encoder at {uri}: {first_line(exc.message)}", hint="see `datagov models list`") from None
     return None
