@@ -123,21 +123,12 @@ def _within_deadline(start, gateway, master: str, log: Path):
     master registers the application, or Spark's own retries give up after a
     minute and more), given `start_timeout()` seconds; past them the driver
     JVM is stopped and the wait ends with one error."""
-    import threading
+    from datagov.background import StillRunning, in_background
 
     timeout = start_timeout()
-    outcome: dict = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = start()
-        except BaseException as exc:  # handed to the caller below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name="datagov-spark-start", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
+    try:
+        return in_background(start, thread_name="datagov-spark-start")(timeout)
+    except StillRunning:
         proc = getattr(gateway, "proc", None)
         if proc is not None:
             proc.kill()
@@ -145,10 +136,7 @@ def _within_deadline(start, gateway, master: str, log: Path):
             f"the Spark master at {master} did not take this application within {timeout:g} s",
             hint=f"check that it is a Spark master with a free worker (its log: {log}); "
             "DATAGOV_SPARK_START_TIMEOUT allows more time; nothing was validated",
-        )
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+        ) from None
 
 
 def start_timeout() -> float:

@@ -8,6 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from datagov.background import in_background
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.locations import locate
 from datagov.catalog.receipts import Receipt, insert_receipt
@@ -171,32 +172,6 @@ def describe_metrics(suite: SuiteFile, metrics: list[tuple[str, str | None]]) ->
 ENGINES = ("duckdb", "spark")
 
 
-def _in_background(fn, *args, **kwargs):
-    """Start `fn(*args, **kwargs)` in a thread; returns a function that waits
-    for its result or raises its error. A daemon thread, so a command whose
-    suite is refused meanwhile exits at once instead of hashing to the end."""
-    import threading
-
-    outcome: dict = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # handed to the caller, raised there
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, name="datagov-hashing", daemon=True)
-    thread.start()
-
-    def result():
-        thread.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["value"]
-
-    return result
-
-
 def validate(
     ws: Workspace,
     ref: str,
@@ -238,7 +213,7 @@ def validate(
     # Hashed while GX imports and the suites are checked, finished before GX
     # reads a byte; the fingerprints are compared again after, so a receipt
     # only ever vouches for these bytes.
-    hashed = _in_background(require_intact, ws, version, located, purpose="validate")
+    hashed = in_background(require_intact, ws, version, located, purpose="validate", thread_name="datagov-hashing")
     built = []
     for suite in suites:
         _check_not_empty(suite)
