@@ -113,12 +113,16 @@ class ParquetImageStream(IterableDataset):
         info = get_worker_info()
         workers, worker = (info.num_workers, info.id) if info else (1, 0)
         shards, shard = self.world_size * workers, self.rank * workers + worker
+        mine = self._epoch_units()[shard::shards]
+        return sorted(mine, key=lambda u: (u[0].first_row, u[1])) if not self.shuffle else mine
+
+    def _epoch_units(self) -> list[tuple[RowGroup, int]]:
+        """Every (row group, first row) unit, in this epoch's order (shuffled by seed and epoch)."""
         units = list(self.units)
         if self.shuffle:
             order = np.random.default_rng((self.seed, self.epoch)).permutation(len(units))
             units = [units[i] for i in order]
-        mine = units[shard::shards]
-        return sorted(mine, key=lambda u: (u[0].first_row, u[1])) if not self.shuffle else mine
+        return units
 
     def _keep(self, group: RowGroup) -> np.ndarray:
         positions = np.arange(group.first_row, group.first_row + group.rows)
@@ -173,12 +177,8 @@ class ParquetImageStream(IterableDataset):
     def __len__(self) -> int:
         """Batches this rank yields in the current epoch (for progress bars):
         batches are cut per unit, so each unit ends with its own partial batch."""
-        units = list(self.units)
-        if self.shuffle:
-            order = np.random.default_rng((self.seed, self.epoch)).permutation(len(units))
-            units = [units[i] for i in order]
         total = 0
-        for group, first in units[self.rank :: self.world_size]:
+        for group, first in self._epoch_units()[self.rank :: self.world_size]:
             kept = int(self._keep(group)[first : first + UNIT_ROWS].sum())
             total += math.ceil(kept / self.batch_size)
         return total
