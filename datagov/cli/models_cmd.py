@@ -79,6 +79,7 @@ def review(
     """
 
     from rich.table import Table
+    from rich.text import Text
 
     from datagov.cli.state import console, print_json, styled, when, workspace
     from datagov.outputs import check_writable, write_atomic
@@ -125,20 +126,16 @@ def review(
     for col in ("role", "version", "owner", "license", "receipts at training (now)", "drift reports", "latest audit"):
         table.add_column(col, overflow="fold")
     for role, d in facts.all_data():
-        receipts = styled(
-            "\n".join(
-                f"{{}} {{}} [{'green' if r.valid_now else 'red'}]{{}}[/]"
-                for r in d.receipts
-            ) or "-",
-            *(v for r in d.receipts for v in (r.id, r.suite, "valid" if r.valid_now else "INVALID: " + r.why)),
-        )  # fmt: skip
-        drift = styled(
-            "\n".join(
-                "{} vs {}: " + ("[red]drift[/red]" if r["drift"] else "[green]no drift[/green]")
-                for r in d.drift_reports[:3]
-            ) or "-",
-            *(v for r in d.drift_reports[:3] for v in (r["id"], r["reference"])),
-        )  # fmt: skip
+        receipts = Text("\n").join(
+            styled(f"{{}} {{}} [{'green' if r.valid_now else 'red'}]{{}}[/]", r.id, r.suite,
+                   "valid" if r.valid_now else "INVALID: " + r.why)
+            for r in d.receipts
+        ) or "-"  # fmt: skip
+        drift = Text("\n").join(
+            styled("{} vs {}: " + ("[red]drift[/red]" if r["drift"] else "[green]no drift[/green]"), r["id"],
+                   r["reference"])
+            for r in d.drift_reports[:3]
+        ) or "-"  # fmt: skip
         colour = {"failed": "red", "passed": "green"}.get(d.audit[0], "yellow") if d.audit else ""
         audit = styled(f"[{colour}]{{}}[/{colour}] {{}}", *d.audit) if d.audit else "no audit yet"
         table.add_row(role, d.ref, d.owner or "-", d.license or "-", receipts, drift, audit)
@@ -153,8 +150,12 @@ def review(
         for r in reasons:
             out.print(f"  - {r.message}")
     else:
-        audited = any(d.audit for _, d in facts.all_data())
-        audits = "audits pass" if audited else "no audit yet (`datagov audit run`)"
+        verdicts = {d.audit[0] for _, d in facts.all_data() if d.audit}
+        audits = (
+            "no audit yet (`datagov audit run`)" if not verdicts
+            else "audits pass" if verdicts == {"passed"}
+            else f"no audit failed ({', '.join(sorted(verdicts - {'passed'}))} data)"
+        )  # fmt: skip
         out.print(styled("[bold green]Promotable:[/bold green] receipts hold, {}, no expired waiver, metrics in bounds",
                          audits))  # fmt: skip
     if html:
