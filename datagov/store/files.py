@@ -47,7 +47,7 @@ class ChangedObjects(IntegrityError):
 @dataclass(frozen=True)
 class Mismatch:
     path: str
-    problem: str  # missing | size | hash | unexpected | cache | etag
+    problem: str  # missing | size | hash | unexpected | added | cache (an ETag change is hashed, not reported)
     detail: str
 
 
