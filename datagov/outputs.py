@@ -27,9 +27,10 @@ def check_writable(name: str | os.PathLike, ws: Workspace) -> Path:
     path = Path(name).expanduser()
     if path.is_dir():
         raise InvalidInput(f"cannot write {path}: it is a folder", hint="name a file, e.g. report.html")
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        what = "a link" if path.is_symlink() else "not a regular file"
-        raise InvalidInput(f"cannot write {path}: it is {what}", hint="name a regular file (datagov writes no links)")
+    if path.is_symlink():
+        raise InvalidInput(f"cannot write {path}: it is a link", hint="name the file itself (datagov writes no links)")
+    if path.exists() and not path.is_file():
+        raise InvalidInput(f"cannot write {path}: it is not a regular file", hint="name a regular file")
     _refuse_workspace_state(path, ws)
     folder = _nearest_existing(path.parent)
     if not folder.is_dir():
