@@ -13,7 +13,7 @@ def test_the_value_the_error_and_the_deadline():
         in_background(lambda: {}["x"])()
     release = threading.Event()
     waiting = in_background(release.wait, thread_name="slow")
-    with pytest.raises(StillRunning, match="slow still running after 0.05 s"):
+    with pytest.raises(StillRunning, match=r"slow still running after 0\.05 s"):
         waiting(0.05)
     release.set()
     assert waiting(5) is True

@@ -76,3 +76,16 @@ def test_a_chain_rebuilt_whole_is_caught_by_the_runs_anchors(sealed, ws):
     audit = sealed("audit", "run")
     assert audit.exit_code == 3, audit.output
     assert "which the catalog's chain no longer holds (it was rebuilt)" in audit.output
+
+
+def test_a_forged_run_row_is_named_and_its_id_never_reaches_mlflow_as_filter_text(sealed, ws):
+    hostile = "x') OR attributes.run_id LIKE ('%"
+    with open_catalog(ws, write=True) as con:
+        con.execute(
+            "INSERT INTO runs (run_id, stage, pipeline, experiment, dataset, digest, gate, status, started) "
+            "SELECT ?, stage, pipeline, experiment, dataset, digest, gate, status, started FROM runs LIMIT 1",
+            [hostile],
+        )
+    audit = sealed("audit", "run")
+    assert audit.exit_code == 3 and "Traceback" not in audit.output
+    assert f"run {hostile} is not in the chain" in audit.output
