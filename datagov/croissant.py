@@ -1,14 +1,17 @@
 """A version as Croissant 1.1 JSON-LD (https://mlcommons.org/croissant/1.1):
-a FileObject per stored file with its sha256, a RecordSet with a field per
-column, license as SPDX URLs, creator from the owner, and the Responsible-AI
-fields datagov can fill truthfully from its own records (where the data came
-from and how it was derived, what was rejected or removed, which checks it
-passed). Fields it has no facts for are left out, not guessed.
+a FileObject per stored file with its sha256, record sets that read exactly
+those files (`croissant_records`), license as SPDX URLs, creator from the
+owner, and what datagov knows for a fact from its own records:
 
-Files are named where they are stored (a local path or an s3:// URL). The
-record set reads the single file of a one-file version; a version with
-several files reads them through a FileSet of the Parquet files beside the
-document (`*.parquet`), as Croissant resolves local file sets.
+- Responsible AI (RAI 1.0): how the data was collected and derived, what was
+  rejected or removed, and as `rai:dataLimitations` only what a check found
+  (a failed suite, flagged near-duplicates);
+- provenance (PROV-O, as Croissant 1.1 uses it): `prov:wasDerivedFrom` the
+  parent versions or sources, `prov:wasGeneratedBy` the datagov step;
+- every check's newest receipt as a W3C DQV quality annotation.
+
+Fields it has no facts for are left out, not guessed. Files are named where
+they are stored (a local path or an s3:// URL).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
 from datagov.catalog.receipts import list_receipts
 from datagov.catalog.versions import SHORT, Version, dataset_row, history, rejects_of, resolve
+from datagov.croissant_records import parquet_record_sets, webdataset_record_sets
 from datagov.licenses import classify
 from datagov.lineage import short_version, upstream_edges
 from datagov.workspace import Workspace
@@ -28,8 +32,6 @@ from datagov.workspace import Workspace
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
 RAI_CONFORMS_TO = "http://mlcommons.org/croissant/RAI/1.0"  # declared when the document carries rai: fields
 NO_LICENSE = "https://spdx.org/licenses/NOASSERTION"  # SPDX's own word for "no license recorded"
-RECORDS = "records"
-FILES = "parquet-files"
 PARQUET = "application/x-parquet"
 # The JSON-LD context Croissant 1.1 documents use (as mlcroissant 1.1 writes it).
 CONTEXT = {
@@ -68,31 +70,9 @@ CONTEXT = {
     "source": "cr:source",
     "subField": "cr:subField",
     "transform": "cr:transform",
+    "prov": "http://www.w3.org/ns/prov#",
+    "dqv": "http://www.w3.org/ns/dqv#",
 }
-_TYPES = {
-    "BIGINT": "sc:Integer", "INTEGER": "sc:Integer", "SMALLINT": "sc:Integer", "TINYINT": "sc:Integer",
-    "UBIGINT": "sc:Integer", "UINTEGER": "sc:Integer", "USMALLINT": "sc:Integer", "UTINYINT": "sc:Integer",
-    "HUGEINT": "sc:Integer", "DOUBLE": "sc:Float", "FLOAT": "sc:Float", "REAL": "sc:Float", "BOOLEAN": "sc:Boolean",
-    "VARCHAR": "sc:Text", "DATE": "sc:Date", "TIMESTAMP": "sc:DateTime", "TIMESTAMP WITH TIME ZONE": "sc:DateTime",
-}  # fmt: skip
-
-
-def _field(version: Version, column: dict, image: bool, source: dict) -> dict:
-    kind = column["type"].upper()
-    if kind == "BLOB":
-        data_type = "sc:ImageObject" if image and column["name"] == "image" else "sc:Text"
-    else:
-        data_type = _TYPES.get(kind.split("(")[0], "sc:Text")
-    out = {
-        "@type": "cr:Field",
-        "@id": f"{RECORDS}/{column['name']}",
-        "name": column["name"],
-        "dataType": data_type,
-        "source": {**source, "extract": {"column": column["name"]}},
-    }
-    if data_type == "sc:Text" and kind != "VARCHAR":
-        out["description"] = f"stored as {column['type']}"  # bytes or a nested value, read as stored
-    return out
 
 
 def _file_object(root: str, entry) -> dict:
@@ -149,24 +129,76 @@ def _reason_kind(reason: str) -> str:
     return re.split(r"[:(]| of row", reason, maxsplit=1)[0].strip()
 
 
-def _checks(con, version: Version) -> list[str]:
-    """The newest receipt of each check made on these bytes."""
+def _checks(con, version: Version) -> tuple[list[dict], list[str]]:
+    """The newest receipt of each check made on these bytes, as DQV quality
+    annotations, and the limitations they found (failed checks, flagged rows)."""
     newest = {}
     for r in list_receipts(con, dataset=version.dataset, digest=version.digest):  # newest first
         newest.setdefault((r.kind, r.suite, r.reference_digest), r)
-    out = []
+    annotations, limitations = [], []
     for r in newest.values():
-        when = f"{r.started:%Y-%m-%d}"
         if r.kind == "contamination":
             flagged = r.evaluated - r.successful
             against = "itself" if r.reference_digest == r.digest else f"version {r.reference_digest[:SHORT]}"
-            out.append(f"Near-duplicate check against {against} ({r.suite}), receipt {r.id} on {when}: "
-                       f"{'passed' if r.success else 'FAILED'}, {flagged} of {r.evaluated} rows flagged.")  # fmt: skip
+            text = (f"Near-duplicate check against {against} ({r.suite}), receipt {r.id}: "
+                    f"{'passed' if r.success else 'FAILED'}, {flagged} of {r.evaluated} rows flagged.")  # fmt: skip
+            found = flagged > 0
         else:
             verdict = "passed" if r.success else "FAILED"
-            out.append(f"Great Expectations suite {r.suite!r} ({r.kind}), receipt {r.id} on {when}: "
-                       f"{verdict}, {r.successful} of {r.evaluated} expectations met.")  # fmt: skip
+            text = (f"Great Expectations suite {r.suite!r} ({r.kind}), receipt {r.id}: "
+                    f"{verdict}, {r.successful} of {r.evaluated} expectations met.")  # fmt: skip
+            found = not r.success
+        annotations.append({"@type": "dqv:QualityAnnotation", "description": text,
+                            "dateCreated": r.started.strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
+        if found:
+            limitations.append(text)
+    return annotations, limitations
+
+
+def _provenance(con, ws: Workspace, version: Version) -> dict:
+    """prov:wasDerivedFrom (the versions or sources this version was made
+    from) and prov:wasGeneratedBy (the datagov step that made it)."""
+    derived, activities = [], []
+    for edge in upstream_edges(con, ("version", version.node_id)):
+        if edge.dst != ("version", version.node_id):
+            continue
+        if edge.src[0] == "version":
+            derived.append({"@id": f"{ws.lineage_namespace}/{edge.src[1]}", "name": short_version(edge.src[1])})
+        else:
+            derived.append({"name": edge.src[1], "description": f"{edge.src[0]} read by datagov"})
+        activities.append(_activity(edge.relation, edge.params, version))
+    out = {}
+    if derived:
+        out["prov:wasDerivedFrom"] = derived
+    if activities:
+        out["prov:wasGeneratedBy"] = activities
     return out
+
+
+def _activity(relation: str, params: dict, version: Version) -> dict:
+    shown = {k: v for k, v in params.items() if v not in (None, {}, [], "")}
+    started = shown.pop("started", None)
+    activity = {
+        "@type": "prov:Activity",
+        "name": f"datagov {relation}",
+        "description": ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or relation,
+        "prov:endedAtTime": version.created.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    if started:
+        activity["prov:startedAtTime"] = str(started)[:19]
+    return activity
+
+
+def _distribution(version: Version, files, image: bool) -> dict:
+    """The hashed files, and the record sets that read exactly them."""
+    objects = [_file_object(files.root, e) for e in files.entries]
+    if files.layout == "webdataset":
+        labelled = any(c["name"] == "label" for c in version.schema)
+        file_sets, record_sets = webdataset_record_sets(files.names, labelled)
+        return {"distribution": objects + file_sets, "recordSet": record_sets}
+    if all(e.path.endswith(".parquet") for e in files.entries):
+        return {"distribution": objects, "recordSet": parquet_record_sets(version, files.names, image)}
+    return {"distribution": objects}
 
 
 def croissant(ws: Workspace, ref: str) -> dict:
@@ -179,17 +211,10 @@ def croissant(ws: Workspace, ref: str) -> dict:
         number = [v.digest for v in reversed(history(con, version.dataset))].index(version.digest) + 1
         collected, raw, steps, ancestors = _collection(con, version)
         steps += _rejected(con, version, list(dict.fromkeys(ancestors)))
-        checks = _checks(con, version)
+        annotations, limitations = _checks(con, version)
+        provenance = _provenance(con, ws, version)
     license_ = classify(meta.license if meta else None)
     image = bool(meta and meta.modality == "image")
-    parquet = all(e.path.endswith(".parquet") for e in files.entries)
-    distribution = [_file_object(files.root, e) for e in files.entries]
-    if len(files.entries) == 1:
-        source = {"fileObject": {"@id": files.entries[0].path}}
-    else:
-        distribution.append({"@type": "cr:FileSet", "@id": FILES, "name": FILES, "encodingFormat": PARQUET,
-                             "includes": "*.parquet"})  # fmt: skip
-        source = {"fileSet": {"@id": FILES}}
     doc = {
         "@context": CONTEXT,
         "@type": "sc:Dataset",
@@ -202,7 +227,7 @@ def croissant(ws: Workspace, ref: str) -> dict:
         "datePublished": version.created.strftime("%Y-%m-%dT%H:%M:%S"),
         "citeAs": f"{version.dataset}, version {version.digest} ({ws.lineage_namespace})",
         "keywords": [f"{k}={v}" for k, v in sorted((meta.tags if meta else {}).items())],
-        "distribution": distribution,
+        **_distribution(version, files, image),
     }
     # Croissant requires a license and a creator: when the catalog has none, say so rather than omit them.
     if license_.urls:
@@ -215,16 +240,16 @@ def croissant(ws: Workspace, ref: str) -> dict:
     doc["creator"] = {"@type": "sc:Person", "name": owner} if owner else {
         "@type": "sc:Organization", "name": "unknown: no owner is recorded in the datagov catalog"
     }  # fmt: skip
-    if parquet:
-        fields = [_field(version, c, image, source) for c in version.schema]
-        doc["recordSet"] = [{"@type": "cr:RecordSet", "@id": RECORDS, "name": RECORDS, "field": fields}]
     rai = {
         "rai:dataCollection": " ".join(collected),
         "rai:dataCollectionRawData": ", ".join(dict.fromkeys(raw)),
         "rai:dataPreprocessingProtocol": steps,
-        "rai:dataLimitations": checks,
+        "rai:dataLimitations": limitations,  # only what a check found: a passed check is not a limitation
     }
     doc.update({k: v for k, v in rai.items() if v})
+    doc.update(provenance)
+    if annotations:
+        doc["dqv:hasQualityAnnotation"] = annotations
     if any(k.startswith("rai:") for k in doc):
         doc["conformsTo"] = [CONFORMS_TO, RAI_CONFORMS_TO]
     return doc

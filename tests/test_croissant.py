@@ -17,6 +17,8 @@ from PIL import Image
 
 from datagov.catalog.db import open_catalog
 from tests.conftest import version_rows
+from tests.sources.test_tabular import latest_digest
+from tests.sources.test_webdataset import sample_pixels, write_shards
 from tests.training.conftest import digits_ws  # noqa: F401
 
 
@@ -96,9 +98,14 @@ def test_images_lineage_and_checks_are_described_truthfully(digits_ws, ws, tmp_p
     with open_catalog(ws) as con:
         removed = con.execute("SELECT count(*) FROM rejects WHERE dataset = 'digits'").fetchone()[0]
     assert removed > 0 and f"{removed} item(s) removed from digits@" in steps
-    checks = doc["rai:dataLimitations"]
+    checks = [a["description"] for a in doc["dqv:hasQualityAnnotation"]]
     assert any(c.startswith("Great Expectations suite 'digits-labelled' (quality)") and "passed" in c for c in checks)
     assert any(c.startswith("Near-duplicate check against version") and "0 of 354 rows flagged" in c for c in checks)
+    assert "rai:dataLimitations" not in doc  # passed checks found nothing: they are not limitations
+    (parent,) = doc["prov:wasDerivedFrom"]
+    assert parent["@id"].endswith(f"/digits@{latest_digest(ws, 'digits')}") and parent["name"].startswith("digits@")
+    (activity,) = doc["prov:wasGeneratedBy"]
+    assert activity["name"] == "datagov split" and "split=eval" in activity["description"]
 
     logging.getLogger("absl").setLevel(logging.ERROR)
     dataset = _load(out)
@@ -129,3 +136,58 @@ def test_a_version_keeps_its_number_when_newer_ones_arrive(table, ws, tmp_path):
     again = json.loads(table("datasets", "croissant", first["identifier"]).stdout)
     newest = json.loads(table("datasets", "croissant", "tiny").stdout)
     assert first["version"] == again["version"] == "1.0.0" and newest["version"] == "2.0.0"
+
+
+def _written_elsewhere_beside_a_planted_file(table, name, folder):
+    """The document written in a folder of its own, beside a Parquet file that is not the version's."""
+    folder.mkdir()
+    pq.write_table(pa.table({"id": [999], "score": [0.0], "text": ["planted"], "ok": [False]}), folder / "x.parquet")
+    out = folder / "doc.json"
+    assert table("datasets", "croissant", name, "--out", out).exit_code == 0
+    return out, json.loads(out.read_text())
+
+
+def test_a_version_of_several_files_reads_exactly_its_own_rows_wherever_the_document_is(table, ws, tmp_path):
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i in range(3):
+        rows = pa.table({"id": pa.array([10 * i + j for j in range(4)], pa.int64()), "score": [1.0 * i] * 4,
+                         "text": [f"p{i}"] * 4, "ok": [True] * 4})  # fmt: skip
+        pq.write_table(rows, parts / f"part-{i}.parquet")
+    assert table("ingest", parts, "--name", "parts", "--in-place").exit_code == 0  # kept as the three files
+    out, doc = _written_elsewhere_beside_a_planted_file(table, "parts", tmp_path / "elsewhere")
+    names = [r["name"] for r in doc["recordSet"]]
+    assert names == ["records-1", "records-2", "records-3"]
+    dataset = _load(out)
+    read = sorted(r[f"{n}/id"] for n in names for r in dataset.records(n))
+    assert read == [r[0] for r in version_rows(ws, "parts", "id", order_by="id")]  # the 12 rows, none planted
+
+
+def test_shards_registered_in_place_read_as_samples_with_their_labels(table, ws, tmp_path):
+    root = write_shards(tmp_path / "wds")
+    assert table("ingest", root, "--name", "web", "--in-place").exit_code == 0
+    out, doc = _written_elsewhere_beside_a_planted_file(table, "web", tmp_path / "elsewhere")
+    assert [r["name"] for r in doc["recordSet"]] == ["samples", "labels"]
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    records = {r["samples/key"].decode(): r for r in _load(out).records("samples")}
+    assert sorted(records) == [f"s{i // 4}/{i:05d}" for i in range(12)]
+    for key, record in records.items():
+        i = int(key.split("/")[1])
+        assert record["samples/label"] == i % 3
+        pixels = np.asarray(record["samples/image"].convert("L"))
+        if i % 3 != 2:  # the PNGs are lossless: the very pixels written
+            assert np.array_equal(pixels, sample_pixels(i))
+
+
+def test_a_failed_check_is_a_limitation_and_a_passed_one_is_not(table, ws, tmp_path):
+    assert table("expectations", "suggest", "tiny", "--suite", "tiny").exit_code == 0
+    assert table("validate", "tiny", "--suite", "tiny").exit_code == 0
+    first_ref = f"tiny@{latest_digest(ws, 'tiny')}"
+    pq.write_table(pa.table({"id": pa.array([1, 1, 1], pa.int64()), "score": [99.0, 98.0, 97.0],
+                             "text": ["x", "y", "z"], "ok": [True, True, True]}), tmp_path / "t2.parquet")  # fmt: skip
+    assert table("ingest", tmp_path / "t2.parquet", "--name", "tiny").exit_code == 0
+    assert table("validate", "tiny", "--suite", "tiny").exit_code == 3
+    first, newest = (json.loads(table("datasets", "croissant", ref).stdout) for ref in (first_ref, "tiny"))
+    assert "rai:dataLimitations" not in first and "passed" in first["dqv:hasQualityAnnotation"][0]["description"]
+    (limitation,) = newest["rai:dataLimitations"]
+    assert limitation.startswith("Great Expectations suite 'tiny' (quality)") and "FAILED" in limitation
