@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format bench clean-workspace
+.PHONY: help install demo tour test test-fast lint format bench clean-workspace
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -22,6 +22,11 @@ install: $(STAMP) ## Create .venv and install datagov with its dev tools
 demo: $(STAMP) ## Run the main job end to end in this repository's workspace
 	$(BIN)/datagov --workspace . demo
 
+TOUR ?= tour
+tour: $(STAMP) ## Make a workspace ./tour with the example files the README's command examples use
+	$(BIN)/datagov init $(TOUR)
+	$(BIN)/python examples/make_tour.py $(TOUR)
+
 test: $(STAMP) ## Run the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
 
@@ -29,12 +34,12 @@ test-fast: $(STAMP) ## Run the tests not marked slow
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP) ## Check style with ruff
-	$(BIN)/ruff check datagov tests bench
-	$(BIN)/ruff format --check datagov tests bench
+	$(BIN)/ruff check datagov tests bench examples
+	$(BIN)/ruff format --check datagov tests bench examples
 
 format: $(STAMP) ## Format the code with ruff
-	$(BIN)/ruff format datagov tests bench
-	$(BIN)/ruff check --fix datagov tests bench
+	$(BIN)/ruff format datagov tests bench examples
+	$(BIN)/ruff check --fix datagov tests bench examples
 
 bench: $(STAMP) ## Run the benchmarks (minutes; prints ratios against same-run baselines)
 	$(BIN)/python bench/run.py

@@ -211,6 +211,9 @@ def _audit_version(
     result.never_passed = [name for name in suites if not any(r.success for r in receipts if r.suite == name)]
     for name in result.never_passed:
         result.findings.append(Finding("never-passed", "note", name, f"suite {name!r} never passed on this version"))
+    for check in _contamination_never_passed(receipts):
+        result.never_passed.append(check)
+        result.findings.append(Finding("never-passed", "note", check, f"{check} never passed on this version"))
     suites = [name for name in suites if name not in result.never_passed]
     for name in suites:
         passing = [r for r in receipts if r.suite == name and r.success]
@@ -256,6 +259,17 @@ def _audit_version(
     if previous_profile is not None:
         result.findings += _profile_changes(previous_profile, result.profile)
     return result
+
+
+def _contamination_never_passed(receipts) -> list[str]:
+    """Near-duplicate checks (method and reference) whose every receipt on these bytes flagged rows."""
+    checks: dict[tuple[str, str | None], bool] = {}
+    for r in receipts:
+        if r.kind == "contamination":
+            key = (r.suite, r.reference_digest)
+            checks[key] = checks.get(key, False) or r.success
+    return [f"near-duplicate check ({method}) against {(ref or '?')[:12]}" for (method, ref), ok in checks.items()
+            if not ok]  # fmt: skip
 
 
 def _still_answers(receipt, suite_digest: str, gx: str, at: datetime, max_age: timedelta) -> bool:

@@ -80,9 +80,9 @@ def run(
         colour = "red" if audit.status == "failed" else "green"
         out.print(
             styled(
-                f"[bold {colour}]{{}}[/bold {colour}]: {{}} versions audited, {{}} failed{{}} · report {{}}",
+                f"[bold {colour}]{{}}[/bold {colour}]: {{}} audited, {{}} failed{{}} · report {{}}",
                 audit.status.upper(),
-                len(audit.results),
+                f"{len(audit.results)} version{'' if len(audit.results) == 1 else 's'}",
                 len(audit.failed),
                 _others(audit.results),
                 audit.report,

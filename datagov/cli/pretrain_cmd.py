@@ -26,6 +26,8 @@ def pretrain(
         return
     if result.waiver_id:
         typer.secho(f"Warning: gate waived ({result.waiver_id}): {waive}", err=True, fg="yellow")
+    elif waive:
+        typer.echo("note: the gate was open, so --waive was not needed: nothing was waived or recorded")
     m = result.metrics
     where = f" on {result.world_size} processes" if result.world_size > 1 else ""
     typer.echo(

@@ -57,6 +57,8 @@ def transfer(
     )
     if result.waiver_id:
         typer.secho(f"Warning: gate waived ({result.waiver_id}): {waive}", err=True, fg="yellow")
+    elif waive:
+        typer.echo("note: the gate was open, so --waive was not needed: nothing was waived or recorded")
     out = console()
     out.print(f"Eval accuracy per class ({result.strategy} on {result.encoder}):")
     table = Table()

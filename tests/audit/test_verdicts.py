@@ -43,4 +43,23 @@ def test_data_without_receipts_is_unvalidated_and_review_says_no_audit_yet(digit
     audit = digits_ws("audit", "run", "--json")
     assert audit.exit_code == 0, audit.output
     assert versions(audit)["digits-pretrain"]["status"] == "unvalidated"
-    assert "1 versions audited, 0 failed, 1 unvalidated" in digits_ws("audit", "run").stdout
+    assert "1 version audited, 0 failed, 1 unvalidated" in digits_ws("audit", "run").stdout
+
+
+def test_a_version_whose_only_check_flagged_near_copies_never_passed(digits_ws, ws):  # noqa: F811
+    flagged = digits_ws("contamination", "digits-pretrain", "digits-pretrain")  # every row is its own copy
+    assert flagged.exit_code == 3, flagged.output
+    audit = digits_ws("audit", "run", "--json")
+    assert audit.exit_code == 0, audit.output
+    found = versions(audit)["digits-pretrain"]
+    assert found["status"] == "never-passed"
+    assert [f["check"] for f in found["findings"]] == ["never-passed"]
+    assert "near-duplicate check" in found["findings"][0]["message"]
+
+
+def test_a_waiver_given_to_an_open_gate_says_nothing_was_waived(digits_ws, ws):  # noqa: F811
+    assert digits_ws("validate", "digits-pretrain", "--suite", "digits-pretrain").exit_code == 0
+    ran = digits_ws("pretrain", SPEC, *TINY, "--waive", "just in case", "--no-progress")
+    assert ran.exit_code == 0, ran.output
+    assert "the gate was open, so --waive was not needed: nothing was waived or recorded" in ran.stdout
+    assert "(alias models:/digits-autoencoder@latest-validated)" in ran.stdout
