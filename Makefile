@@ -33,9 +33,10 @@ test: $(STAMP) ## Run the whole test suite (what CI runs)
 test-fast: $(STAMP) ## Run the tests not marked slow
 	$(BIN)/python -m pytest -m "not slow"
 
-lint: $(STAMP) ## Check style with ruff
+lint: $(STAMP) ## Check style and types (ruff, mypy)
 	$(BIN)/ruff check datagov tests bench examples
 	$(BIN)/ruff format --check datagov tests bench examples
+	$(BIN)/mypy
 
 format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format datagov tests bench examples

@@ -22,7 +22,7 @@ from collections import Counter
 
 from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
-from datagov.catalog.receipts import list_receipts
+from datagov.catalog.receipts import Receipt, list_receipts
 from datagov.catalog.versions import SHORT, Version, dataset_row, history, rejects_of, resolve
 from datagov.croissant_records import parquet_record_sets, webdataset_record_sets
 from datagov.licenses import classify
@@ -132,14 +132,15 @@ def _reason_kind(reason: str) -> str:
 def _checks(con, version: Version) -> tuple[list[dict], list[str]]:
     """The newest receipt of each check made on these bytes, as DQV quality
     annotations, and the limitations they found (failed checks, flagged rows)."""
-    newest = {}
+    newest: dict[tuple, Receipt] = {}
     for r in list_receipts(con, dataset=version.dataset, digest=version.digest):  # newest first
         newest.setdefault((r.kind, r.suite, r.reference_digest), r)
     annotations, limitations = [], []
     for r in newest.values():
         if r.kind == "contamination":
             flagged = r.evaluated - r.successful
-            against = "itself" if r.reference_digest == r.digest else f"version {r.reference_digest[:SHORT]}"
+            reference = r.reference_digest or r.digest
+            against = "itself" if reference == r.digest else f"version {reference[:SHORT]}"
             text = (f"Near-duplicate check against {against} ({r.suite}), receipt {r.id}: "
                     f"{'passed' if r.success else 'FAILED'}, {flagged} of {r.evaluated} rows flagged.")  # fmt: skip
             found = flagged > 0

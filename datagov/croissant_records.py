@@ -75,7 +75,7 @@ def webdataset_record_sets(shards: list[str], labelled: bool) -> tuple[list[dict
     file_sets = [_member_set(IMAGES, contained, [f"*.{ext}" for ext in IMAGE_EXTS], "image/*")]
     key = _key_field(SAMPLES, IMAGES)
     fields = [key, _content_field(SAMPLES, "image", IMAGES, "sc:ImageObject")]
-    record_sets = []
+    record_sets: list[dict] = []
     if labelled:
         file_sets.append(_member_set(LABEL_FILES, contained, ["*.cls"], "text/plain"))
         key["references"] = {"field": {"@id": f"{LABELS}/key"}}

@@ -18,8 +18,8 @@ from datagov.catalog.audits import latest_audit_status
 from datagov.catalog.db import open_catalog
 from datagov.catalog.lineage import trained_versions, training_versions
 from datagov.catalog.locations import locate
-from datagov.catalog.receipts import list_receipts
-from datagov.catalog.versions import dataset_of_digest, dataset_row, resolve
+from datagov.catalog.receipts import Receipt, list_receipts
+from datagov.catalog.versions import dataset_of, dataset_of_digest, resolve
 from datagov.errors import DatagovError
 from datagov.quality.suites import load_suite
 from datagov.verify import check_for_use
@@ -55,7 +55,7 @@ def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: 
         located = locate(ws, con, version.digest, version.dataset)
         receipts = [r for r in list_receipts(con, digest=version.digest, kind=kind) if r.evaluated > 0]
         audit = latest_audit_status(con, version.digest)
-        modality = dataset_row(con, version.dataset).modality
+        modality = dataset_of(con, version).modality
     decision = GateDecision(stage, version.ref, version.digest, allowed=True)
     if audit and audit[0] == "failed":
         decision.reasons.append(
@@ -206,7 +206,7 @@ def check_match(ws: Workspace, stage: str, ref: str, reference_digest: str | Non
         f"datagov validate {version.ref} --suite {suite_name}"
     )
     mine = [r for r in receipts if r.reference_digest == reference_digest and r.evaluated > 0]
-    latest: dict[str, object] = {}
+    latest: dict[str, Receipt] = {}
     for r in mine:  # newest first: the first per suite decides
         latest.setdefault(r.suite, r)
     stale, failed = [], []
@@ -261,7 +261,7 @@ def check_contamination(ws: Workspace, stage: str, ref: str, reference_digest: s
 
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-        modality = dataset_row(con, version.dataset).modality
+        modality = dataset_of(con, version).modality
         receipts = [
             r for r in list_receipts(con, digest=version.digest, kind=KIND) if r.reference_digest == reference_digest
         ]

@@ -21,7 +21,7 @@ from datagov.catalog.versions import (
     Registered,
     Version,
     check_name,
-    dataset_row,
+    dataset_of,
     locate,
     now,
     register,
@@ -207,7 +207,7 @@ def _near_first_rows(ws: Workspace, parent: Version, first: np.ndarray):
     pairing = run_check(ws, parent.node_id, None)[3]
     rows = np.arange(len(first))
     roots = first_of_groups(len(first), np.concatenate([rows, pairing.ref]), np.concatenate([first, pairing.target]))
-    near = {}
+    near: dict[int, tuple[int, float]] = {}
     for i, j, score in zip(pairing.target.tolist(), pairing.ref.tolist(), pairing.score.tolist(), strict=True):
         near.setdefault(i, (j, score))
         near.setdefault(j, (i, score))
@@ -252,7 +252,7 @@ def split(
     rows identical to an earlier row; "near" also drops near-duplicates
     (`datagov dedup`'s default method), so no near-copy lands in two splits."""
     started = now()
-    dedupe = _dedupe_mode(dedupe)
+    mode = _dedupe_mode(dedupe)
     if not 0 <= seed < 2**63:
         raise InvalidInput(f"--seed {seed}: use a whole number from 0 to 2^63-1")
     caps = per_class or {}
@@ -261,7 +261,7 @@ def split(
         raise InvalidInput(f"--drop-labels names {sorted(unknown)}, not in --into")
     with open_catalog(ws) as con:
         parent = resolve(con, ref)
-        meta = dataset_row(con, parent.dataset)
+        meta = dataset_of(con, parent)
         located = locate(ws, con, parent.digest, parent.dataset)
     # Children are derived from these bytes; lineage says they come from this digest.
     intact = require_intact(ws, parent, located, purpose="split")
@@ -277,7 +277,7 @@ def split(
         _row_table(duck, source, intact.files, _row_keys_sql(parent, meta.modality), label_col)
         first, labels = _first_rows_and_labels(duck, label_col is not None)
         near: dict[int, tuple[int, float]] = {}
-        if dedupe == "near":
+        if mode == "near":
             first, near = _near_first_rows(ws, parent, first)
             duck.register("split_roots", pa.table({"idx": np.arange(len(first)), "root": first}))
             duck.execute(
@@ -289,7 +289,7 @@ def split(
         duplicate_rows = n - int(keep.sum())
         duplicate_groups = int(np.unique(first[~keep]).size)
         dup_of = np.flatnonzero(~keep)
-        if not dedupe:
+        if not mode:
             keep[:] = True
         if labels is not None and keep.any() and (labels[keep] < 0).any():
             raise InvalidInput(f"label column {label_col!r} of {parent.ref} has nulls; cannot stratify")
@@ -303,8 +303,7 @@ def split(
             )
         duck.register("split_which", pa.table({"idx": np.arange(n), "split": which}))
         overlaps = _overlaps(duck, names)
-        pairs = zip(dup_of.tolist(), first[dup_of].tolist(), strict=True) if dedupe else ()
-        pairs = list(pairs)
+        pairs = list(zip(dup_of.tolist(), first[dup_of].tolist(), strict=True)) if mode else []
         names_of = _row_names(duck, source, [i for i, _ in pairs]) if "path" in parent.columns else {}
         rejects = [(_row_item(i, names_of), _reject_reason(i, j, near)) for i, j in pairs]
 
@@ -328,7 +327,7 @@ def split(
                     f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group})"
                 )
                 staged[s] = build_manifest(folder, duck)
-            params_base = {"seed": seed, "fractions": into, "per_class": caps, "dedupe": dedupe}
+            params_base = {"seed": seed, "fractions": into, "per_class": caps, "dedupe": mode}
             edge_params = {**params_base, "started": started.isoformat()}
             require_unchanged(parent, intact.fingerprints, purpose="register its splits")
             restore = {s: damaged_stored_copy(ws, child_names[s], staged[s].digest) for s in names}  # before the lock

@@ -5,6 +5,9 @@ whatever directory a command runs from); MLFLOW_TRACKING_URI overrides."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from datagov import tags
@@ -52,6 +55,58 @@ def experiment_id(ws: Workspace, name: str) -> str:
     return mlflow.create_experiment(name, artifact_location=artifacts.as_uri())
 
 
+@contextmanager
+def started_run(ws: Workspace, experiment: str, run_name: str | None = None) -> Iterator[str]:
+    """An MLflow run in the named experiment, active for the body; yields its
+    id. MLflow ends it FAILED when the body raises, FINISHED otherwise."""
+    mlflow = configure(ws)
+    with mlflow.start_run(experiment_id=experiment_id(ws, experiment), run_name=run_name) as run:
+        yield run.info.run_id
+
+
+@contextmanager
+def nested_run(run_name: str) -> Iterator[str]:
+    """A run nested in the active one, in the same experiment (MLflow would
+    otherwise put it in experiment 0, with artifacts under the current folder)."""
+    import mlflow
+
+    parent = mlflow.active_run()
+    if parent is None:
+        raise RuntimeError("nested_run needs an active run")
+    with mlflow.start_run(run_name=run_name, nested=True, experiment_id=parent.info.experiment_id) as run:
+        yield run.info.run_id
+
+
+def log_params(params: dict[str, Any]) -> None:
+    import mlflow
+
+    mlflow.log_params(flat_params(params))
+
+
+def set_tags(values: dict[str, str]) -> None:
+    import mlflow
+
+    mlflow.set_tags(values)
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    import mlflow
+
+    mlflow.log_metrics(metrics, step=step)
+
+
+def log_file(path: str | Path, folder: str) -> None:
+    import mlflow
+
+    mlflow.log_artifact(str(path), artifact_path=folder)
+
+
+def log_json(doc: dict, name: str) -> None:
+    import mlflow
+
+    mlflow.log_dict(doc, name)
+
+
 MLFLOW_DIGEST_CHARS = 36  # MLflow's limit for a dataset digest
 
 
@@ -85,9 +140,11 @@ def log_dataset(ws: Workspace, version: Version, context: str, holdout_every: in
     import mlflow
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
-    from mlflow.types import ColSpec, Schema
+    from mlflow.types import ColSpec, Schema, TensorSpec
 
-    cols = [ColSpec(_MLFLOW_TYPES.get(c["type"].upper(), "string"), c["name"]) for c in version.schema]
+    cols: list[ColSpec | TensorSpec] = [
+        ColSpec(_MLFLOW_TYPES.get(c["type"].upper(), "string"), c["name"]) for c in version.schema
+    ]
     import warnings
 
     with warnings.catch_warnings():  # "can be interpreted in multiple ways": both are the local source
@@ -96,7 +153,8 @@ def log_dataset(ws: Workspace, version: Version, context: str, holdout_every: in
     # MLflow rejects digests over 36 characters: it gets our digest's prefix (144
     # bits; `datagov ... NAME@PREFIX` resolves it) and the full digest as a tag.
     name = f"{version.ref}:holdout-1-in-{holdout_every}" if holdout_every else version.ref
-    dataset = MetaDataset(source, name=name, digest=version.digest[:MLFLOW_DIGEST_CHARS], schema=Schema(cols))
+    # MetaDataset is concrete at run time; its stub leaves `profile` abstract
+    dataset = MetaDataset(source, name=name, digest=version.digest[:MLFLOW_DIGEST_CHARS], schema=Schema(cols))  # type: ignore[abstract]
     mlflow.log_input(
         dataset,
         context=context,
@@ -310,6 +368,8 @@ def register_logged_model(model_name: str, alias: str | None, tags: dict[str, st
 
     quiet_known_warnings()  # MLflow's signature check imports pyspark; DDP may have reset the filters by now
     run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("register_logged_model needs the active run that trained the model")
     client = MlflowClient()
     # An external LoggedModel (its bytes stay in the run's artifacts, as
     # safetensors) makes the model a first-class run output, which a later

@@ -144,7 +144,7 @@ class Workspace:
         raw = os.environ.get(env) if env and os.environ.get(env) else self.config.get(section, {}).get(key, default)
         where = f"{env}={raw!r}" if env and os.environ.get(env) else f"[{section}] {key} = {raw!r} in {CONFIG_NAME}"
         try:
-            value = float(raw)
+            value = float(raw)  # type: ignore[arg-type]  # None or a non-number: refused below
         except (TypeError, ValueError):
             raise InvalidInput(f"{where} is not a number") from None
         if not math.isfinite(value) or value < minimum:

@@ -255,6 +255,7 @@ def _audit_version(
                         f"suite {name!r}, expectation #{i} {row['type']}{column} failed: {observed_text(row)[:160]}",
                     )
                 )
+    assert usable is not None  # no integrity problem (returned above), so the files are readable
     result.profile = _profile(version, usable)
     if previous_profile is not None:
         result.findings += _profile_changes(previous_profile, result.profile)

@@ -4,6 +4,7 @@ audit stays `running` until the next one marks it `interrupted`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -12,9 +13,10 @@ from datetime import datetime
 
 import duckdb
 
-from datagov.catalog.versions import now
+from datagov.catalog import rows
 from datagov.catalog.chain import seal
 from datagov.catalog.db import transaction
+from datagov.catalog.versions import now
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,9 @@ def start_audit(con: duckdb.DuckDBPyConnection, audit_id: str, scope: str | None
 
 
 def insert_result(con: duckdb.DuckDBPyConnection, r: AuditResultRow) -> None:
-    con.execute(
-        "INSERT INTO audit_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [r.audit_id, r.version, r.digest, r.status, json.dumps(r.findings),
-         json.dumps(r.profile, default=str) if r.profile else None, json.dumps(r.receipts), json.dumps(r.models)],
-    )  # fmt: skip
+    # an empty profile is stored as NULL: previous_profiles looks for rows that took one
+    row = r if r.profile else dataclasses.replace(r, profile=None)
+    rows.insert(con, "audit_results", row, json_columns=["findings", "profile", "receipts", "models"])
 
 
 def finish_audit(con: duckdb.DuckDBPyConnection, row: AuditRow) -> None:
@@ -89,20 +89,16 @@ def finish_audit(con: duckdb.DuckDBPyConnection, row: AuditRow) -> None:
 
 def previous_profiles(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     """Each version's profile from the newest finished audit that took one."""
-    rows = con.execute(
+    found = con.execute(
         "SELECT r.version, r.profile FROM audit_results r JOIN audits a ON a.id = r.audit_id "
         "WHERE a.status IN ('passed', 'failed') AND r.profile IS NOT NULL ORDER BY a.started"
     ).fetchall()
-    return {version: json.loads(profile) for version, profile in rows}  # newest wins
+    return {version: json.loads(profile) for version, profile in found}  # newest wins
 
 
 def audit_history(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[AuditRow]:
-    rows = con.execute(
-        "SELECT id, scope, status, versions, failed, started, ended, report, summary FROM audits "
-        "ORDER BY started DESC LIMIT ?",
-        [limit],
-    ).fetchall()
-    return [AuditRow(*r[:8], json.loads(r[8]) if r[8] else {}) for r in rows]
+    found = con.execute(f"SELECT {rows.column_list(AuditRow)} FROM audits ORDER BY started DESC LIMIT ?", [limit])
+    return rows.read(found, AuditRow, json_columns=["summary"])
 
 
 def audited_versions(con: duckdb.DuckDBPyConnection, dataset: str | None) -> list[tuple[str, str]]:

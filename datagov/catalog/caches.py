@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from datagov.catalog.rows import column_list, read, read_one
 from datagov.catalog.versions import now
 
 
@@ -17,21 +18,21 @@ class CacheRecord:
     bytes: int
 
 
+_COLUMNS = column_list(CacheRecord)
+
+
 def cache_record(con: duckdb.DuckDBPyConnection, digest: str, name: str) -> CacheRecord | None:
-    row = con.execute(
-        "SELECT digest, name, sha256, bytes FROM caches WHERE digest = ? AND name = ?", [digest, name]
-    ).fetchone()
-    return CacheRecord(*row) if row else None
+    found = con.execute(f"SELECT {_COLUMNS} FROM caches WHERE digest = ? AND name = ?", [digest, name])
+    return read_one(found, CacheRecord)
 
 
 def caches_of(con: duckdb.DuckDBPyConnection, digest: str) -> list[CacheRecord]:
-    rows = con.execute("SELECT digest, name, sha256, bytes FROM caches WHERE digest = ? ORDER BY name", [digest])
-    return [CacheRecord(*r) for r in rows.fetchall()]
+    return read(con.execute(f"SELECT {_COLUMNS} FROM caches WHERE digest = ? ORDER BY name", [digest]), CacheRecord)
 
 
 def record_cache(con: duckdb.DuckDBPyConnection, record: CacheRecord) -> None:
     con.execute(
-        "INSERT OR REPLACE INTO caches VALUES (?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO caches (digest, name, sha256, bytes, created) VALUES (?, ?, ?, ?, ?)",
         [record.digest, record.name, record.sha256, record.bytes, now()],
     )
 

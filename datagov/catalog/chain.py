@@ -42,7 +42,9 @@ SEALED: dict[str, Sealed] = {
     ),
     "waiver": Sealed("waivers", "id", ("id", "target", "stage", "reason", "who", "refused", "created", "expires")),
     "run": Sealed(
-        "runs", "run_id", ("run_id", "stage", "pipeline", "experiment", "dataset", "digest", "gate", "waiver_id", "started")
+        "runs",
+        "run_id",
+        ("run_id", "stage", "pipeline", "experiment", "dataset", "digest", "gate", "waiver_id", "started"),
     ),
     "run-end": Sealed(
         "runs", "run_id", ("run_id", "status", "model_name", "model_version", "metrics", "ended"), "status <> 'running'"
@@ -78,9 +80,7 @@ class ChainProblem:
 def record_hash(con: duckdb.DuckDBPyConnection, kind: str, record: str) -> str | None:
     """The SHA-256 of a record's sealed columns as stored now; None when the row is gone."""
     spec = SEALED[kind]
-    row = con.execute(
-        f"SELECT {', '.join(spec.columns)} FROM {spec.table} WHERE {spec.key} = ?", [record]
-    ).fetchone()
+    row = con.execute(f"SELECT {', '.join(spec.columns)} FROM {spec.table} WHERE {spec.key} = ?", [record]).fetchone()
     if row is None:
         return None
     text = json.dumps([_plain(v) for v in row], separators=(",", ":"), sort_keys=True)
@@ -126,9 +126,7 @@ def seal_existing(con: duckdb.DuckDBPyConnection) -> int:
     """Seal every final record written before the chain existed (once, when it is created)."""
     sealed = 0
     for kind, spec in SEALED.items():
-        keys = con.execute(
-            f"SELECT {spec.key} FROM {spec.table} WHERE {spec.sealed_when} ORDER BY 1"
-        ).fetchall()
+        keys = con.execute(f"SELECT {spec.key} FROM {spec.table} WHERE {spec.sealed_when} ORDER BY 1").fetchall()
         for (key,) in keys:
             seal(con, kind, str(key))
             sealed += 1

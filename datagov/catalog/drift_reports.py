@@ -3,11 +3,12 @@ where its JSON and HTML are."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+
+from datagov.catalog import rows
 
 
 @dataclass(frozen=True)
@@ -30,21 +31,16 @@ class DriftReportRow:
     duration: float
 
 
-_COLS = (
-    "id, reference, reference_digest, target, target_digest, drift, share, mode, encoder, embedding_drift, "
-    "recommendation, summary, report, data, created, duration"
-)
+_COLS = rows.column_list(DriftReportRow)
 
 
 def insert_drift_report(con: duckdb.DuckDBPyConnection, r: DriftReportRow) -> None:
-    values = [getattr(r, c.strip()) for c in _COLS.split(",")]
-    values[11] = json.dumps(r.summary)
-    con.execute(f"INSERT INTO drift_reports ({_COLS}) VALUES ({', '.join('?' * len(values))})", values)
+    rows.insert(con, "drift_reports", r, json_columns=["summary"])
 
 
 def reports_on_target(con: duckdb.DuckDBPyConnection, target_digest: str) -> list[DriftReportRow]:
     """Newest first."""
-    rows = con.execute(
+    found = con.execute(
         f"SELECT {_COLS} FROM drift_reports WHERE target_digest = ? ORDER BY created DESC", [target_digest]
-    ).fetchall()
-    return [DriftReportRow(*r[:11], json.loads(r[11]), *r[12:]) for r in rows]
+    )
+    return rows.read(found, DriftReportRow, json_columns=["summary"])

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from datagov.catalog.rows import column_list, read
 from datagov.store.files import VersionFiles
 from datagov.store.manifest import FileEntry
 from datagov.workspace import Workspace
@@ -57,10 +58,9 @@ def referenced_roots(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 def file_entries(con: duckdb.DuckDBPyConnection, digest: str) -> list[FileEntry]:
     """A version's manifest rows (the `files` table), in path order."""
-    rows = con.execute(
-        "SELECT path, sha256, rows, bytes, etag FROM files WHERE digest = ? ORDER BY path", [digest]
-    ).fetchall()
-    return [FileEntry(*row) for row in rows]
+    return read(
+        con.execute(f"SELECT {column_list(FileEntry)} FROM files WHERE digest = ? ORDER BY path", [digest]), FileEntry
+    )
 
 
 def locate(ws: Workspace, con: duckdb.DuckDBPyConnection, digest: str, dataset: str) -> VersionFiles:

@@ -319,7 +319,7 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
         "(version INTEGER PRIMARY KEY, name VARCHAR, applied TIMESTAMP DEFAULT now())"
     )
     row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
-    return row[0] or 0
+    return (row[0] if row else None) or 0
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-from datagov.catalog.versions import now
 from datagov.catalog.chain import seal
 from datagov.catalog.db import transaction
+from datagov.catalog.rows import column_list, read_one
+from datagov.catalog.versions import now
 
 
 @dataclass(frozen=True)
@@ -34,27 +35,22 @@ def record_artifact(con: duckdb.DuckDBPyConnection, a: ModelArtifact) -> None:
         seal(con, "model", f"{a.model_name}/{a.model_version}")
 
 
+_COLUMNS = column_list(ModelArtifact)
+
+
 def artifact_of(con: duckdb.DuckDBPyConnection, model_name: str, model_version: str) -> ModelArtifact | None:
-    row = con.execute(
-        "SELECT model_name, model_version, run_id, artifact, sha256, bytes, arch FROM model_artifacts "
-        "WHERE model_name = ? AND model_version = ?",
+    found = con.execute(
+        f"SELECT {_COLUMNS} FROM model_artifacts WHERE model_name = ? AND model_version = ?",
         [model_name, str(model_version)],
-    ).fetchone()
-    return _artifact(row) if row else None
+    )
+    return read_one(found, ModelArtifact, json_columns=["arch"])
 
 
 def artifact_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> ModelArtifact | None:
-    row = con.execute(
-        "SELECT model_name, model_version, run_id, artifact, sha256, bytes, arch FROM model_artifacts "
-        "WHERE run_id = ? ORDER BY created DESC LIMIT 1",
-        [run_id],
-    ).fetchone()
-    return _artifact(row) if row else None
-
-
-def _artifact(row: tuple) -> ModelArtifact:
-    *head, arch = row
-    return ModelArtifact(*head, arch=json.loads(arch))
+    found = con.execute(
+        f"SELECT {_COLUMNS} FROM model_artifacts WHERE run_id = ? ORDER BY created DESC LIMIT 1", [run_id]
+    )
+    return read_one(found, ModelArtifact, json_columns=["arch"])
 
 
 def recorded_versions(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:

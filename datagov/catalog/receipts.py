@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
 
-from datagov.catalog.versions import add_edge
+from datagov.catalog import rows
 from datagov.catalog.chain import seal
 from datagov.catalog.db import transaction
+from datagov.catalog.versions import add_edge
 
 
 @dataclass
@@ -39,10 +39,7 @@ class Receipt:
         return f"{self.dataset}@{self.digest[:12]}"
 
 
-_COLS = (
-    "id, dataset, digest, suite, suite_digest, kind, success, status, evaluated, successful, results, "
-    "gx_version, started, duration, report, reference_digest, engine"
-)
+_COLS = rows.column_list(Receipt, skip=["extra"])  # `extra` is not stored
 
 
 def insert_receipt(con: duckdb.DuckDBPyConnection, r: Receipt) -> None:
@@ -52,28 +49,7 @@ def insert_receipt(con: duckdb.DuckDBPyConnection, r: Receipt) -> None:
 
 
 def _insert_receipt(con: duckdb.DuckDBPyConnection, r: Receipt) -> None:
-    con.execute(
-        f"INSERT INTO receipts ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            r.id,
-            r.dataset,
-            r.digest,
-            r.suite,
-            r.suite_digest,
-            r.kind,
-            r.success,
-            r.status,
-            r.evaluated,
-            r.successful,
-            json.dumps(r.results, default=str),
-            r.gx_version,
-            r.started,
-            r.duration,
-            r.report,
-            r.reference_digest,
-            r.engine,
-        ],
-    )
+    rows.insert(con, "receipts", r, json_columns=["results"], skip=["extra"])
     add_edge(
         con,
         "version",
@@ -84,12 +60,6 @@ def _insert_receipt(con: duckdb.DuckDBPyConnection, r: Receipt) -> None:
         params={"suite": r.suite, "kind": r.kind, "status": r.status},
         at=r.started,
     )
-
-
-def _receipt(row: tuple) -> Receipt:
-    values = list(row)
-    values[10] = json.loads(values[10])
-    return Receipt(*values)
 
 
 def list_receipts(
@@ -113,21 +83,21 @@ def list_receipts(
     sql += " ORDER BY started DESC, id"
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return [_receipt(r) for r in con.execute(sql, args).fetchall()]
+    return rows.read(con.execute(sql, args), Receipt, json_columns=["results"])
 
 
 def receipt_by_id(con: duckdb.DuckDBPyConnection, receipt_id: str) -> Receipt | None:
-    row = con.execute(f"SELECT {_COLS} FROM receipts WHERE id = ?", [receipt_id]).fetchone()
-    return _receipt(row) if row else None
+    found = con.execute(f"SELECT {_COLS} FROM receipts WHERE id = ?", [receipt_id])
+    return rows.read_one(found, Receipt, json_columns=["results"])
 
 
 def receipts_of_versions(con: duckdb.DuckDBPyConnection, nodes: list[str]) -> list[Receipt]:
     """Receipts of the given version nodes (`name@digest`), oldest first."""
     if not nodes:
         return []
-    rows = con.execute(
+    found = con.execute(
         f"SELECT {_COLS} FROM receipts WHERE dataset || '@' || digest IN ({', '.join('?' * len(nodes))}) "
         "ORDER BY started",
         list(nodes),
     )
-    return [_receipt(r) for r in rows.fetchall()]
+    return rows.read(found, Receipt, json_columns=["results"])

@@ -12,14 +12,10 @@ from datetime import datetime
 
 import duckdb
 
-from datagov.catalog.versions import now
+from datagov.catalog import rows
 from datagov.catalog.chain import seal
 from datagov.catalog.db import transaction
-
-RUN_COLUMNS = (
-    "run_id, stage, pipeline, experiment, dataset, digest, gate, waiver_id, status, model_name, model_version, "
-    "metrics, started, ended"
-)
+from datagov.catalog.versions import now
 
 
 @dataclass(frozen=True)
@@ -44,11 +40,8 @@ class RunRow:
         return f"{self.model_name}/{self.model_version}" if self.model_name else None
 
 
-def _run(row: tuple) -> RunRow:
-    values = list(row)
-    values[6] = json.loads(values[6]) if values[6] else {}
-    values[11] = json.loads(values[11]) if values[11] else {}
-    return RunRow(*values)
+RUN_COLUMNS = rows.column_list(RunRow)
+RUN_JSON = ("gate", "metrics")
 
 
 @dataclass(frozen=True)
@@ -81,6 +74,9 @@ class PromotionRow:
     created: datetime
 
 
+WAIVER_COLUMNS = rows.column_list(WaiverRow)
+PROMOTION_COLUMNS = rows.column_list(PromotionRow)
+
 # --- runs
 
 
@@ -109,21 +105,21 @@ def finish_run(
 
 
 def list_runs(con: duckdb.DuckDBPyConnection, stage: str | None = None, limit: int = 20) -> list[RunRow]:
-    rows = con.execute(
+    found = con.execute(
         f"SELECT {RUN_COLUMNS} FROM runs WHERE ? IS NULL OR stage = ? ORDER BY started DESC LIMIT ?",
         [stage, stage, limit],
     )
-    return [_run(r) for r in rows.fetchall()]
+    return rows.read(found, RunRow, json_columns=RUN_JSON)
 
 
 def runs_by_id(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[RunRow]:
     if not run_ids:
         return []
-    rows = con.execute(
+    found = con.execute(
         f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id IN ({', '.join('?' * len(run_ids))}) ORDER BY started",
         list(run_ids),
     )
-    return [_run(r) for r in rows.fetchall()]
+    return rows.read(found, RunRow, json_columns=RUN_JSON)
 
 
 def newest_pretrained_model(
@@ -141,12 +137,12 @@ def newest_pretrained_model(
 
 
 def models_trained_on(con: duckdb.DuckDBPyConnection, dataset: str, digest: str) -> list[str]:
-    rows = con.execute(
+    found = con.execute(
         "SELECT DISTINCT model_name, model_version FROM runs WHERE dataset = ? AND digest = ? "
         "AND model_name IS NOT NULL ORDER BY 1, 2",
         [dataset, digest],
     ).fetchall()
-    return [f"{n}/{v}" for n, v in rows]
+    return [f"{n}/{v}" for n, v in found]
 
 
 def running_runs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int | None, str | None]]:
@@ -165,11 +161,7 @@ def mark_interrupted(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 def insert_waiver(con: duckdb.DuckDBPyConnection, w: WaiverRow) -> None:
     with transaction(con):
-        con.execute(
-            "INSERT INTO waivers (id, target, stage, reason, who, refused, created, expires, run_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [w.id, w.target, w.stage, w.reason, w.who, json.dumps(w.refused), w.created, w.expires, w.run_id],
-        )
+        rows.insert(con, "waivers", w, json_columns=["refused"])
         seal(con, "waiver", w.id)
 
 
@@ -178,29 +170,20 @@ def attach_waiver(con: duckdb.DuckDBPyConnection, waiver_id: str, run_id: str) -
 
 
 def waivers_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[WaiverRow]:
-    rows = con.execute(
-        "SELECT id, target, stage, reason, who, refused, created, expires, run_id FROM waivers "
-        "WHERE run_id = ? ORDER BY created",
-        [run_id],
-    ).fetchall()
-    return [WaiverRow(*r[:5], json.loads(r[5]), *r[6:]) for r in rows]
+    found = con.execute(f"SELECT {WAIVER_COLUMNS} FROM waivers WHERE run_id = ? ORDER BY created", [run_id])
+    return rows.read(found, WaiverRow, json_columns=["refused"])
 
 
 # --- promotions
 
 
 def insert_promotion(con: duckdb.DuckDBPyConnection, p: PromotionRow) -> None:
-    con.execute(
-        "INSERT INTO promotions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [p.id, p.model_name, p.model_version, p.alias, p.previous_version, json.dumps(p.decision), p.waiver_id,
-         p.who, p.created],
-    )  # fmt: skip
+    rows.insert(con, "promotions", p, json_columns=["decision"])
 
 
 def promotions_of(con: duckdb.DuckDBPyConnection, model_name: str, model_version: str) -> list[PromotionRow]:
-    rows = con.execute(
-        "SELECT id, model_name, model_version, alias, previous_version, decision, waiver_id, who, created "
-        "FROM promotions WHERE model_name = ? AND model_version = ? ORDER BY created",
+    found = con.execute(
+        f"SELECT {PROMOTION_COLUMNS} FROM promotions WHERE model_name = ? AND model_version = ? ORDER BY created",
         [model_name, str(model_version)],
-    ).fetchall()
-    return [PromotionRow(*r[:5], json.loads(r[5]), *r[6:]) for r in rows]
+    )
+    return rows.read(found, PromotionRow, json_columns=["decision"])

@@ -11,8 +11,10 @@ import duckdb
 
 from datagov import faults
 from datagov.catalog.db import transaction
+from datagov.catalog.locations import IN_PLACE, STORED, locate, location_of, record_location, stored_roots
+from datagov.catalog.rows import column_list, read, read_one
+from datagov.catalog.rows import insert as insert_row
 from datagov.errors import AmbiguousReference, InvalidInput, NotFound
-from datagov.catalog.locations import IN_PLACE, STORED, location_of, locate, record_location, stored_roots
 from datagov.store import Manifest, Staged, store_of
 from datagov.workspace import Workspace
 
@@ -98,13 +100,12 @@ class Version:
         return [c["name"] for c in self.schema]
 
 
-_VERSION_COLS = "dataset, digest, parent_digest, rows, bytes, schema, created, status, source, format, details"
+_VERSION_COLS = column_list(Version)
+_VERSION_JSON = ("schema", "details")
 
 
-def _version(row: tuple) -> Version:
-    (dataset, digest, parent, rows, size, schema, created, status, source, fmt, details) = row
-    return Version(dataset, digest, parent, rows, size, json.loads(schema), created, status,
-                   source, fmt, json.loads(details) if details else {})
+def _versions(found: duckdb.DuckDBPyConnection) -> list[Version]:
+    return read(found, Version, json_columns=_VERSION_JSON)
 
 
 @dataclass(frozen=True)
@@ -123,15 +124,21 @@ class Dataset:
     updated: datetime
 
 
-_DATASET_COLS = "name, description, owner, license, tags, modality, source, label_column, created, updated"
+_DATASET_COLS = column_list(Dataset)
 
 
 def dataset_row(con: duckdb.DuckDBPyConnection, name: str) -> Dataset | None:
-    row = con.execute(f"SELECT {_DATASET_COLS} FROM datasets WHERE name = ?", [name]).fetchone()
-    if row is None:
-        return None
-    name_, description, owner, license_, tags, *rest = row
-    return Dataset(name_, description, owner, license_, json.loads(tags) if tags else {}, *rest)
+    found = con.execute(f"SELECT {_DATASET_COLS} FROM datasets WHERE name = ?", [name])
+    return read_one(found, Dataset, json_columns=["tags"])
+
+
+def dataset_of(con: duckdb.DuckDBPyConnection, version: Version) -> Dataset:
+    """The record of a version's dataset: every version has one (the catalog
+    refuses a version without it), so its absence is a damaged catalog."""
+    found = dataset_row(con, version.dataset)
+    if found is None:
+        raise NotFound(f"dataset {version.dataset!r} of {version.ref} has no record in the catalog")
+    return found
 
 
 def dataset_of_digest(con: duckdb.DuckDBPyConnection, digest: str) -> str | None:
@@ -140,14 +147,13 @@ def dataset_of_digest(con: duckdb.DuckDBPyConnection, digest: str) -> str | None
     return row[0] if row else None
 
 
-
 def replace_rejects(
     con: duckdb.DuckDBPyConnection, dataset: str, digest: str, stage: str, rejects: list[tuple[str, str]]
 ) -> None:
     """A stage's rejects of a version, recorded once (a rerun replaces them)."""
     con.execute("DELETE FROM rejects WHERE dataset = ? AND digest = ? AND stage = ?", [dataset, digest, stage])
     con.executemany(
-        "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, now())",
+        "INSERT INTO rejects (dataset, digest, stage, item, reason, created) VALUES (?, ?, ?, ?, ?, now())",
         [[dataset, digest, stage, item, reason] for item, reason in rejects],
     )
 
@@ -179,7 +185,7 @@ class DatasetSummary:
 
 
 def list_datasets(con: duckdb.DuckDBPyConnection) -> list[DatasetSummary]:
-    rows = con.execute(
+    found = con.execute(
         """
         SELECT d.name, d.modality, d.owner, d.license, d.tags, count(v.digest) AS versions,
                arg_max(v.digest, v.created) AS latest, arg_max(v.rows, v.created) AS rows,
@@ -187,30 +193,22 @@ def list_datasets(con: duckdb.DuckDBPyConnection) -> list[DatasetSummary]:
         FROM datasets d LEFT JOIN versions v ON v.dataset = d.name
         GROUP BY ALL ORDER BY d.name
         """
-    ).fetchall()
-    return [
-        DatasetSummary(name, modality, owner, license_, json.loads(tags) if tags else {}, *rest)
-        for name, modality, owner, license_, tags, *rest in rows
-    ]
+    )
+    return read(found, DatasetSummary, json_columns=["tags"])
 
 
 def history(con: duckdb.DuckDBPyConnection, name: str) -> list[Version]:
     check_name(name)
     if dataset_row(con, name) is None:
         raise NotFound(f"unknown dataset {name!r}", hint="see `datagov datasets list`")
-    rows = con.execute(
-        f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? ORDER BY created DESC, digest",
-        [name],
-    ).fetchall()
-    return [_version(r) for r in rows]
+    return _versions(
+        con.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? ORDER BY created DESC, digest", [name])
+    )
 
 
 def latest(con: duckdb.DuckDBPyConnection, name: str) -> Version | None:
-    row = con.execute(
-        f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? ORDER BY created DESC LIMIT 1",
-        [name],
-    ).fetchone()
-    return _version(row) if row else None
+    found = con.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? ORDER BY created DESC LIMIT 1", [name])
+    return read_one(found, Version, json_columns=_VERSION_JSON)
 
 
 def resolve(con: duckdb.DuckDBPyConnection, ref: str | Ref) -> Version:
@@ -223,23 +221,24 @@ def resolve(con: duckdb.DuckDBPyConnection, ref: str | Ref) -> Version:
         if found is None:
             raise NotFound(f"dataset {ref.name!r} has no versions")
         return found
-    rows = con.execute(
-        f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? AND starts_with(digest, ?) "
-        "ORDER BY created DESC",
-        [ref.name, ref.digest_prefix],
-    ).fetchall()
+    rows = _versions(
+        con.execute(
+            f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? AND starts_with(digest, ?) ORDER BY created DESC",
+            [ref.name, ref.digest_prefix],
+        )
+    )
     if not rows:
         raise NotFound(
             f"dataset {ref.name!r} has no version with digest {ref.digest_prefix}…",
             hint=f"see `datagov datasets history {ref.name}`",
         )
     if len(rows) > 1:
-        shown = ", ".join(_version(r).short for r in rows[:5])
+        shown = ", ".join(r.short for r in rows[:5])
         raise AmbiguousReference(
             f"digest prefix {ref.digest_prefix!r} matches {len(rows)} versions of {ref.name!r} ({shown}); "
             "give more characters"
         )
-    return _version(rows[0])
+    return rows[0]
 
 
 @dataclass(frozen=True)
@@ -301,11 +300,9 @@ class Registered:
 def _upsert_dataset(con: duckdb.DuckDBPyConnection, nv: NewVersion, at: datetime) -> None:
     existing = dataset_row(con, nv.name)
     if existing is None:
-        con.execute(
-            "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [nv.name, nv.description, nv.owner, nv.license, json.dumps(nv.tags), nv.modality,
-             nv.source, nv.label_column, at, at],
-        )
+        record = Dataset(nv.name, nv.description, nv.owner, nv.license, nv.tags, nv.modality, nv.source,
+                         nv.label_column, at, at)  # fmt: skip
+        insert_row(con, "datasets", record, json_columns=["tags"])
         return
     if existing.modality != nv.modality:
         raise InvalidInput(
@@ -332,7 +329,7 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
     previous = latest(con, nv.name)
     exists = con.execute(
         "SELECT count(*) FROM versions WHERE dataset = ? AND digest = ?", [nv.name, digest]
-    ).fetchone()[0]
+    ).fetchone() != (0,)
     at = now()
     if exists:
         with transaction(con):
@@ -340,7 +337,7 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
             if nv.location is not None and _in_place(con, digest, nv.name):
                 record_location(con, digest, nv.name, nv.location, IN_PLACE, nv.layout)  # moved: verify it there
             restored = nv.restore and nv.staged is not None
-            if restored:
+            if nv.restore and nv.staged is not None:
                 _restore(ws, con, nv.staged)  # the same content again: it replaces a damaged or lost copy
         if nv.staged is not None and not nv.staged.published:
             store_of(ws).discard(nv.staged)  # an object store's upload of bytes already held
@@ -350,19 +347,18 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
     try:
         with transaction(con):
             _upsert_dataset(con, nv, at)
-            con.execute(
-                f"INSERT INTO versions ({_VERSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?)",
-                [nv.name, digest, previous.digest if previous else None, nv.manifest.rows,
-                 nv.manifest.bytes, json.dumps(nv.manifest.schema), at, nv.source, nv.format,
-                 json.dumps(nv.details)],
-            )
+            parent = previous.digest if previous else None
+            m = nv.manifest
+            record = Version(nv.name, digest, parent, m.rows, m.bytes, m.schema, at, "ready", nv.source, nv.format,
+                             nv.details)  # fmt: skip
+            insert_row(con, "versions", record, json_columns=_VERSION_JSON)
             con.executemany(
-                "INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO files (digest, path, sha256, rows, bytes, etag) VALUES (?, ?, ?, ?, ?, ?)",
                 [[digest, f.path, f.sha256, f.rows, f.bytes, f.etag] for f in nv.manifest.files],
             )
             if nv.rejects:
                 con.executemany(
-                    "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO rejects (dataset, digest, stage, item, reason, created) VALUES (?, ?, ?, ?, ?, ?)",
                     [[nv.name, digest, nv.stage, item, reason, at] for item, reason in nv.rejects],
                 )
             node = f"{nv.name}@{digest}"
@@ -393,9 +389,7 @@ def _restore(ws: Workspace, con: duckdb.DuckDBPyConnection, staged: Staged) -> N
     bytes) where the damaged copy was; every stored version of them reads the new copy."""
     root = store_of(ws).publish(staged, referenced=False)  # not referenced: the damaged copy is replaced
     if root is not None:
-        con.execute(
-            "UPDATE locations SET root = ? WHERE digest = ? AND mode = ?", [root, staged.digest, STORED]
-        )
+        con.execute("UPDATE locations SET root = ? WHERE digest = ? AND mode = ?", [root, staged.digest, STORED])
 
 
 def _in_place(con: duckdb.DuckDBPyConnection, digest: str, dataset: str) -> bool:
@@ -416,6 +410,7 @@ def add_edge(
     at: datetime | None = None,
 ) -> None:
     con.execute(
-        "INSERT OR IGNORE INTO lineage VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO lineage (src_kind, src_id, dst_kind, dst_id, relation, run_id, params, created) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [src_kind, src_id, dst_kind, dst_id, relation, run_id, json.dumps(params or {}), at or now()],
     )

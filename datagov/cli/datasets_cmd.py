@@ -61,13 +61,13 @@ def show(
 
     from datagov.catalog.db import open_catalog
     from datagov.catalog.locations import file_entries
-    from datagov.catalog.versions import dataset_row, rejects_of, resolve
+    from datagov.catalog.versions import dataset_of, rejects_of, resolve
     from datagov.cli.state import console, human_bytes, print_json, styled, tags_text, when, workspace
     from datagov.lineage import graph_for, label
 
     with open_catalog(workspace()) as con:
         v = resolve(con, ref)
-        meta = dataset_row(con, v.dataset)
+        meta = dataset_of(con, v)
         files = file_entries(con, v.digest)
         rejects = rejects_of(con, v.dataset, v.digest)
         graph = graph_for(con, v.node_id)
@@ -109,8 +109,8 @@ def show(
     schema = Table(title="Schema", title_justify="left")
     schema.add_column("column")
     schema.add_column("type")
-    for col in v.schema:
-        schema.add_row(col["name"], col["type"])
+    for column in v.schema:
+        schema.add_row(column["name"], column["type"])
     out.print(schema)
     ftable = Table(title="Files", title_justify="left")
     for col in ("path", "rows", "size", "sha256"):

@@ -57,11 +57,13 @@ def ingest(
         workers=workers,
         show_progress=progress,
     )
-    meta = {"owner": owner, "license": license, "tags": parse_tags(tag), "description": description}
+    tags = parse_tags(tag)
     if in_place:
-        result = ingest_in_place(ws, source, name, fmt, label=label, **meta)
+        result = ingest_in_place(ws, source, name, fmt, label=label, owner=owner, license=license, tags=tags,
+                                 description=description)  # fmt: skip
     else:
-        result = run_ingest(ws, source, name, fmt, options=opts, **meta)
+        result = run_ingest(ws, source, name, fmt, options=opts, owner=owner, license=license, tags=tags,
+                            description=description)  # fmt: skip
     v, reg = result.version, result.registered
     if reg.created:
         status = "new version"

@@ -33,9 +33,10 @@ def lineage(
     from datagov.errors import InvalidInput
     from datagov.lineage import graph_for, to_dot, to_mermaid, to_tree
 
-    renderers = {"tree": None, "mermaid": to_mermaid, "dot": to_dot, "openlineage": None}
-    if fmt not in renderers:
-        raise InvalidInput(f"unknown lineage format {fmt!r}; use one of: {', '.join(renderers)}")
+    renderers = {"mermaid": to_mermaid, "dot": to_dot}
+    formats = ("tree", *renderers, "openlineage")
+    if fmt not in formats:
+        raise InvalidInput(f"unknown lineage format {fmt!r}; use one of: {', '.join(formats)}")
     if url is not None and fmt != "openlineage":
         raise InvalidInput("--url sends OpenLineage events; use it with --format openlineage")
     if fmt == "openlineage":

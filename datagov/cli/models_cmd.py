@@ -113,10 +113,10 @@ def review(
         out.print(f"Encoder: {m.uri}, pretrained on {pretrained_on} (its data is in the table below)")
     for m in facts.chain():
         if m.declared:
-            d = m.declared
-            out.print(styled("[yellow]Declared provenance[/yellow] of {}", f"{m.uri}: imported from {d['file']} "
-                             f"(sha256 {d['file_sha256'][:12]}), trained on {d['trained_on']!r}, "
-                             f"license {d['license']}, source {d.get('source') or 'not given'}"))  # fmt: skip
+            said = m.declared
+            out.print(styled("[yellow]Declared provenance[/yellow] of {}", f"{m.uri}: imported from {said['file']} "
+                             f"(sha256 {said['file_sha256'][:12]}), trained on {said['trained_on']!r}, "
+                             f"license {said['license']}, source {said.get('source') or 'not given'}"))  # fmt: skip
     if tags.DECLARED_ACCEPTED in facts.tags:
         out.print(f"Accepted at transfer: {facts.tags[tags.DECLARED_ACCEPTED]!r} "
                   f"({facts.tags.get(tags.DECLARED_ACCEPTED_ID, '?')})")  # fmt: skip

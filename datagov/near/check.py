@@ -14,12 +14,13 @@ import json
 import secrets
 import time
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 
 import numpy as np
 
 from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
-from datagov.catalog.versions import Version, dataset_row, now, resolve
+from datagov.catalog.versions import Version, dataset_of, now, resolve
 from datagov.errors import InvalidInput
 from datagov.near.images import ImageMethod, Matches, match_images, match_within
 from datagov.near.rows import VersionRows, is_image_version, read_rows
@@ -54,7 +55,7 @@ class NearReport:
     text_columns: list[str] = field(default_factory=list)  # tables: the columns compared as text
     per_class: list[dict] = field(default_factory=list)  # {label, rows, flagged}
     pairs: list[dict] = field(default_factory=list)  # the most alike first
-    started: object = None
+    started: datetime | None = None
     duration: float = 0.0
     receipt_id: str | None = None
     report_path: str | None = None
@@ -105,7 +106,7 @@ def _check_share(max_share: float) -> float:
 def _load(ws: Workspace, ref: str, text: TextMethod | None) -> tuple[Version, VersionRows, list[str]]:
     with open_catalog(ws) as con:
         version = resolve(con, ref)
-        meta = dataset_row(con, version.dataset)
+        meta = dataset_of(con, version)
         files = locate(ws, con, version.digest, version.dataset)
     types = {c["name"]: str(c.get("type", "")) for c in version.schema}
     if is_image_version(version):
@@ -257,7 +258,7 @@ def run_check(
     text = (text or TextMethod()).check()
     ref_version, ref_rows, ref_cols = _load(ws, reference, text)
     same = target is None
-    if same:
+    if target is None:
         target_version, target_rows, target_cols = ref_version, ref_rows, ref_cols
     else:
         target_version, target_rows, target_cols = _load(ws, target, text)
@@ -277,6 +278,7 @@ def run_check(
 
             model, pinned, shape = load_encoder(ws, image.encoder, [ref_version, target_version])
             image, encoder = replace(image, encoder=pinned), (model, shape)
+        assert ref_rows.images is not None and target_rows.images is not None  # both image versions (checked above)
         found = (
             match_within(ref_rows.images, image) if same else match_images(ref_rows.images, target_rows.images, image)
         )

@@ -13,7 +13,7 @@ import numpy as np
 
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.receipts import Receipt, insert_receipt
-from datagov.catalog.versions import add_edge
+from datagov.catalog.versions import add_edge, now
 from datagov.near.check import KIND, NearReport, settings_digest
 from datagov.near.rows import VersionRows
 from datagov.shift.html import CSS
@@ -52,7 +52,7 @@ def receipt_of(report: NearReport) -> Receipt:
         successful=report.target_rows - report.flagged,
         results=[row],
         gx_version="-",
-        started=report.started,
+        started=report.started or now(),
         duration=report.duration,
         report=report.report_path,
         reference_digest=report.reference.digest,

@@ -16,6 +16,7 @@ import os
 import secrets
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +45,8 @@ class VersionRows:
     images: ImageRows | None = None
     keys: np.ndarray | None = None  # images: `pixel_hash`, equal for identical pixels
     columns: dict[str, list] = field(default_factory=dict)  # tables: the text columns
-    label_values: object = None  # the label (or label name) column, as read
-    name_values: object = None  # the `path` column: where each row came from
+    label_values: Any = None  # the label (or label name) column, as read (a pyarrow ChunkedArray)
+    name_values: Any = None  # the `path` column: where each row came from (a pyarrow ChunkedArray)
 
     @property
     def rows(self) -> int:

@@ -78,7 +78,7 @@ def prefetch(batch, expectations: list[dict]) -> None:
         return
     engine, selectable = batch.data.execution_engine, batch.data.selectable
     cache = engine.__dict__.setdefault("_datagov_quantiles", {})
-    asks = [(sa.column(column), list(qs)) for column, qs in wanted]
+    asks: list[tuple[Any, list[float]]] = [(sa.column(column), list(qs)) for column, qs in wanted]
     for key, values in zip(wanted, exact_quantiles_of(engine.execute_query, selectable, asks), strict=True):
         cache[key] = values
 

@@ -275,7 +275,7 @@ def duckdb_batch(database: Path, readable: list[str], *, patched: bool = True, t
         source = context.data_sources.add_sql(
             name="datagov",
             connection_string=f"duckdb:///{database}",
-            kwargs={"connect_args": {"read_only": True}},
+            kwargs={"connect_args": {"read_only": True}},  # type: ignore[call-arg]  # GX's stub omits it; passed on to SQLAlchemy
         )
         asset = source.add_table_asset(name=TABLE, table_name=TABLE)
         batch = asset.add_batch_definition_whole_table("all").get_batch()

@@ -77,7 +77,7 @@ def driver_memory() -> str:
     return os.environ.get("DATAGOV_SPARK_DRIVER_MEMORY") or DRIVER_MEMORY
 
 
-def _py4j_error() -> type:
+def _py4j_error() -> type[Exception]:
     from py4j.protocol import Py4JError
 
     return Py4JError

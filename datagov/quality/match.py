@@ -78,7 +78,8 @@ def match_suite(
         elif c.name in partitions and len(c.quantiles) == 5:
             edges, counts = partitions[c.name]
             total = sum(counts)
-            spread = (c.quantiles[-1] - c.quantiles[0]) or (c.max - c.min) or 1.0
+            span = c.max - c.min if c.max is not None and c.min is not None else 0.0
+            spread = (c.quantiles[-1] - c.quantiles[0]) or span or 1.0
             exps.append(
                 _exp(
                     "expect_column_kl_divergence_to_be_less_than",

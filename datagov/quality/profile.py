@@ -88,7 +88,7 @@ def profile_parquet(source: str, con: duckdb.DuckDBPyConnection | None = None) -
                 ]
             elif c.type.upper() == "VARCHAR":
                 parts += [f"min(length({q}))", f"max(length({q}))"]
-        row = list(con.execute(f"SELECT {', '.join(parts)} FROM {source}").fetchone())
+        row = list(con.execute(f"SELECT {', '.join(parts)} FROM {source}").fetchone() or ())
         rows = row.pop(0)
         for c in cols:
             c.nulls = rows - row.pop(0)

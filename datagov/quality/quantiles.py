@@ -194,7 +194,8 @@ class _Brackets:
             column = self.asks[c][0]
             tests += [_count_if(column < b.lo), _count_if(column <= b.hi)]
         counts = self.run(sa.select(*tests).select_from(self.selectable)).fetchone()
-        usable, crowded = {}, {}
+        usable: dict = {}
+        crowded: dict = {}
         for k, (key, b) in enumerate(brackets.items()):
             b.below, upto, b.rank = counts[2 * k], counts[2 * k + 1], self.rank(key)
             b.inside = upto - b.below

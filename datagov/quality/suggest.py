@@ -65,7 +65,7 @@ def suggest_suite(name: str, profile: Profile, *, source: str, margin: float = 0
             # a different integer on every row is a key (order_id): its mean and quantiles say nothing
             exps.append(_exp("expect_column_values_to_be_unique", "all values distinct (an id or key)", column=c.name))
             continue
-        if c.numeric and c.min is not None:
+        if c.numeric and c.min is not None and c.max is not None:
             spread = (c.max - c.min) or abs(c.max) or 1.0
             lo, hi = c.min - margin * spread, c.max + margin * spread
             if c.integer:
@@ -79,7 +79,7 @@ def suggest_suite(name: str, profile: Profile, *, source: str, margin: float = 0
                     max_value=hi,
                 )
             )
-            if c.stdev is not None and n > 1:
+            if c.stdev is not None and c.mean is not None and n > 1:
                 band = margin * c.stdev + 3 * c.stdev / math.sqrt(n)
                 exps.append(
                     _exp(

@@ -160,7 +160,7 @@ def describe_metrics(suite: SuiteFile, metrics: list[tuple[str, str | None]]) ->
     the columns they are on with the (first) expectation on each, by number."""
     if not metrics:
         return "evaluating"
-    first = {}
+    first: dict[str, int] = {}
     for i, e in enumerate(suite.expectations):
         first.setdefault(e.get("kwargs", {}).get("column"), i + 1)
     columns = sorted({c for _, c in metrics if c}, key=lambda c: first.get(c, 0))

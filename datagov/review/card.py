@@ -170,7 +170,8 @@ def _source_kind(source: str) -> str:
     return UNKNOWN  # a local path or a bucket: public, licensed, scraped or user data is not recorded
 
 
-def _size(n: int) -> str:
+def _size(size: int) -> str:
+    n = float(size)
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

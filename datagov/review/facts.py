@@ -84,7 +84,8 @@ class ModelFacts:
 
     def chain(self) -> list[ModelFacts]:
         """This model, then the encoder it was built on, then that one's, ..."""
-        out, current = [], self
+        out: list[ModelFacts] = []
+        current: ModelFacts | None = self
         while current is not None:
             out.append(current)
             current = current.encoder

@@ -126,7 +126,7 @@ def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | 
     reasons = promotion_reasons(facts) + license_reasons(ws, facts, alias)
     decision = GateDecision("promote", facts.uri, facts.tags.get(tags.DIGEST, ""), not reasons, reasons)
     enforce(decision, waive)
-    waiver_id = record_waiver(ws, f"{name}/{version}", "promote", waive, decision) if reasons else None
+    waiver_id = record_waiver(ws, f"{name}/{version}", "promote", str(waive), decision) if reasons else None
     c = tracking.registry_client(ws)
     previous = tracking.alias_target(c, name, alias)
     c.set_registered_model_alias(name, alias, facts.version)

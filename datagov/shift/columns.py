@@ -237,7 +237,7 @@ def compare_columns(
     ref_h = _histograms(con, ref, exprs)
     tgt_h = _histograms(con, target, exprs)
 
-    exact: dict[str, tuple] = {}
+    exact: dict[str, list] = {}
     if small and numeric:
         for side, out in ((ref, 0), (target, 1)):
             source, note = _sampled_source(side, settings)
@@ -315,10 +315,10 @@ def compare_columns(
             )
         )
     # One family of hypothesis tests: adjust together, then decide.
-    tested = [r for r in results if r.p_value is not None]
-    for r, q in zip(tested, stats.benjamini_hochberg([r.p_value for r in tested]), strict=True):
-        r.q_value = q
-        r.drift = q < r.threshold
+    tested = [(r, r.p_value) for r in results if r.p_value is not None]
+    for (r, _), adjusted in zip(tested, stats.benjamini_hochberg([p for _, p in tested]), strict=True):
+        r.q_value = adjusted
+        r.drift = adjusted < r.threshold
     order = {c: i for i, c in enumerate(wanted)}
     results.sort(key=lambda r: order[r.column])
     return results, skipped, notes

@@ -109,8 +109,8 @@ def embedding_shift(
             z, err = [], []
             for batch in x.split(1024):
                 z.append(model.encoder(batch))
-                recon = torch.sigmoid(model(batch))
-                err.append((recon - batch).pow(2).flatten(1).mean(1))
+                reconstructed = torch.sigmoid(model(batch))
+                err.append((reconstructed - batch).pow(2).flatten(1).mean(1))
             embeddings.append(torch.cat(z))
             errors.append(torch.cat(err).numpy())
     mmd = mmd_test(embeddings[0], embeddings[1], permutations=permutations, seed=seed)

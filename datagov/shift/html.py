@@ -38,7 +38,9 @@ def _fmt(value, digits: int = 4) -> str:
 def render_html(doc: dict) -> str:
     e = html.escape
     ref, tgt = doc["reference"]["ref"], doc["target"]["ref"]
-    rows, figures, labels = [], [], []
+    rows: list[str] = []
+    figures: list[str] = []
+    labels: list[str] = []
     for c in doc["columns"]:
         stat = _fmt(c["statistic"])
         p = f"{_fmt(c['p_value'], 3)} / {_fmt(c['q_value'], 3)}" if c["p_value"] is not None else "-"

@@ -107,7 +107,7 @@ def _labelled(target_scan: str, column: str | None) -> tuple[int, int]:
     con = duckdb_connection()
     try:
         q = sql_ident(column)
-        rows, classes = con.execute(f"SELECT count({q}), count(DISTINCT {q}) FROM {target_scan}").fetchone()
+        rows, classes = con.execute(f"SELECT count({q}), count(DISTINCT {q}) FROM {target_scan}").fetchone() or (0, 0)
     finally:
         con.close()
     return rows, classes

@@ -71,7 +71,7 @@ def _load_error(name: str, opts: IngestOptions, exc: RuntimeError) -> SourceErro
             hint="on a machine without internet, copy the dataset's files under the root instead of --download",
         )
     return SourceError(
-        f"no torchvision:{name} files under {opts.root} (torchvision looks in {Path(opts.root) / name})",
+        f"no torchvision:{name} files under {opts.root} (torchvision looks in {Path(opts.root or '.') / name})",
         hint="copy the dataset's files there, or pass --download on a machine with internet",
     )
 

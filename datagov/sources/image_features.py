@@ -44,7 +44,7 @@ def pixel_features(pixels: np.ndarray) -> tuple[int, int, int, float, float, str
         height, width, channels = pixels.shape
     flat = np.ascontiguousarray(pixels).reshape(-1)
     h = hashlib.blake2b(f"{height}x{width}x{channels}:".encode(), digest_size=16)
-    h.update(flat)
+    h.update(flat.tobytes())
     # Exact integer moments: n*sum(x^2) - sum(x)^2 has no cancellation error.
     # float64 holds every partial sum exactly (integers below 2**53 for any
     # image under ~10**11 pixels), and its dot product is several times faster
@@ -102,9 +102,8 @@ def decode(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS, channels: int | None
             img.load()  # forces a full decode: truncated files fail here
             fmt = img.format or "unknown"
             mode = MODE_OF_CHANNELS[channels] if channels else (img.mode if img.mode in _NATIVE_MODES else "RGB")
-            if img.mode != mode:
-                img = img.convert(mode)
-            return np.asarray(img), fmt
+            converted = img.convert(mode) if img.mode != mode else img
+            return np.asarray(converted), fmt
     except UnidentifiedImageError:
         raise BadImage("not an image file") from None
     except Image.DecompressionBombError as exc:
@@ -156,7 +155,7 @@ def decode_files(
     items: list[tuple[str, str, int | None]], max_pixels: int = MAX_IMAGE_PIXELS
 ) -> tuple[Columns, list[tuple[str, str]]]:
     """Worker: [(absolute path, relative path, label)] -> (columns, [(relative path, reason)])."""
-    rows, bad = Columns(), []
+    rows, bad = Columns(), list[tuple[str, str]]()
     for path, rel, label in items:
         try:
             # O_NOFOLLOW: a file swapped for a symlink after the scan is not followed
@@ -175,7 +174,7 @@ def decode_blobs(
 ) -> tuple[Columns, list[tuple[str, str]]]:
     """Worker: [(encoded bytes, name, label)] -> (columns, [(name, reason)]), for
     images that arrive as bytes (tar shards, Parquet image structs)."""
-    rows, bad = Columns(), []
+    rows, bad = Columns(), list[tuple[str, str]]()
     for data, rel, label in items:
         decode_into(rows, bad, data, rel, label, max_pixels)
     return rows, bad

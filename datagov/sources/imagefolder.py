@@ -41,7 +41,7 @@ def scan(root: Path) -> tuple[list[tuple[str, str, int | None]], list[str], list
         )
     if not class_dirs:
         return [(str(p), display_name(p.name), None) for p in loose], [], links
-    items = []
+    items: list[tuple[str, str, int | None]] = []
     for label, folder in enumerate(class_dirs):
         for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
             here = Path(dirpath)

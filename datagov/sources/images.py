@@ -12,6 +12,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -173,11 +174,19 @@ def ordered_results(work: Callable, chunks: Iterable, pool, ahead: int) -> Itera
         yield pending.popleft().get()
 
 
+class RowWriter(Protocol):
+    """Where decoded rows go: an ImageParquetWriter, or a source's own (HF Parquet keeps its columns)."""
+
+    def add(self, rows: dict[str, list]) -> None: ...
+
+    def close(self) -> None: ...
+
+
 def run_chunks(
     work: Callable,
     chunks: Iterable,
     total: int | None,
-    writer: ImageParquetWriter,
+    writer: RowWriter,
     *,
     workers: int | None,
     label: str,

@@ -158,7 +158,7 @@ def members(stream: HashingStream, *, read: bool = True) -> Iterator[tuple[str, 
             yield name, _data(stream, size, padded, name, read)
             continue
         if kind in (b"L", b"x", b"g"):
-            data = _data(stream, size, padded, "a long-name or pax header", True)
+            data = _data(stream, size, padded, "a long-name or pax header", True) or b""  # read=True: bytes
             if kind == b"L":
                 long_name = _text(data)
             elif kind == b"x":

@@ -53,7 +53,8 @@ class _GroupWriter:
     """Rows of one group, written to its own parts once it knows whether there are labels."""
 
     def __init__(self, job: GroupJob) -> None:
-        self.job, self.rows, self.writer = job, Columns(), None
+        self.job, self.rows = job, Columns()
+        self.writer: ImageParquetWriter | None = None
 
     def open(self, labelled: bool) -> Columns:
         """The buffer to decode the next rows into."""
@@ -104,6 +105,7 @@ def _convert_shard(job: GroupJob, name: str, data: bytes, result: GroupResult, o
     for sample in samples_of(data):
         result.labelled = check_sample(sample, result.labelled)
         ext = sample.image_ext
+        assert ext is not None  # check_sample refused a sample without an image
         member, label = f"{name}/{sample.key}.{ext}", sample.label()
         bad: list[tuple[str, str]] = []
         decode_into(out.open(result.labelled), bad, sample.members[ext] or b"", member, label, job.max_pixels)

@@ -98,9 +98,9 @@ def build_manifest(folder: Path, con: duckdb.DuckDBPyConnection | None = None) -
     if not paths:
         raise InvalidInput(f"no Parquet files were written to {folder}")
     with ThreadPoolExecutor(min(len(paths), os.cpu_count() or 1)) as pool:
-        hashes = pool.map(sha256_file, paths)
+        pending = pool.map(sha256_file, paths)
         facts = _facts_of(paths, con)
-        hashes = list(hashes)
+        hashes = list(pending)
     schema = facts[0][1]
     for path, (_rows, doc) in zip(paths, facts, strict=True):
         if doc != schema:

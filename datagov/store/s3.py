@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -71,9 +71,9 @@ class S3Url:
         return S3Url(self.bucket, f"{self.key}/{name}" if self.key else name)
 
 
-def endpoint_settings(env: dict | None = None) -> dict:
+def endpoint_settings(given: Mapping[str, str] | None = None) -> dict:
     """Keyword arguments for pyarrow's S3FileSystem from the AWS variables."""
-    env = os.environ if env is None else env
+    env: Mapping[str, str] = os.environ if given is None else given
     kwargs: dict = {}
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     if region:

@@ -25,6 +25,9 @@ class Standardize(nn.Module):
     """Feature scaling fitted once on the training features and stored with
     the model, so the registered classifier needs no preprocessing."""
 
+    mean: torch.Tensor  # buffers: saved with the weights, moved with the module
+    std: torch.Tensor
+
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(dim))
@@ -73,8 +76,9 @@ def reinitialized(module: nn.Module) -> nn.Module:
     """A copy with fresh random weights: the from-scratch baseline."""
     fresh = copy.deepcopy(module)
     for m in fresh.modules():
-        if hasattr(m, "reset_parameters"):
-            m.reset_parameters()
+        reset = getattr(m, "reset_parameters", None)
+        if callable(reset):
+            reset()
     return fresh
 
 
@@ -216,8 +220,8 @@ def train_classifier(
     clf.train(not chosen.pretrained)
     train_feats, train_y = extract(clf.embed, train_ordered(), device)
     clf.scale.fit(train_feats.to(device))
-    common = dict(epochs=budget.epochs, patience=budget.patience, device=device)
-    common |= dict(weight_decay=budget.weight_decay, on_epoch=on_epoch)
+    fit_budget = partial(fit, epochs=budget.epochs, patience=budget.patience, device=device,
+                         weight_decay=budget.weight_decay, on_epoch=on_epoch)  # fmt: skip
     if not chosen.trains_encoder:
         clf.encoder.requires_grad_(False)
         val_feats, val_y = extract(clf.embed, val, device)
@@ -231,13 +235,13 @@ def train_classifier(
 
         head = nn.Sequential(clf.scale, clf.head)
         groups = [{"params": clf.head.parameters(), "lr": budget.lr}]
-        result = fit(head, groups, feature_batches, [(val_feats, val_y)], **common)
+        result = fit_budget(head, groups, feature_batches, [(val_feats, val_y)])
     else:
         groups = [
             {"params": clf.encoder.parameters(), "lr": budget.encoder_lr if chosen.pretrained else budget.lr},
             {"params": clf.head.parameters(), "lr": budget.lr},
         ]
-        result = fit(clf, groups, train, val, **common)
+        result = fit_budget(clf, groups, train, val)
     return clf, result
 
 

@@ -138,8 +138,9 @@ class ParquetImageStream(IterableDataset):
         for group, first in self._mine():
             if cached is None or cached[0] != group:
                 table = pq.ParquetFile(group.file).read_row_group(group.index, columns=columns) if columns else None
-                labels_all = table.column(self.label_column).to_numpy() if self.label_column else None
-                cached = (group, None if cached_pixels else table.column("image").to_pylist(), labels_all)
+                labels_all = table.column(self.label_column).to_numpy() if table and self.label_column else None
+                images_all = table.column("image").to_pylist() if table and not cached_pixels else None
+                cached = (group, images_all, labels_all)
             _, blobs, labels = cached
             keep = self._keep(group)
             idx = first + np.flatnonzero(keep[first : first + UNIT_ROWS])
@@ -147,11 +148,10 @@ class ParquetImageStream(IterableDataset):
                 rng.shuffle(idx)
             for start in range(0, len(idx), self.batch_size):
                 take = idx[start : start + self.batch_size]
-                images = (
-                    self._gather(group.first_row + take)
-                    if cached_pixels
-                    else decode_batch([blobs[i] for i in take], self.shape)
-                )
+                if blobs is None:  # the decoded pixel cache holds them
+                    images = self._gather(group.first_row + take)
+                else:
+                    images = decode_batch([blobs[i] for i in take], self.shape)
                 y = (
                     torch.as_tensor(labels[take], dtype=torch.long)
                     if labels is not None
@@ -168,10 +168,12 @@ class ParquetImageStream(IterableDataset):
         if self._memmap is None:
             rows = sum(g.rows for g in self.groups)
             shape = (rows, self.shape.channels, self.shape.height, self.shape.width)
-            if self.in_memory:
+            if isinstance(self.pixels, np.ndarray):
                 self._memmap = self.pixels.reshape(shape)
-            else:
+            elif self.pixels is not None:
                 self._memmap = np.memmap(self.pixels, dtype=np.uint8, mode="r", shape=shape)
+            else:
+                raise RuntimeError("no decoded pixels to gather from: the stream reads the image column")
         return torch.from_numpy(self._memmap[positions])  # fancy indexing copies: safe to hand on
 
     def __len__(self) -> int:

@@ -11,12 +11,16 @@ import hashlib
 import os
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
 
 from datagov.errors import IntegrityError
 from datagov.training.loop import pick_device
+
+if TYPE_CHECKING:
+    from torch.nn.parallel import DistributedDataParallel
 
 
 @dataclass
@@ -44,7 +48,8 @@ class Dist:
     def join(self, model: nn.Module) -> AbstractContextManager:
         """Ranks may hold different numbers of batches (row groups do not
         divide evenly); DDP's join shadows the missing all-reduces."""
-        return model.join() if self.active else nullcontext()
+        # the model is DDP-wrapped when active (`wrap`)
+        return cast("DistributedDataParallel", model).join() if self.active else nullcontext()
 
     def sum(self, *values: float) -> list[float]:
         if not self.active:

@@ -61,7 +61,7 @@ def run_epoch(
             with autocast:
                 logits = model(inputs)
             loss = loss_fn(logits.float(), images)
-            if training:
+            if optimizer is not None:  # training
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

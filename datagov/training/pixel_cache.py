@@ -60,8 +60,8 @@ def ensure_pixels(ws: Workspace, data: ImageInput) -> str | np.ndarray | None:
     path, name = cache_path(ws, data), cache_name(data.shape)
     with open_catalog(ws) as con:
         record = cache_record(con, data.version.digest, name)
-    intact = record and path.is_file() and path.stat().st_size == record.bytes == size
-    if intact and (pixels := verified_pixels(path, record.sha256, size)) is not None:
+    intact = record is not None and path.is_file() and path.stat().st_size == record.bytes == size
+    if intact and record is not None and (pixels := verified_pixels(path, record.sha256, size)) is not None:
         return pixels
     if record and path.is_file():
         print(f"warning: {path.relative_to(ws.root)} differs from its recorded sha256; rebuilding it", file=sys.stderr)

@@ -1,25 +1,21 @@
-"""`datagov pretrain`: gate, stream, train an autoencoder, log and register.
-
-Order matters: the gate is asked before anything is trained, and a refused
-gate without a waiver ends the command before an MLflow run exists. Once a
-run starts, any failure ends it as FAILED and the catalog row says so.
-Under torchrun every rank trains on its own shard; rank 0 alone logs,
-registers and writes the catalog.
+"""`datagov pretrain`: gate, stream, train an autoencoder, log and register,
+as steps of a `GatedRun` (which owns their order: a refused gate without a
+waiver ends the command before an MLflow run exists; once a run starts, any
+failure ends it as FAILED and the catalog row says so). Under torchrun every
+rank trains on its own shard; rank 0 alone logs, registers and writes the
+catalog.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from datagov import tags
-from datagov.errors import InvalidInput
+from datagov import tags, tracking
 from datagov.gate import GateDecision, check_gate
-from datagov.governance import alias_for, enforce, gate_document, record_waiver
 from datagov.training.inputs import image_input
-from datagov.training.records import finish_run, record_run, register_model
-from datagov.training.spec import PretrainSpec, flatten, load_spec
+from datagov.training.run import GatedRun, RunData, require_reason
+from datagov.training.spec import PretrainSpec, load_spec
 from datagov.workspace import Workspace
 
 
@@ -45,18 +41,27 @@ def pretrain(
     progress: bool = True,
 ) -> PretrainResult:
     spec: PretrainSpec = load_spec(spec_path, overrides)
-    if waive is not None and not waive.strip():
-        raise InvalidInput("--waive needs a reason")
+    require_reason(waive)
     data = image_input(ws, spec.data.dataset)
-    version, shape = data.version, data.shape
     # The gate is asked about this exact digest: `NAME` resolved twice could
     # name a newer, unchecked version ingested in between.
-    decision = check_gate(ws, "pretrain", version.node_id, spec.data.suites)
-    enforce(decision, waive)
-    from datagov import tracking
-
+    decision = check_gate(ws, "pretrain", data.version.node_id, spec.data.suites)
+    holdout = spec.data.validation_every
+    run = GatedRun(ws, "pretrain", spec, spec_path, decision, waive,
+                   data=[RunData(data, "trained", (("training", None), ("validation", holdout)))])  # fmt: skip
+    run.enforce()
     tracking.require_registry_matches(ws)  # before any work: one name/version never means two models
 
+    from datagov.training import distributed
+
+    dist = distributed.setup(spec.train.device)
+    try:
+        return _pretrain_on(ws, run, data, dist, progress)
+    finally:
+        dist.close()
+
+
+def _pretrain_on(ws: Workspace, run: GatedRun, data, dist, progress: bool) -> PretrainResult:
     import torch
 
     from datagov.training import distributed
@@ -66,97 +71,49 @@ def pretrain(
     from datagov.training.pixel_cache import ensure_pixels
     from datagov.training.weights import autoencoder_arch
 
-    dist = distributed.setup(spec.train.device)
-    try:
-        device = dist.device
-        seed_everything(spec.train.seed, device)
-        kind = pick_kind(spec.model.kind, shape)
-        model = build_autoencoder(kind, shape, spec.model.hidden, spec.model.channels, spec.model.latent).to(device)
-        model = dist.wrap(model)
-        optimizer = torch.optim.Adam(model.parameters(), lr=spec.train.lr)
-        common = dict(
-            every=spec.data.validation_every,
-            batch_size=spec.train.batch_size,
-            seed=spec.train.seed,
-            rank=dist.rank,
-            world_size=dist.world_size,
-            pixels=ensure_pixels(ws, data) if spec.train.decode_cache else None,
-        )
-        streams = (
-            ParquetImageStream(data.files, shape, split="train", shuffle=True, **common),
-            ParquetImageStream(data.files, shape, split="val", shuffle=False, **common),
-        )
-        fit = dict(model=model, optimizer=optimizer, loss_fn=reconstruction_loss(spec.train.loss), streams=streams)
-        fit |= dict(spec=spec, dist=dist)
-        if not dist.is_main:
-            metrics = _train(**fit, mlflow=None, progress=False)
-            dist.weight_digests(model)  # rank 0 gathers and checks them
-            return PretrainResult(
-                None, "", None, spec.register.alias, metrics, decision, None, device.type, dist.world_size
-            )
+    spec, shape, device = run.spec, data.shape, dist.device
+    seed_everything(spec.train.seed, device)
+    kind = pick_kind(spec.model.kind, shape)
+    model = build_autoencoder(kind, shape, spec.model.hidden, spec.model.channels, spec.model.latent).to(device)
+    model = dist.wrap(model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=spec.train.lr)
+    common = dict(
+        every=spec.data.validation_every,
+        batch_size=spec.train.batch_size,
+        seed=spec.train.seed,
+        rank=dist.rank,
+        world_size=dist.world_size,
+        pixels=ensure_pixels(ws, data) if spec.train.decode_cache else None,
+    )
+    streams = (
+        ParquetImageStream(data.files, shape, split="train", shuffle=True, **common),
+        ParquetImageStream(data.files, shape, split="val", shuffle=False, **common),
+    )
+    fit = dict(model=model, optimizer=optimizer, loss_fn=reconstruction_loss(spec.train.loss), streams=streams)
+    fit |= dict(spec=spec, dist=dist)
+    if not dist.is_main:
+        metrics = _train(**fit, log=None, progress=False)
+        dist.weight_digests(model)  # rank 0 gathers and checks them
+        return PretrainResult(None, "", None, run.alias, metrics, run.decision, None, device.type, dist.world_size)
 
-        waiver_id = record_waiver(ws, version.node_id, "pretrain", waive, decision) if not decision.allowed else None
-        mlflow = tracking.configure(ws)
-        model_name = spec.register.model_name or spec.name
-        gate_doc = gate_document(decision, waiver_id, waive)
-        provenance = {  # on the run and on the registered model version
-            tags.STAGE: "pretrain",
-            tags.DATASET: version.ref,
-            tags.DIGEST: version.digest,
-            tags.SUITES: ",".join(dict.fromkeys([*spec.data.suites, *decision.suites])),
-            tags.RECEIPTS: ",".join(decision.receipt_ids),
-            **({tags.WAIVER: waive, tags.WAIVER_ID: waiver_id} if waiver_id else {}),
-        }
-        with mlflow.start_run(experiment_id=tracking.experiment_id(ws, spec.name)) as run:
-            run_id = run.info.run_id
-            chain_head = record_run(
-                ws, run_id, "pretrain", spec_path, spec.name, version, gate_doc, waiver_id,
-                inputs=[(("version", version.node_id), "trained")],
-            )  # fmt: skip
-            try:
-                flat = flatten(dataclasses.asdict(spec))
-                mlflow.log_params(
-                    tracking.flat_params(
-                        {**flat, "model.resolved_kind": kind, "device": device.type, "world_size": dist.world_size}
-                    )
-                )
-                mlflow.set_tags(
-                    {**provenance, tags.GATE: "open" if decision.allowed else "waived", tags.CHAIN_HEAD: chain_head}
-                )
-                mlflow.log_artifact(str(spec_path), artifact_path="pipeline")
-                mlflow.log_dict(gate_doc, "gate/decision.json")
-                tracking.log_dataset(ws, version, "training")
-                tracking.log_dataset(ws, version, "validation", holdout_every=spec.data.validation_every)
-                metrics = _train(**fit, mlflow=mlflow, progress=progress)
-                digests = dist.weight_digests(model)
-                if dist.active:
-                    mlflow.set_tag(tags.DDP_WEIGHT_DIGESTS, ",".join(d[:16] for d in digests))
-                dist.check_in_sync(digests)
-                data.require_unchanged("register a model trained on it")
-                arch = autoencoder_arch(kind, shape, spec.model.hidden, spec.model.channels, spec.model.latent)
-                model_version = register_model(
-                    ws, distributed.unwrap(model), arch, model_name, alias_for(decision, spec), provenance, mlflow
-                )
-            except BaseException:
-                finish_run(ws, run_id, "failed", None, None, {})
-                raise
-        finish_run(ws, run_id, "finished", model_name, model_version, metrics)
-        return PretrainResult(
-            run_id,
-            model_name,
-            model_version,
-            alias_for(decision, spec),
-            metrics,
-            decision,
-            waiver_id,
-            device.type,
-            dist.world_size,
-        )
-    finally:
-        dist.close()
+    params = {"model.resolved_kind": kind, "device": device.type, "world_size": dist.world_size}
+    with run.started(params):
+        metrics = _train(**fit, log=run.log_metrics, progress=progress)
+        digests = dist.weight_digests(model)
+        if dist.active:
+            run.tag({tags.DDP_WEIGHT_DIGESTS: ",".join(d[:16] for d in digests)})
+        dist.check_in_sync(digests)
+        arch = autoencoder_arch(kind, shape, spec.model.hidden, spec.model.channels, spec.model.latent)
+        run.register(distributed.unwrap(model), arch, metrics)
+    assert run.run_id is not None and run.model_version is not None
+    return PretrainResult(
+        run.run_id, run.model_name, run.model_version, run.alias, metrics, run.decision, run.waiver_id,
+        device.type, dist.world_size,
+    )  # fmt: skip
 
 
-def _train(model, optimizer, loss_fn, streams, spec, dist, mlflow, progress) -> dict:
+def _train(model, optimizer, loss_fn, streams, spec, dist, log, progress) -> dict:
+    """Train; `log(metrics, step)` records each epoch (None on ranks other than 0)."""
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from torch.utils.data import DataLoader
 
@@ -214,6 +171,6 @@ def _train(model, optimizer, loss_fn, streams, spec, dist, mlflow, progress) -> 
             rate = n_all / max(secs, 1e-9)
             bar.update(task, rate=f"{rate:,.0f} samples/s")
             metrics = {"train_loss": train_sum / n_all, "val_loss": val_sum / max(val_all, 1), "samples_per_s": rate}
-            if mlflow is not None:
-                mlflow.log_metrics(metrics, step=epoch)
+            if log is not None:
+                log(metrics, step=epoch)
     return metrics

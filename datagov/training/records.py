@@ -28,6 +28,7 @@ def record_run(
     gate_doc: dict,
     waiver_id: str | None,
     inputs: list[tuple[tuple[str, str], str]],
+    waivers: list[str] | None = None,
 ) -> str:
     """The runs row (status running) and the edges into the run:
     `inputs` is [((kind, id), relation)], e.g. (("version", v.node_id), "trained").
@@ -37,16 +38,11 @@ def record_run(
                  "running", None, None)  # fmt: skip
     with open_catalog(ws, write=True) as con, transaction(con):
         runs.insert_run(con, row)
-        if waiver_id:
-            runs.attach_waiver(con, waiver_id, run_id)
+        for attached in [*([waiver_id] if waiver_id else []), *(waivers or [])]:
+            runs.attach_waiver(con, attached, run_id)
         for (kind, ident), relation in inputs:
             add_edge(con, kind, ident, "run", run_id, relation, params={"stage": stage})
         return chain.head(con)[1]
-
-
-def attach_waiver(ws: Workspace, waiver_id: str, run_id: str) -> None:
-    with open_catalog(ws, write=True) as con:
-        runs.attach_waiver(con, waiver_id, run_id)
 
 
 def record_baseline(ws: Workspace, run_id: str, baseline_id: str, started: datetime, ended: datetime) -> None:
@@ -61,14 +57,13 @@ def finish_run(
     ws: Workspace, run_id: str, status: str, model_name: str | None, model_version: str | None, metrics: dict
 ) -> None:
     with open_catalog(ws, write=True) as con, transaction(con):
-        runs.finish_run(con, run_id, status, (model_name, model_version) if model_name else None, metrics)
+        registered = (model_name, model_version) if model_name and model_version else None
+        runs.finish_run(con, run_id, status, registered, metrics)
         if model_name:
             add_edge(con, "run", run_id, "model", f"{model_name}/{model_version}", "registered")
 
 
-def register_model(
-    ws: Workspace, model, arch: dict, model_name: str, alias: str | None, tags: dict[str, str], mlflow
-) -> str:
+def register_model(ws: Workspace, model, arch: dict, model_name: str, alias: str | None, tags: dict[str, str]) -> str:
     """Log a torch module's weights as safetensors, register them as a new
     version, record their sha256 and architecture in the catalog, tag the
     version and point the alias at it; returns the version number.
@@ -84,8 +79,8 @@ def register_model(
 
     with tempfile.TemporaryDirectory(prefix="datagov-model-") as tmp:
         path, sha, size = weights.save_weights(model, Path(tmp))
-        mlflow.log_artifact(str(path), artifact_path="model")
-    mlflow.log_dict({"format": "safetensors", "sha256": sha, "arch": arch}, "model/datagov-model.json")
+        tracking.log_file(path, "model")
+    tracking.log_json({"format": "safetensors", "sha256": sha, "arch": arch}, "model/datagov-model.json")
     version, run_id = tracking.register_logged_model(model_name, alias, {**tags, tag_keys.WEIGHTS_SHA256: sha})
     artifacts.record(ws, ModelArtifact(model_name, version, run_id, artifacts.ARTIFACT, sha, size, arch))
     return version

@@ -118,7 +118,7 @@ def _type_name(tp: Any) -> str:
 
 def _convert(value: Any, tp: Any, path: str, errors: list[str]) -> Any:
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             errors.append(f"{path}: expected a mapping, got {type(value).__name__}")
             return None
@@ -275,7 +275,8 @@ def _check_values(flat: dict[str, Any], errors: list[str]) -> None:
 def _parameters(flat: dict[str, Any]) -> int:
     """A rough count of the largest layer stack's weights (MLP widths)."""
     widths = [w for w in flat.get("model.hidden") or [] if isinstance(w, int)]
-    dims = [4096, *widths, flat.get("model.latent") if isinstance(flat.get("model.latent"), int) else 1]
+    latent = flat.get("model.latent")
+    dims: list[int] = [4096, *widths, latent if isinstance(latent, int) else 1]
     return 2 * sum(a * b for a, b in itertools.pairwise(dims))
 
 

@@ -59,7 +59,7 @@ def keys(cls: type, prefix: str = "") -> list[tuple[str, Any, Any]]:
     out = []
     for f in dataclasses.fields(cls):
         tp, path = hints[f.name], f"{prefix}{f.name}"
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             out += keys(tp, f"{path}.")
             continue
         if f.default is not dataclasses.MISSING:

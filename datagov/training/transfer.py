@@ -9,6 +9,8 @@ end (the encoder at a smaller learning rate); `features` freezes the encoder,
 extracts features once and trains a linear head. `--baseline` trains the same
 classifier from random weights with the same budget, in a nested run, so the
 value of pretraining is a number on the parent run (`pretraining_gain`).
+The run itself is a `GatedRun` (training/run.py), which owns the order of
+gate, records, logging and registration.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from datagov import tags
+from datagov import tags, tracking
 from datagov.catalog.versions import now
 from datagov.errors import InvalidInput
 from datagov.gate import (
@@ -30,9 +33,10 @@ from datagov.gate import (
     check_match,
     combine,
 )
-from datagov.governance import alias_for, enforce, gate_document, record_waiver
+from datagov.governance import record_waiver
 from datagov.training.inputs import image_input, label_counts
-from datagov.training.records import attach_waiver, finish_run, record_baseline, record_run, register_model
+from datagov.training.records import record_baseline
+from datagov.training.run import GatedRun, ModelInput, RunData, require_reason
 from datagov.training.spec import TransferSpec, flatten, load_spec
 from datagov.workspace import Workspace
 
@@ -82,169 +86,149 @@ def transfer(
     if baseline:
         overrides.append("baseline=true")
     spec: TransferSpec = load_spec(spec_path, overrides, TransferSpec)
-    if waive is not None and not waive.strip():
-        raise InvalidInput("--waive needs a reason")
+    require_reason(waive)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise InvalidInput(
             "transfer runs in one process (labelled sets are small); run it without torchrun",
             hint="torchrun is for `datagov pretrain`",
         )
     train_in, eval_in = image_input(ws, spec.data.train), image_input(ws, spec.data.eval)
-    train_labels = label_counts(ws, train_in.version, spec.data.label_column)
-    eval_labels = label_counts(ws, eval_in.version, spec.data.label_column)
-    if len(train_labels) < 2:
-        raise InvalidInput(f"{train_in.version.ref} has {len(train_labels)} class(es); a classifier needs two")
-    classes = sorted(set(train_labels) | set(eval_labels))
-    names = {**{k: v[0] for k, v in eval_labels.items()}, **{k: v[0] for k, v in train_labels.items()}}
-    class_names = [names[c] for c in classes]
+    labels = _Labels.of(ws, spec, train_in, eval_in)
 
-    import torch
-
-    from datagov import tracking
-    from datagov.training.encoders import load_autoencoder, pretraining_digest, resolve_encoder
-    from datagov.training.loop import pick_device, seed_everything
-    from datagov.training.weights import classifier_arch
+    from datagov.training.encoders import load_autoencoder, resolve_encoder
+    from datagov.training.loop import pick_device
 
     device = pick_device(spec.train.device)
     tracking.require_registry_matches(ws)  # one name/version never means two models
-    mlflow = tracking.configure(ws)
+    tracking.configure(ws)
     source = resolve_encoder(spec.encoder)
     autoencoder, encoder_arch = load_autoencoder(ws, source)
-    for data in (train_in, eval_in):
-        if (autoencoder.shape.channels, autoencoder.shape.height, autoencoder.shape.width) != (
-            data.shape.channels,
-            data.shape.height,
-            data.shape.width,
-        ):
+    _check_shapes(source.uri, autoencoder.shape, train_in, eval_in)
+    declared = encoder_arch.get("declared")  # from the catalog's record, not from editable MLflow tags
+    acceptance = _accept_declared(ws, train_in, source.pinned_uri, declared, accept_declared)
+    decision = _ask_gate(ws, spec, train_in, eval_in, source, declared)
+    run = _gated_run(ws, spec, spec_path, decision, waive, train_in, eval_in, source, acceptance)
+    run.enforce()
+    outcome, base = _train_and_register(ws, run, autoencoder, encoder_arch, labels, device, progress)
+    assert run.run_id is not None and run.model_version is not None
+    return TransferResult(
+        run.run_id, run.model_name, run.model_version, run.alias, spec.strategy, outcome, base, labels.eval_rows,
+        decision, run.waiver_id, source.pinned_uri, device.type,
+    )  # fmt: skip
+
+
+@dataclass
+class _Labels:
+    classes: list  # the raw label values, sorted
+    names: list[str]  # their names, in that order
+    eval_rows: dict[str, int]  # eval rows per class name
+
+    @classmethod
+    def of(cls, ws, spec: TransferSpec, train_in, eval_in) -> _Labels:
+        train = label_counts(ws, train_in.version, spec.data.label_column)
+        evaluated = label_counts(ws, eval_in.version, spec.data.label_column)
+        if len(train) < 2:
+            raise InvalidInput(f"{train_in.version.ref} has {len(train)} class(es); a classifier needs two")
+        classes = sorted(set(train) | set(evaluated))
+        names = {**{k: v[0] for k, v in evaluated.items()}, **{k: v[0] for k, v in train.items()}}
+        return cls(classes, [names[c] for c in classes], {names[c]: evaluated.get(c, ("", 0))[1] for c in classes})
+
+
+def _gated_run(ws, spec: TransferSpec, spec_path, decision, waive, train_in, eval_in, source, acceptance) -> GatedRun:
+    return GatedRun(
+        ws, "transfer", spec, spec_path, decision, waive,
+        data=[
+            RunData(train_in, "trained", (("training", None), ("validation", spec.data.validation_every))),
+            RunData(eval_in, "evaluated", (("evaluation", None),)),
+        ],
+        tags={
+            tags.STRATEGY: spec.strategy,
+            tags.EVAL_DATASET: eval_in.version.ref,
+            tags.EVAL_DIGEST: eval_in.version.digest,
+            tags.ENCODER: source.uri,
+            tags.ENCODER_VERSION: source.pinned_uri,
+            **({tags.ENCODER_PRETRAIN_DIGEST: source.pretrain_digest} if source.pretrain_digest else {}),
+            **acceptance,
+        },
+        models=[ModelInput(source.node, source.tags)],
+        waivers=[acceptance[tags.DECLARED_ACCEPTED_ID]] if tags.DECLARED_ACCEPTED_ID in acceptance else [],
+        run_name=spec.strategy,
+    )  # fmt: skip
+
+
+def _train_and_register(ws, run: GatedRun, autoencoder, encoder_arch, labels: _Labels, device, progress):
+    import torch
+
+    from datagov.training.loop import seed_everything
+    from datagov.training.weights import classifier_arch
+
+    spec = run.spec
+    train_in, eval_in = (d.input for d in run.data)
+    seed_everything(spec.train.seed, device)
+    sources = _Sources(ws, train_in, eval_in, spec, torch.tensor(labels.classes))
+    with run.started({"device": device.type}):
+        model, outcome = _train_one(spec.strategy, autoencoder, sources, labels.names, spec, device, run, progress)
+        metrics = _outcome_metrics(outcome)
+        base = _baseline(ws, run, autoencoder, sources, labels.names, spec, device, progress) if spec.baseline else None
+        if base:
+            metrics |= {"baseline_eval_accuracy": base.accuracy, "pretraining_gain": outcome.accuracy - base.accuracy}
+        run.log_metrics(metrics)
+        run.log_json(
+            {"classes": labels.names, "eval_rows": labels.eval_rows, spec.strategy: outcome.per_class,
+             **({"baseline": base.per_class} if base else {})},
+            "results/per_class_accuracy.json",
+        )  # fmt: skip
+        run.register(model, classifier_arch(encoder_arch, model.head.in_features, labels.names), metrics)
+    return outcome, base
+
+
+def _baseline(ws, run: GatedRun, autoencoder, sources, class_names, spec, device, progress) -> Outcome:
+    """The same classifier from random weights, same budget, in a run nested
+    under the transfer run (and an edge between the two in the catalog)."""
+    started = now()
+    with tracking.nested_run("baseline") as baseline_id:
+        tracking.set_tags({tags.STAGE: "transfer-baseline", tags.BASELINE_OF: str(run.run_id)})
+        tracking.log_params(flatten(dataclasses.asdict(spec.train)))
+        run.log_datasets()
+        _, base = _train_one("scratch", autoencoder, sources, class_names, spec, device, run, progress)
+        tracking.log_metrics(_outcome_metrics(base))
+    record_baseline(ws, str(run.run_id), baseline_id, started, now())
+    return base
+
+
+def _check_shapes(encoder: str, shape, *inputs) -> None:
+    for data in inputs:
+        if _chw(shape) != _chw(data.shape):
             raise InvalidInput(
-                f"the encoder {source.uri} takes {autoencoder.shape} images; {data.version.ref} has {data.shape}",
+                f"the encoder {encoder} takes {shape} images; {data.version.ref} has {data.shape}",
                 hint="pretrain an encoder on data of this shape, or resize the images",
             )
 
-    declared = encoder_arch.get("declared")  # from the catalog's record, not from editable MLflow tags
-    acceptance = _accept_declared(ws, train_in, source.pinned_uri, declared, accept_declared)
+
+def _ask_gate(ws, spec: TransferSpec, train_in, eval_in, source, declared: dict | None) -> GateDecision:
+    """Quality receipts of both versions; the train version matches the
+    encoder's pretraining data (unknowable when declared: the acceptance
+    stands for it); the encoder's own training content meets the audit rule;
+    and eval holds no near-copy of what either has seen."""
+    from datagov.training.encoders import pretraining_digest
+
     pretrained_on = pretraining_digest(ws, source)
     references = _contamination_references(spec, train_in, pretrained_on, source.pinned_uri)
-    decision = combine(
+    match = (
+        [] if declared else [check_match(ws, "transfer", train_in.version.node_id, pretrained_on, source.pinned_uri)]
+    )
+    return combine(
         "transfer",
         [
             *(check_gate(ws, "transfer", d.version.node_id, spec.data.suites) for d in _distinct(train_in, eval_in)),
-            # Fine-tuning data must look like the data the encoder was pretrained on (unknowable when
-            # declared: the acceptance stands for it)...
-            *(
-                []
-                if declared
-                else [check_match(ws, "transfer", train_in.version.node_id, pretrained_on, source.pinned_uri)]
-            ),
-            # The encoder's own training content meets the rule the data meets (its audits)...
+            *match,
             check_encoder_content(ws, "transfer", source.node, source.pinned_uri),
-            # ...and the score must come from images neither of them has seen.
             *(
                 check_contamination(ws, "transfer", eval_in.version.node_id, digest, role)
                 for digest, role in references
                 if not (declared and digest is None)
             ),
         ],
-    )
-    enforce(decision, waive)
-    waiver_id = (
-        record_waiver(ws, train_in.version.node_id, "transfer", waive, decision) if not decision.allowed else None
-    )
-
-    seed_everything(spec.train.seed, device)
-    sources = _Sources(ws, train_in, eval_in, spec, torch.tensor(classes))
-    gate_doc = gate_document(decision, waiver_id, waive)
-    provenance = {
-        tags.STAGE: "transfer",
-        tags.STRATEGY: spec.strategy,
-        tags.DATASET: train_in.version.ref,
-        tags.DIGEST: train_in.version.digest,
-        tags.EVAL_DATASET: eval_in.version.ref,
-        tags.EVAL_DIGEST: eval_in.version.digest,
-        tags.SUITES: ",".join(dict.fromkeys([*spec.data.suites, *decision.suites])),
-        tags.RECEIPTS: ",".join(decision.receipt_ids),
-        tags.ENCODER: source.uri,
-        tags.ENCODER_VERSION: source.pinned_uri,
-        **({tags.ENCODER_PRETRAIN_DIGEST: source.pretrain_digest} if source.pretrain_digest else {}),
-        **({tags.WAIVER: waive, tags.WAIVER_ID: waiver_id} if waiver_id else {}),
-        **acceptance,
-    }
-    model_name = spec.register.model_name or spec.name
-    with mlflow.start_run(experiment_id=tracking.experiment_id(ws, spec.name), run_name=spec.strategy) as run:
-        run_id = run.info.run_id
-        chain_head = record_run(
-            ws, run_id, "transfer", spec_path, spec.name, train_in.version, gate_doc, waiver_id,
-            inputs=[
-                (("version", train_in.version.node_id), "trained"),
-                (("version", eval_in.version.node_id), "evaluated"),
-                (source.node, "initialized"),
-            ],
-        )  # fmt: skip
-        if tags.DECLARED_ACCEPTED_ID in acceptance:  # listed with the run's waivers, expiring like them
-            attach_waiver(ws, acceptance[tags.DECLARED_ACCEPTED_ID], run_id)
-        try:
-            mlflow.log_params(tracking.flat_params({**flatten(dataclasses.asdict(spec)), "device": device.type}))
-            mlflow.set_tags(
-                {**provenance, tags.GATE: "open" if decision.allowed else "waived", tags.CHAIN_HEAD: chain_head}
-            )
-            tracking.log_model_input(run_id, source.node, source.tags)
-            mlflow.log_artifact(str(spec_path), artifact_path="pipeline")
-            mlflow.log_dict(gate_doc, "gate/decision.json")
-            _log_inputs(ws, train_in, eval_in, spec.data.validation_every)
-            model, outcome = _train_one(
-                spec.strategy, autoencoder, sources, class_names, spec, device, mlflow, progress
-            )
-            metrics = _outcome_metrics(outcome)
-            base = None
-            if spec.baseline:
-                # in the parent's experiment (without it MLflow puts a nested run in
-                # experiment 0, with artifacts under the current directory)
-                baseline_started = now()
-                with mlflow.start_run(
-                    run_name="baseline", nested=True, experiment_id=run.info.experiment_id
-                ) as baseline_run:
-                    mlflow.set_tags({tags.STAGE: "transfer-baseline", tags.BASELINE_OF: run_id})
-                    mlflow.log_params(tracking.flat_params(flatten(dataclasses.asdict(spec.train))))
-                    _log_inputs(ws, train_in, eval_in, spec.data.validation_every)
-                    _, base = _train_one("scratch", autoencoder, sources, class_names, spec, device, mlflow, progress)
-                    mlflow.log_metrics(_outcome_metrics(base))
-                record_baseline(ws, run_id, baseline_run.info.run_id, baseline_started, now())
-                metrics |= {
-                    "baseline_eval_accuracy": base.accuracy,
-                    "pretraining_gain": outcome.accuracy - base.accuracy,
-                }
-            mlflow.log_metrics(metrics)
-            mlflow.log_dict(
-                {
-                    "classes": class_names,
-                    "eval_rows": {names[c]: eval_labels.get(c, ("", 0))[1] for c in classes},
-                    spec.strategy: outcome.per_class,
-                    **({"baseline": base.per_class} if base else {}),
-                },
-                "results/per_class_accuracy.json",
-            )
-            for data in (train_in, eval_in):
-                data.require_unchanged("register a model trained on it")
-            arch = classifier_arch(encoder_arch, model.head.in_features, class_names)
-            alias = alias_for(decision, spec)
-            model_version = register_model(ws, model, arch, model_name, alias, provenance, mlflow)
-        except BaseException:
-            finish_run(ws, run_id, "failed", None, None, {})
-            raise
-    finish_run(ws, run_id, "finished", model_name, model_version, metrics)
-    return TransferResult(
-        run_id,
-        model_name,
-        model_version,
-        alias_for(decision, spec),
-        spec.strategy,
-        outcome,
-        base,
-        {names[c]: eval_labels.get(c, ("", 0))[1] for c in classes},
-        decision,
-        waiver_id,
-        source.pinned_uri,
-        device.type,
     )
 
 
@@ -328,7 +312,8 @@ class _Sources:
         from datagov.training.data import ParquetImageStream
         from datagov.training.pixel_cache import ensure_pixels
 
-        common = dict(
+        stream = partial(
+            ParquetImageStream,
             every=spec.data.validation_every,
             batch_size=spec.train.batch_size,
             seed=spec.train.seed,
@@ -337,12 +322,12 @@ class _Sources:
         cache = {
             d.version.digest: ensure_pixels(ws, d) if spec.train.decode_cache else None for d in (train_in, eval_in)
         }
-        t, e = (train_in.files, train_in.shape), (eval_in.files, eval_in.shape)
         train_px, eval_px = cache[train_in.version.digest], cache[eval_in.version.digest]
-        self.train = ParquetImageStream(*t, split="train", shuffle=True, pixels=train_px, **common)
-        self.train_fixed = ParquetImageStream(*t, split="train", shuffle=False, pixels=train_px, **common)
-        self.val = ParquetImageStream(*t, split="val", shuffle=False, pixels=train_px, **common)
-        self.eval = ParquetImageStream(*e, split="all", shuffle=False, pixels=eval_px, **common)
+        files, shape = train_in.files, train_in.shape
+        self.train = stream(files, shape, split="train", shuffle=True, pixels=train_px)
+        self.train_fixed = stream(files, shape, split="train", shuffle=False, pixels=train_px)
+        self.val = stream(files, shape, split="val", shuffle=False, pixels=train_px)
+        self.eval = stream(eval_in.files, eval_in.shape, split="all", shuffle=False, pixels=eval_px)
         self.classes = classes
         self.workers = spec.train.workers
         if len(self.val) == 0 or len(self.train) == 0:
@@ -363,7 +348,7 @@ class _Sources:
             yield x, torch.searchsorted(self.classes, y)
 
 
-def _train_one(label, autoencoder, sources: _Sources, class_names, spec: TransferSpec, device, mlflow, progress):
+def _train_one(label, autoencoder, sources: _Sources, class_names, spec: TransferSpec, device, run, progress):
     """Train one classifier (finetune, features or the scratch baseline); returns (model, Outcome)."""
     from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
@@ -381,7 +366,7 @@ def _train_one(label, autoencoder, sources: _Sources, class_names, spec: Transfe
     )
 
     def on_epoch(epoch: int, metrics: dict) -> None:
-        mlflow.log_metrics(metrics, step=epoch)
+        run.log_metrics(metrics, step=epoch)
         bar.update(task, advance=1, acc=f"{metrics['val_accuracy']:.3f}")
 
     with bar:

@@ -61,10 +61,11 @@ def test_waivers_and_promotions(ws):
 
 def test_runs_list_fills_every_column_at_140_and_json_has_the_rest(cli, ws):
     with open_catalog(ws, write=True) as con:
-        runs.insert_run(con, runs.RunRow("f" * 32, "transfer", "pipelines/transfer-digits.yaml", "digits-transfer",
-                                         "digits-finetune", "cd" * 32, {"allowed": True}, None, "running", None, None))  # fmt: skip
-        runs.finish_run(con, "f" * 32, "finished", ("digits-classifier", "12"),
-                        {"eval_accuracy": 0.8757, "baseline_eval_accuracy": 0.8462, "pretraining_gain": 0.0295})  # fmt: skip
+        row = runs.RunRow("f" * 32, "transfer", "pipelines/transfer-digits.yaml", "digits-transfer",
+                          "digits-finetune", "cd" * 32, {"allowed": True}, None, "running", None, None)  # fmt: skip
+        runs.insert_run(con, row)
+        metrics = {"eval_accuracy": 0.8757, "baseline_eval_accuracy": 0.8462, "pretraining_gain": 0.0295}
+        runs.finish_run(con, "f" * 32, "finished", ("digits-classifier", "12"), metrics)
         runs.insert_run(con, _run())
     table = cli("runs", "list")  # captured: rendered at 140 columns, a narrow terminal
     assert table.exit_code == 0

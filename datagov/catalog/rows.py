@@ -1,0 +1,62 @@
+"""Catalog rows by name. A row dataclass's fields are its table's columns, so
+column lists and values are built from field names, never from positions: a
+column added in the middle of a table, or of a SELECT, cannot be silently
+assigned to the wrong field. JSON columns are named, and (de)serialised here."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+import duckdb
+
+T = TypeVar("T")
+
+
+def columns(cls: type, *, skip: Iterable[str] = ()) -> list[str]:
+    """The field names of a row dataclass, in order, less `skip`."""
+    skipped = set(skip)
+    return [f.name for f in dataclasses.fields(cls) if f.name not in skipped]
+
+
+def column_list(cls: type, *, skip: Iterable[str] = ()) -> str:
+    """`a, b, c`: a SELECT's column list for a row dataclass."""
+    return ", ".join(columns(cls, skip=skip))
+
+
+def read(cursor: duckdb.DuckDBPyConnection, cls: type[T], *, json_columns: Iterable[str] = ()) -> list[T]:
+    """Every row of an executed query as `cls`, matched by column name (fields
+    the query did not select keep their defaults)."""
+    names = [d[0] for d in cursor.description or []]
+    return [build(cls, dict(zip(names, row, strict=True)), json_columns=json_columns) for row in cursor.fetchall()]
+
+
+def read_one(cursor: duckdb.DuckDBPyConnection, cls: type[T], *, json_columns: Iterable[str] = ()) -> T | None:
+    found = read(cursor, cls, json_columns=json_columns)
+    return found[0] if found else None
+
+
+def build(cls: type[T], values: dict[str, Any], *, json_columns: Iterable[str] = ()) -> T:
+    decoded = dict(values)
+    for name in json_columns:
+        if name in decoded:
+            decoded[name] = json.loads(decoded[name]) if decoded[name] else {}
+    wanted = set(columns(cls))
+    return cls(**{k: v for k, v in decoded.items() if k in wanted})
+
+
+def insert(
+    con: duckdb.DuckDBPyConnection, table: str, row: Any, *, json_columns: Iterable[str] = (), skip: Iterable[str] = ()
+) -> None:
+    """INSERT one row dataclass with an explicit column list."""
+    names = columns(type(row), skip=skip)
+    encoded = set(json_columns)
+    values = [_encode(getattr(row, n)) if n in encoded else getattr(row, n) for n in names]
+    con.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values)
+
+
+def _encode(value: Any) -> str | None:
+    """JSON text, NULL for None (so `IS NULL` still finds a value never given)."""
+    return None if value is None else json.dumps(value, default=str)
