@@ -5,6 +5,8 @@ column added in the middle of a table cannot shift values into the wrong
 field."""
 
 import string
+import uuid
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -26,8 +28,13 @@ JSON = st.recursive(
     max_leaves=8,
 )
 OBJECT = st.dictionaries(TEXT, JSON, max_size=4)
-IDS = st.uuids().map(lambda u: u.hex)
+IDS = st.just("replaced-per-example")  # keys are made unique in each test: examples share one catalog
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def fresh(row, *keys):
+    """The row with new unique values in its key columns: examples share one catalog."""
+    return replace(row, **{k: uuid.uuid4().hex for k in keys})
 
 
 @pytest.fixture
@@ -40,6 +47,7 @@ def con(ws):
 @given(st.builds(runs.WaiverRow, id=IDS, target=TEXT, stage=TEXT, reason=TEXT, who=TEXT,
                  refused=st.lists(OBJECT, max_size=3), created=WHEN, expires=st.none() | WHEN, run_id=IDS))  # fmt: skip
 def test_waivers(con, waiver):
+    waiver = fresh(waiver, "id", "run_id")
     runs.insert_waiver(con, waiver)
     assert runs.waivers_of_run(con, waiver.run_id) == [waiver]
 
@@ -48,6 +56,7 @@ def test_waivers(con, waiver):
 @given(st.builds(runs.PromotionRow, id=IDS, model_name=IDS, model_version=TEXT, alias=TEXT,
                  previous_version=OPTIONAL, decision=OBJECT, waiver_id=OPTIONAL, who=TEXT, created=WHEN))  # fmt: skip
 def test_promotions(con, promotion):
+    promotion = fresh(promotion, "id", "model_name")
     runs.insert_promotion(con, promotion)
     assert runs.promotions_of(con, promotion.model_name, promotion.model_version) == [promotion]
 
@@ -59,6 +68,7 @@ def test_promotions(con, promotion):
                  duration=st.floats(0, 1e6, allow_nan=False), report=OPTIONAL, reference_digest=OPTIONAL,
                  engine=st.sampled_from(["duckdb", "spark"])))  # fmt: skip
 def test_receipts(con, receipt):
+    receipt = fresh(receipt, "id")
     receipts.insert_receipt(con, receipt)
     assert receipts.receipt_by_id(con, receipt.id) == receipt
 
@@ -69,6 +79,7 @@ def test_receipts(con, receipt):
                  embedding_drift=st.none() | st.booleans(), recommendation=OPTIONAL, summary=OBJECT, report=TEXT,
                  data=TEXT, created=WHEN, duration=st.floats(0, 1e6)))  # fmt: skip
 def test_drift_reports(con, report):
+    report = fresh(report, "id", "target_digest")
     drift_reports.insert_drift_report(con, report)
     assert drift_reports.reports_on_target(con, report.target_digest) == [report]
 
@@ -76,6 +87,7 @@ def test_drift_reports(con, report):
 @SETTINGS
 @given(st.builds(CacheRecord, digest=IDS, name=TEXT, sha256=TEXT, bytes=st.integers(0, 2**50)))
 def test_caches(con, record):
+    record = fresh(record, "digest")
     record_cache(con, record)
     assert cache_record(con, record.digest, record.name) == record
 
@@ -85,6 +97,7 @@ def test_caches(con, record):
                  tags=st.dictionaries(TEXT, TEXT, max_size=3), modality=st.sampled_from(["image", "tabular"]),
                  source=OPTIONAL, label_column=OPTIONAL, created=WHEN, updated=WHEN))  # fmt: skip
 def test_datasets(con, dataset):
+    dataset = fresh(dataset, "name")
     insert(con, "datasets", dataset, json_columns=["tags"])
     assert dataset_row(con, dataset.name) == dataset
 
