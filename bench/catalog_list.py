@@ -20,7 +20,7 @@ def populate(root: Path, datasets: int, versions: int) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from datagov.ingest import ingest
+    from datagov.ingest import ingest_source
     from datagov.layout import init_workspace
     from datagov.sources import IngestOptions
 
@@ -30,7 +30,7 @@ def populate(root: Path, datasets: int, versions: int) -> Path:
     for d in range(datasets):
         for v in range(versions):
             pq.write_table(pa.table({"x": [d, v]}), src)
-            ingest(ws, str(src), f"d{d:03d}", options=IngestOptions(show_progress=False))
+            ingest_source(ws, str(src), f"d{d:03d}", options=IngestOptions(show_progress=False))
     return root
 
 

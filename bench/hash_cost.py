@@ -26,8 +26,8 @@ from bench.common import OUT, alternate, machine, report, timed_ingest
 
 def _fingerprint_chunk(paths: list[str]) -> float:
     """Seconds spent fingerprinting these images (decoding excluded)."""
-    from datagov.near.fingerprints import hash_columns, thumbnail
-    from datagov.sources.image_features import decode
+    from datagov.pixels.codec import decode
+    from datagov.pixels.fingerprints import hash_columns, thumbnail
 
     pixels = [decode(Path(p).read_bytes())[0] for p in paths]
     start = time.perf_counter()

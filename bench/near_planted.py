@@ -37,7 +37,7 @@ def _imagehash_scores(ref, target, planted, radius: int) -> dict:
     import imagehash
     from PIL import Image
 
-    from datagov.sources.image_features import decode
+    from datagov.pixels.codec import decode
     from tests.near.planted import score
 
     def hashes(rows) -> np.ndarray:

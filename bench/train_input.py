@@ -32,7 +32,8 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from datagov.training.data import ImageShape, ParquetImageStream, decode_batch, to_unit_float
+from datagov.pixels.tensors import decode_batch, to_unit_float
+from datagov.training.data import ImageShape, ParquetImageStream
 from datagov.training.loop import reconstruction_loss
 from datagov.training.models import build_autoencoder
 from datagov.training.pixel_cache import build_pixels

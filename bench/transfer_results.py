@@ -103,7 +103,7 @@ def main(update_readme: bool = False, kind: str | None = None, public=None) -> s
     import torch
 
     from datagov.training.classify import Budget, accuracy, train_classifier
-    from datagov.training.pretrain import pretrain
+    from datagov.training.pretrain import run_pretraining
     from datagov.training.spec import TransferSpec, load_spec
     from datagov.workspace import Workspace
 
@@ -121,7 +121,7 @@ def main(update_readme: bool = False, kind: str | None = None, public=None) -> s
     device = torch.device("cpu")
     results: dict[tuple, list[float]] = {}
     for seed in SEEDS:
-        encoder = pretrain(
+        encoder = run_pretraining(
             ws, REPO / "pipelines" / "pretrain-digits.yaml",
             [f"data.dataset={name}-pool", f"data.suites=[{name}-pool]", f"train.seed={seed}",
              "register.model_name=bench-autoencoder", "train.device=cpu", *([f"model.kind={kind}"] if kind else [])],
@@ -149,7 +149,7 @@ def main(update_readme: bool = False, kind: str | None = None, public=None) -> s
                 print(f"  seed {seed} labels/class {per_class or 'all'} {strategy}: {acc:.4f}", flush=True)
     what = "digits"
     if public is not None:
-        from datagov.training.inputs import ImageShape
+        from datagov.pixels.shape import ImageShape
         from datagov.training.models import pick_kind
 
         shape = ImageShape(*pool_x.shape[1:])

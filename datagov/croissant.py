@@ -202,7 +202,7 @@ def _distribution(version: Version, files, image: bool) -> dict:
     return {"distribution": objects}
 
 
-def croissant(ws: Workspace, ref: str) -> dict:
+def croissant_document(ws: Workspace, ref: str) -> dict:
     """The Croissant JSON-LD of one version."""
     with open_catalog(ws) as con:
         version = resolve(con, ref)

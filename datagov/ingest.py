@@ -15,7 +15,7 @@ from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
 from datagov.catalog.versions import NewVersion, Registered, check_name, now, register
 from datagov.errors import InvalidInput, SourceError
-from datagov.sources import IN_PLACE_FORMATS, IngestOptions, resolved_format, write_source
+from datagov.sources import BUILTIN_FORMATS, IN_PLACE_FORMATS, IngestOptions, resolved_format, write_source
 from datagov.store import build_manifest, staged_version, staging
 from datagov.verify import damaged_stored_copy
 from datagov.workspace import Workspace
@@ -46,12 +46,12 @@ def parse_tags(pairs: list[str] | None) -> dict[str, str]:
 
 def source_id(source: str, fmt: str) -> str:
     """How lineage names a source: its absolute path, or the built-in name."""
-    if fmt in ("sklearn-digits", "torchvision"):
+    if fmt in BUILTIN_FORMATS:
         return source if ":" in source else f"{fmt}:{source}"
     return str(Path(source).resolve())
 
 
-def ingest(
+def ingest_source(
     ws: Workspace,
     source: str,
     name: str,

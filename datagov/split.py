@@ -237,7 +237,7 @@ def _reject_reason(row: int, first: int, near: dict[int, tuple[int, float]]) -> 
     return f"duplicate of row {first}"
 
 
-def split(
+def split_version(
     ws: Workspace,
     ref: str,
     into: dict[str, float],

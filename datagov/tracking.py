@@ -42,7 +42,30 @@ def configure(ws: Workspace):
     uri = tracking_uri(ws)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    _end_interrupted_runs(ws, mlflow)
     return mlflow
+
+
+def _end_interrupted_runs(ws: Workspace, mlflow) -> None:
+    """Runs the catalog marked `interrupted` (their process died) that MLflow
+    still shows RUNNING are ended KILLED: MLflow's side of the catalog's
+    verdict, reconciled here because this is the module that talks to MLflow."""
+    if not store_exists(ws):
+        return  # nothing was ever logged: do not create the store to find that out
+    from datagov.catalog.db import open_catalog
+    from datagov.catalog.runs import interrupted_runs
+
+    with open_catalog(ws) as con:
+        interrupted = interrupted_runs(con)
+    if not interrupted:
+        return
+    client = mlflow.MlflowClient()
+    running = mlflow.search_runs(
+        search_all_experiments=True, filter_string="attributes.status = 'RUNNING'", output_format="list"
+    )
+    for run in running:
+        if run.info.run_id in interrupted:
+            client.set_terminated(run.info.run_id, status="KILLED")
 
 
 def experiment_id(ws: Workspace, name: str) -> str:
@@ -169,20 +192,6 @@ def log_dataset(ws: Workspace, version: Version, context: str, holdout_every: in
 
 def flat_params(flat: dict[str, Any]) -> dict[str, str]:
     return {k: str(v)[:500] for k, v in flat.items()}
-
-
-def mark_killed(ws: Workspace, run_ids: list[str]) -> None:
-    """End MLflow runs whose process died; a run MLflow already ended is left as it is."""
-    mlflow = configure(ws)
-    from mlflow.exceptions import MlflowException
-
-    client = mlflow.MlflowClient()
-    for run_id in run_ids:
-        try:
-            if client.get_run(run_id).info.status == "RUNNING":
-                client.set_terminated(run_id, status="KILLED")
-        except MlflowException:
-            continue  # the run is not in this tracking store: the catalog row is what we own
 
 
 def artifact_bytes(run_id: str, path: str, *, what: str) -> bytes:

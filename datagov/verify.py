@@ -114,7 +114,7 @@ def require_unchanged(version: Version, fingerprints: list[Fingerprint], *, purp
         )
 
 
-def verify(ws: Workspace, ref: str, *, full: bool = True) -> tuple[Version, VersionFiles, list[Mismatch]]:
+def verify_version(ws: Workspace, ref: str, *, full: bool = True) -> tuple[Version, VersionFiles, list[Mismatch]]:
     with open_catalog(ws) as con:
         version = resolve(con, ref)
         files = locate(ws, con, version.digest, version.dataset)

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from datagov.catalog.versions import utc_iso, utc_text
-from datagov.quality.report import CSS
+from datagov.html_style import TABLE_CSS
 from datagov.workspace import Workspace
 
 
@@ -54,7 +54,7 @@ def write_report(ws: Workspace, audit) -> Path:
         )
     affected = "".join(f"<li><code>{e(m)}</code></li>" for m in doc["models_affected"])
     page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Audit {e(audit.id)}</title><style>{CSS}</style></head><body>
+<html><head><meta charset="utf-8"><title>Audit {e(audit.id)}</title><style>{TABLE_CSS}</style></head><body>
 <h1>Audit {e(audit.id)}</h1>
 <div class="meta">{e(utc_text(audit.started))} to {e(utc_text(audit.ended) if audit.ended else "-")}, scope {
         e(audit.scope or "every audited version")

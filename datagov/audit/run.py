@@ -181,7 +181,7 @@ def _audit_version(
     from datagov.catalog.receipts import list_receipts
     from datagov.quality.report import observed_text
     from datagov.quality.suites import load_suite
-    from datagov.quality.validate import validate
+    from datagov.quality.validate import validate_version
     from datagov.verify import check_caches, check_for_use
 
     result = VersionAudit(version.node_id, version.ref, version.digest)
@@ -238,7 +238,7 @@ def _audit_version(
             result.reused.append(receipt.id)
         else:
             try:
-                (outcome,) = validate(ws, version.node_id, [name])
+                (outcome,) = validate_version(ws, version.node_id, [name])
             except DatagovError as exc:  # the suite no longer fits the data (a column it names is gone, ...)
                 result.findings.append(Finding("suite", "failure", name, exc.message))
                 continue

@@ -186,15 +186,11 @@ def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def close_dead_runs(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
     """Training runs still `running` whose process on this host is gone are
-    marked `interrupted` here and KILLED in MLflow (as audits are)."""
+    marked `interrupted` (as audits are). The catalog does not talk to MLflow:
+    `tracking.configure` ends such runs there, whenever datagov next uses it."""
     from datagov.catalog.runs import mark_interrupted, running_runs
 
     dead = [run_id for run_id, pid, host in running_runs(con) if pid is not None and process_gone(pid, host)]
     for run_id in dead:
         mark_interrupted(con, run_id)
-    if not dead:
-        return []
-    from datagov.tracking import mark_killed
-
-    mark_killed(ws, dead)
     return dead

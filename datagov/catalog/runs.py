@@ -150,6 +150,10 @@ def running_runs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int | None, 
     return con.execute("SELECT run_id, pid, host FROM runs WHERE status = 'running'").fetchall()
 
 
+def interrupted_runs(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'interrupted'").fetchall()}
+
+
 def mark_interrupted(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     with transaction(con):
         con.execute("UPDATE runs SET status = 'interrupted', ended = ? WHERE run_id = ?", [now(), run_id])

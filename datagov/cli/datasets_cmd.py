@@ -181,9 +181,9 @@ def verify(
     """Re-hash a version's files against its manifest; exit 3 on any mismatch."""
     from datagov.cli.state import workspace
     from datagov.errors import IntegrityError
-    from datagov.verify import verify as run_verify
+    from datagov.verify import verify_version
 
-    version, files, problems = run_verify(workspace(), ref, full=not quick)
+    version, files, problems = verify_version(workspace(), ref, full=not quick)
     if problems:
         for p in problems:
             typer.echo(f"  {p.problem:<10} {p.path}: {p.detail}", err=True)
@@ -210,12 +210,12 @@ def croissant(
     import json
 
     from datagov.cli.state import console, workspace
-    from datagov.croissant import croissant as build
+    from datagov.croissant import croissant_document
     from datagov.outputs import check_writable, write_atomic
 
     ws = workspace()
     path = check_writable(out, ws) if out else None
-    text = json.dumps(build(ws, ref), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(croissant_document(ws, ref), indent=2, ensure_ascii=False) + "\n"
     if path is None:
         typer.echo(text, nl=False)
         return

@@ -43,8 +43,7 @@ def ingest(
     from rich.table import Table
 
     from datagov.cli.state import console, human_bytes, workspace
-    from datagov.ingest import ingest as run_ingest
-    from datagov.ingest import ingest_in_place, parse_tags
+    from datagov.ingest import ingest_in_place, ingest_source, parse_tags
     from datagov.sources import IngestOptions
 
     ws = workspace()
@@ -62,7 +61,7 @@ def ingest(
         result = ingest_in_place(ws, source, name, fmt, label=label, owner=owner, license=license, tags=tags,
                                  description=description)  # fmt: skip
     else:
-        result = run_ingest(ws, source, name, fmt, options=opts, owner=owner, license=license, tags=tags,
+        result = ingest_source(ws, source, name, fmt, options=opts, owner=owner, license=license, tags=tags,
                             description=description)  # fmt: skip
     v, reg = result.version, result.registered
     if reg.created:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from datagov import tags
+from datagov.training.backbone_names import names_text
 
 app = typer.Typer(
     rich_markup_mode=None, help="Review registered models and promote them through the data gate.", no_args_is_help=True
@@ -247,7 +248,7 @@ def import_(
     weights: str = typer.Argument(..., help="A .safetensors, .pt or .pth state dict (never a pickled module), "
                                   "or torchvision:ENUM.NAME, e.g. torchvision:ResNet18_Weights.IMAGENET1K_V1."),
     name: str = typer.Option(..., "--name", help="Register it under this model name."),
-    arch: str = typer.Option(None, "--arch", help="Its architecture: resnet18, resnet34 or mobilenet_v3_small "
+    arch: str = typer.Option(None, "--arch", help=f"Its architecture: {names_text()} "
                              "(torchvision's keys). Taken from a torchvision: name."),
     shape: str = typer.Option(None, "--shape", metavar="C,H,W", help="The images it takes, e.g. 3,32,32. "
                               "For torchvision: names, 3 and its evaluation crop (224)."),
@@ -302,7 +303,7 @@ def import_(
 
 def _image_shape(shape: str):
     from datagov.errors import InvalidInput
-    from datagov.training.inputs import ImageShape
+    from datagov.pixels.shape import ImageShape
 
     try:
         c, h, w = (int(x) for x in shape.split(","))

@@ -39,17 +39,21 @@ def _methods(radius, min_similarity, hashes, encoder, min_cosine, column, jaccar
 
 def _run(reference: str, target: str | None, out: str | None, as_json: bool, max_share: float, methods) -> None:
     import json
+    from functools import partial
 
     from datagov.cli.state import console, workspace
     from datagov.errors import CheckFailed
     from datagov.near.check import run_check
     from datagov.near.report import save_report
     from datagov.outputs import check_writable
+    from datagov.training.encoders import encoder_for_images
 
     ws = workspace()
     out_path = check_writable(out, ws) if out else None  # before any work: a typo costs nothing
     image, text = methods
-    report, ref_rows, target_rows, _ = run_check(ws, reference, target, image=image, text=text, max_share=max_share)
+    report, ref_rows, target_rows, _ = run_check(
+        ws, reference, target, image=image, text=text, max_share=max_share, encoders=partial(encoder_for_images, ws)
+    )
     save_report(ws, report, ref_rows, target_rows, copy_to=out_path)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2, default=str))

@@ -19,9 +19,9 @@ def pretrain(
     exactly this version it refuses (exit 4) and says how to fix it.
     """
     from datagov.cli.state import workspace
-    from datagov.training.pretrain import pretrain as run_pretrain
+    from datagov.training.pretrain import run_pretraining
 
-    result = run_pretrain(workspace(), pipeline, overrides or [], waive=waive, progress=progress)
+    result = run_pretraining(workspace(), pipeline, overrides or [], waive=waive, progress=progress)
     if result.run_id is None:  # a torchrun rank other than 0: rank 0 reports
         return
     if result.waiver_id:

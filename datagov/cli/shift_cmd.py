@@ -55,6 +55,7 @@ def shift(
     Exit 0 no drift, 3 drift, 1 error.
     """
     import json
+    from functools import partial
 
     from rich.table import Table
 
@@ -63,6 +64,7 @@ def shift(
     from datagov.outputs import check_writable
     from datagov.shift.columns import ShiftSettings
     from datagov.shift.report import run_shift, save_report
+    from datagov.training.encoders import encoder_for_images
 
     ws = workspace()
     out_path = check_writable(out, ws) if out else None  # before any work: a typo costs nothing
@@ -82,6 +84,7 @@ def shift(
         target,
         settings,
         encoder=None if encoder.lower() == "none" else encoder,
+        encoders=partial(encoder_for_images, ws),
         sample=sample,
         permutations=permutations,
     )

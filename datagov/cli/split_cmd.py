@@ -37,11 +37,10 @@ def split(
     from rich.table import Table
 
     from datagov.cli.state import console, workspace
-    from datagov.split import parse_into, parse_per_class
-    from datagov.split import split as run_split
+    from datagov.split import parse_into, parse_per_class, split_version
 
     fractions = parse_into(into)
-    report = run_split(
+    report = split_version(
         workspace(),
         ref,
         fractions,

@@ -44,7 +44,7 @@ def transfer(
     from rich.table import Table
 
     from datagov.cli.state import console, styled, workspace
-    from datagov.training.transfer import transfer as run_transfer
+    from datagov.training.transfer import run_transfer
 
     result = run_transfer(
         workspace(),

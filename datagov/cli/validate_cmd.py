@@ -31,13 +31,13 @@ def validate(
     from datagov.errors import CheckFailed, InvalidInput
     from datagov.progress import progress_bar
     from datagov.quality.report import observed_text
-    from datagov.quality.validate import validate as run_validate
+    from datagov.quality.validate import validate_version
 
     ws = workspace()
     line = progress_bar(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), enabled=progress)
     with line:
         task = line.add_task("validate", total=None)
-        outcomes = run_validate(
+        outcomes = validate_version(
             ws, ref, suite, on_progress=lambda text: line.update(task, description=text), engine=engine, master=master
         )
     out = console()

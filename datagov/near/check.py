@@ -22,6 +22,7 @@ from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
 from datagov.catalog.versions import Version, dataset_of, now, resolve
 from datagov.errors import InvalidInput
+from datagov.near.embed import EncoderLoader
 from datagov.near.images import ImageMethod, Matches, match_images, match_within
 from datagov.near.rows import VersionRows, is_image_version, read_rows
 from datagov.near.text import TextMethod, match_text, row_texts, text_columns
@@ -249,9 +250,11 @@ def run_check(
     image: ImageMethod | None = None,
     text: TextMethod | None = None,
     max_share: float = 0.0,
+    encoders: EncoderLoader | None = None,
 ) -> tuple[NearReport, VersionRows, VersionRows, Pairing]:
     """Dedup (`target` None: pairs inside `reference`) or contamination
-    (target rows with a near-copy in the reference)."""
+    (target rows with a near-copy in the reference). `encoders` loads the
+    encoder `image.encoder` names (`training.encoders.encoder_for_images`)."""
     t0, started = time.perf_counter(), now()
     _check_share(max_share)
     image = (image or ImageMethod()).check()
@@ -274,10 +277,10 @@ def run_check(
     if images:
         encoder = None
         if image.encoder:  # resolved and its weights verified before any work, pairs or not
-            from datagov.near.embed import load_encoder
-
-            model, pinned, shape = load_encoder(ws, image.encoder, [ref_version, target_version])
-            image, encoder = replace(image, encoder=pinned), (model, shape)
+            if encoders is None:
+                raise RuntimeError("run_check was asked for an encoder without a way to load one")
+            loaded = encoders(image.encoder, [ref_version, target_version])
+            image, encoder = replace(image, encoder=loaded.pinned_uri), (loaded.model, loaded.shape)
         assert ref_rows.images is not None and target_rows.images is not None  # both image versions (checked above)
         found = (
             match_within(ref_rows.images, image) if same else match_images(ref_rows.images, target_rows.images, image)

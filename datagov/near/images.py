@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from datagov.errors import InvalidInput
-from datagov.near.fingerprints import SHIFTS, THUMB, hash_thumbs, shift_step, shifted
 from datagov.near.index import MAX_RADIUS, HammingIndex, Pairs
 from datagov.near.similarity import similarity
+from datagov.pixels.fingerprints import SHIFTS, THUMB, hash_thumbs, shift_step, shifted
 
 HASHES = ("phash", "dhash")
 MAX_PAIRS_PER_ROW = 8  # the best this many matches per target row are kept

@@ -14,9 +14,9 @@ import numpy as np
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.receipts import Receipt, insert_receipt
 from datagov.catalog.versions import add_edge, now
+from datagov.html_style import FIGURES_CSS
 from datagov.near.check import KIND, NearReport, settings_digest
 from datagov.near.rows import VersionRows
-from datagov.shift.html import CSS
 from datagov.workspace import Workspace
 
 SHOWN_PX = 112  # thumbnails are drawn this wide, small images scaled up without smoothing
@@ -66,7 +66,7 @@ def _png_uri(blob: bytes | None) -> str:
         return ""
     from PIL import Image
 
-    from datagov.sources.image_features import BadImage, decode
+    from datagov.pixels.codec import BadImage, decode
 
     try:
         pixels, _ = decode(blob)
@@ -136,7 +136,7 @@ def render_html(report: NearReport, ref: VersionRows, target: VersionRows) -> st
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{e(report.kind)}: {e(report.target.ref)}</title>
-<style>{CSS}
+<style>{FIGURES_CSS}
 img{{image-rendering:pixelated;border:1px solid #dde2ea}}.k{{font:12px ui-monospace,monospace;color:#556}}
 </style></head><body>
 <h1>{what}</h1>

@@ -24,8 +24,8 @@ from datagov.catalog.caches import CacheRecord, cache_record, forget_cache, reco
 from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import Version
 from datagov.errors import IntegrityError, InvalidInput
-from datagov.near.fingerprints import HASH_BYTES, THUMB
 from datagov.near.images import ImageRows
+from datagov.pixels.fingerprints import HASH_BYTES, THUMB
 from datagov.store.files import ChangedObjects, Fingerprint, VersionFiles, read_verified
 from datagov.workspace import Workspace
 
@@ -233,8 +233,8 @@ def _build_cache(ws: Workspace, version: Version, images):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from datagov.near.fingerprints import hash_columns
-    from datagov.sources.image_features import BadImage, decode, pixel_features
+    from datagov.pixels.codec import BadImage, decode, pixel_features
+    from datagov.pixels.fingerprints import hash_columns
 
     thumbs, heights, widths, keys = [], [], [], []
     for row, blob in enumerate(images.to_pylist()):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datagov.near.fingerprints import SHIFTS, THUMB
+from datagov.pixels.fingerprints import SHIFTS, THUMB
 
 PAIR_BATCH = 65_536
 

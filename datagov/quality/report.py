@@ -7,19 +7,8 @@ import json
 from pathlib import Path
 
 from datagov.catalog.receipts import Receipt
+from datagov.html_style import TABLE_CSS
 from datagov.workspace import Workspace
-
-CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d2433}
-h1{font-size:1.4rem;margin:0 0 .3rem}
-.meta{color:#556;margin-bottom:1rem}.meta code{background:#f1f3f7;padding:1px 4px;border-radius:3px}
-.verdict{display:inline-block;padding:.3rem .8rem;border-radius:4px;font-weight:600;color:#fff}
-.passed{background:#1f8a4c}.failed{background:#c0392b}.error{background:#8e44ad}
-table{border-collapse:collapse;width:100%;margin-top:1rem}
-th,td{border-bottom:1px solid #dde2ea;padding:.4rem .5rem;text-align:left;vertical-align:top}
-th{background:#f6f8fb}td.k{font-family:ui-monospace,monospace;font-size:12px;white-space:pre-wrap}
-.ok{color:#1f8a4c;font-weight:600}.bad{color:#c0392b;font-weight:600}
-"""
 
 
 def observed_text(row: dict) -> str:
@@ -58,7 +47,7 @@ def render(receipt: Receipt) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{esc(receipt.suite)} on {esc(receipt.ref)}: {receipt.status}</title>
-<style>{CSS}</style></head><body>
+<style>{TABLE_CSS}</style></head><body>
 <h1>Validation of <code>{esc(receipt.ref)}</code> against suite <code>{esc(receipt.suite)}</code></h1>
 <div class="meta">receipt <code>{esc(receipt.id)}</code> · kind {esc(receipt.kind)} ·
 version digest <code>{esc(receipt.digest)}</code> · suite digest <code>{esc(receipt.suite_digest[:16])}…</code> ·

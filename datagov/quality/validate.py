@@ -172,7 +172,7 @@ def describe_metrics(suite: SuiteFile, metrics: list[tuple[str, str | None]]) ->
 ENGINES = ("duckdb", "spark")
 
 
-def validate(
+def validate_version(
     ws: Workspace,
     ref: str,
     suite_names: list[str],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from datagov.quality.report import CSS
+from datagov.html_style import TABLE_CSS
 from datagov.review.facts import ModelFacts
 
 
@@ -56,7 +56,7 @@ def render_review(facts: ModelFacts, reasons: list) -> str:
     )
     tags = "".join(f"<tr><td>{e(k)}</td><td class='k'>{e(v)}</td></tr>" for k, v in sorted(facts.tags.items()))
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Review {e(facts.uri)}</title><style>{CSS}</style></head><body>
+<html><head><meta charset="utf-8"><title>Review {e(facts.uri)}</title><style>{TABLE_CSS}</style></head><body>
 <h1>{e(facts.uri)}</h1>
 <div class="meta">{e(facts.stage)} · aliases {e(", ".join(facts.aliases) or "-")} · run <code>{e(facts.run_id)}</code>
 · registered {facts.created:%Y-%m-%d %H:%M}</div>

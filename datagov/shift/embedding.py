@@ -12,9 +12,8 @@ import numpy as np
 
 from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import Version, scan_version
-from datagov.errors import InvalidInput
+from datagov.pixels.shape import image_shape
 from datagov.store import duckdb_connection
-from datagov.training.inputs import image_shape
 from datagov.workspace import Workspace
 
 PLOT_POINTS = 600  # per side in the PCA scatter
@@ -59,7 +58,7 @@ def default_encoder(ws: Workspace, reference: Version) -> tuple[str | None, str]
 def sample_images(ws: Workspace, version: Version, n: int, seed: int):
     """At most n encoded images of the version, a seeded reservoir sample,
     decoded to a uint8 tensor."""
-    from datagov.training.data import decode_batch
+    from datagov.pixels.tensors import decode_batch
 
     shape = image_shape(ws, version)
     con = duckdb_connection()
@@ -80,7 +79,7 @@ def embedding_shift(
     ws: Workspace,
     reference: Version,
     target: Version,
-    uri: str,
+    encoder,  # a loaded encoder (`training.encoders.LoadedEncoder`): its model, URI and input shape
     *,
     sample: int = 2000,
     permutations: int = 200,
@@ -89,19 +88,11 @@ def embedding_shift(
 ) -> EmbeddingShift:
     import torch
 
+    from datagov.pixels.tensors import to_unit_float
     from datagov.shift import stats
     from datagov.shift.mmd import mmd_test
-    from datagov.tracking import configure
-    from datagov.training.data import to_unit_float
-    from datagov.training.encoders import load_autoencoder, resolve_encoder
 
-    configure(ws)
-    source = resolve_encoder(uri)
-    model = load_autoencoder(ws, source)[0].eval()
-    for version in (reference, target):
-        shape = image_shape(ws, version)
-        if str(model.shape) != str(shape):
-            raise InvalidInput(f"the encoder {uri} takes {model.shape} images; {version.ref} has {shape}")
+    model = encoder.model
     embeddings, errors = [], []
     with torch.no_grad():
         for version in (reference, target):
@@ -126,9 +117,9 @@ def embedding_shift(
         "target": np.histogram(np.clip(errors[1], 0, edges[-1]), edges)[0].tolist(),
     }
     return EmbeddingShift(
-        encoder=uri,
-        pinned=source.pinned_uri,
-        node=source.node,
+        encoder=encoder.uri,
+        pinned=encoder.pinned_uri,
+        node=encoder.node,
         samples=(len(embeddings[0]), len(embeddings[1])),
         mmd2=mmd.mmd2,
         p_value=mmd.p_value,

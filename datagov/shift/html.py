@@ -6,20 +6,8 @@ from __future__ import annotations
 
 import html
 
+from datagov.html_style import FIGURES_CSS
 from datagov.shift import svg as charts
-
-CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d2433;max-width:1200px}
-h1{font-size:1.4rem;margin:0 0 .3rem}h2{font-size:1.1rem;margin-top:2rem}
-.meta{color:#556}.meta code{background:#f1f3f7;padding:1px 4px;border-radius:3px}
-.verdict{display:inline-block;padding:.3rem .8rem;border-radius:4px;font-weight:600;color:#fff;margin:.6rem 0}
-.drift{background:#c0392b}.stable{background:#1f8a4c}
-table{border-collapse:collapse;width:100%;margin-top:.6rem}
-th,td{border-bottom:1px solid #dde2ea;padding:.35rem .5rem;text-align:left}th{background:#f6f8fb}
-.bad{color:#c0392b;font-weight:600}.ok{color:#1f8a4c}
-.plots{display:flex;flex-wrap:wrap;gap:1rem}figure.plot{margin:0;width:360px}
-figure.plot svg{width:100%;height:auto}figcaption{font-size:12px;color:#556}
-"""
 
 
 def _figure(plot_id: str, svg: str, caption: str) -> str:
@@ -89,7 +77,7 @@ def render_html(doc: dict) -> str:
     label_html = f'<h2>Labels</h2><div class="plots">{"".join(labels)}</div>' if labels else ""
     s = doc["settings"]
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Shift {e(ref)} → {e(tgt)}</title><style>{CSS}</style></head><body>
+<html><head><meta charset="utf-8"><title>Shift {e(ref)} → {e(tgt)}</title><style>{FIGURES_CSS}</style></head><body>
 <h1>Distribution shift: {e(ref)} → {e(tgt)}</h1>
 <div class="meta">Report <code>{e(doc["id"])}</code>, {e(_utc(doc["created"]))}, {doc["duration_s"]} s.
 Reference {doc["reference"]["rows"]:,} rows, target {doc["target"]["rows"]:,} rows; mode <b>{e(doc["mode"])}</b>

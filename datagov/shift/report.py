@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.drift_reports import DriftReportRow, insert_drift_report
@@ -116,7 +118,7 @@ def _labelled(target_scan: str, column: str | None) -> tuple[int, int]:
 def _shape_text(ws: Workspace, version: Version) -> str:
     """CxHxW of a version's images, or 'mixed shapes'."""
     from datagov.errors import InvalidInput
-    from datagov.training.inputs import image_shape
+    from datagov.pixels.shape import image_shape
 
     try:
         return str(image_shape(ws, version))
@@ -160,6 +162,7 @@ def run_shift(
     settings: ShiftSettings,
     *,
     encoder: str | None = "auto",  # a model URI, "auto" (newest pretraining on the reference) or None
+    encoders: Callable[[str, list], Any] | None = None,  # loads it (`training.encoders.encoder_for_images`)
     sample: int = 2000,
     permutations: int = 200,
 ) -> ShiftReport:
@@ -197,11 +200,13 @@ def run_shift(
         if chosen:
             notes.append(chosen)
         if uri:
+            if encoders is None:
+                raise RuntimeError("run_shift was asked for an encoder without a way to load one")
             embedding = embedding_shift(
                 ws,
                 reference,
                 target,
-                uri,
+                encoders(uri, [reference, target]),
                 sample=sample,
                 permutations=permutations,
                 alpha=settings.alpha,

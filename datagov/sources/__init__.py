@@ -25,6 +25,8 @@ class SourceFormat:
     help: str
     kwargs: tuple[tuple[str, str], ...] = ()
     in_place: bool = False
+    suffixes: tuple[str, ...] = ()  # a file with one of these is this format
+    builtin: str | None = None  # the scheme of a built-in source ("sklearn:"), named by it, not a path
 
     def read(self, source: str, out: Path, opts: IngestOptions) -> SourceResult:
         module, function = self.reader.split(":")
@@ -36,22 +38,38 @@ REGISTRY: dict[str, SourceFormat] = {
     f.name: f
     for f in (
         SourceFormat(
-            "parquet", _TABULAR, "Parquet files: a file, folder or glob", (("fmt", "parquet"),), in_place=True
+            "parquet",
+            _TABULAR,
+            "Parquet files: a file, folder or glob",
+            (("fmt", "parquet"),),
+            in_place=True,
+            suffixes=(".parquet", ".pq"),
         ),
-        SourceFormat("csv", _TABULAR, "CSV/TSV with a header row", (("fmt", "csv"),)),
-        SourceFormat("jsonl", _TABULAR, "newline-delimited JSON", (("fmt", "jsonl"),)),
-        SourceFormat("npz", "datagov.sources.npz:write_npz", "a NumPy archive of arrays or images"),
+        SourceFormat("csv", _TABULAR, "CSV/TSV with a header row", (("fmt", "csv"),), suffixes=(".csv", ".tsv")),
+        SourceFormat(
+            "jsonl", _TABULAR, "newline-delimited JSON", (("fmt", "jsonl"),), suffixes=(".jsonl", ".ndjson", ".json")
+        ),
+        SourceFormat("npz", "datagov.sources.npz:write_npz", "a NumPy archive of arrays or images", suffixes=(".npz",)),
         SourceFormat(
             "webdataset",
             "datagov.sources.webdataset:write_webdataset",
             "WebDataset .tar shards (KEY.png|jpg with KEY.cls|json)",
             in_place=True,
+            suffixes=(".tar",),
         ),
         SourceFormat("imagefolder", "datagov.sources.imagefolder:write_imagefolder", "images, one subfolder per class"),
         SourceFormat(
-            "torchvision", "datagov.sources.builtin:write_torchvision", "torchvision:MNIST|FashionMNIST|CIFAR10"
+            "torchvision",
+            "datagov.sources.builtin:write_torchvision",
+            "torchvision:MNIST|FashionMNIST|CIFAR10",
+            builtin="torchvision:",
         ),
-        SourceFormat("sklearn-digits", "datagov.sources.builtin:write_sklearn_digits", "scikit-learn's 8x8 digits"),
+        SourceFormat(
+            "sklearn-digits",
+            "datagov.sources.builtin:write_sklearn_digits",
+            "scikit-learn's 8x8 digits",
+            builtin="sklearn:",
+        ),
     )
 }
 FORMATS = ("auto", *REGISTRY)
@@ -59,17 +77,8 @@ FORMAT_HELP = "auto (from the source), or " + "; ".join(f"{name}: {f.help}" for 
 IN_PLACE_FORMATS = ("auto", *(name for name, f in REGISTRY.items() if f.in_place))
 TORCHVISION_DATASETS = ("MNIST", "FashionMNIST", "CIFAR10")
 
-_SUFFIXES = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".npz": "npz",
-    ".tar": "webdataset",
-}
+_SUFFIXES = {suffix: f.name for f in REGISTRY.values() for suffix in f.suffixes}
+BUILTIN_FORMATS = {f.name: f.builtin for f in REGISTRY.values() if f.builtin}  # format -> its scheme
 
 
 @dataclass
@@ -101,10 +110,11 @@ def _is_builtin(source: str, prefix: str) -> bool:
 
 def detect_format(source: str) -> str:
     """Guess the format from the source: a scheme, a suffix or a folder's contents."""
-    if _is_builtin(source, "sklearn:") or source.lower() in ("sklearn-digits", "digits"):
+    if source.lower() in ("sklearn-digits", "digits"):
         return "sklearn-digits"
-    if _is_builtin(source, "torchvision:"):
-        return "torchvision"
+    for builtin, scheme in BUILTIN_FORMATS.items():
+        if _is_builtin(source, scheme):
+            return builtin
     # a glob: store.shards.has_glob, without importing the store (DuckDB) at CLI start
     if source.startswith("s3://") or any(ch in source for ch in "*?["):
         return _shards_format(source)
@@ -113,26 +123,24 @@ def detect_format(source: str) -> str:
         raise SourceError(f"source not found: {source}")
     if path.is_dir():
         files = [p for p in path.iterdir() if not p.name.startswith(".")]
-        if files and all(p.is_file() and p.suffix.lower() in (".parquet", ".pq") for p in files):
-            return "parquet"
-        if files and all(p.is_file() and p.suffix.lower() == ".tar" for p in files):
-            return "webdataset"
+        for shards in ("parquet", "webdataset"):  # a folder of shards of one format
+            if files and all(p.is_file() and p.suffix.lower() in REGISTRY[shards].suffixes for p in files):
+                return shards
         return "imagefolder"
-    fmt = _SUFFIXES.get(path.suffix.lower())
-    if fmt is None:
+    by_suffix = _SUFFIXES.get(path.suffix.lower())
+    if by_suffix is None:
         raise SourceError(
             f"cannot tell the format of {source} from its name",
             hint=f"pass --format, one of: {', '.join(FORMATS[1:])}",
         )
-    return fmt
+    return by_suffix
 
 
 def _shards_format(source: str) -> str:
     """A glob or an s3:// source holds shards: Parquet or tar, by suffix."""
-    if source.rstrip("/").lower().endswith(".tar"):
-        return "webdataset"
-    if source.rstrip("/").lower().endswith((".parquet", ".pq")):
-        return "parquet"
+    for shards in ("webdataset", "parquet"):
+        if source.rstrip("/").lower().endswith(REGISTRY[shards].suffixes):
+            return shards
     if source.startswith("s3://") and "*" not in source:  # a prefix: is there anything to tell by?
         from datagov.store import s3
 

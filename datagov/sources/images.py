@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datagov import faults
-from datagov.sources.image_features import COLUMNS, FEATURES
+from datagov.pixels.codec import FEATURES
+from datagov.sources.image_features import COLUMNS
 
 ROW_GROUP = 4096  # rows per row group: the unit training shards stream
 FILE_ROWS = 262_144  # rows per Parquet file before the next part starts...
@@ -48,7 +49,7 @@ FEATURE_FIELDS = [
 def feature_arrays(rows: Mapping[str, list]) -> list[pa.Array]:
     """FEATURE_FIELDS' columns for decoded rows, the hashes computed here
     from the thumbnails, a whole batch at once."""
-    from datagov.near.fingerprints import hash_columns
+    from datagov.pixels.fingerprints import hash_columns
 
     phash, dhash = hash_columns(rows["thumb"])
     derived = {"phash": phash, "dhash": dhash}

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from datagov.training.inputs import ImageShape
+from datagov.pixels.shape import ImageShape
 
 SMALL_IMAGE = 32  # sides up to this get the small-image stem
 

@@ -15,7 +15,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from datagov.training.data import to_unit_float
+from datagov.pixels.tensors import to_unit_float
 from datagov.training.strategies import STRATEGIES
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]

@@ -22,9 +22,8 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from datagov.errors import InvalidInput
-from datagov.sources.image_features import BadImage, decode
-from datagov.training.inputs import ImageShape
+from datagov.pixels.shape import ImageShape
+from datagov.pixels.tensors import decode_batch
 
 UNIT_ROWS = 1024
 
@@ -46,29 +45,6 @@ def row_groups(files: list[str]) -> list[RowGroup]:
             out.append(RowGroup(path, i, offset, rows))
             offset += rows
     return out
-
-
-def decode_batch(blobs: list[bytes], shape: ImageShape) -> torch.Tensor:
-    """Encoded images -> uint8 tensor (N, C, H, W), with the decoder ingest
-    used (`sources.image_features.decode`): an image accepted at ingest
-    decodes here the same way. Kept as bytes until the training device
-    (`to_unit_float`): a quarter of float32's traffic between loader workers,
-    pinned memory and the GPU."""
-    out = np.empty((len(blobs), shape.height, shape.width, shape.channels), dtype=np.uint8)
-    for i, blob in enumerate(blobs):
-        try:
-            pixels, _ = decode(blob, max_pixels=shape.height * shape.width, channels=shape.channels)
-        except BadImage as exc:
-            raise InvalidInput(f"a stored image of shape {shape} cannot be decoded: {exc}") from None
-        if pixels.shape[:2] != (shape.height, shape.width):
-            raise InvalidInput(f"a stored image is {pixels.shape[0]}x{pixels.shape[1]}, the version says {shape}")
-        out[i] = pixels.reshape(shape.height, shape.width, shape.channels)
-    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
-
-
-def to_unit_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 pixels -> float in [0, 1], on whatever device they are on."""
-    return images.float().div_(255.0) if images.dtype == torch.uint8 else images
 
 
 class ParquetImageStream(IterableDataset):

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from datagov import tags
 from datagov.errors import InvalidInput
+from datagov.pixels.shape import ImageShape
 
 _MODELS = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 _RUNS = re.compile(r"^runs:/(?P<run>[0-9a-f]{32})/(?P<path>.+)$")
@@ -86,3 +88,34 @@ def pretraining_digest(ws, source: EncoderSource) -> str | None:
             f"pretrained on {found[:12]}"
         )
     return found or tagged
+
+
+@dataclass(frozen=True)
+class LoadedEncoder:
+    """A registered autoencoder ready to embed images: resolved, its weights
+    verified against the catalog, its input shape checked against the
+    versions it will see. `shift` and `near` receive it; they never load one."""
+
+    model: Any  # the autoencoder in eval mode; `model.encoder(x)` embeds, `model(x)` reconstructs
+    uri: str  # as the user wrote it
+    pinned_uri: str  # models:/NAME/VERSION
+    node: tuple[str, str]  # its lineage node
+    shape: ImageShape
+
+
+def encoder_for_images(ws, uri: str, versions: list) -> LoadedEncoder:
+    """Resolve `uri`, load its verified weights, and refuse a version whose
+    images are not the shape it takes: before any work, so a receipt naming an
+    encoder names one that exists with the bytes the catalog recorded."""
+    from datagov.pixels.shape import image_shape
+    from datagov.tracking import registry_client
+
+    check_encoder_uri(uri)
+    registry_client(ws)  # refuses a store that was never made (or lost) instead of creating one
+    source = resolve_encoder(uri)
+    model = load_autoencoder(ws, source)[0].eval()
+    for version in versions:
+        shape = image_shape(ws, version)
+        if str(model.shape) != str(shape):
+            raise InvalidInput(f"the encoder {uri} takes {model.shape} images; {version.ref} has {shape}")
+    return LoadedEncoder(model, uri, source.pinned_uri, source.node, model.shape)

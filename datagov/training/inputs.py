@@ -9,23 +9,10 @@ from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
 from datagov.catalog.versions import Version, resolve, scan_version
 from datagov.errors import IntegrityError, InvalidInput
+from datagov.pixels.shape import ImageShape, image_shape
 from datagov.sql import sql_ident
 from datagov.store import duckdb_connection
 from datagov.workspace import Workspace
-
-
-@dataclass(frozen=True)
-class ImageShape:
-    channels: int
-    height: int
-    width: int
-
-    @property
-    def numel(self) -> int:
-        return self.channels * self.height * self.width
-
-    def __str__(self) -> str:
-        return f"{self.channels}x{self.height}x{self.width}"
 
 
 @dataclass
@@ -61,20 +48,6 @@ def image_input(ws: Workspace, ref: str) -> ImageInput:
             hint=f"see `datagov datasets verify {version.ref}`",
         ) from None
     return ImageInput(version, files, image_shape(ws, version), usable.sha256s, prints)
-
-
-def image_shape(ws: Workspace, version: Version) -> ImageShape:
-    """The one (C, H, W) shared by every image, or an error saying otherwise."""
-    if "image" not in version.columns:
-        raise InvalidInput(f"{version.ref} has no image column; training needs an image dataset")
-    con = duckdb_connection()
-    try:
-        rows = con.execute(f"SELECT DISTINCT channels, height, width FROM {scan_version(ws, version)}").fetchall()
-    finally:
-        con.close()
-    if len(rows) != 1:
-        raise InvalidInput(f"{version.ref} mixes image shapes {sorted(rows)[:5]}; resize them to one shape first")
-    return ImageShape(*rows[0])
 
 
 INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}

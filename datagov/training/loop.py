@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from datagov.errors import InvalidInput
-from datagov.training.data import to_unit_float
+from datagov.pixels.tensors import to_unit_float
 
 
 def pick_device(requested: str) -> torch.device:

@@ -8,7 +8,7 @@ import itertools
 import torch
 from torch import nn
 
-from datagov.training.inputs import ImageShape
+from datagov.pixels.shape import ImageShape
 
 CONV_MIN_SIDE = 16  # below this an MLP is both faster and better
 

@@ -30,9 +30,10 @@ import numpy as np
 from datagov.catalog.caches import CacheRecord, cache_record, forget_cache, record_cache
 from datagov.catalog.db import open_catalog
 from datagov.errors import IntegrityError
+from datagov.pixels.shape import ImageShape
 from datagov.store import sha256_file
 from datagov.store.files import read_verified
-from datagov.training.inputs import ImageInput, ImageShape
+from datagov.training.inputs import ImageInput
 from datagov.workspace import Workspace
 
 MAX_BYTES = 8 << 30
@@ -89,7 +90,7 @@ def build_pixels(
 ) -> str:
     """Decode every image, row groups in order, into `path` (atomically);
     returns the sha256 of what was written."""
-    from datagov.training.data import decode_batch
+    from datagov.pixels.tensors import decode_batch
 
     path.parent.mkdir(parents=True, exist_ok=True)
     # pid first: the sweep removes .tmp files of processes that are gone

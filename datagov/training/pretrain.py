@@ -32,7 +32,7 @@ class PretrainResult:
     world_size: int = 1
 
 
-def pretrain(
+def run_pretraining(
     ws: Workspace,
     spec_path: str | Path,
     overrides: list[str] | None = None,

@@ -15,6 +15,7 @@ import yaml
 
 from datagov.errors import InvalidInput
 from datagov.textfiles import read_utf8
+from datagov.training.backbone_names import MODEL_KINDS
 from datagov.training.strategies import OFFERED
 
 
@@ -27,7 +28,7 @@ class DataSpec:
 
 @dataclass
 class ModelSpec:
-    kind: str = "auto"  # auto | mlp | conv | resnet18 | resnet34 | mobilenet_v3_small
+    kind: str = "auto"  # one of MODEL_KINDS: auto | mlp | conv | a backbone name
     hidden: list[int] = field(default_factory=lambda: [256, 128])
     channels: list[int] = field(default_factory=lambda: [32, 64])
     latent: int = 32
@@ -105,7 +106,7 @@ class TransferSpec:
 SPEC_CLASSES = {"pretrain": PretrainSpec, "transfer": TransferSpec}  # by the command that runs them
 
 CHOICES = {
-    "model.kind": ("auto", "mlp", "conv", "resnet18", "resnet34", "mobilenet_v3_small"),
+    "model.kind": MODEL_KINDS,
     "train.loss": ("mse", "bce"),
     "train.device": ("auto", "cpu", "cuda"),
     "strategy": OFFERED,

@@ -69,7 +69,7 @@ class TransferResult:
     extra_metrics: dict = field(default_factory=dict)
 
 
-def transfer(
+def run_transfer(
     ws: Workspace,
     spec_path: str | Path,
     overrides: list[str] | None = None,

@@ -37,7 +37,7 @@ def classifier_arch(encoder_arch: dict, latent: int, class_names: list[str]) -> 
 
 def build(arch: dict):
     """The torch module an architecture record describes, with fresh weights."""
-    from datagov.training.inputs import ImageShape
+    from datagov.pixels.shape import ImageShape
     from datagov.training.models import build_autoencoder
 
     if arch.get("kind") == "autoencoder":

@@ -192,8 +192,8 @@ def weights(name: str, change: Callable[[dict], None] = lambda state: None) -> C
         import torch
         from safetensors.torch import save_file
 
+        from datagov.pixels.shape import ImageShape
         from datagov.training.backbones import backbone_encoder
-        from datagov.training.inputs import ImageShape
 
         state = {
             k: v.contiguous() for k, v in backbone_encoder("resnet18", ImageShape(1, 8, 8), 16).state_dict().items()

@@ -230,8 +230,8 @@ def test_an_image_accepted_at_ingest_decodes_the_same_in_training(cli, ws, tmp_p
 
     import duckdb
 
-    from datagov.training.data import decode_batch
-    from datagov.training.inputs import ImageShape
+    from datagov.pixels.shape import ImageShape
+    from datagov.pixels.tensors import decode_batch
     from tests.hostile import payloads
 
     rng = payloads.np.random.default_rng(0)

@@ -19,7 +19,7 @@ from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
 from datagov.catalog.versions import dataset_row, resolve
 from datagov.near.rows import VersionRows, read_rows
-from datagov.sources.image_features import decode
+from datagov.pixels.codec import decode
 
 MODIFICATIONS = ("jpeg", "shift", "brightness", "noise", "resize")
 

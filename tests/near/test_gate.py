@@ -6,7 +6,7 @@ import json
 from PIL import Image
 
 from datagov.catalog.db import open_catalog
-from datagov.sources.image_features import decode
+from datagov.pixels.codec import decode
 from tests.near.planted import version_rows
 from tests.training.conftest import TRANSFER
 

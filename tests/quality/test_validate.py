@@ -151,7 +151,7 @@ def test_new_data_version_needs_new_receipt(cli, ws, tmp_path):
 def test_progress_names_what_runs(table, ws):
     """What a progress line shows: the hashing, then each set of metrics GX
     computes with the column and the expectation it serves."""
-    from datagov.quality.validate import validate
+    from datagov.quality.validate import validate_version
 
     write_suite(ws, "q", [
         exp("expect_column_values_to_not_be_null", column="id"),
@@ -159,7 +159,7 @@ def test_progress_names_what_runs(table, ws):
             quantile_ranges={"quantiles": [0.5], "value_ranges": [[-1, 1]]}),
     ])  # fmt: skip
     heard = []
-    (outcome,) = validate(ws, "t", ["q"], on_progress=heard.append)
+    (outcome,) = validate_version(ws, "t", ["q"], on_progress=heard.append)
     assert outcome.receipt.success
     assert heard[0] == f"hashing 1 file(s) of {outcome.version.ref}"
     assert heard[1] == "suite q: planning 2 expectations"

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datagov.catalog.versions import scan_version
-from datagov.ingest import ingest
+from datagov.ingest import ingest_source
 from datagov.layout import init_workspace
 from datagov.sources import IngestOptions
 from datagov.store import Manifest, build_manifest
@@ -34,7 +34,7 @@ def test_parquet_round_trip_and_stable_digest(tmp_path_factory, table):
     src = tmp_path_factory.mktemp("src") / "t.parquet"
     pq.write_table(table, src)
     opts = IngestOptions(show_progress=False)
-    first = ingest(ws, str(src), "t", options=opts)
+    first = ingest_source(ws, str(src), "t", options=opts)
     con = duckdb.connect()
     try:
         back = con.sql(f"SELECT * FROM {scan_version(ws, first.version)}").to_arrow_table()
@@ -44,7 +44,7 @@ def test_parquet_round_trip_and_stable_digest(tmp_path_factory, table):
     # The same rows from another producer (different row groups, codec) are the same version.
     other = src.with_name("t2.parquet")
     pq.write_table(table, other, row_group_size=3, compression="gzip")
-    second = ingest(ws, str(other), "t", options=opts)
+    second = ingest_source(ws, str(other), "t", options=opts)
     assert second.version.digest == first.version.digest and not second.registered.created
 
 

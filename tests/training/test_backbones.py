@@ -5,8 +5,8 @@ the same module, and both transfer strategies from that encoder."""
 import pytest
 import torch
 
+from datagov.pixels.shape import ImageShape
 from datagov.training.backbones import BackboneAutoencoder, backbone_encoder
-from datagov.training.inputs import ImageShape
 from tests.training.conftest import SPEC, TRANSFER, mlflow_runs
 
 

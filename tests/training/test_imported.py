@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import save_file
 
 from datagov import tags
+from datagov.pixels.shape import ImageShape
 from datagov.training.backbones import backbone_encoder
-from datagov.training.inputs import ImageShape
 from tests.training.conftest import TRANSFER, mlflow_runs
 
 DECLARE = ["--arch", "resnet18", "--shape", "1,8,8", "--trained-on", "EMNIST digits, 240k images",

@@ -55,11 +55,11 @@ def test_validated_pretrain_logs_registers_and_links(digits_ws, ws):
 
 def test_tiny_training_is_deterministic_on_cpu(digits_ws, ws):
     assert digits_ws("validate", "digits-pretrain", "--suite", "digits-pretrain").exit_code == 0
-    from datagov.training.pretrain import pretrain
+    from datagov.training.pretrain import run_pretraining
 
     pinned = [*TINY, "train.noise=0.1", "train.loss=bce"]  # independent of the shipped spec's tuning
-    first = pretrain(ws, SPEC, pinned, progress=False).metrics
-    second = pretrain(ws, SPEC, pinned, progress=False).metrics
+    first = run_pretraining(ws, SPEC, pinned, progress=False).metrics
+    second = run_pretraining(ws, SPEC, pinned, progress=False).metrics
     assert first["train_loss"] == second["train_loss"] and first["val_loss"] == second["val_loss"]
     # stored value for these settings (seed 0); a change means training behaviour changed
     assert first["val_loss"] == pytest.approx(STORED_VAL_LOSS, rel=1e-4)

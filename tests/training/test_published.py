@@ -15,9 +15,9 @@ from torchvision.models._api import Weights, WeightsEnum
 from torchvision.transforms._presets import ImageClassification
 
 from datagov.errors import InvalidInput
+from datagov.pixels.shape import ImageShape
 from datagov.training import published
 from datagov.training.backbones import backbone_encoder
-from datagov.training.inputs import ImageShape
 
 LICENSE = ["--license", "BSD-3-Clause"]
 

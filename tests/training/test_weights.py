@@ -9,8 +9,8 @@ from datagov import tracking
 from datagov.artifacts import ARTIFACT
 from datagov.catalog.model_artifacts import ModelArtifact
 from datagov.errors import IntegrityError
+from datagov.pixels.shape import ImageShape
 from datagov.training import weights
-from datagov.training.inputs import ImageShape
 
 
 def test_build_from_the_recorded_architecture_and_round_trip(tmp_path):

@@ -7,7 +7,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from datagov.near.fingerprints import (
+from datagov.pixels.codec import decode
+from datagov.pixels.fingerprints import (
     THUMB,
     hash_bytes,
     hash_columns,
@@ -18,7 +19,6 @@ from datagov.near.fingerprints import (
     thumbnail,
     thumbs_array,
 )
-from datagov.sources.image_features import decode
 
 
 def test_a_small_image_is_scaled_up_by_repeating_pixels():
