@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from pathlib import Path
 
 from datagov.errors import InvalidInput
+from datagov.store.derived import temporary_beside
 from datagov.workspace import Workspace
 
 # The one folder of workspace state that commands may write user-named files into.
@@ -65,7 +65,7 @@ def write_atomic(name: str | os.PathLike, data: str | bytes) -> Path:
     folders made for it)."""
     path = Path(name).expanduser()
     made = _make_parents(path.parent)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp = temporary_beside(path)  # the sweep's naming: a dead writer's leftover is removed
     try:
         if isinstance(data, str):
             tmp.write_text(data, encoding="utf-8")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 from datagov.catalog.versions import utc_iso, utc_text
 from datagov.html_style import TABLE_CSS
+from datagov.store.derived import write_text
 from datagov.workspace import Workspace
 
 
@@ -73,7 +73,5 @@ def write_report(ws: Workspace, audit) -> Path:
     ws.reports_dir.mkdir(parents=True, exist_ok=True)
     path = ws.reports_dir / f"audit-{audit.id}.html"
     for target, text in ((path, page), (path.with_suffix(".json"), json.dumps(doc, indent=2, default=str))):
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, target)
+        write_text(target, text)
     return path

@@ -24,6 +24,7 @@ from datagov.catalog.migrations import migrate
 from datagov.errors import DatagovError, LockTimeout, first_line
 from datagov.processes import process_gone
 from datagov.store import LocalStore, owned_folder, store_of
+from datagov.store.derived import TEMP_NAME
 from datagov.store.local import DIGEST_NAME, PENDING_NAME, read_pending
 from datagov.workspace import Workspace
 
@@ -137,7 +138,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 
 STAGING_NAME = re.compile(r"^(\d+)-[0-9a-f]{12}$")
-CACHE_TMP_NAME = re.compile(r"^\.(\d+)-[0-9a-f]{8}-.+\.tmp$")
+CACHE_TMP_NAME = TEMP_NAME  # store.derived's temporary names
 
 
 def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -148,7 +149,7 @@ def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
     - staging folders (`tmp/<pid>-<token>`) of processes that are gone;
     - what the store holds that no catalog row references (its `sweep`:
       digest folders of the local store, writer-named prefixes of a bucket);
-    - half-written cache files (`cache/<digest>/.<pid>-....tmp`) of dead processes.
+    - half-written cache files (`cache/<digest>/.<pid>-....tmp`) and reports of dead processes.
     """
     removed = []
     if owned_folder(ws, ws.tmp_dir):
@@ -172,6 +173,12 @@ def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
                 removed += store_of(ws).sweep([p for p in pending if p.remote is not None], digests, roots)
             for staged in pending:
                 staged.pending.unlink(missing_ok=True)
+    if owned_folder(ws, ws.reports_dir):  # a report writer that died mid-write
+        for entry in ws.reports_dir.iterdir():
+            m = CACHE_TMP_NAME.match(entry.name)
+            if m and process_gone(int(m[1])) and entry.is_file() and not entry.is_symlink():
+                entry.unlink(missing_ok=True)
+                removed.append(f"reports/{entry.name}")
     if owned_folder(ws, ws.cache_dir):
         for folder in ws.cache_dir.iterdir():
             if not DIGEST_NAME.match(folder.name) or folder.is_symlink() or not folder.is_dir():

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import secrets
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from datagov.catalog.versions import Version
 from datagov.errors import IntegrityError, InvalidInput
 from datagov.near.images import ImageRows
 from datagov.pixels.fingerprints import HASH_BYTES, THUMB
+from datagov.store.derived import cache_file, written
 from datagov.store.files import ChangedObjects, Fingerprint, VersionFiles, read_verified
 from datagov.workspace import Workspace
 
@@ -208,7 +208,7 @@ def _fixed(column, width: int) -> np.ndarray:
 
 
 def _cache_path(ws: Workspace, version: Version):
-    return ws.cache_dir / version.digest / CACHE_NAME
+    return cache_file(ws, version.digest, CACHE_NAME)
 
 
 def _cached_prints(ws: Workspace, version: Version):
@@ -259,15 +259,9 @@ def _build_cache(ws: Workspace, version: Version, images):
             ]
         ),
     )
-    path = _cache_path(ws, version)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{os.getpid()}-{secrets.token_hex(4)}-{path.name}.tmp")  # pid first: the sweep knows it
-    try:
+    with written(_cache_path(ws, version)) as tmp:
         pq.write_table(table, tmp, compression="zstd")
         data = tmp.read_bytes()
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     with open_catalog(ws, write=True) as con:
         forget_cache(con, version.digest, CACHE_NAME)
         record_cache(con, CacheRecord(version.digest, CACHE_NAME, hashlib.sha256(data).hexdigest(), len(data)))

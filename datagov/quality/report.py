@@ -8,6 +8,7 @@ from pathlib import Path
 
 from datagov.catalog.receipts import Receipt
 from datagov.html_style import TABLE_CSS
+from datagov.store.derived import write_text
 from datagov.workspace import Workspace
 
 
@@ -63,7 +64,4 @@ expectations met</span>
 
 
 def write_report(ws: Workspace, receipt: Receipt) -> Path:
-    ws.reports_dir.mkdir(parents=True, exist_ok=True)
-    path = ws.reports_dir / f"validation-{receipt.id}.html"
-    path.write_text(render(receipt))
-    return path
+    return write_text(ws.reports_dir / f"validation-{receipt.id}.html", render(receipt))

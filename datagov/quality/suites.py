@@ -6,12 +6,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from datagov.catalog.versions import check_name
 from datagov.errors import InvalidInput, NotFound
+from datagov.store.derived import write_text
 from datagov.textfiles import read_utf8
 from datagov.workspace import Workspace
 
@@ -143,11 +143,7 @@ def save_suite(ws: Workspace, name: str, doc: dict, *, force: bool = False) -> P
     path = suite_path(ws, name)
     if not force:
         ensure_absent(ws, name)
-    ws.expectations_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    os.replace(tmp, path)  # a reader never sees half a suite
-    return path
+    return write_text(path, json.dumps(doc, indent=2, default=str) + "\n")  # a reader never sees half a suite
 
 
 def build_suite(suite: SuiteFile, engine: str = "duckdb"):

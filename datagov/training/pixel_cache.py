@@ -20,8 +20,6 @@ whose pixels would exceed `MAX_BYTES` are decoded on the fly.
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from datagov.catalog.db import open_catalog
 from datagov.errors import IntegrityError
 from datagov.pixels.shape import ImageShape
 from datagov.store import sha256_file
+from datagov.store.derived import cache_file, written
 from datagov.store.files import read_verified
 from datagov.training.inputs import ImageInput
 from datagov.workspace import Workspace
@@ -48,7 +47,7 @@ def cache_name(shape: ImageShape) -> str:
 
 
 def cache_path(ws: Workspace, data: ImageInput) -> Path:
-    return ws.cache_dir / data.version.digest / cache_name(data.shape)
+    return cache_file(ws, data.version.digest, cache_name(data.shape))
 
 
 def ensure_pixels(ws: Workspace, data: ImageInput) -> str | np.ndarray | None:
@@ -92,11 +91,8 @@ def build_pixels(
     returns the sha256 of what was written."""
     from datagov.pixels.tensors import decode_batch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # pid first: the sweep removes .tmp files of processes that are gone
-    tmp = path.with_name(f".{os.getpid()}-{secrets.token_hex(4)}-{path.name}.tmp")  # ranks may build it at once
     digest = hashlib.sha256()
-    try:
+    with written(path) as tmp:  # a name of its own per writer: ranks may build it at once
         with open(tmp, "wb") as out:
             for i, file in enumerate(files):
                 parquet = read_verified(file, sha256s[i] if sha256s else None)
@@ -107,7 +103,4 @@ def build_pixels(
                     out.write(chunk)
         if tmp.stat().st_size != expected:
             raise OSError(f"decoded {tmp.stat().st_size} bytes of pixels into {path.name}, expected {expected}")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return digest.hexdigest()
