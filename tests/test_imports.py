@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "datagov"
 
 # unit -> units it must never import (a unit is a subpackage, or a top-level module)
 FORBIDDEN = {
-    "pixels": {"sources", "near", "shift", "training", "tracking", "cli"},
+    "pixels": {"catalog", "store", "quality", "sources", "near", "shift", "training", "tracking", "cli"},
     "catalog": {"tracking", "training", "sources", "near", "shift", "quality", "cli"},
     "store": {"tracking", "training", "sources", "near", "shift", "quality", "cli"},
     "sources": {"near", "shift", "training", "tracking", "cli"},

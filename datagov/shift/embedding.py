@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from datagov.catalog.db import open_catalog
+from datagov.catalog.images import image_shape
 from datagov.catalog.versions import Version, scan_version
-from datagov.pixels.shape import image_shape
 from datagov.store import duckdb_connection
 from datagov.workspace import Workspace
 

@@ -117,8 +117,8 @@ def _labelled(target_scan: str, column: str | None) -> tuple[int, int]:
 
 def _shape_text(ws: Workspace, version: Version) -> str:
     """CxHxW of a version's images, or 'mixed shapes'."""
+    from datagov.catalog.images import image_shape
     from datagov.errors import InvalidInput
-    from datagov.pixels.shape import image_shape
 
     try:
         return str(image_shape(ws, version))

@@ -107,7 +107,7 @@ def encoder_for_images(ws, uri: str, versions: list) -> LoadedEncoder:
     """Resolve `uri`, load its verified weights, and refuse a version whose
     images are not the shape it takes: before any work, so a receipt naming an
     encoder names one that exists with the bytes the catalog recorded."""
-    from datagov.pixels.shape import image_shape
+    from datagov.catalog.images import image_shape
     from datagov.tracking import registry_client
 
     check_encoder_uri(uri)

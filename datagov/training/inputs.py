@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from datagov.catalog.db import open_catalog
+from datagov.catalog.images import image_shape
 from datagov.catalog.locations import locate
 from datagov.catalog.versions import Version, resolve, scan_version
 from datagov.errors import IntegrityError, InvalidInput
-from datagov.pixels.shape import ImageShape, image_shape
+from datagov.pixels.shape import ImageShape
 from datagov.sql import sql_ident
 from datagov.store import duckdb_connection
 from datagov.workspace import Workspace
