@@ -41,7 +41,7 @@ def _decode_shard(path: str) -> int:
     import numpy as np
     from PIL import Image
 
-    from datagov.sources.tar_members import HashingStream, members
+    from datagov.store.images.tar import HashingStream, members
 
     count = 0
     with open(path, "rb") as fh:

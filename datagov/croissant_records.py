@@ -18,7 +18,7 @@ written beside other Parquet files. So:
 from __future__ import annotations
 
 from datagov.catalog.versions import Version
-from datagov.sources.webdataset import IMAGE_EXTS
+from datagov.store.images.webdataset import IMAGE_EXTS
 
 RECORDS = "records"
 SAMPLES, IMAGES, LABELS, LABEL_FILES = "samples", "image-members", "labels", "label-members"

@@ -78,7 +78,7 @@ def _parquet_entry(shards: ShardSet, shard: Shard, scratch: Path, con) -> tuple[
 def _tar_entry(shards: ShardSet, shard: Shard) -> tuple[FileEntry, bool]:
     """Hash a tar shard as it streams past and count its samples from the
     member names: no image is decoded at registration."""
-    from datagov.sources.webdataset import count_shard
+    from datagov.store.images.webdataset import count_shard
 
     if shards.remote:
         url = s3.S3Url.parse(shards.root).child(shard.name)
@@ -148,7 +148,7 @@ def in_place_manifest(
 
 
 def _tar_manifest(shards: ShardSet, progress) -> InPlace:
-    from datagov.sources.images import image_schema_doc
+    from datagov.store.images.writer import image_schema_doc
 
     results = _in_threads(shards, lambda s: _tar_entry(shards, s), progress)
     labelled = results[0][1]

@@ -8,8 +8,8 @@ import numpy as np
 
 from datagov.errors import SourceError
 from datagov.sources import IngestOptions, SourceResult
-from datagov.sources.image_features import encode_arrays
-from datagov.sources.images import ImageParquetWriter, run_chunks
+from datagov.store.images.columns import encode_arrays
+from datagov.store.images.writer import ImageParquetWriter, run_chunks
 
 CHUNK = 1024
 

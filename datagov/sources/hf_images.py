@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 
 from datagov.errors import SourceError
 from datagov.sources import IngestOptions, SourceResult
-from datagov.sources.image_features import decode_blobs
-from datagov.sources.images import (
+from datagov.store.images.columns import decode_blobs
+from datagov.store.images.writer import (
     FEATURE_FIELDS,
     FILE_BYTES,
     FILE_ROWS,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from datagov.errors import SourceError
 from datagov.sources import IngestOptions, SourceResult
-from datagov.sources.image_features import decode_files
-from datagov.sources.images import ImageParquetWriter, chunked, run_chunks
+from datagov.store.images.columns import decode_files
+from datagov.store.images.writer import ImageParquetWriter, chunked, run_chunks
 
 CHUNK = 512
 

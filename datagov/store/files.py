@@ -268,9 +268,9 @@ def _spill(files: VersionFiles, target: Path) -> VersionFiles:
 
 def _render(files: VersionFiles, target: Path) -> VersionFiles:
     """Tar shards (local or in a bucket) as the image layout, decoded from
-    bytes hashed as read and checked against the manifest (lazy import: the
-    store does not otherwise depend on source readers)."""
-    from datagov.sources.webdataset_convert import render_in_place
+    bytes hashed as read and checked against the manifest (imported when
+    needed: decoding pulls in worker pools and image libraries)."""
+    from datagov.store.images.render import render_in_place
     from datagov.store.manifest import build_manifest
     from datagov.store.shards import Shard, ShardSet
 

@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from datagov.sources.tar_members import HashingStream, TarError, fast_members, fast_names, members
+from datagov.store.images.tar import HashingStream, TarError, fast_members, fast_names, members
 
 
 def archive(fmt, names, link=True) -> bytes:

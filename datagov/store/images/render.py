@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datagov.errors import IntegrityError, SourceError
-from datagov.sources import IngestOptions
-from datagov.sources.image_features import Columns, decode_into
-from datagov.sources.images import ImageParquetWriter, progress_columns
-from datagov.sources.tar_members import TarError
-from datagov.sources.webdataset import BadShard, check_sample, samples_of
+from datagov.store.images.columns import Columns, decode_into
+from datagov.store.images.tar import TarError
+from datagov.store.images.webdataset import BadShard, check_sample, samples_of
+from datagov.store.images.writer import ImageParquetWriter, progress_columns
 from datagov.store.shards import Shard, ShardSet
 from datagov.workspace import MAX_IMAGE_PIXELS
 
@@ -184,10 +183,12 @@ def _labelled(results: list[GroupResult], shards: ShardSet) -> bool:
     return bool(flags and flags[0])
 
 
-def convert_shards(shards: ShardSet, out: Path, opts: IngestOptions) -> Converted:
+def convert_shards(
+    shards: ShardSet, out: Path, *, max_pixels: int, skip_bad: bool, workers: int | None, show_progress: bool
+) -> Converted:
     """Ingest: copy the samples of `shards` into image parts under `out`."""
-    jobs = _jobs(shards, out, max_pixels=opts.max_pixels, skip_bad=opts.skip_bad)
-    results = run_groups(jobs, opts.workers or os.cpu_count() or 1, opts.show_progress, "decoding shards")
+    jobs = _jobs(shards, out, max_pixels=max_pixels, skip_bad=skip_bad)
+    results = run_groups(jobs, workers or os.cpu_count() or 1, show_progress, "decoding shards")
     for result in results:
         if result.error:
             raise SourceError(

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from datagov import faults
 from datagov.pixels.codec import FEATURES
-from datagov.sources.image_features import COLUMNS
+from datagov.store.images.columns import COLUMNS
 
 ROW_GROUP = 4096  # rows per row group: the unit training shards stream
 FILE_ROWS = 262_144  # rows per Parquet file before the next part starts...
