@@ -23,7 +23,7 @@ from collections import Counter
 from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
 from datagov.catalog.receipts import Receipt, list_receipts
-from datagov.catalog.versions import SHORT, Version, dataset_row, history, rejects_of, resolve
+from datagov.catalog.versions import SHORT, Version, dataset_row, rejects_of, resolve, version_history
 from datagov.croissant_records import parquet_record_sets, webdataset_record_sets
 from datagov.licenses import classify
 from datagov.lineage import short_version, upstream_edges
@@ -209,7 +209,7 @@ def croissant_document(ws: Workspace, ref: str) -> dict:
         meta = dataset_row(con, version.dataset)
         files = locate(ws, con, version.digest, version.dataset)
         # numbered from the oldest: a version keeps its number when newer ones arrive
-        number = [v.digest for v in reversed(history(con, version.dataset))].index(version.digest) + 1
+        number = [v.digest for v in reversed(version_history(con, version.dataset))].index(version.digest) + 1
         collected, raw, steps, ancestors = _collection(con, version)
         steps += _rejected(con, version, list(dict.fromkeys(ancestors)))
         annotations, limitations = _checks(con, version)

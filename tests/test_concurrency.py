@@ -6,7 +6,7 @@ import sys
 import time
 
 from datagov.catalog.db import catalog_lock, open_catalog
-from datagov.catalog.versions import history
+from datagov.catalog.versions import version_history
 from tests.conftest import run_datagov
 from tests.test_crash_safety import INGEST, assert_consistent
 
@@ -36,7 +36,7 @@ def test_parallel_writers_all_land(ws, tmp_path):
         _out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
     with open_catalog(ws) as con:
-        shared = history(con, "shared")
+        shared = version_history(con, "shared")
         assert len(shared) == 2
         # one became the parent of the other: the version chain is intact
         assert {v.parent_digest for v in shared} == {None, shared[1].digest}

@@ -197,7 +197,7 @@ def list_datasets(con: duckdb.DuckDBPyConnection) -> list[DatasetSummary]:
     return read(found, DatasetSummary, json_columns=["tags"])
 
 
-def history(con: duckdb.DuckDBPyConnection, name: str) -> list[Version]:
+def version_history(con: duckdb.DuckDBPyConnection, name: str) -> list[Version]:
     check_name(name)
     if dataset_row(con, name) is None:
         raise NotFound(f"unknown dataset {name!r}", hint="see `datagov datasets list`")

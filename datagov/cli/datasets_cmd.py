@@ -136,12 +136,11 @@ def history(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> Non
     from rich.table import Table
 
     from datagov.catalog.db import open_catalog
-    from datagov.catalog.versions import SHORT
-    from datagov.catalog.versions import history as versions_of
+    from datagov.catalog.versions import SHORT, version_history
     from datagov.cli.state import console, human_bytes, print_json, when, workspace
 
     with open_catalog(workspace()) as con:
-        versions = versions_of(con, name)
+        versions = version_history(con, name)
     if as_json:
         print_json([asdict(v) for v in versions])
         return

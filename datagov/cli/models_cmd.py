@@ -84,8 +84,7 @@ def review(
 
     from datagov.cli.state import console, print_json, styled, when, workspace
     from datagov.outputs import check_writable, write_atomic
-    from datagov.review.facts import as_json as facts_json
-    from datagov.review.facts import gather
+    from datagov.review.facts import facts_document, gather
     from datagov.review.promote import promotion_reasons
 
     ws = workspace()
@@ -97,7 +96,9 @@ def review(
 
         write_atomic(html_path, render_review(facts, reasons))
     if as_json:
-        print_json({**facts_json(facts), "promotable": not reasons, "promotion_refusals": [r.message for r in reasons]})
+        print_json(
+            {**facts_document(facts), "promotable": not reasons, "promotion_refusals": [r.message for r in reasons]}
+        )
         return
     out = console()
     metrics = ", ".join(f"{k} {facts.metrics[k]:.4f}" for k in KEY_METRICS if k in facts.metrics) or "-"

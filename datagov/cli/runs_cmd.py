@@ -38,7 +38,7 @@ STAGES = ("pretrain", "transfer")  # the stages that record a run (`runs.stage`)
 
 
 @app.command("list")
-def list_runs(
+def runs_list(
     stage: str = typer.Option(None, "--stage", help="Only this stage: pretrain or transfer."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="Show at most this many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -49,7 +49,7 @@ def list_runs(
     from rich.table import Table
 
     from datagov.catalog.db import open_catalog
-    from datagov.catalog.runs import list_runs as catalog_runs
+    from datagov.catalog.runs import list_runs
     from datagov.catalog.versions import SHORT
     from datagov.cli.state import console, print_json, styled, workspace
     from datagov.errors import InvalidInput
@@ -57,7 +57,7 @@ def list_runs(
     if stage is not None and stage not in STAGES:
         raise InvalidInput(f"unknown stage {stage!r}; use one of: {', '.join(STAGES)}")
     with open_catalog(workspace()) as con:
-        runs = [asdict(r) for r in catalog_runs(con, stage, limit)]
+        runs = [asdict(r) for r in list_runs(con, stage, limit)]
     if as_json:
         print_json(runs)
         return

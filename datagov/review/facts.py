@@ -226,7 +226,7 @@ def weights_status(ws: Workspace, name: str, version: str) -> str:
     return "verified"
 
 
-def as_json(facts: ModelFacts) -> dict:
+def facts_document(facts: ModelFacts) -> dict:
     from dataclasses import asdict
 
     doc = asdict(facts)
@@ -234,5 +234,5 @@ def as_json(facts: ModelFacts) -> dict:
     for w, raw in zip(facts.waivers, doc["waivers"], strict=True):
         raw["expired"] = w.expired
     if facts.encoder is not None:
-        doc["encoder"] = as_json(facts.encoder)
+        doc["encoder"] = facts_document(facts.encoder)
     return json.loads(json.dumps(doc, default=str))
