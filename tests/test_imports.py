@@ -50,3 +50,32 @@ def test_no_import_points_up():
             if target in FORBIDDEN.get(unit, set()) | ({"cli"} if unit != "cli" else set()):
                 found.add((rel.as_posix(), target))
     assert found == KNOWN, sorted(found - KNOWN)
+
+
+def _unit_graph() -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        unit = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        for module in _imports(path):
+            target = _unit(module)
+            if target and target != unit:
+                edges.setdefault(unit, set()).add(target)
+    return edges
+
+
+def _reaches(edges: dict[str, set[str]], start: str, goal: str) -> bool:
+    stack, seen = [start], set()
+    while stack:
+        here = stack.pop()
+        if here == goal:
+            return True
+        if here not in seen:
+            seen.add(here)
+            stack.extend(edges.get(here, ()))
+    return False
+
+
+def test_no_two_packages_import_each_other_even_through_others():
+    edges = _unit_graph()
+    cycles = sorted({tuple(sorted((a, b))) for a, targets in edges.items() for b in targets if _reaches(edges, b, a)})
+    assert cycles == []
