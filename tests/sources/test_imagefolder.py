@@ -97,11 +97,12 @@ def test_mixed_layout_and_empty_folder(cli, ws, tmp_path):
 def test_worker_pool_gives_the_same_digest(ws, tmp_path, monkeypatch):
     """Decoding in two processes must write exactly what one process writes."""
     from datagov.ingest import ingest_source
-    from datagov.sources import IngestOptions, images
+    from datagov.sources import IngestOptions
+    from datagov.store.images import writer
 
     root = make_image_folder(tmp_path / "imgs", per_class=40)
     one = ingest_source(ws, str(root), "serial", options=IngestOptions(workers=1, show_progress=False))
-    monkeypatch.setattr(images, "IN_PROCESS_BELOW", 0)
+    monkeypatch.setattr(writer, "IN_PROCESS_BELOW", 0)
     monkeypatch.setattr("datagov.sources.imagefolder.CHUNK", 7)  # many chunks, to catch reordering
     two = ingest_source(ws, str(root), "pooled", options=IngestOptions(workers=2, show_progress=False))
     assert one.version.digest == two.version.digest
