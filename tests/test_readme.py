@@ -1,6 +1,7 @@
-"""The README's command examples run as written, in order, in a fresh tour
-workspace (`datagov init` plus `examples/make_tour.py`), so a README that
-drifts from the CLI fails CI. A block marked
+"""The README's command examples (bash and Python blocks) run as written, in
+order, in a fresh tour workspace (`datagov init` plus
+`examples/make_tour.py`), so a README that drifts from the CLI or the library
+fails CI. A block marked
 `<!-- readme-test: skip (REASON) -->` is skipped with its reason (network,
 servers, the user's crontab); a command whose comment says `exit N`
 must exit N, every other one 0."""
@@ -18,7 +19,7 @@ import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SKIP_MARK = r"<!-- readme-test: skip \((?P<skip>[^)]*(?:\([^)]*\)[^)]*)*)\) -->\n"  # a reason may hold (parentheses)
-BLOCK = re.compile(rf"(?:{SKIP_MARK})?```bash\n(?P<body>.*?)```", re.S)
+BLOCK = re.compile(rf"(?:{SKIP_MARK})?```(?P<lang>bash|python)\n(?P<body>.*?)```", re.S)
 EXPECTED_EXIT = re.compile(r"#\s*exit (\d+)\b")  # a comment that begins "exit N"
 
 
@@ -29,9 +30,25 @@ class Command:
     exit_code: int
 
 
-def readme_blocks(text: str) -> list[tuple[int, str | None, str]]:
-    """(first line, skip reason or None, body) of every bash block, in order."""
-    return [(text.count("\n", 0, m.start("body")) + 1, m["skip"], m["body"]) for m in BLOCK.finditer(text)]
+def readme_blocks(text: str, lang: str = "bash") -> list[tuple[int, str | None, str]]:
+    """(first line, skip reason or None, body) of every block in `lang`, in order."""
+    return [
+        (text.count("\n", 0, m.start("body")) + 1, m["skip"], m["body"])
+        for m in BLOCK.finditer(text)
+        if m["lang"] == lang
+    ]
+
+
+def readme_steps(text: str) -> list[tuple[int, str | None, list[Command]]]:
+    """Every bash and python block in order: a bash block's commands, or a python block as one command."""
+    steps = []
+    for m in BLOCK.finditer(text):
+        line = text.count("\n", 0, m.start("body")) + 1
+        if m["lang"] == "bash":
+            steps.append((line, m["skip"], commands(line, m["body"])))
+        else:
+            steps.append((line, m["skip"], [Command(line, f"python - <<'README'\n{m['body']}README", 0)]))
+    return steps
 
 
 def commands(first_line: int, body: str) -> list[Command]:
@@ -71,11 +88,11 @@ def test_every_readme_command_runs_as_written_in_a_fresh_tour(tmp_path):
     for step in setup:  # what `make tour` does
         assert subprocess.run(step, cwd=README.parent, env=env, capture_output=True).returncode == 0, step
     skipped, ran = [], 0
-    for line, reason, body in readme_blocks(README.read_text()):
+    for line, reason, steps in readme_steps(README.read_text()):
         if reason is not None:
             skipped.append(f"README.md:{line}: {reason}")
             continue
-        for command in commands(line, body):
+        for command in steps:
             done = subprocess.run(["bash", "-c", command.text], cwd=tour, env=env, capture_output=True, text=True,
                                   timeout=900)  # fmt: skip
             tail = (done.stdout + done.stderr)[-3000:]
