@@ -17,6 +17,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
 
@@ -138,7 +139,6 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 
 STAGING_NAME = re.compile(r"^(\d+)-[0-9a-f]{12}$")
-CACHE_TMP_NAME = TEMP_NAME  # store.derived's temporary names
 
 
 def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -174,20 +174,22 @@ def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
             for staged in pending:
                 staged.pending.unlink(missing_ok=True)
     if owned_folder(ws, ws.reports_dir):  # a report writer that died mid-write
-        for entry in ws.reports_dir.iterdir():
-            m = CACHE_TMP_NAME.match(entry.name)
-            if m and process_gone(int(m[1])) and entry.is_file() and not entry.is_symlink():
-                entry.unlink(missing_ok=True)
-                removed.append(f"reports/{entry.name}")
+        removed += _dead_writers_temps(ws.reports_dir, "reports")
     if owned_folder(ws, ws.cache_dir):
         for folder in ws.cache_dir.iterdir():
-            if not DIGEST_NAME.match(folder.name) or folder.is_symlink() or not folder.is_dir():
-                continue
-            for entry in folder.iterdir():
-                m = CACHE_TMP_NAME.match(entry.name)
-                if m and process_gone(int(m[1])) and entry.is_file() and not entry.is_symlink():
-                    entry.unlink(missing_ok=True)
-                    removed.append(f"cache/{folder.name}/{entry.name}")
+            if DIGEST_NAME.match(folder.name) and not folder.is_symlink() and folder.is_dir():
+                removed += _dead_writers_temps(folder, f"cache/{folder.name}")
+    return removed
+
+
+def _dead_writers_temps(folder: Path, shown: str) -> list[str]:
+    """Remove `store.derived` temporary files in `folder` whose writer's pid is gone."""
+    removed = []
+    for entry in folder.iterdir():
+        m = TEMP_NAME.match(entry.name)
+        if m and process_gone(int(m[1])) and entry.is_file() and not entry.is_symlink():
+            entry.unlink(missing_ok=True)
+            removed.append(f"{shown}/{entry.name}")
     return removed
 
 
