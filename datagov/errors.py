@@ -45,6 +45,11 @@ class LockTimeout(DatagovError):
     """Another datagov process held the catalog lock for too long."""
 
 
+class PermissionDenied(DatagovError):
+    """The catalog's database refused an action for the connected role
+    (a missing grant, a four-eyes rule, an append-only record)."""
+
+
 class IntegrityError(DatagovError):
     """Stored files no longer match their manifest."""
 

@@ -6,11 +6,10 @@ training."""
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import secrets
 from datetime import timedelta
 
-from datagov.catalog import runs
+from datagov.catalog import approvals, runs, team
 from datagov.catalog.db import open_catalog
 from datagov.catalog.runs import WaiverRow
 from datagov.catalog.versions import now
@@ -19,11 +18,18 @@ from datagov.gate import GateDecision
 from datagov.workspace import Workspace
 
 
-def refuse(decision: GateDecision) -> GateRefused:
+def refuse(decision: GateDecision, *, requests: bool = False) -> GateRefused:
+    """The refusal as one `Error:` line and its fixes; `requests`: on a team
+    catalog, where --waive asks a steward instead of running at once."""
     lines = [f"{r.message}" + (f"\n      fix: {r.fix}" if r.fix else "") for r in decision.reasons]
+    way_past = (
+        "or pass --waive REASON to request a waiver (a steward other than you approves it)"
+        if requests
+        else "or pass --waive REASON to run anyway (recorded)"
+    )
     return GateRefused(
         f"gate refused {decision.stage} on {decision.version_ref}: {len(decision.reasons)} problem(s)",
-        hint="\n    ".join(["", *lines]) + "\n  or pass --waive REASON to run anyway (recorded)",
+        hint="\n    ".join(["", *lines]) + "\n  " + way_past,
     )
 
 
@@ -34,14 +40,18 @@ UNWAIVABLE = ("data-changed", "weights-changed")
 
 def enforce(decision: GateDecision, waive: str | None) -> None:
     """Raise unless the decision allows the stage or a waiver excuses every reason."""
+    refuse_unwaivable(decision)
+    if not decision.allowed and not waive:
+        raise refuse(decision)
+
+
+def refuse_unwaivable(decision: GateDecision) -> None:
     changed = [r for r in decision.reasons if r.code in UNWAIVABLE]
     if changed:
         raise IntegrityError(
             f"{decision.stage} refused on {decision.version_ref}: " + "; ".join(r.message for r in changed),
             hint="a waiver never makes changed bytes count; " + "; ".join(f"fix: {r.fix}" for r in changed if r.fix),
         )
-    if not decision.allowed and not waive:
-        raise refuse(decision)
 
 
 def alias_for(decision: GateDecision, spec) -> str | None:
@@ -65,9 +75,45 @@ def record_waiver(ws: Workspace, target: str, stage: str, reason: str, decision:
     waiver_id = f"w-{secrets.token_hex(6)}"
     at = now()
     refused = [dataclasses.asdict(r) for r in decision.reasons]
-    waiver = WaiverRow(
-        waiver_id, target, stage, reason, getpass.getuser(), refused, at, at + timedelta(days=ws.waiver_days), None
-    )
     with open_catalog(ws, write=True) as con:
+        waiver = WaiverRow(
+            waiver_id, target, stage, reason, team.who(con), refused, at, at + timedelta(days=ws.waiver_days), None
+        )
         runs.insert_waiver(con, waiver)
     return waiver_id
+
+
+# --- four eyes: on a team catalog a waiver is a request a steward approves
+
+
+def four_eyes(ws: Workspace) -> bool:
+    """Whether waivers and protected promotions wait for a second person:
+    on PostgreSQL, where the database knows who is who."""
+    return bool(ws.catalog_url)
+
+
+def approved_waiver(ws: Workspace, decision: GateDecision, target: str, waive: str | None) -> tuple[str, str] | None:
+    """On a team catalog, the approved waiver a refused stage runs under, as
+    (waiver id, its reason); otherwise refuses, recording `--waive` as a request.
+    On the DuckDB file: None (the waiver is recorded when the run starts)."""
+    if decision.allowed or not four_eyes(ws):
+        return None
+    refuse_unwaivable(decision)
+    with open_catalog(ws) as con:
+        found = approvals.waiver_requests(con, target, decision.stage)
+    for r in found:
+        if r.approval is not None and r.approval.decision == approvals.APPROVED:
+            return r.id, r.reason
+    waiting = next((r for r in found if r.approval is None), None)
+    if waiting is None and waive is not None:
+        waiver_id = record_waiver(ws, target, decision.stage, waive, decision)
+        with open_catalog(ws) as con:
+            waiting = approvals.request(con, waiver_id)
+    if waiting is None:
+        raise refuse(decision, requests=True)
+    raise GateRefused(
+        f"{decision.stage} on {decision.version_ref} waits for a steward: waiver {waiting.id} "
+        f"requested by {waiting.requested_by} ({waiting.reason})",
+        hint=f"a datagov_steward other than {waiting.requested_by} runs: datagov approvals approve {waiting.id} "
+        "--reason WHY; then run this command again",
+    )

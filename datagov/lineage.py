@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from datagov.catalog.lineage import edges_at
 from datagov.catalog.versions import SHORT, resolve
+
+if TYPE_CHECKING:
+    from datagov.catalog.db import Connection
 
 Node = tuple[str, str]
 HISTORY = "next-version"
@@ -58,12 +60,12 @@ def label(node: Node) -> str:
     return short_version(ident) if kind == "version" else ident
 
 
-def _edges(con: duckdb.DuckDBPyConnection, node: Node, direction: str) -> list[Edge]:
+def _edges(con: Connection, node: Node, direction: str) -> list[Edge]:
     rows = edges_at(con, node, direction, skip_relation=HISTORY)
     return [Edge((r[0], r[1]), (r[2], r[3]), r[4], json.loads(r[5]) if r[5] else {}) for r in rows]
 
 
-def focus_of(con: duckdb.DuckDBPyConnection, target: str) -> Node:
+def focus_of(con: Connection, target: str) -> Node:
     """The lineage node a user names: a dataset version (NAME[@DIGEST]), a
     registered model (NAME, NAME@VERSION or models:/NAME/VERSION; the newest
     version when none is given), or a training run (its MLflow run id)."""
@@ -92,7 +94,7 @@ def focus_of(con: duckdb.DuckDBPyConnection, target: str) -> Node:
     return ("model", f"{name}/{wanted or versions[-1]}")
 
 
-def graph_for(con: duckdb.DuckDBPyConnection, target: str) -> Graph:
+def graph_for(con: Connection, target: str) -> Graph:
     """Everything upstream and downstream of a dataset version, model or run."""
     focus = focus_of(con, target)
     graph = Graph(focus)
@@ -113,7 +115,7 @@ def graph_for(con: duckdb.DuckDBPyConnection, target: str) -> Graph:
     return graph
 
 
-def upstream_edges(con: duckdb.DuckDBPyConnection, node: Node) -> list[Edge]:
+def upstream_edges(con: Connection, node: Node) -> list[Edge]:
     """Every edge on the way up from a version to the sources it came from
     (splits and other derivations, then ingests), nearest first."""
     out, pending, seen = [], [node], {node}

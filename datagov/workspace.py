@@ -21,11 +21,17 @@ MAX_ARRAY_BYTES = 4 * 1024**3  # [ingest] max_array_bytes: an .npz member, uncom
 MAX_CSV_LINE_BYTES = 2_000_000  # [ingest] max_csv_line_bytes: DuckDB's own default
 ENV_HOME = "DATAGOV_HOME"
 ENV_STORE = "DATAGOV_STORE_URL"
+ENV_CATALOG = "DATAGOV_CATALOG_URL"
 
 DEFAULT_CONFIG = f"""\
 # datagov workspace settings. Every key is optional; these are the defaults.
 [catalog]
-# Seconds a command waits for another datagov process to release the catalog.
+# Where the catalog lives: empty for the DuckDB file catalog/catalog.duckdb
+# (one person; the default), or "postgresql://user@host:5432/db" for a team
+# (see "Team set-up" in the README). DATAGOV_CATALOG_URL overrides it. Keep
+# passwords out of this file: PGPASSWORD or ~/.pgpass.
+url = ""
+# Seconds a command waits for another datagov writer to release the catalog.
 lock_timeout = 60
 
 [gate]
@@ -114,6 +120,26 @@ class Workspace:
     @property
     def db_path(self) -> Path:
         return self.catalog_dir / "catalog.duckdb"
+
+    @property
+    def catalog_url(self) -> str:
+        """`[catalog] url` (or DATAGOV_CATALOG_URL): "" for the DuckDB file, else postgresql://."""
+        env = os.environ.get(ENV_CATALOG)
+        raw = env if env else self.config.get("catalog", {}).get("url", "")
+        where = f"{ENV_CATALOG}" if env else f"[catalog] url in {CONFIG_NAME}"
+        if not isinstance(raw, str):
+            raise InvalidInput(f"{where} is not a string")
+        raw = raw.strip()
+        if raw and not raw.startswith(("postgresql://", "postgres://")):
+            raise InvalidInput(f'{where}: use "postgresql://user@host:port/database", or "" for the DuckDB file')
+        return raw
+
+    @property
+    def catalog_name(self) -> str:
+        """The catalog as messages name it: the DuckDB file, or the URL without its password."""
+        from datagov.redact import redact
+
+        return redact(self.catalog_url) if self.catalog_url else str(self.db_path)
 
     @property
     def store_dir(self) -> Path:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from datagov.cli.app import app
 from datagov.layout import init_workspace
-from datagov.workspace import Workspace
+from datagov.workspace import Workspace, load_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,9 +28,59 @@ def _isolated_env(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # MLflow sets it; undone after each test
 
 
+# Test files whose workspaces run on both catalog backends (CI runs both).
+BOTH_BACKENDS = ("tests/catalog/", "tests/cli/", "tests/hostile/", "tests/test_crash_safety.py",
+                 "tests/test_concurrency.py", "tests/test_team.py", "tests/test_catalog_migrate.py")  # fmt: skip
+BACKENDS = ("duckdb", "postgresql")
+
+
+def pytest_generate_tests(metafunc):
+    rel = Path(metafunc.definition.path).resolve().relative_to(REPO).as_posix()
+    file_only = metafunc.definition.get_closest_marker("duckdb_file") is not None
+    if "catalog_backend" in metafunc.fixturenames and rel.startswith(BOTH_BACKENDS) and not file_only:
+        metafunc.parametrize("catalog_backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
+def catalog_backend(request) -> str:
+    """The catalog a test's workspace uses: the DuckDB file unless the test's file runs on both."""
+    return getattr(request, "param", "duckdb")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL 15 cluster on 127.0.0.1, stopped after the session."""
+    from tests import pg
+
+    cluster = pg.start()
+    yield cluster
+    cluster.stop()
+
+
+def use_postgres_catalog(root: Path, url: str) -> Workspace:
+    """Point a workspace's `[catalog] url` at a PostgreSQL database."""
+    config = root / "datagov.toml"
+    text = config.read_text()
+    config.write_text(text.replace('[catalog]\n', f'[catalog]\nurl = "{url}"\n', 1).replace('\nurl = ""\n', "\n", 1))
+    return load_workspace(root)
+
+
+@pytest.fixture
+def pg_database(request, pg_cluster):
+    """A fresh database in the session's cluster (dropped after the test); yields its admin URL."""
+    import uuid
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = pg_cluster.create_database(name)
+    yield url
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def ws(tmp_path: Path, catalog_backend: str, request) -> Workspace:
     workspace, _ = init_workspace(tmp_path / "ws")
+    if catalog_backend == "postgresql":
+        return use_postgres_catalog(workspace.root, request.getfixturevalue("pg_database"))
     return workspace
 
 

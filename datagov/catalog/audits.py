@@ -10,13 +10,16 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from datagov.catalog import rows
 from datagov.catalog.chain import seal
 from datagov.catalog.db import transaction
+from datagov.catalog.team import who
 from datagov.catalog.versions import now
+
+if TYPE_CHECKING:
+    from datagov.catalog.db import Connection
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class AuditResultRow:
     models: list[str]
 
 
-def latest_audit_status(con: duckdb.DuckDBPyConnection, digest: str) -> tuple[str, str] | None:
+def latest_audit_status(con: Connection, digest: str) -> tuple[str, str] | None:
     """(status, audit id) of the newest finished audit that covered this digest."""
     row = con.execute(
         "SELECT r.status, a.id FROM audit_results r JOIN audits a ON a.id = r.audit_id "
@@ -54,31 +57,31 @@ def latest_audit_status(con: duckdb.DuckDBPyConnection, digest: str) -> tuple[st
     return (row[0][0], row[0][1]) if row else None
 
 
-def running_audits(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, str]]:
+def running_audits(con: Connection) -> list[tuple[str, int, str]]:
     """(id, pid, host) of every audit still marked running."""
     return con.execute("SELECT id, pid, host FROM audits WHERE status = 'running'").fetchall()
 
 
-def mark_interrupted(con: duckdb.DuckDBPyConnection, audit_id: str) -> None:
+def mark_interrupted(con: Connection, audit_id: str) -> None:
     with transaction(con):
         con.execute("UPDATE audits SET status = 'interrupted', ended = ? WHERE id = ?", [now(), audit_id])
         seal(con, "audit", audit_id)
 
 
-def start_audit(con: duckdb.DuckDBPyConnection, audit_id: str, scope: str | None, started: datetime) -> None:
+def start_audit(con: Connection, audit_id: str, scope: str | None, started: datetime) -> None:
     con.execute(
-        "INSERT INTO audits (id, scope, status, pid, host, started) VALUES (?, ?, 'running', ?, ?, ?)",
-        [audit_id, scope, os.getpid(), socket.gethostname(), started],
+        "INSERT INTO audits (id, scope, status, pid, host, started, created_by) VALUES (?, ?, 'running', ?, ?, ?, ?)",
+        [audit_id, scope, os.getpid(), socket.gethostname(), started, who(con)],
     )
 
 
-def insert_result(con: duckdb.DuckDBPyConnection, r: AuditResultRow) -> None:
+def insert_result(con: Connection, r: AuditResultRow) -> None:
     # an empty profile is stored as NULL: previous_profiles looks for rows that took one
     row = r if r.profile else dataclasses.replace(r, profile=None)
     rows.insert(con, "audit_results", row, json_columns=["findings", "profile", "receipts", "models"])
 
 
-def finish_audit(con: duckdb.DuckDBPyConnection, row: AuditRow) -> None:
+def finish_audit(con: Connection, row: AuditRow) -> None:
     with transaction(con):
         con.execute(
             "UPDATE audits SET status = ?, versions = ?, failed = ?, summary = ?, report = ?, ended = ? WHERE id = ?",
@@ -87,7 +90,7 @@ def finish_audit(con: duckdb.DuckDBPyConnection, row: AuditRow) -> None:
         seal(con, "audit", row.id)
 
 
-def previous_profiles(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+def previous_profiles(con: Connection) -> dict[str, dict]:
     """Each version's profile from the newest finished audit that took one."""
     found = con.execute(
         "SELECT r.version, r.profile FROM audit_results r JOIN audits a ON a.id = r.audit_id "
@@ -96,12 +99,12 @@ def previous_profiles(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     return {version: json.loads(profile) for version, profile in found}  # newest wins
 
 
-def audit_history(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[AuditRow]:
+def audit_history(con: Connection, limit: int = 20) -> list[AuditRow]:
     found = con.execute(f"SELECT {rows.column_list(AuditRow)} FROM audits ORDER BY started DESC LIMIT ?", [limit])
     return rows.read(found, AuditRow, json_columns=["summary"])
 
 
-def audited_versions(con: duckdb.DuckDBPyConnection, dataset: str | None) -> list[tuple[str, str]]:
+def audited_versions(con: Connection, dataset: str | None) -> list[tuple[str, str]]:
     """(dataset, digest) of every version with receipts or that trained a
     registered model (of one dataset, or all), oldest first."""
     return [

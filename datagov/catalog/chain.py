@@ -20,8 +20,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:
+    from datagov.catalog.db import Connection
+
 
 GENESIS = "0" * 64
 
@@ -32,6 +35,9 @@ class Sealed:
     key: str  # an SQL expression naming one row
     columns: tuple[str, ...]
     sealed_when: str = "true"  # rows not yet final are not expected in the chain
+    # Columns added after records were first sealed (`created_by`): hashed
+    # only when set, so records sealed before they existed still verify.
+    added: tuple[str, ...] = ()
 
 
 SEALED: dict[str, Sealed] = {
@@ -45,6 +51,7 @@ SEALED: dict[str, Sealed] = {
         "runs",
         "run_id",
         ("run_id", "stage", "pipeline", "experiment", "dataset", "digest", "gate", "waiver_id", "started"),
+        added=("created_by",),
     ),
     "run-end": Sealed(
         "runs", "run_id", ("run_id", "status", "model_name", "model_version", "metrics", "ended"), "status <> 'running'"
@@ -52,12 +59,26 @@ SEALED: dict[str, Sealed] = {
     "model": Sealed(
         "model_artifacts", "model_name || '/' || model_version",
         ("model_name", "model_version", "run_id", "artifact", "sha256", "bytes", "arch"),
+        added=("created_by",),
     ),
     "audit": Sealed(
         "audits", "id", ("id", "scope", "status", "versions", "failed", "summary", "started", "ended"),
-        "status IN ('passed', 'failed', 'interrupted')",
+        "status IN ('passed', 'failed', 'interrupted')", ("created_by",),
+    ),
+    "promotion": Sealed(
+        "promotions", "id",
+        ("id", "model_name", "model_version", "alias", "previous_version", "decision", "waiver_id", "who", "created",
+         "created_by"),
+    ),
+    "request": Sealed(
+        "promotion_requests", "id",
+        ("id", "model_name", "model_version", "alias", "reason", "decision", "requested_by", "created"),
+    ),
+    "approval": Sealed(
+        "approvals", "id", ("id", "request_kind", "request_id", "decision", "reason", "decided_by", "created"),
     ),
 }  # fmt: skip
+NEW_IN_12 = ("promotion", "request", "approval")
 
 
 @dataclass(frozen=True)
@@ -77,13 +98,17 @@ class ChainProblem:
         return f"{self.kind} {self.record} {what}"
 
 
-def record_hash(con: duckdb.DuckDBPyConnection, kind: str, record: str) -> str | None:
-    """The SHA-256 of a record's sealed columns as stored now; None when the row is gone."""
+def record_hash(con: Connection, kind: str, record: str, *, added: bool = True) -> str | None:
+    """The SHA-256 of a record's sealed columns as stored now; None when the row is gone.
+    `added=False` for catalogs older than the added columns (migration 11)."""
     spec = SEALED[kind]
-    row = con.execute(f"SELECT {', '.join(spec.columns)} FROM {spec.table} WHERE {spec.key} = ?", [record]).fetchone()
+    wanted = ", ".join(spec.columns + (spec.added if added else ()))
+    row = con.execute(f"SELECT {wanted} FROM {spec.table} WHERE {spec.key} = ?", [record]).fetchone()
     if row is None:
         return None
-    text = json.dumps([_plain(v) for v in row], separators=(",", ":"), sort_keys=True)
+    values = list(row[: len(spec.columns)])
+    values += [[name, value] for name, value in zip(spec.added, row[len(spec.columns) :], strict=False) if value]
+    text = json.dumps([_plain(v) for v in values], separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -102,15 +127,15 @@ def _link(prev: str, kind: str, record: str, digest: str) -> str:
     return hashlib.sha256(f"{prev}|{kind}|{record}|{digest}".encode()).hexdigest()
 
 
-def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
+def head(con: Connection) -> tuple[int, str]:
     """(sequence number, hash) of the newest entry; (0, GENESIS) for an empty chain."""
     row = con.execute("SELECT seq, hash FROM chain ORDER BY seq DESC LIMIT 1").fetchone()
     return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
 
-def seal(con: duckdb.DuckDBPyConnection, kind: str, record: str) -> str:
+def seal(con: Connection, kind: str, record: str, *, added: bool = True) -> str:
     """Append the record's entry; call in the transaction that wrote it. Returns the new head."""
-    digest = record_hash(con, kind, record)
+    digest = record_hash(con, kind, record, added=added)
     if digest is None:
         raise ValueError(f"cannot seal {kind} {record}: no such row")
     seq, prev = head(con)
@@ -122,18 +147,31 @@ def seal(con: duckdb.DuckDBPyConnection, kind: str, record: str) -> str:
     return linked
 
 
-def seal_existing(con: duckdb.DuckDBPyConnection) -> int:
+def seal_existing(con: Connection) -> int:
     """Seal every final record written before the chain existed (once, when it is created)."""
     sealed = 0
     for kind, spec in SEALED.items():
+        if kind in NEW_IN_12:
+            continue
         keys = con.execute(f"SELECT {spec.key} FROM {spec.table} WHERE {spec.sealed_when} ORDER BY 1").fetchall()
         for (key,) in keys:
-            seal(con, kind, str(key))
+            seal(con, kind, str(key), added=False)
             sealed += 1
     return sealed
 
 
-def verify(con: duckdb.DuckDBPyConnection) -> list[ChainProblem]:
+def seal_new_kinds(con: Connection) -> int:
+    """Seal the promotions written before they were sealed (migration 12); the
+    requests and approvals are new tables."""
+    sealed = 0
+    spec = SEALED["promotion"]
+    for (key,) in con.execute(f"SELECT {spec.key} FROM {spec.table} ORDER BY created, id").fetchall():
+        seal(con, "promotion", str(key))
+        sealed += 1
+    return sealed
+
+
+def verify(con: Connection) -> list[ChainProblem]:
     """Every way the catalog's proving records differ from what was sealed."""
     problems: list[ChainProblem] = []
     entries = con.execute("SELECT seq, kind, record, record_hash, prev, hash FROM chain ORDER BY seq").fetchall()

@@ -16,12 +16,13 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import duckdb
 
 from datagov.catalog.migrations import migrate
+from datagov.catalog.postgres import PgConnection
 from datagov.errors import DatagovError, LockTimeout, first_line
 from datagov.processes import process_gone
 from datagov.store import LocalStore, owned_folder, store_of
@@ -29,9 +30,17 @@ from datagov.store.derived import TEMP_NAME
 from datagov.store.local import DIGEST_NAME, PENDING_NAME, read_pending
 from datagov.workspace import Workspace
 
+# A catalog connection: DuckDB's own, or the PostgreSQL wrapper that speaks
+# the same `execute(sql, params)`.
+Connection = duckdb.DuckDBPyConnection | PgConnection
+
 # Re-entrancy: a process that already holds the lock reuses its connection
 # (flock on a second descriptor would wait for ourselves).
-_held: dict[str, tuple[duckdb.DuckDBPyConnection, int]] = {}
+_held: dict[str, tuple[Connection, int]] = {}
+
+
+def is_postgres(con: Connection) -> bool:
+    return isinstance(con, PgConnection)
 
 
 @contextmanager
@@ -61,15 +70,17 @@ def catalog_lock(ws: Workspace) -> Iterator[None]:
 
 
 @contextmanager
-def open_catalog(ws: Workspace, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the workspace catalog, migrated, held under the lock.
+def open_catalog(ws: Workspace, write: bool = False) -> Iterator[Connection]:
+    """A connection to the workspace catalog, migrated.
 
-    Every connection is read-write because DuckDB cannot mix read-only and
-    read-write openers across processes; the lock serialises them instead.
+    The DuckDB file is held under the lock: every connection is read-write
+    because DuckDB cannot mix read-only and read-write openers across
+    processes, so the lock serialises them instead. PostgreSQL needs no file
+    lock: its writers serialise per transaction (`catalog/postgres.py`).
     `write` marks a writer: only writers sweep debris, so a read-only command
     never deletes anything.
     """
-    key = str(ws.db_path)
+    key = ws.catalog_url or str(ws.db_path)
     if key in _held:
         con, depth = _held[key]
         _held[key] = (con, depth + 1)
@@ -79,7 +90,7 @@ def open_catalog(ws: Workspace, write: bool = False) -> Iterator[duckdb.DuckDBPy
             con, depth = _held[key]
             _held[key] = (con, depth - 1)
         return
-    with catalog_lock(ws):
+    with nullcontext() if ws.catalog_url else catalog_lock(ws):
         con = _connect(ws)
         _held[key] = (con, 1)
         try:
@@ -102,16 +113,18 @@ def _unreadable(ws: Workspace, exc: duckdb.Error) -> DatagovError:
     )
 
 
-def _connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
+def _connect(ws: Workspace) -> Connection:
+    if ws.catalog_url:
+        return PgConnection(ws.catalog_url, ws.lock_timeout)
     try:
         return duckdb.connect(str(ws.db_path))
     except duckdb.Error as exc:
         raise _unreadable(ws, exc) from None
 
 
-def _migrate(ws: Workspace, con: duckdb.DuckDBPyConnection) -> None:
+def _migrate(ws: Workspace, con: Connection) -> None:
     try:
-        migrate(con)
+        migrate(con, ws.catalog_name)
     except duckdb.Error as exc:
         raise _unreadable(ws, exc) from None
 
@@ -120,7 +133,7 @@ _in_transaction: set[int] = set()
 
 
 @contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+def transaction(con: Connection) -> Iterator[Connection]:
     """BEGIN ... COMMIT, or ROLLBACK on any exception. Nested use joins the
     outer transaction, so a caller can make several registrations atomic."""
     if id(con) in _in_transaction:
@@ -141,7 +154,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 STAGING_NAME = re.compile(r"^(\d+)-[0-9a-f]{12}$")
 
 
-def sweep(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
+def sweep(ws: Workspace, con: Connection) -> list[str]:
     """Remove what killed processes left behind; called by writers with the lock held.
 
     Only what datagov itself makes, by its own naming, in folders that are
@@ -193,7 +206,7 @@ def _dead_writers_temps(folder: Path, shown: str) -> list[str]:
     return removed
 
 
-def close_dead_runs(ws: Workspace, con: duckdb.DuckDBPyConnection) -> list[str]:
+def close_dead_runs(ws: Workspace, con: Connection) -> list[str]:
     """Training runs still `running` whose process on this host is gone are
     marked `interrupted` (as audits are). The catalog does not talk to MLflow:
     `tracking.configure` ends such runs there, whenever datagov next uses it."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from datagov.catalog import rows
+
+if TYPE_CHECKING:
+    from datagov.catalog.db import Connection
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,11 @@ class DriftReportRow:
 _COLS = rows.column_list(DriftReportRow)
 
 
-def insert_drift_report(con: duckdb.DuckDBPyConnection, r: DriftReportRow) -> None:
+def insert_drift_report(con: Connection, r: DriftReportRow) -> None:
     rows.insert(con, "drift_reports", r, json_columns=["summary"])
 
 
-def reports_on_target(con: duckdb.DuckDBPyConnection, target_digest: str) -> list[DriftReportRow]:
+def reports_on_target(con: Connection, target_digest: str) -> list[DriftReportRow]:
     """Newest first."""
     found = con.execute(
         f"SELECT {_COLS} FROM drift_reports WHERE target_digest = ? ORDER BY created DESC", [target_digest]

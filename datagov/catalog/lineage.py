@@ -3,7 +3,11 @@ drift reports, runs and models (edges are added by `versions.add_edge`)."""
 
 from __future__ import annotations
 
-import duckdb
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datagov.catalog.db import Connection
+
 
 Node = tuple[str, str]  # (kind, id)
 
@@ -13,7 +17,7 @@ def _in(values: list[str]) -> str:
 
 
 def edges_at(
-    con: duckdb.DuckDBPyConnection, node: Node, direction: str, *, skip_relation: str
+    con: Connection, node: Node, direction: str, *, skip_relation: str
 ) -> list[tuple[str, str, str, str, str, str | None]]:
     """(src_kind, src_id, dst_kind, dst_id, relation, params JSON) of the
     edges into (`up`) or out of (`down`) a node, oldest first."""
@@ -25,7 +29,7 @@ def edges_at(
     ).fetchall()
 
 
-def inputs_of_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[tuple[str, str, str, str]]:
+def inputs_of_runs(con: Connection, run_ids: list[str]) -> list[tuple[str, str, str, str]]:
     """(src_kind, src_id, run id, relation) of every edge into these runs."""
     return con.execute(
         f"SELECT src_kind, src_id, dst_id, relation FROM lineage WHERE dst_kind = 'run' AND dst_id IN ({_in(run_ids)})",
@@ -33,7 +37,7 @@ def inputs_of_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[t
     ).fetchall()
 
 
-def models_into_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[str]:
+def models_into_runs(con: Connection, run_ids: list[str]) -> list[str]:
     """Models these runs started from (a transfer's encoder)."""
     rows = con.execute(
         f"SELECT src_id FROM lineage WHERE src_kind = 'model' AND dst_kind = 'run' AND dst_id IN ({_in(run_ids)})",
@@ -42,7 +46,7 @@ def models_into_runs(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list
     return [r[0] for r in rows.fetchall()]
 
 
-def runs_registering(con: duckdb.DuckDBPyConnection, models: list[str]) -> set[str]:
+def runs_registering(con: Connection, models: list[str]) -> set[str]:
     """The runs that registered these model versions (NAME/VERSION)."""
     rows = con.execute(
         "SELECT src_id FROM lineage WHERE src_kind = 'run' AND dst_kind = 'model' "
@@ -52,7 +56,7 @@ def runs_registering(con: duckdb.DuckDBPyConnection, models: list[str]) -> set[s
     return {r[0] for r in rows.fetchall()}
 
 
-def versions_into_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str]]:
+def versions_into_run(con: Connection, run_id: str) -> list[tuple[str, str]]:
     """(version node, relation) of the data a run trained or evaluated on."""
     return con.execute(
         "SELECT src_id, relation FROM lineage WHERE src_kind = 'version' AND dst_kind = 'run' AND dst_id = ? "
@@ -61,7 +65,7 @@ def versions_into_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple
     ).fetchall()
 
 
-def trained_versions(con: duckdb.DuckDBPyConnection, node: Node) -> set[str]:
+def trained_versions(con: Connection, node: Node) -> set[str]:
     """Version nodes that trained a model (("model", "NAME/VERSION")) or a run (("run", ID))."""
     kind, ident = node
     rows = con.execute(
@@ -73,7 +77,7 @@ def trained_versions(con: duckdb.DuckDBPyConnection, node: Node) -> set[str]:
     return {r[0] for r in rows.fetchall()}
 
 
-def model_versions(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+def model_versions(con: Connection, name: str) -> list[str]:
     """Versions (as text) of a registered model that appear in the lineage, lowest first."""
     rows = con.execute(
         "SELECT DISTINCT dst_id FROM lineage WHERE dst_kind = 'model' AND dst_id LIKE ? ESCAPE '\\'",
@@ -83,7 +87,7 @@ def model_versions(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
     return sorted((v for v in versions if v.isdigit()), key=int)
 
 
-def has_node(con: duckdb.DuckDBPyConnection, node: Node) -> bool:
+def has_node(con: Connection, node: Node) -> bool:
     return (
         con.execute(
             "SELECT 1 FROM lineage WHERE (src_kind = ? AND src_id = ?) OR (dst_kind = ? AND dst_id = ?) LIMIT 1",
@@ -93,12 +97,12 @@ def has_node(con: duckdb.DuckDBPyConnection, node: Node) -> bool:
     )
 
 
-def encoders_of(con: duckdb.DuckDBPyConnection, model: str) -> list[str]:
+def encoders_of(con: Connection, model: str) -> list[str]:
     """The model versions (NAME/VERSION) the run that registered `model` started from."""
     return sorted(set(models_into_runs(con, sorted(runs_registering(con, [model])))))
 
 
-def models_built_on(con: duckdb.DuckDBPyConnection, models: set[str]) -> set[str]:
+def models_built_on(con: Connection, models: set[str]) -> set[str]:
     """Every model version made, directly or through other models, from these
     (a classifier transferred from an encoder), not including them."""
     found: set[str] = set()
@@ -115,7 +119,7 @@ def models_built_on(con: duckdb.DuckDBPyConnection, models: set[str]) -> set[str
     return found
 
 
-def training_versions(con: duckdb.DuckDBPyConnection, model: str) -> dict[str, str]:
+def training_versions(con: Connection, model: str) -> dict[str, str]:
     """Version node -> the model version it trained, for a model and every
     encoder it was built from (its training content, transitively)."""
     out: dict[str, str] = {}
@@ -131,7 +135,7 @@ def training_versions(con: duckdb.DuckDBPyConnection, model: str) -> dict[str, s
     return out
 
 
-def baselines_of(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[tuple[str, str, str]]:
+def baselines_of(con: Connection, run_ids: list[str]) -> list[tuple[str, str, str]]:
     """(parent run id, baseline run id, params JSON) of the baselines nested in these runs."""
     return con.execute(
         "SELECT src_id, dst_id, params FROM lineage WHERE src_kind = 'run' AND dst_kind = 'run' "
@@ -140,7 +144,7 @@ def baselines_of(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[tup
     ).fetchall()
 
 
-def contamination_references(con: duckdb.DuckDBPyConnection, receipt_ids: list[str]) -> dict[str, str]:
+def contamination_references(con: Connection, receipt_ids: list[str]) -> dict[str, str]:
     """Receipt id -> the version node a contamination receipt checked against."""
     rows = con.execute(
         "SELECT dst_id, src_id FROM lineage WHERE dst_kind = 'receipt' AND relation = 'contamination-reference' "

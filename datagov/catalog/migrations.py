@@ -1,12 +1,22 @@
 """Numbered schema migrations. Append; never edit one that has shipped.
 
+The same SQL runs on the DuckDB file and on PostgreSQL (`DOUBLE` is spelled
+`DOUBLE PRECISION` there); what only PostgreSQL can enforce (identity
+stamps, four-eyes, append-only records) is in `catalog/team.py`.
+
 Foreign keys are enforced in code rather than by DuckDB, whose foreign keys
 forbid updating referenced rows.
 """
 
 from __future__ import annotations
 
-import duckdb
+import re
+from typing import TYPE_CHECKING, Any
+
+from datagov.errors import DatagovError
+
+if TYPE_CHECKING:
+    from datagov.catalog.db import Connection
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -305,41 +315,149 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        12,
+        "created_by, promotion requests, approvals",
+        """
+        -- Who made each record: the OS user on the DuckDB file (not
+        -- authenticated), the database's session_user on PostgreSQL (set by
+        -- a trigger, whatever the client sends). NULL for records from before.
+        ALTER TABLE datasets ADD COLUMN created_by VARCHAR;
+        ALTER TABLE versions ADD COLUMN created_by VARCHAR;
+        ALTER TABLE rejects ADD COLUMN created_by VARCHAR;
+        ALTER TABLE lineage ADD COLUMN created_by VARCHAR;
+        ALTER TABLE receipts ADD COLUMN created_by VARCHAR;
+        ALTER TABLE runs ADD COLUMN created_by VARCHAR;
+        ALTER TABLE drift_reports ADD COLUMN created_by VARCHAR;
+        ALTER TABLE audits ADD COLUMN created_by VARCHAR;
+        ALTER TABLE promotions ADD COLUMN created_by VARCHAR;
+        ALTER TABLE model_artifacts ADD COLUMN created_by VARCHAR;
+        ALTER TABLE locations ADD COLUMN created_by VARCHAR;
+        -- A promotion to a protected alias, waiting for a steward.
+        CREATE TABLE promotion_requests (
+            id VARCHAR PRIMARY KEY,
+            model_name VARCHAR NOT NULL,
+            model_version VARCHAR NOT NULL,
+            alias VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            decision JSON NOT NULL,           -- what promotion's checks said when it was requested
+            requested_by VARCHAR NOT NULL,
+            created TIMESTAMP NOT NULL
+        );
+        -- A steward's decision on a waiver or a promotion request: one per
+        -- request, never by its requester (a trigger on PostgreSQL).
+        CREATE TABLE approvals (
+            id VARCHAR PRIMARY KEY,
+            request_kind VARCHAR NOT NULL,    -- waiver | promotion
+            request_id VARCHAR NOT NULL,
+            decision VARCHAR NOT NULL,        -- approved | denied
+            reason VARCHAR NOT NULL,
+            decided_by VARCHAR NOT NULL,
+            created TIMESTAMP NOT NULL,
+            UNIQUE (request_kind, request_id)
+        );
+        -- Aliases only an approved request may move, as the database knows them
+        -- (`datagov catalog grant` copies [promote] protected_aliases here).
+        CREATE TABLE protected_aliases (
+            alias VARCHAR PRIMARY KEY
+        );
+        """,
+    ),
 ]
 
 # Run after the SQL of a migration, in its transaction: what SQL cannot do.
-AFTER = {11: "seal_existing"}
+AFTER = {11: "seal_existing", 12: "seal_new_kinds"}
 
 LATEST = MIGRATIONS[-1][0]
 
 
-def current_version(con: duckdb.DuckDBPyConnection) -> int:
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name VARCHAR, applied TIMESTAMP DEFAULT now())"
-    )
+_CREATE_VERSIONS = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations "
+    "(version INTEGER PRIMARY KEY, name VARCHAR, applied TIMESTAMP DEFAULT now())"
+)
+
+
+def current_version(con: Connection) -> int:
+    if not _has_table(con, "schema_migrations"):
+        return 0
     row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
     return (row[0] if row else None) or 0
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply pending migrations, each in its own transaction; returns those applied."""
-    applied = []
+def _has_table(con: Connection, table: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
+        [table],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def dialect_sql(con: Connection, sql: str) -> str:
+    """A migration's SQL as the connection's database spells it."""
+    from datagov.catalog.db import is_postgres
+
+    return re.sub(r"\bDOUBLE\b(?! PRECISION)", "DOUBLE PRECISION", sql) if is_postgres(con) else sql
+
+
+def migrate(con: Connection, catalog: str = "the catalog") -> list[int]:
+    """Apply pending migrations, each in its own transaction; returns those applied.
+
+    The version is read again inside each transaction: on PostgreSQL the
+    transaction holds the writers' lock, so two processes meeting a new
+    catalog apply each migration once."""
     have = current_version(con)
+    if have > LATEST:
+        raise DatagovError(
+            f"{catalog} is at schema version {have}, newer than this datagov knows ({LATEST})",
+            hint="upgrade datagov (pip install -U datagov) on this machine; an older client must not write it",
+        )
+    applied: list[int] = []
+    if have == LATEST:
+        return applied
     for number, name, sql in MIGRATIONS:
         if number <= have:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(sql)
-            if number in AFTER:
-                from datagov.catalog import chain
-
-                getattr(chain, AFTER[number])(con)
-            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [number, name])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        applied.append(number)
+        with _migration(con, catalog, number) as pending:
+            if pending:
+                _apply(con, number, name, sql)
+                applied.append(number)
     return applied
+
+
+def _apply(con: Connection, number: int, name: str, sql: str) -> None:
+    from datagov.catalog import chain, team
+
+    con.execute(dialect_sql(con, sql))
+    if number in AFTER:
+        getattr(chain, AFTER[number])(con)
+    team.after_migration(con, number)
+    con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [number, name])
+
+
+class _migration:
+    """One migration's transaction; yields whether it is still to be applied."""
+
+    def __init__(self, con: Connection, catalog: str, number: int) -> None:
+        self.con, self.catalog, self.number = con, catalog, number
+
+    def __enter__(self) -> bool:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute(_CREATE_VERSIONS)
+            return current_version(self.con) < self.number
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
+        if error is None:
+            self.con.execute("COMMIT")
+            return
+        self.con.execute("ROLLBACK")
+        from datagov.errors import PermissionDenied
+
+        if isinstance(error, PermissionDenied):
+            raise PermissionDenied(
+                f"{self.catalog} needs schema migration {self.number}, and your database role may not apply it",
+                hint="connect once as a datagov admin (the role that owns the catalog's tables) to upgrade it",
+            ) from None

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from datagov.catalog.chain import seal
 from datagov.catalog.db import transaction
 from datagov.catalog.rows import column_list, read_one
+from datagov.catalog.team import who
 from datagov.catalog.versions import now
+
+if TYPE_CHECKING:
+    from datagov.catalog.db import Connection
 
 
 @dataclass(frozen=True)
@@ -25,12 +28,22 @@ class ModelArtifact:
     arch: dict
 
 
-def record_artifact(con: duckdb.DuckDBPyConnection, a: ModelArtifact) -> None:
+def record_artifact(con: Connection, a: ModelArtifact) -> None:
     with transaction(con):
         con.execute(
-            "INSERT INTO model_artifacts (model_name, model_version, run_id, artifact, sha256, bytes, arch, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [a.model_name, a.model_version, a.run_id, a.artifact, a.sha256, a.bytes, json.dumps(a.arch), now()],
+            "INSERT INTO model_artifacts (model_name, model_version, run_id, artifact, sha256, bytes, arch, created, "
+            "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                a.model_name,
+                a.model_version,
+                a.run_id,
+                a.artifact,
+                a.sha256,
+                a.bytes,
+                json.dumps(a.arch),
+                now(),
+                who(con),
+            ],
         )
         seal(con, "model", f"{a.model_name}/{a.model_version}")
 
@@ -38,7 +51,7 @@ def record_artifact(con: duckdb.DuckDBPyConnection, a: ModelArtifact) -> None:
 _COLUMNS = column_list(ModelArtifact)
 
 
-def artifact_of(con: duckdb.DuckDBPyConnection, model_name: str, model_version: str) -> ModelArtifact | None:
+def artifact_of(con: Connection, model_name: str, model_version: str) -> ModelArtifact | None:
     found = con.execute(
         f"SELECT {_COLUMNS} FROM model_artifacts WHERE model_name = ? AND model_version = ?",
         [model_name, str(model_version)],
@@ -46,14 +59,14 @@ def artifact_of(con: duckdb.DuckDBPyConnection, model_name: str, model_version: 
     return read_one(found, ModelArtifact, json_columns=["arch"])
 
 
-def artifact_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> ModelArtifact | None:
+def artifact_of_run(con: Connection, run_id: str) -> ModelArtifact | None:
     found = con.execute(
         f"SELECT {_COLUMNS} FROM model_artifacts WHERE run_id = ? ORDER BY created DESC LIMIT 1", [run_id]
     )
     return read_one(found, ModelArtifact, json_columns=["arch"])
 
 
-def recorded_versions(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+def recorded_versions(con: Connection) -> list[tuple[str, str, str]]:
     """(model name, version, run id) of every model version the catalog recorded."""
     rows = con.execute("SELECT model_name, model_version, run_id FROM model_artifacts ORDER BY 1, 2").fetchall()
     return [(str(n), str(v), str(r)) for n, v, r in rows]

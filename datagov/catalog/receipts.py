@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from datagov.catalog import rows
 from datagov.catalog.chain import seal
 from datagov.catalog.db import transaction
 from datagov.catalog.versions import add_edge
+
+if TYPE_CHECKING:
+    from datagov.catalog.db import Connection
 
 
 @dataclass
@@ -42,13 +44,13 @@ class Receipt:
 _COLS = rows.column_list(Receipt, skip=["extra"])  # `extra` is not stored
 
 
-def insert_receipt(con: duckdb.DuckDBPyConnection, r: Receipt) -> None:
+def insert_receipt(con: Connection, r: Receipt) -> None:
     with transaction(con):
         _insert_receipt(con, r)
         seal(con, "receipt", r.id)
 
 
-def _insert_receipt(con: duckdb.DuckDBPyConnection, r: Receipt) -> None:
+def _insert_receipt(con: Connection, r: Receipt) -> None:
     rows.insert(con, "receipts", r, json_columns=["results"], skip=["extra"])
     add_edge(
         con,
@@ -63,7 +65,7 @@ def _insert_receipt(con: duckdb.DuckDBPyConnection, r: Receipt) -> None:
 
 
 def list_receipts(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     *,
     dataset: str | None = None,
     digest: str | None = None,
@@ -86,12 +88,12 @@ def list_receipts(
     return rows.read(con.execute(sql, args), Receipt, json_columns=["results"])
 
 
-def receipt_by_id(con: duckdb.DuckDBPyConnection, receipt_id: str) -> Receipt | None:
+def receipt_by_id(con: Connection, receipt_id: str) -> Receipt | None:
     found = con.execute(f"SELECT {_COLS} FROM receipts WHERE id = ?", [receipt_id])
     return rows.read_one(found, Receipt, json_columns=["results"])
 
 
-def receipts_of_versions(con: duckdb.DuckDBPyConnection, nodes: list[str]) -> list[Receipt]:
+def receipts_of_versions(con: Connection, nodes: list[str]) -> list[Receipt]:
     """Receipts of the given version nodes (`name@digest`), oldest first."""
     if not nodes:
         return []

@@ -8,9 +8,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import duckdb
+if TYPE_CHECKING:
+    from datagov.catalog.db import Connection
+
 
 T = TypeVar("T")
 
@@ -26,14 +28,14 @@ def column_list(cls: type, *, skip: Iterable[str] = ()) -> str:
     return ", ".join(columns(cls, skip=skip))
 
 
-def read(cursor: duckdb.DuckDBPyConnection, cls: type[T], *, json_columns: Iterable[str] = ()) -> list[T]:
+def read(cursor: Connection, cls: type[T], *, json_columns: Iterable[str] = ()) -> list[T]:
     """Every row of an executed query as `cls`, matched by column name (fields
     the query did not select keep their defaults)."""
     names = [d[0] for d in cursor.description or []]
     return [build(cls, dict(zip(names, row, strict=True)), json_columns=json_columns) for row in cursor.fetchall()]
 
 
-def read_one(cursor: duckdb.DuckDBPyConnection, cls: type[T], *, json_columns: Iterable[str] = ()) -> T | None:
+def read_one(cursor: Connection, cls: type[T], *, json_columns: Iterable[str] = ()) -> T | None:
     found = read(cursor, cls, json_columns=json_columns)
     return found[0] if found else None
 
@@ -48,12 +50,19 @@ def build(cls: type[T], values: dict[str, Any], *, json_columns: Iterable[str] =
 
 
 def insert(
-    con: duckdb.DuckDBPyConnection, table: str, row: Any, *, json_columns: Iterable[str] = (), skip: Iterable[str] = ()
+    con: Connection, table: str, row: Any, *, json_columns: Iterable[str] = (), skip: Iterable[str] = ()
 ) -> None:
-    """INSERT one row dataclass with an explicit column list."""
-    names = columns(type(row), skip=skip)
+    """INSERT one row dataclass with an explicit column list. Tables that
+    record who made a row get `created_by` from the connection, never from
+    the row (on PostgreSQL a trigger sets it again from the login)."""
+    from datagov.catalog.team import STAMPED, who
+
+    names = [n for n in columns(type(row), skip=skip) if n != "created_by"]
     encoded = set(json_columns)
     values = [_encode(getattr(row, n)) if n in encoded else getattr(row, n) for n in names]
+    if table in STAMPED:
+        names.append("created_by")
+        values.append(who(con))
     con.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values)
 
 

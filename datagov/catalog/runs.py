@@ -9,13 +9,16 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from datagov.catalog import rows
 from datagov.catalog.chain import seal
 from datagov.catalog.db import transaction
+from datagov.catalog.team import who
 from datagov.catalog.versions import now
+
+if TYPE_CHECKING:
+    from datagov.catalog.db import Connection
 
 
 @dataclass(frozen=True)
@@ -80,21 +83,19 @@ PROMOTION_COLUMNS = rows.column_list(PromotionRow)
 # --- runs
 
 
-def insert_run(con: duckdb.DuckDBPyConnection, run: RunRow) -> None:
+def insert_run(con: Connection, run: RunRow) -> None:
     """A new run, `running`, with this process's pid and host (so a dead one can be closed)."""
     with transaction(con):
         con.execute(
             "INSERT INTO runs (run_id, stage, pipeline, experiment, dataset, digest, gate, waiver_id, status, "
-            "started, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+            "started, pid, host, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
             [run.run_id, run.stage, run.pipeline, run.experiment, run.dataset, run.digest, json.dumps(run.gate),
-             run.waiver_id, now(), os.getpid(), socket.gethostname()],
+             run.waiver_id, now(), os.getpid(), socket.gethostname(), who(con)],
         )  # fmt: skip
         seal(con, "run", run.run_id)
 
 
-def finish_run(
-    con: duckdb.DuckDBPyConnection, run_id: str, status: str, model: tuple[str, str] | None, metrics: dict
-) -> None:
+def finish_run(con: Connection, run_id: str, status: str, model: tuple[str, str] | None, metrics: dict) -> None:
     name, version = model or (None, None)
     with transaction(con):
         con.execute(
@@ -104,7 +105,7 @@ def finish_run(
         seal(con, "run-end", run_id)
 
 
-def list_runs(con: duckdb.DuckDBPyConnection, stage: str | None = None, limit: int = 20) -> list[RunRow]:
+def list_runs(con: Connection, stage: str | None = None, limit: int = 20) -> list[RunRow]:
     found = con.execute(
         f"SELECT {RUN_COLUMNS} FROM runs WHERE ? IS NULL OR stage = ? ORDER BY started DESC LIMIT ?",
         [stage, stage, limit],
@@ -112,7 +113,7 @@ def list_runs(con: duckdb.DuckDBPyConnection, stage: str | None = None, limit: i
     return rows.read(found, RunRow, json_columns=RUN_JSON)
 
 
-def runs_by_id(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[RunRow]:
+def runs_by_id(con: Connection, run_ids: list[str]) -> list[RunRow]:
     if not run_ids:
         return []
     found = con.execute(
@@ -122,9 +123,7 @@ def runs_by_id(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[RunRo
     return rows.read(found, RunRow, json_columns=RUN_JSON)
 
 
-def newest_pretrained_model(
-    con: duckdb.DuckDBPyConnection, digest: str, *, waived: bool = False
-) -> tuple[str, str] | None:
+def newest_pretrained_model(con: Connection, digest: str, *, waived: bool = False) -> tuple[str, str] | None:
     """(model name, version) of the newest finished pretraining run on a
     digest whose gate opened without a waiver (`waived=True`: any)."""
     row = con.execute(
@@ -136,7 +135,7 @@ def newest_pretrained_model(
     return (row[0], row[1]) if row else None
 
 
-def models_trained_on(con: duckdb.DuckDBPyConnection, dataset: str, digest: str) -> list[str]:
+def models_trained_on(con: Connection, dataset: str, digest: str) -> list[str]:
     found = con.execute(
         "SELECT DISTINCT model_name, model_version FROM runs WHERE dataset = ? AND digest = ? "
         "AND model_name IS NOT NULL ORDER BY 1, 2",
@@ -145,16 +144,16 @@ def models_trained_on(con: duckdb.DuckDBPyConnection, dataset: str, digest: str)
     return [f"{n}/{v}" for n, v in found]
 
 
-def running_runs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int | None, str | None]]:
+def running_runs(con: Connection) -> list[tuple[str, int | None, str | None]]:
     """(run id, pid, host) of every run still marked running."""
     return con.execute("SELECT run_id, pid, host FROM runs WHERE status = 'running'").fetchall()
 
 
-def interrupted_runs(con: duckdb.DuckDBPyConnection) -> set[str]:
+def interrupted_runs(con: Connection) -> set[str]:
     return {r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'interrupted'").fetchall()}
 
 
-def mark_interrupted(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+def mark_interrupted(con: Connection, run_id: str) -> None:
     with transaction(con):
         con.execute("UPDATE runs SET status = 'interrupted', ended = ? WHERE run_id = ?", [now(), run_id])
         seal(con, "run-end", run_id)
@@ -163,17 +162,17 @@ def mark_interrupted(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 # --- waivers
 
 
-def insert_waiver(con: duckdb.DuckDBPyConnection, w: WaiverRow) -> None:
+def insert_waiver(con: Connection, w: WaiverRow) -> None:
     with transaction(con):
         rows.insert(con, "waivers", w, json_columns=["refused"])
         seal(con, "waiver", w.id)
 
 
-def attach_waiver(con: duckdb.DuckDBPyConnection, waiver_id: str, run_id: str) -> None:
+def attach_waiver(con: Connection, waiver_id: str, run_id: str) -> None:
     con.execute("UPDATE waivers SET run_id = ? WHERE id = ?", [run_id, waiver_id])
 
 
-def waivers_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[WaiverRow]:
+def waivers_of_run(con: Connection, run_id: str) -> list[WaiverRow]:
     found = con.execute(f"SELECT {WAIVER_COLUMNS} FROM waivers WHERE run_id = ? ORDER BY created", [run_id])
     return rows.read(found, WaiverRow, json_columns=["refused"])
 
@@ -181,11 +180,11 @@ def waivers_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[WaiverRo
 # --- promotions
 
 
-def insert_promotion(con: duckdb.DuckDBPyConnection, p: PromotionRow) -> None:
+def insert_promotion(con: Connection, p: PromotionRow) -> None:
     rows.insert(con, "promotions", p, json_columns=["decision"])
 
 
-def promotions_of(con: duckdb.DuckDBPyConnection, model_name: str, model_version: str) -> list[PromotionRow]:
+def promotions_of(con: Connection, model_name: str, model_version: str) -> list[PromotionRow]:
     found = con.execute(
         f"SELECT {PROMOTION_COLUMNS} FROM promotions WHERE model_name = ? AND model_version = ? ORDER BY created",
         [model_name, str(model_version)],

@@ -6,17 +6,20 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from datagov import faults
 from datagov.catalog.db import transaction
 from datagov.catalog.locations import IN_PLACE, STORED, locate, location_of, record_location, stored_roots
 from datagov.catalog.rows import column_list, read, read_one
 from datagov.catalog.rows import insert as insert_row
+from datagov.catalog.team import who
 from datagov.errors import AmbiguousReference, InvalidInput, NotFound
 from datagov.store import Manifest, Staged, store_of
 from datagov.workspace import Workspace
+
+if TYPE_CHECKING:
+    from datagov.catalog.db import Connection
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -104,7 +107,7 @@ _VERSION_COLS = column_list(Version)
 _VERSION_JSON = ("schema", "details")
 
 
-def _versions(found: duckdb.DuckDBPyConnection) -> list[Version]:
+def _versions(found: Connection) -> list[Version]:
     return read(found, Version, json_columns=_VERSION_JSON)
 
 
@@ -127,12 +130,12 @@ class Dataset:
 _DATASET_COLS = column_list(Dataset)
 
 
-def dataset_row(con: duckdb.DuckDBPyConnection, name: str) -> Dataset | None:
+def dataset_row(con: Connection, name: str) -> Dataset | None:
     found = con.execute(f"SELECT {_DATASET_COLS} FROM datasets WHERE name = ?", [name])
     return read_one(found, Dataset, json_columns=["tags"])
 
 
-def dataset_of(con: duckdb.DuckDBPyConnection, version: Version) -> Dataset:
+def dataset_of(con: Connection, version: Version) -> Dataset:
     """The record of a version's dataset: every version has one (the catalog
     refuses a version without it), so its absence is a damaged catalog."""
     found = dataset_row(con, version.dataset)
@@ -141,20 +144,18 @@ def dataset_of(con: duckdb.DuckDBPyConnection, version: Version) -> Dataset:
     return found
 
 
-def dataset_of_digest(con: duckdb.DuckDBPyConnection, digest: str) -> str | None:
+def dataset_of_digest(con: Connection, digest: str) -> str | None:
     """The first dataset name a digest was registered under."""
     row = con.execute("SELECT dataset FROM versions WHERE digest = ? ORDER BY created LIMIT 1", [digest]).fetchone()
     return row[0] if row else None
 
 
-def replace_rejects(
-    con: duckdb.DuckDBPyConnection, dataset: str, digest: str, stage: str, rejects: list[tuple[str, str]]
-) -> None:
+def replace_rejects(con: Connection, dataset: str, digest: str, stage: str, rejects: list[tuple[str, str]]) -> None:
     """A stage's rejects of a version, recorded once (a rerun replaces them)."""
     con.execute("DELETE FROM rejects WHERE dataset = ? AND digest = ? AND stage = ?", [dataset, digest, stage])
     con.executemany(
-        "INSERT INTO rejects (dataset, digest, stage, item, reason, created) VALUES (?, ?, ?, ?, ?, now())",
-        [[dataset, digest, stage, item, reason] for item, reason in rejects],
+        "INSERT INTO rejects (dataset, digest, stage, item, reason, created, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [[dataset, digest, stage, item, reason, now(), who(con)] for item, reason in rejects],
     )
 
 
@@ -184,20 +185,24 @@ class DatasetSummary:
     updated: datetime | None
 
 
-def list_datasets(con: duckdb.DuckDBPyConnection) -> list[DatasetSummary]:
+def list_datasets(con: Connection) -> list[DatasetSummary]:
     found = con.execute(
         """
-        SELECT d.name, d.modality, d.owner, d.license, d.tags, count(v.digest) AS versions,
-               arg_max(v.digest, v.created) AS latest, arg_max(v.rows, v.created) AS rows,
-               arg_max(v.bytes, v.created) AS bytes, max(v.created) AS updated
-        FROM datasets d LEFT JOIN versions v ON v.dataset = d.name
-        GROUP BY ALL ORDER BY d.name
+        WITH ranked AS (
+            SELECT dataset, digest, rows, bytes, created, count(*) OVER (PARTITION BY dataset) AS n,
+                   row_number() OVER (PARTITION BY dataset ORDER BY created DESC, digest) AS newest
+            FROM versions
+        )
+        SELECT d.name, d.modality, d.owner, d.license, d.tags, coalesce(v.n, 0) AS versions,
+               v.digest AS latest, v.rows, v.bytes, v.created AS updated
+        FROM datasets d LEFT JOIN ranked v ON v.dataset = d.name AND v.newest = 1
+        ORDER BY d.name
         """
     )
     return read(found, DatasetSummary, json_columns=["tags"])
 
 
-def version_history(con: duckdb.DuckDBPyConnection, name: str) -> list[Version]:
+def version_history(con: Connection, name: str) -> list[Version]:
     check_name(name)
     if dataset_row(con, name) is None:
         raise NotFound(f"unknown dataset {name!r}", hint="see `datagov datasets list`")
@@ -206,12 +211,12 @@ def version_history(con: duckdb.DuckDBPyConnection, name: str) -> list[Version]:
     )
 
 
-def latest(con: duckdb.DuckDBPyConnection, name: str) -> Version | None:
+def latest(con: Connection, name: str) -> Version | None:
     found = con.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? ORDER BY created DESC LIMIT 1", [name])
     return read_one(found, Version, json_columns=_VERSION_JSON)
 
 
-def resolve(con: duckdb.DuckDBPyConnection, ref: str | Ref) -> Version:
+def resolve(con: Connection, ref: str | Ref) -> Version:
     """`NAME` is the newest version; `NAME@PREFIX` the one whose digest starts so."""
     ref = parse_ref(ref) if isinstance(ref, str) else ref
     if dataset_row(con, ref.name) is None:
@@ -250,7 +255,7 @@ class Reject:
     reason: str
 
 
-def rejects_of(con: duckdb.DuckDBPyConnection, name: str, digest: str) -> list[Reject]:
+def rejects_of(con: Connection, name: str, digest: str) -> list[Reject]:
     """A version's rejects, by stage, in natural order (row 9 before row 10)."""
     rows = con.execute(
         "SELECT stage, item, reason FROM rejects WHERE dataset = ? AND digest = ?", [name, digest]
@@ -297,7 +302,7 @@ class Registered:
     restored: bool = False  # the store's damaged or lost copy was replaced by this ingest's files
 
 
-def _upsert_dataset(con: duckdb.DuckDBPyConnection, nv: NewVersion, at: datetime) -> None:
+def _upsert_dataset(con: Connection, nv: NewVersion, at: datetime) -> None:
     existing = dataset_row(con, nv.name)
     if existing is None:
         record = Dataset(nv.name, nv.description, nv.owner, nv.license, nv.tags, nv.modality, nv.source,
@@ -319,7 +324,7 @@ def _upsert_dataset(con: duckdb.DuckDBPyConnection, nv: NewVersion, at: datetime
     )
 
 
-def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> Registered:
+def register(ws: Workspace, con: Connection, nv: NewVersion) -> Registered:
     """Publish the staged files and record the version, all or nothing.
 
     Call with the catalog lock held (inside `open_catalog(ws, write=True)`).
@@ -353,13 +358,15 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
                              nv.details)  # fmt: skip
             insert_row(con, "versions", record, json_columns=_VERSION_JSON)
             con.executemany(
-                "INSERT OR IGNORE INTO files (digest, path, sha256, rows, bytes, etag) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO files (digest, path, sha256, rows, bytes, etag) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 [[digest, f.path, f.sha256, f.rows, f.bytes, f.etag] for f in nv.manifest.files],
             )
             if nv.rejects:
                 con.executemany(
-                    "INSERT INTO rejects (dataset, digest, stage, item, reason, created) VALUES (?, ?, ?, ?, ?, ?)",
-                    [[nv.name, digest, nv.stage, item, reason, at] for item, reason in nv.rejects],
+                    "INSERT INTO rejects (dataset, digest, stage, item, reason, created, created_by) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [[nv.name, digest, nv.stage, item, reason, at, who(con)] for item, reason in nv.rejects],
                 )
             node = f"{nv.name}@{digest}"
             if previous:
@@ -384,7 +391,7 @@ def register(ws: Workspace, con: duckdb.DuckDBPyConnection, nv: NewVersion) -> R
     return Registered(resolve(con, Ref(nv.name, digest)), True, previous)
 
 
-def _restore(ws: Workspace, con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
+def _restore(ws: Workspace, con: Connection, staged: Staged) -> None:
     """Put freshly written files of a version (the same digest, so the same
     bytes) where the damaged copy was; every stored version of them reads the new copy."""
     root = store_of(ws).publish(staged, referenced=False)  # not referenced: the damaged copy is replaced
@@ -392,13 +399,13 @@ def _restore(ws: Workspace, con: duckdb.DuckDBPyConnection, staged: Staged) -> N
         con.execute("UPDATE locations SET root = ? WHERE digest = ? AND mode = ?", [root, staged.digest, STORED])
 
 
-def _in_place(con: duckdb.DuckDBPyConnection, digest: str, dataset: str) -> bool:
+def _in_place(con: Connection, digest: str, dataset: str) -> bool:
     found = location_of(con, digest, dataset)
     return found is not None and found[1] == IN_PLACE
 
 
 def add_edge(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     src_kind: str,
     src_id: str,
     dst_kind: str,
@@ -410,7 +417,7 @@ def add_edge(
     at: datetime | None = None,
 ) -> None:
     con.execute(
-        "INSERT OR IGNORE INTO lineage (src_kind, src_id, dst_kind, dst_id, relation, run_id, params, created) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [src_kind, src_id, dst_kind, dst_id, relation, run_id, json.dumps(params or {}), at or now()],
+        "INSERT INTO lineage (src_kind, src_id, dst_kind, dst_id, relation, run_id, params, created, created_by) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [src_kind, src_id, dst_kind, dst_id, relation, run_id, json.dumps(params or {}), at or now(), who(con)],
     )

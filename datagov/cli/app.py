@@ -6,7 +6,9 @@ import typer
 from typer.core import TyperGroup
 
 from datagov.cli import (
+    approvals_cmd,
     audit_cmd,
+    catalog_cmd,
     datasets_cmd,
     demo_cmd,
     expectations_cmd,
@@ -99,6 +101,8 @@ audit_cmd.register(app)
 models_cmd.register(app)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(expectations_cmd.app, name="expectations")
+app.add_typer(approvals_cmd.app, name="approvals")
+app.add_typer(catalog_cmd.app, name="catalog")
 
 
 def main() -> None:

@@ -12,14 +12,16 @@ hold. `--waive REASON` moves it anyway, recorded like every waiver.
 
 from __future__ import annotations
 
-import getpass
 import secrets
 from dataclasses import asdict, dataclass
 
 from datagov import tags, tracking
+from datagov.catalog import team
+from datagov.catalog.approvals import Request
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.runs import PromotionRow, insert_promotion
 from datagov.catalog.versions import check_name, now
+from datagov.errors import GateRefused
 from datagov.gate import GateDecision, Reason
 from datagov.review.facts import ModelFacts, gather
 from datagov.workspace import Workspace
@@ -113,6 +115,7 @@ class Promotion:
     previous: str | None
     reasons: list[Reason]
     waiver_id: str | None
+    approval: Request | None = None  # on a team catalog: the steward-approved request it ran under
 
 
 def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | None = None) -> Promotion:
@@ -125,8 +128,12 @@ def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | 
     facts = gather(ws, name, version)
     reasons = promotion_reasons(facts) + license_reasons(ws, facts, alias)
     decision = GateDecision("promote", facts.uri, facts.tags.get(tags.DIGEST, ""), not reasons, reasons)
-    enforce(decision, waive)
-    waiver_id = record_waiver(ws, f"{name}/{version}", "promote", str(waive), decision) if reasons else None
+    approval = approved_promotion(ws, facts.name, facts.version, alias, decision, waive)
+    if approval is None:
+        enforce(decision, waive)
+    waiver_id = (
+        record_waiver(ws, f"{name}/{version}", "promote", str(waive), decision) if reasons and not approval else None
+    )
     c = tracking.registry_client(ws)
     previous = tracking.alias_target(c, name, alias)
     c.set_registered_model_alias(name, alias, facts.version)
@@ -135,9 +142,78 @@ def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | 
     c.set_model_version_tag(name, facts.version, tags.PROMOTION_ID, promotion_id)
     if waiver_id:
         c.set_model_version_tag(name, facts.version, tags.PROMOTION_WAIVER, waive)
-    decision_doc = {"allowed": not reasons, "reasons": [asdict(r) for r in reasons]}
-    row = PromotionRow(promotion_id, name, facts.version, alias, previous, decision_doc, waiver_id, getpass.getuser(),
-                       now())  # fmt: skip
+    decision_doc: dict = {"allowed": not reasons, "reasons": [asdict(r) for r in reasons]}
+    if approval is not None and approval.approval is not None:
+        decision_doc["request"] = {
+            "id": approval.id,
+            "requested_by": approval.requested_by,
+            "approved_by": approval.approval.decided_by,
+            "reason": approval.approval.reason,
+        }
+        c.set_model_version_tag(name, facts.version, tags.PROMOTION_REQUESTED_BY, approval.requested_by)
+        c.set_model_version_tag(name, facts.version, tags.PROMOTION_APPROVED_BY, approval.approval.decided_by)
     with open_catalog(ws, write=True) as con, transaction(con):
+        row = PromotionRow(promotion_id, name, facts.version, alias, previous, decision_doc, waiver_id,
+                           team.who(con), now())  # fmt: skip
         insert_promotion(con, row)
-    return Promotion(promotion_id, facts, alias, previous, reasons, waiver_id)
+    return Promotion(promotion_id, facts, alias, previous, reasons, waiver_id, approval)
+
+
+def protected(ws: Workspace, alias: str) -> bool:
+    """An alias only a steward-approved request may move: [promote] protected_aliases,
+    and on a team catalog the aliases the database protects."""
+    from datagov.catalog.approvals import protected_aliases
+    from datagov.governance import four_eyes
+
+    if alias in ws.promote_policy[0]:
+        return True
+    if not four_eyes(ws):
+        return False
+    with open_catalog(ws) as con:
+        return alias in protected_aliases(con)
+
+
+def approved_promotion(
+    ws: Workspace, name: str, version: str, alias: str, decision: GateDecision, waive: str | None
+) -> Request | None:
+    """On a team catalog, the approved request a promotion to a protected alias
+    (or one its checks refuse) runs under; else refuses, recording a request.
+    None where no request is needed (the DuckDB file, or an open, unprotected move)."""
+    from datagov.catalog import approvals
+    from datagov.governance import four_eyes, refuse, refuse_unwaivable
+
+    if not four_eyes(ws) or (decision.allowed and not protected(ws, alias)):
+        return None
+    refuse_unwaivable(decision)
+    with open_catalog(ws) as con:
+        found = approvals.promotion_requests(con, name, version, alias)
+    for r in found:
+        if r.approval is not None and r.approval.decision == approvals.APPROVED:
+            return r
+    waiting = next((r for r in found if r.approval is None), None)
+    if waiting is None and (waive is not None or decision.allowed):
+        waiting = _request_promotion(ws, name, version, alias, decision, waive)
+    if waiting is None:
+        raise refuse(decision, requests=True)
+    raise GateRefused(
+        f"promoting {name}/{version} to @{alias} waits for a steward: request {waiting.id} by "
+        f"{waiting.requested_by} ({waiting.reason})",
+        hint=f"a datagov_steward other than {waiting.requested_by} runs: datagov approvals approve {waiting.id} "
+        "--reason WHY; then run this command again",
+    )
+
+
+def _request_promotion(
+    ws: Workspace, name: str, version: str, alias: str, decision: GateDecision, waive: str | None
+) -> Request:
+    from datagov.catalog import approvals
+
+    reason = waive or f"promote {name}/{version} to protected alias @{alias}"
+    doc = {"allowed": decision.allowed, "reasons": [asdict(r) for r in decision.reasons]}
+    with open_catalog(ws, write=True) as con:
+        row = approvals.PromotionRequest(f"pr-{secrets.token_hex(6)}", name, version, alias, reason, doc,
+                                         team.who(con), now())  # fmt: skip
+        approvals.insert_request(con, row)
+        found = approvals.request(con, row.id)
+    assert found is not None
+    return found

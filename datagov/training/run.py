@@ -35,7 +35,7 @@ from typing import Any
 from datagov import tags, tracking
 from datagov.errors import InvalidInput
 from datagov.gate import GateDecision
-from datagov.governance import alias_for, enforce, gate_document, record_waiver
+from datagov.governance import alias_for, approved_waiver, enforce, gate_document, record_waiver
 from datagov.training.inputs import ImageInput
 from datagov.training.records import finish_run, record_run, register_model
 from datagov.training.spec import flatten
@@ -97,8 +97,12 @@ class GatedRun:
         return alias_for(self.decision, self.spec)
 
     def enforce(self) -> None:
-        """Step 1: refuse unless the gate allows the stage or a waiver excuses it."""
+        """Step 1: refuse unless the gate allows the stage or a waiver excuses it
+        (on a team catalog: a waiver a steward approved)."""
         require_reason(self.waive)
+        approved = approved_waiver(self.ws, self.decision, self.data[0].input.version.node_id, self.waive)
+        if approved is not None:
+            self.waiver_id, self.waive = approved
         enforce(self.decision, self.waive)
 
     def provenance(self) -> dict[str, str]:
@@ -117,7 +121,7 @@ class GatedRun:
     @contextmanager
     def started(self, params: dict[str, Any] | None = None) -> Iterator[GatedRun]:
         """Steps 2-4 and 7 around the stage's training (step 5-6: `register`)."""
-        if not self.decision.allowed:
+        if not self.decision.allowed and self.waiver_id is None:
             self.waiver_id = record_waiver(
                 self.ws, self.data[0].input.version.node_id, self.stage, str(self.waive), self.decision
             )

@@ -3,6 +3,7 @@
 import pytest
 
 
+@pytest.mark.duckdb_file
 @pytest.mark.parametrize("content", [b"", b"DUCK", bytes(range(256)) * 20], ids=["empty", "four-bytes", "noise"])
 def test_an_unreadable_catalog_is_one_line_naming_it_for_every_command(cli, ws, content):
     assert cli("datasets", "list").exit_code == 0  # the catalog exists
