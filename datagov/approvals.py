@@ -15,10 +15,10 @@ from datagov.catalog.approvals import Approval, Request
 from datagov.catalog.db import open_catalog
 from datagov.catalog.versions import now
 from datagov.errors import InvalidInput, NotFound
-from datagov.governance import four_eyes
+from datagov.governance import NOT_APPROVED, four_eyes
 from datagov.workspace import Workspace
 
-NOT_APPROVED = "not approved by a second person (DuckDB file catalog)"
+__all__ = ["NOT_APPROVED", "decide", "requests"]
 
 
 def requests(ws: Workspace, *, pending_only: bool = True) -> list[Request]:

@@ -85,6 +85,8 @@ def record_waiver(ws: Workspace, target: str, stage: str, reason: str, decision:
 
 # --- four eyes: on a team catalog a waiver is a request a steward approves
 
+NOT_APPROVED = "not approved by a second person"
+
 
 def four_eyes(ws: Workspace) -> bool:
     """Whether waivers and protected promotions wait for a second person:
@@ -92,9 +94,9 @@ def four_eyes(ws: Workspace) -> bool:
     return bool(ws.catalog_url)
 
 
-def approved_waiver(ws: Workspace, decision: GateDecision, target: str, waive: str | None) -> tuple[str, str] | None:
-    """On a team catalog, the approved waiver a refused stage runs under, as
-    (waiver id, its reason); otherwise refuses, recording `--waive` as a request.
+def approved_waiver(ws: Workspace, decision: GateDecision, target: str, waive: str | None) -> approvals.Request | None:
+    """On a team catalog, the approved waiver a refused stage runs under;
+    otherwise refuses, recording `--waive` as a request.
     On the DuckDB file: None (the waiver is recorded when the run starts)."""
     if decision.allowed or not four_eyes(ws):
         return None
@@ -103,7 +105,7 @@ def approved_waiver(ws: Workspace, decision: GateDecision, target: str, waive: s
         found = approvals.waiver_requests(con, target, decision.stage)
     for r in found:
         if r.approval is not None and r.approval.decision == approvals.APPROVED:
-            return r.id, r.reason
+            return r
     waiting = next((r for r in found if r.approval is None), None)
     if waiting is None and waive is not None:
         waiver_id = record_waiver(ws, target, decision.stage, waive, decision)

@@ -30,7 +30,7 @@ def _isolated_env(monkeypatch):
 
 # Test files whose workspaces run on both catalog backends (CI runs both).
 BOTH_BACKENDS = ("tests/catalog/", "tests/cli/", "tests/hostile/", "tests/test_crash_safety.py",
-                 "tests/test_concurrency.py", "tests/test_team.py", "tests/test_catalog_migrate.py")  # fmt: skip
+                 "tests/test_concurrency.py", "tests/test_catalog_migrate.py")  # fmt: skip
 BACKENDS = ("duckdb", "postgresql")
 
 

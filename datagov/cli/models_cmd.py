@@ -144,9 +144,10 @@ def review(
     out.print(table)
     for w in (w for m in facts.chain() for w in m.waivers):
         state = "[red]expired[/red]" if w.expired else f"expires {w.expires:%Y-%m-%d}" if w.expires else "no expiry"
-        out.print(styled("Waiver {} ({}) by {}: {}, " + state, w.id, w.stage, w.who, repr(w.reason)))
+        out.print(styled("Waiver {} ({}) by {}, {}: {}, " + state, w.id, w.stage, w.who, w.approval, repr(w.reason)))
     for p in facts.promotions:
-        out.print(f"Promoted to @{p['alias']} by {p['who']} {when(p['created'])} ({p['id']})")
+        approved = f", approved by {p['request']['approved_by']}" if p.get("request") else ""
+        out.print(f"Promoted to @{p['alias']} by {p['who']}{approved} {when(p['created'])} ({p['id']})")
     if reasons:
         out.print(styled("[bold red]Promotion would be refused:[/bold red]"))
         for r in reasons:

@@ -141,7 +141,7 @@ def card_of(ws: Workspace, facts: ModelFacts) -> ModelCard:
         content = [_entry(con, m, d) for m in chain for d in m.data if m is facts or d.role == "trained"]
     waivers = [
         {"id": w.id, "model": m.uri, "stage": w.stage, "reason": w.reason, "who": w.who, "created": w.created,
-         "expires": w.expires, "expired": w.expired}
+         "expires": w.expires, "expired": w.expired, "approved_by": w.approved_by, "approval": w.approval}
         for m in chain for w in m.waivers
     ]  # fmt: skip
     return ModelCard(
@@ -263,7 +263,7 @@ def render_markdown(card: ModelCard) -> str:
         "",
     ]
     lines += [
-        f"- {w['id']} on `{w['model']}` ({w['stage']}) by {w['who']}: {w['reason']}"
+        f"- {w['id']} on `{w['model']}` ({w['stage']}) by {w['who']}, {w['approval']}: {w['reason']}"
         + (" (expired)" if w["expired"] else "")
         for w in card.waivers
     ] or ["- none: every gate passed without one"]

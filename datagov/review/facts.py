@@ -54,6 +54,16 @@ class Waiver:
     who: str
     created: datetime
     expires: datetime | None
+    approved_by: str | None = None  # the steward, on a team catalog; None: not approved by a second person
+    approval_reason: str | None = None
+
+    @property
+    def approval(self) -> str:
+        if self.approved_by:
+            return f"approved by {self.approved_by}: {self.approval_reason}"
+        from datagov.governance import NOT_APPROVED
+
+        return NOT_APPROVED
 
     @property
     def expired(self) -> bool:
@@ -168,11 +178,11 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
             ]  # fmt: skip
             facts.audit = latest_audit_status(con, version_.digest)
             data.append(facts)
-        waivers = [Waiver(w.id, w.stage, w.reason, w.who, w.created, w.expires) for w in waivers_of_run(con, mv.run_id)]
+        waivers = [_waiver(con, w) for w in waivers_of_run(con, mv.run_id)]
         encoders = encoders_of(con, f"{mv.name}/{mv.version}")
         promotions = [
             {"id": p.id, "alias": p.alias, "previous": p.previous_version, "who": p.who, "created": p.created,
-             "waiver_id": p.waiver_id}
+             "waiver_id": p.waiver_id, **({"request": p.decision["request"]} if "request" in p.decision else {})}
             for p in promotions_of(con, mv.name, str(mv.version))
         ]  # fmt: skip
     return ModelFacts(
@@ -236,3 +246,13 @@ def facts_document(facts: ModelFacts) -> dict:
     if facts.encoder is not None:
         doc["encoder"] = facts_document(facts.encoder)
     return json.loads(json.dumps(doc, default=str))
+
+
+def _waiver(con, w) -> Waiver:
+    """A waiver as review shows it: with the steward's approval, where a team catalog has one."""
+    from datagov.catalog.approvals import APPROVED, WAIVER, approval_of
+
+    a = approval_of(con, WAIVER, w.id)
+    approved = a is not None and a.decision == APPROVED
+    return Waiver(w.id, w.stage, w.reason, w.who, w.created, w.expires,
+                  a.decided_by if approved and a else None, a.reason if approved and a else None)  # fmt: skip

@@ -43,7 +43,7 @@ def render_review(facts: ModelFacts, reasons: list) -> str:
         return f"expires {w.expires:%Y-%m-%d}" if w.expires else "never expires"
 
     waivers = "".join(
-        f"<li>{e(w.id)} ({e(w.stage)}) by {e(w.who)}: {e(w.reason)}; {waiver_state(w)}</li>"
+        f"<li>{e(w.id)} ({e(w.stage)}) by {e(w.who)}, {e(w.approval)}: {e(w.reason)}; {waiver_state(w)}</li>"
         for m in facts.chain()
         for w in m.waivers
     )

@@ -35,7 +35,7 @@ from typing import Any
 from datagov import tags, tracking
 from datagov.errors import InvalidInput
 from datagov.gate import GateDecision
-from datagov.governance import alias_for, approved_waiver, enforce, gate_document, record_waiver
+from datagov.governance import NOT_APPROVED, alias_for, approved_waiver, enforce, gate_document, record_waiver
 from datagov.training.inputs import ImageInput
 from datagov.training.records import finish_run, record_run, register_model
 from datagov.training.spec import flatten
@@ -101,8 +101,12 @@ class GatedRun:
         (on a team catalog: a waiver a steward approved)."""
         require_reason(self.waive)
         approved = approved_waiver(self.ws, self.decision, self.data[0].input.version.node_id, self.waive)
-        if approved is not None:
-            self.waiver_id, self.waive = approved
+        if approved is not None and approved.approval is not None:
+            self.waiver_id, self.waive = approved.id, approved.reason
+            self.tags[tags.WAIVER_REQUESTED_BY] = approved.requested_by
+            self.tags[tags.WAIVER_APPROVED_BY] = approved.approval.decided_by
+        elif not self.decision.allowed:
+            self.tags[tags.WAIVER_APPROVED_BY] = NOT_APPROVED
         enforce(self.decision, self.waive)
 
     def provenance(self) -> dict[str, str]:
