@@ -30,7 +30,7 @@ def _isolated_env(monkeypatch):
 
 # Test files whose workspaces run on both catalog backends (CI runs both).
 BOTH_BACKENDS = ("tests/catalog/", "tests/cli/", "tests/hostile/", "tests/test_crash_safety.py",
-                 "tests/test_concurrency.py", "tests/test_catalog_migrate.py")  # fmt: skip
+                 "tests/test_concurrency.py")  # fmt: skip
 BACKENDS = ("duckdb", "postgresql")
 
 
@@ -61,7 +61,7 @@ def use_postgres_catalog(root: Path, url: str) -> Workspace:
     """Point a workspace's `[catalog] url` at a PostgreSQL database."""
     config = root / "datagov.toml"
     text = config.read_text()
-    config.write_text(text.replace('[catalog]\n', f'[catalog]\nurl = "{url}"\n', 1).replace('\nurl = ""\n', "\n", 1))
+    config.write_text(text.replace("[catalog]\n", f'[catalog]\nurl = "{url}"\n', 1).replace('\nurl = ""\n', "\n", 1))
     return load_workspace(root)
 
 

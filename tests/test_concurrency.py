@@ -5,6 +5,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from datagov.catalog.db import catalog_lock, open_catalog
 from datagov.catalog.versions import version_history
 from tests.conftest import run_datagov
@@ -44,6 +46,7 @@ def test_parallel_writers_all_land(ws, tmp_path):
     assert_consistent(ws)
 
 
+@pytest.mark.duckdb_file
 def test_second_process_waits_for_the_lock(ws):
     with catalog_lock(ws):
         start = time.monotonic()
@@ -60,6 +63,7 @@ def test_second_process_waits_for_the_lock(ws):
     assert json.loads(out) == [] and time.monotonic() - start >= 1.0
 
 
+@pytest.mark.duckdb_file
 def test_lock_timeout_is_a_clear_error(ws):
     with catalog_lock(ws):
         proc = run_datagov("--workspace", ws.root, "datasets", "list", env={"DATAGOV_LOCK_TIMEOUT": "0.5"})
@@ -67,3 +71,28 @@ def test_lock_timeout_is_a_clear_error(ws):
     assert proc.stderr.splitlines()[0] == (
         f"Error: the catalog at {ws.db_path} is busy: another datagov process held its lock for more than 0.5s"
     )
+
+
+def test_a_postgres_writer_waits_for_the_writers_lock_then_fails_clearly(tmp_path, pg_database):
+    """On PostgreSQL readers never wait; a writer waits for the writer holding
+    the lock, at most [catalog] lock_timeout, then stops with one line."""
+    import psycopg
+
+    from datagov.catalog.postgres import WRITER_LOCK
+    from datagov.layout import init_workspace
+    from tests.conftest import use_postgres_catalog
+
+    ws = use_postgres_catalog(init_workspace(tmp_path / "ws")[0].root, pg_database)
+    assert run_datagov("--workspace", ws.root, "datasets", "list").returncode == 0  # migrated
+    src = write_csv(tmp_path / "a.csv", 100)
+    with psycopg.connect(pg_database, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", [WRITER_LOCK])
+        reader = run_datagov("--workspace", ws.root, "datasets", "list", "--json")
+        assert reader.returncode == 0 and json.loads(reader.stdout) == []  # reading does not wait
+        start = time.monotonic()
+        writer = run_datagov("--workspace", ws.root, "ingest", src, "--name", "a", env={"DATAGOV_LOCK_TIMEOUT": "1"})
+        assert time.monotonic() - start >= 1.0
+    assert writer.returncode == 1
+    assert writer.stderr.startswith("Error: the catalog is busy: another datagov writer held it too long")
+    assert "Traceback" not in writer.stderr
+    assert run_datagov("--workspace", ws.root, "ingest", src, "--name", "a").returncode == 0  # and then it lands

@@ -78,7 +78,9 @@ def open_catalog(ws: Workspace, write: bool = False) -> Iterator[Connection]:
     processes, so the lock serialises them instead. PostgreSQL needs no file
     lock: its writers serialise per transaction (`catalog/postgres.py`).
     `write` marks a writer: only writers sweep debris, so a read-only command
-    never deletes anything.
+    never deletes anything; on PostgreSQL a writer also holds the writers'
+    lock while it is open, as it holds the file lock on DuckDB, so what it
+    reads before writing (a dataset's newest version) is still true when it writes.
     """
     key = ws.catalog_url or str(ws.db_path)
     if key in _held:
@@ -94,6 +96,8 @@ def open_catalog(ws: Workspace, write: bool = False) -> Iterator[Connection]:
         con = _connect(ws)
         _held[key] = (con, 1)
         try:
+            if write and isinstance(con, PgConnection):
+                con.hold_writer_lock()
             _migrate(ws, con)
             if write:
                 sweep(ws, con)

@@ -19,9 +19,10 @@ from typing import Any
 from datagov.errors import DatagovError, PermissionDenied, first_line
 from datagov.redact import redact
 
-# One advisory lock key for catalog writers: taken at BEGIN, released at
-# COMMIT or ROLLBACK, so writes serialise as they do on the DuckDB file
-# while readers never wait (MVCC).
+# One advisory lock key for catalog writers: a writer's session holds it
+# (`open_catalog(write=True)`) and every transaction takes it at BEGIN, so
+# writes serialise as they do on the DuckDB file while readers never wait
+# (MVCC), and nothing a writer read can change before it commits.
 WRITER_LOCK = 0x64617461676F76  # "datagov"
 
 _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%")
@@ -84,6 +85,11 @@ class PgConnection:
             raise _translated(exc) from exc
         self._track(sql)
         return cursor
+
+    def hold_writer_lock(self) -> None:
+        """The writers' lock for this session (released when it closes),
+        waiting at most the lock timeout (then one clear `Error:`)."""
+        self.execute("SELECT pg_advisory_lock(?)", [WRITER_LOCK])
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         import psycopg
