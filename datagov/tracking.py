@@ -26,7 +26,32 @@ def default_uri(ws: Workspace) -> str:
 
 
 def tracking_uri(ws: Workspace) -> str:
-    return _USER_TRACKING_URI or default_uri(ws)
+    """MLFLOW_TRACKING_URI, else `[tracking] uri` in datagov.toml (a team's
+    MLflow server), else the workspace's own SQLite store."""
+    configured = ws.config.get("tracking", {}).get("uri", "")
+    if not isinstance(configured, str):
+        from datagov.errors import InvalidInput
+
+        raise InvalidInput("[tracking] uri in datagov.toml is not a string")
+    return _USER_TRACKING_URI or configured.strip() or default_uri(ws)
+
+
+_store_ready: set[str] = set()
+
+
+def _create_store_once(ws: Workspace, mlflow) -> None:
+    """Make the SQLite store's tables under a file lock: two processes that
+    meet a new workspace would otherwise both create them, and one fails."""
+    uri = tracking_uri(ws)
+    if uri != default_uri(ws) or uri in _store_ready:
+        return
+    import fcntl
+
+    ws.catalog_dir.mkdir(parents=True, exist_ok=True)
+    with open(ws.catalog_dir / ".mlflow.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        mlflow.MlflowClient().search_experiments(max_results=1)
+    _store_ready.add(uri)
 
 
 def configure(ws: Workspace):
@@ -43,6 +68,7 @@ def configure(ws: Workspace):
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     _end_interrupted_runs(ws, mlflow)
+    _create_store_once(ws, mlflow)
     return mlflow
 
 

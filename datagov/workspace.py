@@ -80,6 +80,12 @@ protected_aliases = []
 # unknown (no license, or not an SPDX expression), non-commercial, no-derivatives.
 refuse_licenses = ["unknown", "non-commercial", "no-derivatives"]
 
+[tracking]
+# Where runs, models and the registry go: empty for SQLite in catalog/
+# (the default), or a team's MLflow server, e.g. "http://mlflow.internal:5000".
+# MLFLOW_TRACKING_URI overrides it.
+uri = ""
+
 [lineage]
 # The OpenLineage namespace of this workspace's datasets and jobs (and of its
 # models when MLflow is the local SQLite store). Empty for

@@ -96,3 +96,30 @@ def test_a_postgres_writer_waits_for_the_writers_lock_then_fails_clearly(tmp_pat
     assert writer.stderr.startswith("Error: the catalog is busy: another datagov writer held it too long")
     assert "Traceback" not in writer.stderr
     assert run_datagov("--workspace", ws.root, "ingest", src, "--name", "a").returncode == 0  # and then it lands
+
+
+@pytest.mark.slow
+def test_eight_processes_mixing_every_kind_of_write_lose_nothing(ws):
+    """8 processes at once: ingest (own and shared datasets), split, validate,
+    audit and pretrain. Every command lands whole; the catalog, the store and
+    the hash chain agree afterwards."""
+    from bench.team_workload import prepare, run_workers
+    from datagov.catalog import chain
+
+    prepare(ws.root)
+    outcomes = run_workers(ws.root, 8, pretrainers=2)
+    failures = [f"{o.worker} {o.command}: {o.stderr}" for o in outcomes if o.returncode != 0]
+    assert failures == []
+    with open_catalog(ws) as con:
+        shared = version_history(con, "shared")
+        counts = dict(con.execute(
+            "SELECT 'receipts', count(*) FROM receipts UNION ALL SELECT 'audits', count(*) FROM audits "
+            "WHERE status = 'passed' UNION ALL SELECT 'runs', count(*) FROM runs WHERE status = 'finished'"
+        ).fetchall())  # fmt: skip
+        splits = con.execute("SELECT count(*) FROM versions WHERE dataset LIKE 'w_-_'").fetchone()[0]
+        assert chain.verify(con) == []
+    # 8 versions of one dataset, written at once: one unbroken chain of parents, none lost
+    assert len(shared) == 8
+    assert sorted(v.parent_digest or "" for v in shared) == sorted(["", *(v.digest for v in shared[1:])])
+    assert splits == 16 and counts == {"receipts": 8, "audits": 8, "runs": 2}
+    assert_consistent(ws)
