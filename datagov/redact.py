@@ -23,3 +23,16 @@ def _port(parts) -> int | None:
         return parts.port
     except ValueError:
         return None
+
+
+def without_password(url: str) -> str:
+    """A URL with its user kept and its password dropped: to write into a config file."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}@{host}" + (f":{parts.port}" if _port(parts) else "")
+    return urlunsplit(parts._replace(netloc=netloc))

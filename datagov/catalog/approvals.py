@@ -102,12 +102,10 @@ def request(con: Connection, request_id: str) -> Request | None:
 
 
 def requests(con: Connection, *, pending_only: bool = True, limit: int = 100) -> list[Request]:
-    """Waivers nobody used yet and promotion requests, newest first, with their decisions."""
-    found = con.execute(
-        f"SELECT {WAIVER_COLUMNS} FROM waivers WHERE run_id IS NULL AND (expires IS NULL OR expires > ?) "
-        "ORDER BY created DESC LIMIT ?",
-        [now(), limit],
-    )
+    """Requests with their decisions, newest first: `pending_only`, those
+    waiting for a steward (waivers unused and unexpired); else every one."""
+    waiting = "WHERE run_id IS NULL AND (expires IS NULL OR expires > ?)" if pending_only else "WHERE ? IS NOT NULL"
+    found = con.execute(f"SELECT {WAIVER_COLUMNS} FROM waivers {waiting} ORDER BY created DESC LIMIT ?", [now(), limit])
     waivers = [_waiver_request(con, w) for w in rows.read(found, WaiverRow, json_columns=["refused"])]
     found = con.execute(f"SELECT {REQUEST_COLUMNS} FROM promotion_requests ORDER BY created DESC LIMIT ?", [limit])
     promos = [_promotion_request(con, p) for p in rows.read(found, PromotionRequest, json_columns=["decision"])]

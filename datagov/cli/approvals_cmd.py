@@ -19,10 +19,8 @@ def approvals_list(
     """List requests waiting for a steward, newest first."""
     from dataclasses import asdict
 
-    from rich.table import Table
-
     from datagov.approvals import requests
-    from datagov.cli.state import console, print_json, workspace
+    from datagov.cli.state import console, print_json, styled, when, workspace
     from datagov.governance import four_eyes
 
     ws = workspace()
@@ -39,14 +37,15 @@ def approvals_list(
     if not found:
         typer.echo("Nothing waits for a steward." if not show_all else "No requests yet.")
         return
-    table = Table(title="Requests", title_justify="left")
-    for col in ("id", "kind", "target", "stage", "requested by", "reason", "status", "created (UTC)"):
-        table.add_column(col, overflow="fold")
+    out = console()
     for r in found:
-        status = r.status if r.approval is None else f"{r.status} by {r.approval.decided_by}"
-        table.add_row(r.id, r.kind, r.target, r.stage, r.requested_by, r.reason, status,
-                      r.created.strftime("%Y-%m-%d %H:%M"))  # fmt: skip
-    console().print(table)
+        colour = {"pending": "yellow", "approved": "green", "denied": "red"}[r.status]
+        out.print(styled(f"[bold]{{}}[/bold]  {{}}  [{colour}]{{}}[/{colour}]", r.id, r.kind, r.status))
+        out.print(f"  {r.stage} on {_short(r.target)}")
+        out.print(f"  requested by {r.requested_by} {when(r.created)} UTC: {r.reason}")
+        if r.approval is not None:
+            a = r.approval
+            out.print(f"  {a.decision} by {a.decided_by} {when(a.created)} UTC: {a.reason}")
 
 
 def _decide(request_id: str, decision: str, reason: str) -> None:
@@ -54,7 +53,7 @@ def _decide(request_id: str, decision: str, reason: str) -> None:
     from datagov.cli.state import workspace
 
     found, approval = decide(workspace(), request_id, decision, reason)
-    typer.echo(f"{decision.capitalize()} {found.kind} {found.id} ({found.target}, {found.stage}) "
+    typer.echo(f"{decision.capitalize()} {found.kind} {found.id} ({found.stage} on {_short(found.target)}) "
                f"requested by {found.requested_by}; decided by {approval.decided_by}.")  # fmt: skip
     if decision == "approved":
         again = "datagov models promote" if found.kind == "promotion" else f"datagov {found.stage}"
@@ -77,3 +76,11 @@ def deny(
 ) -> None:
     """Deny a request; the requester's command stays refused."""
     _decide(request_id, "denied", reason)
+
+
+def _short(target: str) -> str:
+    """`name@digest` with the digest cut as everywhere else; a model version as it is."""
+    from datagov.catalog.versions import SHORT
+
+    name, _, digest = target.partition("@")
+    return f"{name}@{digest[:SHORT]}" if digest else target

@@ -75,7 +75,7 @@ def migrate_to(
     from datagov.catalog.postgres import PgConnection
     from datagov.cli.state import workspace
     from datagov.errors import InvalidInput
-    from datagov.redact import redact
+    from datagov.redact import redact, without_password
 
     ws = workspace()
     if ws.catalog_url:
@@ -92,5 +92,5 @@ def migrate_to(
     typer.echo(f"Copied {len(copies)} tables, {rows} rows, into {redact(to)}; counts and digests match, "
                "the hash chain verifies.")  # fmt: skip
     typer.echo(f"The DuckDB file {ws.db_path} is unchanged. To use the copy, set in datagov.toml:")
-    typer.echo(f'  [catalog]\n  url = "{redact(to)}"')
+    typer.echo(f'  [catalog]\n  url = "{without_password(to)}"   # the password: PGPASSWORD or ~/.pgpass')
     typer.echo("then, as the owner: datagov catalog grant")

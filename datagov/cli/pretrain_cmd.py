@@ -25,7 +25,7 @@ def pretrain(
     if result.run_id is None:  # a torchrun rank other than 0: rank 0 reports
         return
     if result.waiver_id:
-        typer.secho(f"Warning: gate waived ({result.waiver_id}): {waive}", err=True, fg="yellow")
+        typer.secho(f"Warning: gate waived ({result.waiver_id}): {result.waiver_note}", err=True, fg="yellow")
     elif waive:
         typer.echo("note: the gate was open, so --waive was not needed: nothing was waived or recorded")
     m = result.metrics

@@ -57,7 +57,7 @@ def transfer(
         progress=progress,
     )
     if result.waiver_id:
-        typer.secho(f"Warning: gate waived ({result.waiver_id}): {waive}", err=True, fg="yellow")
+        typer.secho(f"Warning: gate waived ({result.waiver_id}): {result.waiver_note}", err=True, fg="yellow")
     elif waive:
         typer.echo("note: the gate was open, so --waive was not needed: nothing was waived or recorded")
     out = console()

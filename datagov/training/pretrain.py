@@ -30,6 +30,7 @@ class PretrainResult:
     waiver_id: str | None
     device: str
     world_size: int = 1
+    waiver_note: str | None = None  # the waiver's reason and who approved it
 
 
 def run_pretraining(
@@ -108,7 +109,7 @@ def _pretrain_on(ws: Workspace, run: GatedRun, data, dist, progress: bool) -> Pr
     assert run.run_id is not None and run.model_version is not None
     return PretrainResult(
         run.run_id, run.model_name, run.model_version, run.alias, metrics, run.decision, run.waiver_id,
-        device.type, dist.world_size,
+        device.type, dist.world_size, run.waiver_note,
     )  # fmt: skip
 
 

@@ -96,6 +96,14 @@ class GatedRun:
         """`latest-validated` (or the spec's) only when the gate opened without a waiver."""
         return alias_for(self.decision, self.spec)
 
+    @property
+    def waiver_note(self) -> str | None:
+        """`REASON (approved by STEWARD)`, or `(not approved by a second person)` on the DuckDB file."""
+        if self.waiver_id is None:
+            return None
+        approved_by = self.tags.get(tags.WAIVER_APPROVED_BY, NOT_APPROVED)
+        return f"{self.waive} ({approved_by if approved_by == NOT_APPROVED else f'approved by {approved_by}'})"
+
     def enforce(self) -> None:
         """Step 1: refuse unless the gate allows the stage or a waiver excuses it
         (on a team catalog: a waiver a steward approved)."""

@@ -67,6 +67,7 @@ class TransferResult:
     encoder: str
     device: str
     extra_metrics: dict = field(default_factory=dict)
+    waiver_note: str | None = None  # the waiver's reason and who approved it
 
 
 def run_transfer(
@@ -113,7 +114,7 @@ def run_transfer(
     assert run.run_id is not None and run.model_version is not None
     return TransferResult(
         run.run_id, run.model_name, run.model_version, run.alias, spec.strategy, outcome, base, labels.eval_rows,
-        decision, run.waiver_id, source.pinned_uri, device.type,
+        decision, run.waiver_id, source.pinned_uri, device.type, waiver_note=run.waiver_note,
     )  # fmt: skip
 
 
