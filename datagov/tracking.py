@@ -100,6 +100,8 @@ def experiment_id(ws: Workspace, name: str) -> str:
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
+    if tracking_uri(ws) != default_uri(ws):  # a server keeps artifacts where it was told (S3, proxied)
+        return mlflow.create_experiment(name)
     artifacts = (ws.catalog_dir / "mlartifacts" / name).resolve()
     return mlflow.create_experiment(name, artifact_location=artifacts.as_uri())
 
