@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from datagov.catalog import approvals, team
 from datagov.catalog.db import is_postgres
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def describe(con: Connection, name: str) -> dict:
-    facts = {
+    facts: dict[str, Any] = {
         "catalog": name,
         "backend": "postgresql" if is_postgres(con) else "duckdb",
         "schema": current_version(con),

@@ -108,7 +108,7 @@ def copy_catalog(source: Connection, target: PgConnection) -> list[TableCopy]:
 
 def _copy_rows(source: Connection, target: PgConnection, table: str, names: list[str]) -> None:
     found = source.execute(f"SELECT {', '.join(names)} FROM {table}")
-    with target.raw.cursor().copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:  # type: ignore[arg-type]
+    with target.raw.cursor().copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
         while batch := found.fetchmany(5000):
             for row in batch:
                 copy.write_row(row)

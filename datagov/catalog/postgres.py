@@ -80,7 +80,7 @@ class PgConnection:
             if params is None:
                 cursor.execute(sql)
             else:
-                cursor.execute(to_pyformat(sql), list(params))  # type: ignore[arg-type]  # built, not literal
+                cursor.execute(to_pyformat(sql), list(params))
         except psycopg.Error as exc:
             raise _translated(exc) from exc
         self._track(sql)
@@ -95,7 +95,7 @@ class PgConnection:
         import psycopg
 
         try:
-            self.raw.cursor().executemany(to_pyformat(sql), [list(r) for r in rows])  # type: ignore[arg-type]
+            self.raw.cursor().executemany(to_pyformat(sql), [list(r) for r in rows])
         except psycopg.Error as exc:
             raise _translated(exc) from exc
 

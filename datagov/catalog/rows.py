@@ -8,13 +8,22 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from datagov.catalog.db import Connection
 
 
 T = TypeVar("T")
+
+
+class Cursor(Protocol):
+    """An executed query, DuckDB's or psycopg's: its column names and rows."""
+
+    @property
+    def description(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
 
 
 def columns(cls: type, *, skip: Iterable[str] = ()) -> list[str]:
@@ -28,14 +37,14 @@ def column_list(cls: type, *, skip: Iterable[str] = ()) -> str:
     return ", ".join(columns(cls, skip=skip))
 
 
-def read(cursor: Connection, cls: type[T], *, json_columns: Iterable[str] = ()) -> list[T]:
+def read(cursor: Cursor, cls: type[T], *, json_columns: Iterable[str] = ()) -> list[T]:
     """Every row of an executed query as `cls`, matched by column name (fields
     the query did not select keep their defaults)."""
     names = [d[0] for d in cursor.description or []]
     return [build(cls, dict(zip(names, row, strict=True)), json_columns=json_columns) for row in cursor.fetchall()]
 
 
-def read_one(cursor: Connection, cls: type[T], *, json_columns: Iterable[str] = ()) -> T | None:
+def read_one(cursor: Cursor, cls: type[T], *, json_columns: Iterable[str] = ()) -> T | None:
     found = read(cursor, cls, json_columns=json_columns)
     return found[0] if found else None
 

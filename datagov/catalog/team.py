@@ -60,7 +60,7 @@ def who(con: Connection) -> str:
         cached = getattr(con, "session_user", None)
         if cached is None:
             row = con.execute("SELECT session_user").fetchone()
-            cached = str(row[0])
+            cached = str(row[0]) if row else ""
             con.session_user = cached  # type: ignore[union-attr]
         return cached
     return getpass.getuser()
@@ -227,4 +227,4 @@ def grant_roles(con: Connection, protected_aliases: list[str]) -> list[str]:
 
 def _schema(con: Connection) -> str:
     row = con.execute("SELECT current_schema()").fetchone()
-    return str(row[0])
+    return str(row[0]) if row else "public"

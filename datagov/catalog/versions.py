@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from datagov import faults
 from datagov.catalog.db import transaction
 from datagov.catalog.locations import IN_PLACE, STORED, locate, location_of, record_location, stored_roots
-from datagov.catalog.rows import column_list, read, read_one
+from datagov.catalog.rows import Cursor, column_list, read, read_one
 from datagov.catalog.rows import insert as insert_row
 from datagov.catalog.team import who
 from datagov.errors import AmbiguousReference, InvalidInput, NotFound
@@ -107,7 +107,7 @@ _VERSION_COLS = column_list(Version)
 _VERSION_JSON = ("schema", "details")
 
 
-def _versions(found: Connection) -> list[Version]:
+def _versions(found: Cursor) -> list[Version]:
     return read(found, Version, json_columns=_VERSION_JSON)
 
 
