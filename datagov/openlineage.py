@@ -93,10 +93,11 @@ class _Facts:
     baselines: list = field(default_factory=list)
     versions: dict = field(default_factory=dict)  # node -> Version
     owners: dict = field(default_factory=dict)  # dataset -> (owner, license)
+    waivers: dict = field(default_factory=dict)  # waiver id -> approvals.Request (who asked, who approved)
 
 
 def _gather(ws: Workspace, ref: str) -> _Facts:
-    from datagov.catalog import lineage
+    from datagov.catalog import approvals, lineage
     from datagov.catalog.db import open_catalog
     from datagov.catalog.receipts import receipts_of_versions
     from datagov.catalog.runs import runs_by_id
@@ -120,6 +121,7 @@ def _gather(ws: Workspace, ref: str) -> _Facts:
         run_ids -= {b[1] for b in facts.baselines}  # exported under their parent, not as runs of their own
         facts.runs = runs_by_id(con, sorted(run_ids))
         facts.run_inputs = lineage.inputs_of_runs(con, sorted(run_ids))
+        facts.waivers = {r.waiver_id: approvals.request(con, r.waiver_id) for r in facts.runs if r.waiver_id}
         wanted = (
             nodes | siblings | set(facts.references.values()) | {i[1] for i in facts.run_inputs if i[0] == "version"}
         )
@@ -252,16 +254,28 @@ class _Builder:
                 [self.model(f"{row.model_name}/{row.model_version}", self.ev.OutputDataset)] if row.model_name else []
             )
             state = {"finished": "COMPLETE", "failed": "FAIL"}.get(row.status)
-            run, job = self._mlflow_run(row.run_id), self.job(row.stage, row.experiment)
+            run, job = self._mlflow_run(row.run_id, who=self._who(row)), self.job(row.stage, row.experiment)
             self.pair(run, job, row.started, row.ended if state else None, state or "COMPLETE", inputs, outputs)
             for parent_id, baseline_id, raw in self.facts.baselines:
                 if parent_id == row.run_id:
                     self._baseline(row, run, job, inputs, baseline_id, json.loads(raw) if raw else {})
 
-    def _mlflow_run(self, run_id: str, facets: dict | None = None):
-        tag = self.tags_run.TagsRunFacetFields(key="mlflow.run_id", value=run_id, source="datagov")
+    def _who(self, row) -> dict[str, str]:
+        """Who started the run and, under a waiver, who asked for it and who approved it."""
+        from datagov.governance import NOT_APPROVED
+
+        who = {"datagov.created_by": row.created_by} if row.created_by else {}
+        if row.waiver_id and (request := self.facts.waivers.get(row.waiver_id)) is not None:
+            approved = request.approval.decided_by if request.approval else NOT_APPROVED
+            who |= {"datagov.waiver_id": request.id, "datagov.waiver_requested_by": request.requested_by,
+                    "datagov.waiver_approved_by": approved}  # fmt: skip
+        return who
+
+    def _mlflow_run(self, run_id: str, facets: dict | None = None, who: dict[str, str] | None = None):
+        tags = [self.tags_run.TagsRunFacetFields(key="mlflow.run_id", value=run_id, source="datagov")]
+        tags += [self.tags_run.TagsRunFacetFields(key=k, value=v, source="datagov") for k, v in (who or {}).items()]
         return self.ev.Run(
-            runId=run_uuid("mlflow", run_id), facets={"tags": self.tags_run.TagsRunFacet(tags=[tag]), **(facets or {})}
+            runId=run_uuid("mlflow", run_id), facets={"tags": self.tags_run.TagsRunFacet(tags=tags), **(facets or {})}
         )
 
     def _baseline(self, row, parent_run, parent_job, inputs, baseline_id: str, params: dict) -> None:

@@ -59,9 +59,12 @@ def pg_cluster():
 
 def use_postgres_catalog(root: Path, url: str) -> Workspace:
     """Point a workspace's `[catalog] url` at a PostgreSQL database."""
+    import re
+
     config = root / "datagov.toml"
-    text = config.read_text()
-    config.write_text(text.replace("[catalog]\n", f'[catalog]\nurl = "{url}"\n', 1).replace('\nurl = ""\n', "\n", 1))
+    head, rest = config.read_text().split("[catalog]\n", 1)
+    rest = re.sub(r'^url = ".*"$', lambda _: f'url = "{url}"', rest, count=1, flags=re.M)
+    config.write_text(head + "[catalog]\n" + rest)
     return load_workspace(root)
 
 

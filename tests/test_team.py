@@ -101,6 +101,20 @@ def test_a_waiver_waits_for_a_steward_who_is_not_the_requester(team):
     used = team.as_("alice", "pretrain", SPEC, *TINY, "--no-progress")
     assert used.exit_code == 4, used.output  # an approved waiver excuses one run
 
+    # everywhere the run is told, it names who asked and who approved
+    card = team.as_("rita", "models", "card", "digits-autoencoder", "1")
+    assert (
+        card.exit_code == 0
+        and f"{waiver} on `models:/digits-autoencoder/1` (pretrain) by alice, approved by sam" in card.output
+    )
+    events = team.as_("rita", "lineage", "digits-autoencoder", "--format", "openlineage")
+    assert events.exit_code == 0, events.output
+    assert '"datagov.waiver_requested_by"' in events.output and '"datagov.waiver_approved_by"' in events.output
+    from mlflow import MlflowClient
+
+    tags = MlflowClient(tracking_uri=f"sqlite:///{team.cli.ws.catalog_dir / 'mlflow.db'}").get_run(run[0]).data.tags
+    assert tags["datagov.waiver_requested_by"] == "alice" and tags["datagov.waiver_approved_by"] == "sam"
+
 
 def test_the_database_refuses_every_shortcut(team):
     refused = team.as_("alice", "pretrain", SPEC, *TINY, "--no-progress", "--waive", "try")
@@ -177,3 +191,28 @@ def test_every_record_says_who_made_it(team, team_ws):
     assert made == {"versions": "alice", "receipts": "bob", "lineage": "alice"}
     status = team.as_("bob", "catalog", "status")
     assert status.exit_code == 0 and "you are:   bob" in status.output and "datagov_engineer" in status.output
+
+
+def test_an_unreachable_catalog_or_a_role_that_cannot_migrate_is_one_line(tmp_path, pg_cluster, pg_database):
+    workspace, _ = init_workspace(tmp_path / "ws")
+    closed = use_postgres_catalog(workspace.root, f"postgresql://x:y@127.0.0.1:{_closed_port()}/db")
+    result = Cli(closed)("datasets", "list")
+    assert result.exit_code == 1 and result.stderr.startswith(
+        "Error: cannot connect to the catalog at postgresql://***@"
+    )
+    assert "Traceback" not in result.output and ":y@" not in result.output
+    # a fresh database that an engineer opens first: they may not create the schema
+    pg_cluster.create_login("eve", "eve-pw")
+    fresh = use_postgres_catalog(workspace.root, pg_database.replace("dgadmin:admin-secret", "eve:eve-pw"))
+    result = Cli(fresh)("datasets", "list")
+    assert result.exit_code == 1, result.output
+    assert "needs schema migration 1, and your database role may not apply it" in result.stderr
+    assert "connect once as a datagov admin" in result.stderr
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

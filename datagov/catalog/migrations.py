@@ -445,8 +445,9 @@ class _migration:
         try:
             self.con.execute(_CREATE_VERSIONS)
             return current_version(self.con) < self.number
-        except BaseException:
+        except BaseException as error:
             self.con.execute("ROLLBACK")
+            self._explain(error)
             raise
 
     def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
@@ -454,6 +455,10 @@ class _migration:
             self.con.execute("COMMIT")
             return
         self.con.execute("ROLLBACK")
+        self._explain(error)
+
+    def _explain(self, error: BaseException) -> None:
+        """A role that may not change the schema meets a catalog that needs it: say so."""
         from datagov.errors import PermissionDenied
 
         if isinstance(error, PermissionDenied):

@@ -37,6 +37,7 @@ class RunRow:
     metrics: dict = field(default_factory=dict)
     started: datetime | None = None
     ended: datetime | None = None
+    created_by: str | None = None  # who started it: the OS user, or the database login on PostgreSQL
 
     @property
     def model(self) -> str | None:
