@@ -374,11 +374,12 @@ def _anchors_lost(ws: Workspace) -> list[str]:
     holds: the chain was rebuilt after they started (a forger who rewrote
     every entry still cannot rewrite the tracking store's copy)."""
     from datagov import tags, tracking
+    from datagov.catalog.chain import entry_hashes
+    from datagov.catalog.runs import run_ids
 
     with open_catalog(ws) as con:
-        run_ids = [r for (r,) in con.execute("SELECT run_id FROM runs ORDER BY started").fetchall()]
-        hashes = {h for (h,) in con.execute("SELECT hash FROM chain").fetchall()}
-    anchors = tracking.run_tag(ws, run_ids, tags.CHAIN_HEAD)
+        ids, hashes = run_ids(con), entry_hashes(con)
+    anchors = tracking.run_tag(ws, ids, tags.CHAIN_HEAD)
     return [
         f"run {run_id} started at chain head {head[:12]}, which the catalog's chain no longer holds (it was rebuilt)"
         for run_id, head in anchors.items()

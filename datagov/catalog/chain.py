@@ -133,6 +133,11 @@ def head(con: Connection) -> tuple[int, str]:
     return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
 
+def entry_hashes(con: Connection) -> set[str]:
+    """Every entry's hash: a chain head recorded elsewhere must be one of them."""
+    return {h for (h,) in con.execute("SELECT hash FROM chain").fetchall()}
+
+
 def seal(con: Connection, kind: str, record: str, *, added: bool = True) -> str:
     """Append the record's entry; call in the transaction that wrote it. Returns the new head."""
     digest = record_hash(con, kind, record, added=added)

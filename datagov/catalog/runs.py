@@ -106,6 +106,11 @@ def finish_run(con: Connection, run_id: str, status: str, model: tuple[str, str]
         seal(con, "run-end", run_id)
 
 
+def run_ids(con: Connection) -> list[str]:
+    """Every run's id, oldest first."""
+    return [r for (r,) in con.execute("SELECT run_id FROM runs ORDER BY started").fetchall()]
+
+
 def list_runs(con: Connection, stage: str | None = None, limit: int = 20) -> list[RunRow]:
     found = con.execute(
         f"SELECT {RUN_COLUMNS} FROM runs WHERE ? IS NULL OR stage = ? ORDER BY started DESC LIMIT ?",

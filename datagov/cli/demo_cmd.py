@@ -138,7 +138,7 @@ def demo(ctx: typer.Context) -> None:
                 raise
         if step[0] == "transfer" and "--baseline" in step:
             out.print(compare_with_table(ws, step[step.index("--strategy") + 1]))
-    out.print(styled("\n[bold]Done.[/bold] The catalog is in {}", ws.db_path))
+    out.print(styled("\n[bold]Done.[/bold] The catalog is in {}", ws.catalog_name))
 
 
 def compare_with_table(ws, strategy: str) -> str:

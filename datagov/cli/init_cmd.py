@@ -15,7 +15,7 @@ def init(
     verb = "Created" if created else "Workspace already exists at"
     typer.echo(f"{verb} {ws.root}")
     if created:
-        typer.echo(f"  catalog:      {ws.db_path}")
+        typer.echo(f"  catalog:      {ws.catalog_name}")
         typer.echo(f"  expectations: {ws.expectations_dir}")
         typer.echo(f"  pipelines:    {ws.pipelines_dir}")
         typer.echo("Next: datagov ingest SOURCE --name NAME")
