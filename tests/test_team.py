@@ -216,3 +216,16 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_reader_is_not_stopped_by_a_dead_run_that_an_engineer_then_closes(team):
+    import socket
+
+    dead = "INSERT INTO runs (run_id, stage, pipeline, experiment, dataset, digest, gate, status, started, pid, host) "
+    team.cluster.admin(dead + f"VALUES ('r-dead', 'pretrain', 'p', 'e', 'd', 'x', '{{}}', 'running', now(), "
+                       f"2147483000, '{socket.gethostname()}')", team.database)  # fmt: skip
+    listed = team.as_("rita", "datasets", "list")
+    assert listed.exit_code == 0, listed.output  # a reader may not close it, and is not refused for that
+    assert team.sql("rita", "SELECT status FROM runs WHERE run_id = 'r-dead'") == [("running",)]
+    assert team.as_("alice", "datasets", "list").exit_code == 0
+    assert team.sql("rita", "SELECT status FROM runs WHERE run_id = 'r-dead'") == [("interrupted",)]
