@@ -155,14 +155,23 @@ def seal(con: Connection, kind: str, record: str, *, added: bool = True) -> str:
 def seal_existing(con: Connection) -> int:
     """Seal every final record written before the chain existed (once, when it is created)."""
     sealed = 0
+    modern = _has_table(con, "approvals")  # schema 12 or later: created_by, requests, approvals
     for kind, spec in SEALED.items():
-        if kind in NEW_IN_12:
+        if kind in NEW_IN_12 and not modern:
             continue
         keys = con.execute(f"SELECT {spec.key} FROM {spec.table} WHERE {spec.sealed_when} ORDER BY 1").fetchall()
         for (key,) in keys:
-            seal(con, kind, str(key), added=False)
+            seal(con, kind, str(key), added=modern)
             sealed += 1
     return sealed
+
+
+def _has_table(con: Connection, table: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
+        [table],
+    ).fetchone()
+    return bool(found and found[0])
 
 
 def seal_new_kinds(con: Connection) -> int:
