@@ -59,13 +59,19 @@ def pg_cluster():
 
 def use_postgres_catalog(root: Path, url: str) -> Workspace:
     """Point a workspace's `[catalog] url` at a PostgreSQL database."""
+    set_setting(root, "catalog", "url", f'"{url}"')
+    return load_workspace(root)
+
+
+def set_setting(root: Path, section: str, key: str, toml_value: str) -> None:
+    """Set `key` of `[section]` in a workspace's datagov.toml (the first such key after the header)."""
     import re
 
     config = root / "datagov.toml"
-    head, rest = config.read_text().split("[catalog]\n", 1)
-    rest = re.sub(r'^url = ".*"$', lambda _: f'url = "{url}"', rest, count=1, flags=re.M)
-    config.write_text(head + "[catalog]\n" + rest)
-    return load_workspace(root)
+    head, rest = config.read_text().split(f"[{section}]\n", 1)
+    rest, found = re.subn(rf"^{key} = .*$", lambda _: f"{key} = {toml_value}", rest, count=1, flags=re.M)
+    assert found, f"no {key} under [{section}] in {config}"
+    config.write_text(head + f"[{section}]\n" + rest)
 
 
 @pytest.fixture

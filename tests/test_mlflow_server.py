@@ -16,7 +16,7 @@ import time
 import pytest
 
 from datagov.layout import init_workspace
-from tests.conftest import REPO, S3_ENV, Cli, _free_port, use_postgres_catalog
+from tests.conftest import REPO, S3_ENV, Cli, _free_port, set_setting, use_postgres_catalog
 from tests.training.conftest import SPEC, TINY
 
 pytestmark = pytest.mark.slow
@@ -62,10 +62,7 @@ def mlflow_server(pg_cluster, bucket, s3_server, tmp_path):
 
 def test_training_registry_and_weights_through_a_team_mlflow(tmp_path, pg_database, mlflow_server, bucket, s3_server):
     workspace, _ = init_workspace(tmp_path / "ws")
-    config = workspace.root / "datagov.toml"
-    text = config.read_text()
-    at = text.index("[tracking]")
-    config.write_text(text[:at] + text[at:].replace('uri = ""', f'uri = "{mlflow_server}"', 1))
+    set_setting(workspace.root, "tracking", "uri", f'"{mlflow_server}"')
     ws = use_postgres_catalog(workspace.root, pg_database)
     assert ws.config["tracking"]["uri"] == mlflow_server
     cli = Cli(ws)

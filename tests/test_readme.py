@@ -102,4 +102,6 @@ def test_every_readme_command_runs_as_written_in_a_fresh_tour(tmp_path):
             )
             ran += 1
     print(f"{ran} README commands ran; skipped blocks:", *skipped, sep="\n  ")
-    assert ran >= 40 and len(skipped) <= 10
+    # Skips are for what needs a server or a network (a bucket, an OpenLineage
+    # receiver, PostgreSQL's team set-up, ...): each names the test that runs it.
+    assert ran >= 40 and len(skipped) <= 12

@@ -187,7 +187,9 @@ def waivers_of_run(con: Connection, run_id: str) -> list[WaiverRow]:
 
 
 def insert_promotion(con: Connection, p: PromotionRow) -> None:
-    rows.insert(con, "promotions", p, json_columns=["decision"])
+    with transaction(con):
+        rows.insert(con, "promotions", p, json_columns=["decision"])
+        seal(con, "promotion", p.id)
 
 
 def promotions_of(con: Connection, model_name: str, model_version: str) -> list[PromotionRow]:

@@ -14,13 +14,13 @@ import pytest
 from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
 from tests.audit.conftest import QUICK
-from tests.conftest import REPO, run_datagov, s3_admin, tmp_entries
+from tests.conftest import REPO, run_datagov, s3_admin, set_setting, tmp_entries
 from tests.training.conftest import SPEC, TINY, TRANSFER
 
 
 def use_bucket(ws, url: str) -> None:
     config = ws.root / "datagov.toml"
-    config.write_text(config.read_text().replace('url = ""', f'url = "{url}"'))
+    set_setting(config.parent, "store", "url", f'"{url}"')
 
 
 def objects(endpoint: str, url: str) -> list[str]:
@@ -184,7 +184,7 @@ def test_the_same_bytes_in_two_prefixes_are_each_verified_where_they_are(cli, ws
 )
 def test_a_bad_store_url_is_one_error_line(cli, ws, setting, message):
     config = ws.root / "datagov.toml"
-    config.write_text(config.read_text().replace('url = ""', f"url = {setting}"))
+    set_setting(config.parent, "store", "url", setting)
     result = cli("ingest", "sklearn:digits", "--name", "d")
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and message in result.output
