@@ -34,6 +34,7 @@ class Receipt:
     report: str | None = None
     reference_digest: str | None = None
     engine: str = "duckdb"  # what evaluated the suite: duckdb | spark
+    created_by: str | None = field(default=None, compare=False)  # who ran it (set by the catalog on insert)
     extra: dict = field(default_factory=dict, compare=False)
 
     @property

@@ -37,7 +37,7 @@ class RunRow:
     metrics: dict = field(default_factory=dict)
     started: datetime | None = None
     ended: datetime | None = None
-    created_by: str | None = None  # who started it: the OS user, or the database login on PostgreSQL
+    created_by: str | None = field(default=None, compare=False)  # who started it: the OS user, or the login
 
     @property
     def model(self) -> str | None:

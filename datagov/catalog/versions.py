@@ -84,6 +84,7 @@ class Version:
     source: str | None
     format: str | None
     details: dict = field(default_factory=dict)
+    created_by: str | None = field(default=None, compare=False)  # who made it (set by the catalog on insert)
 
     @property
     def short(self) -> str:

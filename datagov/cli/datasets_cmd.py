@@ -90,7 +90,7 @@ def show(
     for key, value in (
         ("digest", v.digest),
         ("previous version", v.parent_digest or "-"),
-        ("created", when(v.created)),
+        ("created", f"{when(v.created)} by {v.created_by}" if v.created_by else when(v.created)),
         ("modality", meta.modality),
         ("rows", f"{v.rows:,}"),
         ("size", human_bytes(v.bytes)),
@@ -147,12 +147,13 @@ def history(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> Non
     table = Table(title=f"History of {name}", title_justify="left")
     # "previous": the version of this dataset before it; "made from": where its rows came from
     # (a source path, or the version it was split from).
-    for col in ("version", "created", "rows", "size", "previous", "format", "made from"):
+    for col in ("version", "created", "by", "rows", "size", "previous", "format", "made from"):
         table.add_column(col, justify="right" if col in ("rows", "size") else "left")
     for v in versions:
         table.add_row(
             v.short,
             when(v.created),
+            v.created_by or "-",
             f"{v.rows:,}",
             human_bytes(v.bytes),
             (v.parent_digest or "-")[:SHORT],
