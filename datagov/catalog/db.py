@@ -18,8 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING, TypeAlias
 
 from datagov.catalog.migrations import migrate
 from datagov.catalog.postgres import PgConnection
@@ -30,9 +29,13 @@ from datagov.store.derived import TEMP_NAME
 from datagov.store.local import DIGEST_NAME, PENDING_NAME, read_pending
 from datagov.workspace import Workspace
 
+if TYPE_CHECKING:
+    import duckdb
+
 # A catalog connection: DuckDB's own, or the PostgreSQL wrapper that speaks
-# the same `execute(sql, params)`.
-Connection = duckdb.DuckDBPyConnection | PgConnection
+# the same `execute(sql, params)`. DuckDB is imported only where the file is
+# opened: a team's command does not pay for it.
+Connection: TypeAlias = "duckdb.DuckDBPyConnection | PgConnection"
 
 # Re-entrancy: a process that already holds the lock reuses its connection
 # (flock on a second descriptor would wait for ourselves).
@@ -120,6 +123,8 @@ def _unreadable(ws: Workspace, exc: duckdb.Error) -> DatagovError:
 def _connect(ws: Workspace) -> Connection:
     if ws.catalog_url:
         return PgConnection(ws.catalog_url, ws.lock_timeout)
+    import duckdb
+
     try:
         return duckdb.connect(str(ws.db_path))
     except duckdb.Error as exc:
@@ -127,6 +132,11 @@ def _connect(ws: Workspace) -> Connection:
 
 
 def _migrate(ws: Workspace, con: Connection) -> None:
+    if is_postgres(con):
+        migrate(con, ws.catalog_name)
+        return
+    import duckdb
+
     try:
         migrate(con, ws.catalog_name)
     except duckdb.Error as exc:

@@ -17,14 +17,15 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
-
-import duckdb
+from typing import TYPE_CHECKING, Protocol
 
 from datagov.store.files import Mismatch, VersionFiles
 from datagov.store.local import LocalStore, Staged, owned_folder, staging
 from datagov.store.manifest import DIGEST_ALGO, FileEntry, Manifest, build_manifest, parquet_facts, sha256_file
 from datagov.workspace import Workspace
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = [
     "DIGEST_ALGO",
@@ -107,6 +108,8 @@ def duckdb_connection(threads: int | None = None, memory_limit: str | None = Non
 
         config["memory_limit"] = memory_limit
         config["temp_directory"] = os.path.join(tempfile.gettempdir(), f"datagov-duckdb-{os.getpid()}")
+    import duckdb  # here, not at import: a command that scans no data does not pay for it
+
     con = duckdb.connect(config=config)
     con.execute("SET preserve_insertion_order = true")  # keeps output (and digests) deterministic
     return con

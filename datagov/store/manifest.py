@@ -12,11 +12,13 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from datagov.errors import InvalidInput
 from datagov.sql import sql_str
+
+if TYPE_CHECKING:
+    import duckdb
 
 DIGEST_ALGO = "sha256"
 CHUNK = 1 << 20
@@ -116,7 +118,10 @@ def build_manifest(folder: Path, con: duckdb.DuckDBPyConnection | None = None) -
 
 def _facts_of(paths: list[Path], con: duckdb.DuckDBPyConnection | None) -> list[tuple[int, list[dict]]]:
     own = con is None
-    con = con or duckdb.connect()
+    if con is None:
+        import duckdb
+
+        con = duckdb.connect()
     try:
         return [parquet_facts(con, str(path)) for path in paths]
     finally:
