@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.catalog_files import write_shards
 from bench.common import DATAGOV, OUT, alternate, machine, run
 
 
@@ -34,12 +35,7 @@ def populate(root: Path, datasets: int, versions: int, files: int) -> Path:
         for v in range(versions):
             pq.write_table(pa.table({"x": [d, v]}), src)
             ingest_source(ws, str(src), f"d{d:03d}", options=IngestOptions(show_progress=False))
-    shards = root / "shards"
-    for i in range(files):
-        folder = shards / f"{i // 1000:03d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.table({"x": [i], "y": [float(i)]}), folder / f"part-{i:06d}.parquet")
-    ingest_in_place(ws, str(shards), "many")
+    ingest_in_place(ws, str(write_shards(root / "shards", files)), "many")
     return root / "ws"
 
 

@@ -18,21 +18,26 @@ from bench.common import DATAGOV, OUT, alternate, machine, report, run
 
 
 def populate(root: Path, files: int) -> Path:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from datagov.ingest import ingest_in_place
     from datagov.layout import init_workspace
 
     shutil.rmtree(root, ignore_errors=True)
     ws, _ = init_workspace(root / "ws")
-    shards = root / "shards"
+    ingest_in_place(ws, str(write_shards(root / "shards", files)), "many")
+    return root / "ws"
+
+
+def write_shards(shards: Path, files: int) -> Path:
+    """`files` one-row Parquet shards, a thousand to a folder."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     for i in range(files):
         folder = shards / f"{i // 1000:03d}"
         folder.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.table({"x": [i], "y": [float(i)]}), folder / f"part-{i:06d}.parquet")
-    ingest_in_place(ws, str(shards), "many")
-    return root / "ws"
+    return shards
 
 
 def main(files: int = 10_000) -> None:

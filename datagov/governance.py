@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 from datagov.catalog import approvals, runs, team
@@ -103,19 +104,35 @@ def approved_waiver(ws: Workspace, decision: GateDecision, target: str, waive: s
     refuse_unwaivable(decision)
     with open_catalog(ws) as con:
         found = approvals.waiver_requests(con, target, decision.stage)
+
+    def ask() -> approvals.Request | None:
+        waiver_id = record_waiver(ws, target, decision.stage, str(waive), decision)
+        with open_catalog(ws) as con:
+            return approvals.request(con, waiver_id)
+
+    return approved_or_refused(found, decision, f"{decision.stage} on {decision.version_ref}",
+                               ask if waive is not None else None)  # fmt: skip
+
+
+def approved_or_refused(
+    found: list[approvals.Request],
+    decision: GateDecision,
+    what: str,
+    ask: Callable[[], approvals.Request | None] | None,
+) -> approvals.Request:
+    """The approved request among `found`; else refuses (exit 4), naming the
+    request that waits for a steward: one of `found`, or the one `ask` records."""
     for r in found:
         if r.approval is not None and r.approval.decision == approvals.APPROVED:
             return r
     waiting = next((r for r in found if r.approval is None), None)
-    if waiting is None and waive is not None:
-        waiver_id = record_waiver(ws, target, decision.stage, waive, decision)
-        with open_catalog(ws) as con:
-            waiting = approvals.request(con, waiver_id)
+    if waiting is None and ask is not None:
+        waiting = ask()
     if waiting is None:
         raise refuse(decision, requests=True)
     raise GateRefused(
-        f"{decision.stage} on {decision.version_ref} waits for a steward: waiver {waiting.id} "
-        f"requested by {waiting.requested_by} ({waiting.reason})",
+        f"{what} waits for a steward: {waiting.kind} {waiting.id} requested by {waiting.requested_by} "
+        f"({waiting.reason})",
         hint=f"a datagov_steward other than {waiting.requested_by} runs: datagov approvals approve {waiting.id} "
         "--reason WHY; then run this command again",
     )

@@ -130,14 +130,22 @@ class Workspace:
     @property
     def catalog_url(self) -> str:
         """`[catalog] url` (or DATAGOV_CATALOG_URL): "" for the DuckDB file, else postgresql://."""
-        env = os.environ.get(ENV_CATALOG)
-        raw = env if env else self.config.get("catalog", {}).get("url", "")
-        where = f"{ENV_CATALOG}" if env else f"[catalog] url in {CONFIG_NAME}"
+        return self._url(
+            "catalog", ENV_CATALOG, ("postgresql://", "postgres://"), '"postgresql://user@host:port/database", or ""'
+            " for the DuckDB file", echo=False,  # a catalog URL may hold a password
+        )  # fmt: skip
+
+    def _url(self, section: str, env_name: str, schemes: tuple[str, ...], use: str, *, echo: bool = True) -> str:
+        """`[section] url`, or the variable `env_name`: empty, or a URL of one of `schemes`."""
+        env = os.environ.get(env_name)
+        raw = env if env else self.config.get(section, {}).get("url", "")
+        shown = f"={raw!r}" if echo else ""
+        where = f"{env_name}{shown}" if env else f"[{section}] url{' = ' + repr(raw) if echo else ''} in {CONFIG_NAME}"
         if not isinstance(raw, str):
             raise InvalidInput(f"{where} is not a string")
         raw = raw.strip()
-        if raw and not raw.startswith(("postgresql://", "postgres://")):
-            raise InvalidInput(f'{where}: use "postgresql://user@host:port/database", or "" for the DuckDB file')
+        if raw and not raw.startswith(schemes):
+            raise InvalidInput(f"{where}: use {use}")
         return raw
 
     @property
@@ -207,15 +215,7 @@ class Workspace:
     @property
     def store_url(self) -> str:
         """`[store] url` (or DATAGOV_STORE_URL): "" for the local store, else s3://."""
-        env = os.environ.get(ENV_STORE)
-        raw = env if env else self.config.get("store", {}).get("url", "")
-        where = f"{ENV_STORE}={raw!r}" if env else f"[store] url = {raw!r} in {CONFIG_NAME}"
-        if not isinstance(raw, str):
-            raise InvalidInput(f"{where} is not a string")
-        raw = raw.strip()
-        if raw and not raw.startswith("s3://"):
-            raise InvalidInput(f'{where}: use "s3://bucket/prefix", or "" for the local store')
-        return raw.rstrip("/")
+        return self._url("store", ENV_STORE, ("s3://",), '"s3://bucket/prefix", or "" for the local store').rstrip("/")
 
     @property
     def promote_policy(self) -> tuple[list[str], list[str]]:

@@ -163,6 +163,25 @@ def tmp_entries(ws: Workspace) -> list[str]:
     return sorted(p.name for p in ws.tmp_dir.iterdir()) if ws.tmp_dir.exists() else []
 
 
+def wait_for_port(port: int, proc: subprocess.Popen, seconds: float, what: str, log: Path | None = None) -> None:
+    """Until a server started as `proc` accepts connections on 127.0.0.1:`port`;
+    kills it and raises (with its log's tail) if it exits or takes too long."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                tail = log.read_text()[-2000:] if log and log.exists() else ""
+                raise RuntimeError(f"{what} did not start {tail}") from None
+            time.sleep(0.1)
+
+
 def _free_port() -> int:
     import socket
 
@@ -175,8 +194,6 @@ def _free_port() -> int:
 def s3_server():
     """A real S3-compatible server (moto's standalone server) on 127.0.0.1,
     stopped after the session; yields its endpoint URL."""
-    import socket
-    import time
 
     port = _free_port()
     proc = subprocess.Popen(
@@ -184,16 +201,7 @@ def s3_server():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.1)
+    wait_for_port(port, proc, 30, "moto_server")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

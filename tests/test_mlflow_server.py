@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import time
 import pytest
 
 from datagov.layout import init_workspace
-from tests.conftest import REPO, S3_ENV, Cli, _free_port, set_setting, use_postgres_catalog
+from tests.conftest import REPO, S3_ENV, Cli, _free_port, set_setting, use_postgres_catalog, wait_for_port
 from tests.training.conftest import SPEC, TINY
 
 pytestmark = pytest.mark.slow
@@ -36,18 +35,11 @@ def mlflow_server(pg_cluster, bucket, s3_server, tmp_path):
          "--backend-store-uri", store, "--artifacts-destination", f"{bucket}/mlartifacts", "--workers", "1"],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
     )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                log.close()
-                tail = (tmp_path / "mlflow-server.log").read_text()[-2000:]
-                raise RuntimeError(f"mlflow server did not start: {tail}") from None
-            time.sleep(0.5)
+    try:
+        wait_for_port(port, proc, 120, "mlflow server", tmp_path / "mlflow-server.log")
+    except RuntimeError:
+        log.close()
+        raise
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -159,8 +159,8 @@ def test_a_protected_promotion_is_a_request_a_steward_approves(team):
     model = "digits-autoencoder"
     asked = team.as_("bob", "models", "promote", model, "1", "--alias", "production", "--waive", "tiny model")
     assert asked.exit_code == 4, asked.output
-    assert "waits for a steward: request pr-" in asked.stderr
-    request = asked.stderr.split("request ", 1)[1].split()[0]
+    assert "waits for a steward: promotion pr-" in asked.stderr and "requested by bob" in asked.stderr
+    request = asked.stderr.split("steward: promotion ", 1)[1].split()[0]
     with pytest.raises(psycopg.errors.RaiseException, match="protected"):
         team.sql("bob", "INSERT INTO promotions (id, model_name, model_version, alias, decision, who, created) "
                         "VALUES ('p-x', %s, '1', 'production', '{}', 'bob', now())", [model])  # fmt: skip

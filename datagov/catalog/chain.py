@@ -155,7 +155,9 @@ def seal(con: Connection, kind: str, record: str, *, added: bool = True) -> str:
 def seal_existing(con: Connection) -> int:
     """Seal every final record written before the chain existed (once, when it is created)."""
     sealed = 0
-    modern = _has_table(con, "approvals")  # schema 12 or later: created_by, requests, approvals
+    from datagov.catalog.migrations import has_table
+
+    modern = has_table(con, "approvals")  # schema 12 or later: created_by, requests, approvals
     for kind, spec in SEALED.items():
         if kind in NEW_IN_12 and not modern:
             continue
@@ -164,14 +166,6 @@ def seal_existing(con: Connection) -> int:
             seal(con, kind, str(key), added=modern)
             sealed += 1
     return sealed
-
-
-def _has_table(con: Connection, table: str) -> bool:
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
-        [table],
-    ).fetchone()
-    return bool(found and found[0])
 
 
 def seal_new_kinds(con: Connection) -> int:

@@ -378,13 +378,13 @@ _CREATE_VERSIONS = (
 
 
 def current_version(con: Connection) -> int:
-    if not _has_table(con, "schema_migrations"):
+    if not has_table(con, "schema_migrations"):
         return 0
     row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
     return (row[0] if row else None) or 0
 
 
-def _has_table(con: Connection, table: str) -> bool:
+def has_table(con: Connection, table: str) -> bool:
     found = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
         [table],

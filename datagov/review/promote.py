@@ -21,7 +21,6 @@ from datagov.catalog.approvals import Request
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.runs import PromotionRow, insert_promotion
 from datagov.catalog.versions import check_name, now
-from datagov.errors import GateRefused
 from datagov.gate import GateDecision, Reason
 from datagov.review.facts import ModelFacts, gather
 from datagov.workspace import Workspace
@@ -180,27 +179,19 @@ def approved_promotion(
     (or one its checks refuse) runs under; else refuses, recording a request.
     None where no request is needed (the DuckDB file, or an open, unprotected move)."""
     from datagov.catalog import approvals
-    from datagov.governance import four_eyes, refuse, refuse_unwaivable
+    from datagov.governance import approved_or_refused, four_eyes, refuse_unwaivable
 
     if not four_eyes(ws) or (decision.allowed and not protected(ws, alias)):
         return None
     refuse_unwaivable(decision)
     with open_catalog(ws) as con:
         found = approvals.promotion_requests(con, name, version, alias)
-    for r in found:
-        if r.approval is not None and r.approval.decision == approvals.APPROVED:
-            return r
-    waiting = next((r for r in found if r.approval is None), None)
-    if waiting is None and (waive is not None or decision.allowed):
-        waiting = _request_promotion(ws, name, version, alias, decision, waive)
-    if waiting is None:
-        raise refuse(decision, requests=True)
-    raise GateRefused(
-        f"promoting {name}/{version} to @{alias} waits for a steward: request {waiting.id} by "
-        f"{waiting.requested_by} ({waiting.reason})",
-        hint=f"a datagov_steward other than {waiting.requested_by} runs: datagov approvals approve {waiting.id} "
-        "--reason WHY; then run this command again",
-    )
+
+    def ask() -> Request:
+        return _request_promotion(ws, name, version, alias, decision, waive)
+
+    return approved_or_refused(found, decision, f"promoting {name}/{version} to @{alias}",
+                               ask if waive is not None or decision.allowed else None)  # fmt: skip
 
 
 def _request_promotion(
