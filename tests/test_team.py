@@ -151,7 +151,7 @@ def test_the_database_refuses_every_shortcut(team):
     assert team.sql("rita", "SELECT decided_by FROM approvals WHERE id = 'a-3'") == [("carol",)]
 
 
-def test_a_protected_promotion_is_a_request_a_steward_approves(team):
+def test_a_protected_promotion_is_a_request_a_steward_approves(team, monkeypatch):
     team.cluster.admin("INSERT INTO protected_aliases (alias) VALUES ('production')", team.database)
     for name, suite in (("digits-pretrain", "digits-pretrain"),):
         assert team.as_("alice", "validate", name, "--suite", suite).exit_code == 0
@@ -161,6 +161,17 @@ def test_a_protected_promotion_is_a_request_a_steward_approves(team):
     assert asked.exit_code == 4, asked.output
     assert "waits for a steward: promotion pr-" in asked.stderr and "requested by bob" in asked.stderr
     request = asked.stderr.split("steward: promotion ", 1)[1].split()[0]
+    # a client that skips datagov's own check is stopped by the database before MLflow moves the alias
+    import datagov.review.promote as promote_module
+
+    with monkeypatch.context() as patched:
+        patched.setattr(promote_module, "approved_promotion", lambda *a, **k: None)
+        bypass = team.as_("bob", "models", "promote", model, "1", "--alias", "production", "--waive", "tiny model")
+    assert bypass.exit_code == 1 and "alias production is protected" in bypass.stderr, bypass.output
+    from mlflow import MlflowClient
+
+    registry = MlflowClient(tracking_uri=f"sqlite:///{team.cli.ws.catalog_dir / 'mlflow.db'}")
+    assert "production" not in registry.get_registered_model(model).aliases
     with pytest.raises(psycopg.errors.RaiseException, match="protected"):
         team.sql("bob", "INSERT INTO promotions (id, model_name, model_version, alias, decision, who, created) "
                         "VALUES ('p-x', %s, '1', 'production', '{}', 'bob', now())", [model])  # fmt: skip

@@ -135,12 +135,7 @@ def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | 
     )
     c = tracking.registry_client(ws)
     previous = tracking.alias_target(c, name, alias)
-    c.set_registered_model_alias(name, alias, facts.version)
     promotion_id = f"p-{secrets.token_hex(6)}"
-    c.set_model_version_tag(name, facts.version, f"{tags.PROMOTED_PREFIX}{alias}", now().isoformat(timespec="seconds"))
-    c.set_model_version_tag(name, facts.version, tags.PROMOTION_ID, promotion_id)
-    if waiver_id:
-        c.set_model_version_tag(name, facts.version, tags.PROMOTION_WAIVER, waive)
     decision_doc: dict = {"allowed": not reasons, "reasons": [asdict(r) for r in reasons]}
     if approval is not None and approval.approval is not None:
         decision_doc["request"] = {
@@ -149,13 +144,29 @@ def promote(ws: Workspace, name: str, version: str, alias: str, *, waive: str | 
             "approved_by": approval.approval.decided_by,
             "reason": approval.approval.reason,
         }
-        c.set_model_version_tag(name, facts.version, tags.PROMOTION_REQUESTED_BY, approval.requested_by)
-        c.set_model_version_tag(name, facts.version, tags.PROMOTION_APPROVED_BY, approval.approval.decided_by)
+    # The catalog's record first, in a transaction held open while the alias
+    # moves: on a team catalog the database checks the promotion (a protected
+    # alias needs an approved request) before MLflow is touched, and a failed
+    # MLflow call rolls the record back.
     with open_catalog(ws, write=True) as con, transaction(con):
         row = PromotionRow(promotion_id, name, facts.version, alias, previous, decision_doc, waiver_id,
                            team.who(con), now())  # fmt: skip
         insert_promotion(con, row)
+        c.set_registered_model_alias(name, alias, facts.version)
+        _tag_promotion(c, facts.name, facts.version, alias, promotion_id, waive if waiver_id else None, approval)
     return Promotion(promotion_id, facts, alias, previous, reasons, waiver_id, approval)
+
+
+def _tag_promotion(c, name: str, version: str, alias: str, promotion_id: str, waive: str | None,
+                   approval: Request | None) -> None:  # fmt: skip
+    """The model version's tags: when it took the alias, the record, and who waived, asked or approved."""
+    c.set_model_version_tag(name, version, f"{tags.PROMOTED_PREFIX}{alias}", now().isoformat(timespec="seconds"))
+    c.set_model_version_tag(name, version, tags.PROMOTION_ID, promotion_id)
+    if waive:
+        c.set_model_version_tag(name, version, tags.PROMOTION_WAIVER, waive)
+    if approval is not None and approval.approval is not None:
+        c.set_model_version_tag(name, version, tags.PROMOTION_REQUESTED_BY, approval.requested_by)
+        c.set_model_version_tag(name, version, tags.PROMOTION_APPROVED_BY, approval.approval.decided_by)
 
 
 def protected(ws: Workspace, alias: str) -> bool:
