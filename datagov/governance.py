@@ -129,7 +129,12 @@ def approved_or_refused(
     if waiting is None and ask is not None:
         waiting = ask()
     if waiting is None:
-        raise refuse(decision, requests=True)
+        refused = refuse(decision, requests=True)
+        if denied := next((r for r in found if r.approval and r.approval.decision == approvals.DENIED), None):
+            a = denied.approval
+            assert a is not None
+            refused.hint = f"{refused.hint}\n  the last request, {denied.id}, was denied by {a.decided_by}: {a.reason}"
+        raise refused
     raise GateRefused(
         f"{what} waits for a steward: {waiting.kind} {waiting.id} requested by {waiting.requested_by} "
         f"({waiting.reason})",

@@ -100,6 +100,11 @@ def test_a_waiver_waits_for_a_steward_who_is_not_the_requester(team):
     assert team.sql("rita", "SELECT decided_by FROM approvals WHERE request_id = %s", [waiver]) == [("sam",)]
     used = team.as_("alice", "pretrain", SPEC, *TINY, "--no-progress")
     assert used.exit_code == 4, used.output  # an approved waiver excuses one run
+    second = team.as_("alice", "pretrain", SPEC, *TINY, "--no-progress", "--waive", "once more")
+    other = second.stderr.split("waiver ", 1)[1].split()[0]
+    assert team.as_("sam", "approvals", "deny", other, "--reason", "fix the suite").exit_code == 0
+    denied = team.as_("alice", "pretrain", SPEC, *TINY, "--no-progress")
+    assert denied.exit_code == 4 and f"the last request, {other}, was denied by sam: fix the suite" in denied.stderr
 
     # everywhere the run is told, it names who asked and who approved
     card = team.as_("rita", "models", "card", "digits-autoencoder", "1")
