@@ -108,11 +108,12 @@ def record_hash(con: Connection, kind: str, record: str, *, added: bool = True) 
         return None
     values = list(row[: len(spec.columns)])
     values += [[name, value] for name, value in zip(spec.added, row[len(spec.columns) :], strict=False) if value]
-    text = json.dumps([_plain(v) for v in values], separators=(",", ":"), sort_keys=True)
+    text = json.dumps([plain(v) for v in values], separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _plain(value: object) -> object:
+def plain(value: object) -> object:
+    """A column value as hashed: timestamps as ISO text, JSON text by its meaning."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, str) and value[:1] in "[{":

@@ -15,8 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from datagov.catalog import chain
 from datagov.catalog.migrations import LATEST, migrate
@@ -57,22 +56,11 @@ def columns(con: Connection, table: str) -> list[str]:
 def table_digest(con: Connection, table: str, names: list[str]) -> TableCopy:
     """Row count and a digest of every row's values, independent of row order and backend."""
     lines = sorted(
-        json.dumps([_plain(v) for v in row], separators=(",", ":"), sort_keys=True, default=str)
+        json.dumps([chain.plain(v) for v in row], separators=(",", ":"), sort_keys=True, default=str)
         for row in con.execute(f"SELECT {', '.join(names)} FROM {table}").fetchall()
     )
     digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     return TableCopy(table, len(lines), digest)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, str) and value[:1] in "[{":
-        try:  # JSON text: compare its meaning, not its spacing
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def copy_catalog(source: Connection, target: PgConnection) -> list[TableCopy]:

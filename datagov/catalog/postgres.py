@@ -45,8 +45,6 @@ def to_pyformat(sql: str) -> str:
 class PgConnection:
     """A psycopg connection that answers `execute(sql, params)` like DuckDB's."""
 
-    backend = "postgresql"
-
     def __init__(self, url: str, lock_timeout: float) -> None:
         import psycopg
         from psycopg.types.string import TextLoader
@@ -59,6 +57,8 @@ class PgConnection:
                 cursor_factory=psycopg.ClientCursor,
                 connect_timeout=10,
                 application_name="datagov",
+                # set at start-up, not by two more round trips
+                options=f"-c TimeZone=UTC -c lock_timeout={max(int(lock_timeout * 1000), 1)}",
             )
         except psycopg.Error as exc:
             raise DatagovError(
@@ -68,9 +68,15 @@ class PgConnection:
             ) from None
         for name in ("json", "jsonb"):
             self.raw.adapters.register_loader(name, TextLoader)
-        self.in_transaction = False
-        self.execute("SET TIME ZONE 'UTC'")
-        self.execute(f"SET lock_timeout = '{max(int(lock_timeout * 1000), 1)}ms'")
+        self._session_user: str | None = None
+
+    @property
+    def session_user(self) -> str:
+        """The role that logged in, as the database knows it (asked once)."""
+        if self._session_user is None:
+            row = self.execute("SELECT session_user").fetchone()
+            self._session_user = str(row[0]) if row else ""
+        return self._session_user
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         import psycopg
@@ -100,12 +106,10 @@ class PgConnection:
             raise _translated(exc) from exc
 
     def _track(self, sql: str) -> None:
+        """A transaction starts by taking the writers' lock (released at its end)."""
         word = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
         if word in ("BEGIN", "START"):
-            self.in_transaction = True
             self.execute("SELECT pg_advisory_xact_lock(?)", [WRITER_LOCK])
-        elif word in ("COMMIT", "ROLLBACK", "END"):
-            self.in_transaction = False
 
     def close(self) -> None:
         self.raw.close()

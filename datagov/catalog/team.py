@@ -22,6 +22,8 @@ from __future__ import annotations
 import getpass
 from typing import TYPE_CHECKING
 
+from datagov.catalog.postgres import PgConnection
+
 if TYPE_CHECKING:
     from datagov.catalog.db import Connection
 
@@ -54,15 +56,8 @@ STEWARD_INSERT = ("approvals", "chain", "promotions")
 def who(con: Connection) -> str:
     """Who this connection writes as: the database's `session_user` on PostgreSQL
     (the triggers set it anyway), the OS user on the DuckDB file."""
-    from datagov.catalog.db import is_postgres
-
-    if is_postgres(con):
-        cached = getattr(con, "session_user", None)
-        if cached is None:
-            row = con.execute("SELECT session_user").fetchone()
-            cached = str(row[0]) if row else ""
-            con.session_user = cached  # type: ignore[union-attr]
-        return cached
+    if isinstance(con, PgConnection):
+        return con.session_user
     return getpass.getuser()
 
 

@@ -169,20 +169,6 @@ def _tag_promotion(c, name: str, version: str, alias: str, promotion_id: str, wa
         c.set_model_version_tag(name, version, tags.PROMOTION_APPROVED_BY, approval.approval.decided_by)
 
 
-def protected(ws: Workspace, alias: str) -> bool:
-    """An alias only a steward-approved request may move: [promote] protected_aliases,
-    and on a team catalog the aliases the database protects."""
-    from datagov.catalog.approvals import protected_aliases
-    from datagov.governance import four_eyes
-
-    if alias in ws.promote_policy[0]:
-        return True
-    if not four_eyes(ws):
-        return False
-    with open_catalog(ws) as con:
-        return alias in protected_aliases(con)
-
-
 def approved_promotion(
     ws: Workspace, name: str, version: str, alias: str, decision: GateDecision, waive: str | None
 ) -> Request | None:
@@ -192,11 +178,14 @@ def approved_promotion(
     from datagov.catalog import approvals
     from datagov.governance import approved_or_refused, four_eyes, refuse_unwaivable
 
-    if not four_eyes(ws) or (decision.allowed and not protected(ws, alias)):
+    if not four_eyes(ws):
         return None
-    refuse_unwaivable(decision)
-    with open_catalog(ws) as con:
+    with open_catalog(ws) as con:  # one connection: the protected aliases the database knows, and the requests
+        protected = alias in ws.promote_policy[0] or alias in approvals.protected_aliases(con)
+        if decision.allowed and not protected:
+            return None
         found = approvals.promotion_requests(con, name, version, alias)
+    refuse_unwaivable(decision)
 
     def ask() -> Request:
         return _request_promotion(ws, name, version, alias, decision, waive)
