@@ -76,3 +76,16 @@ def test_a_client_older_than_the_catalog_refuses_it(cli, ws):
     result = cli("datasets", "list")
     assert result.exit_code == 1
     assert f"is at schema version {LATEST + 1}, newer than this datagov knows ({LATEST})" in result.stderr
+
+
+def test_a_catalog_changed_outside_datagov_is_not_moved(used, ws, pg_database):
+    """Table and column names go into SQL on the target: only the schema's own are used."""
+    with open_catalog(ws) as con:
+        con.execute('ALTER TABLE versions ADD COLUMN "x) FROM versions; DROP TABLE chain; --" VARCHAR')
+    result = used("catalog", "migrate", "--to", pg_database)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith("Error: the DuckDB catalog's table versions has columns schema version")
+    team_ws = use_postgres_catalog(ws.root, pg_database)
+    with open_catalog(team_ws) as con:
+        assert all(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] == 0 for t in tables(con))
+        assert "chain" in tables(con)

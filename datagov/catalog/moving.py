@@ -76,11 +76,18 @@ def copy_catalog(source: Connection, target: PgConnection) -> list[TableCopy]:
     wanted = tables(source)
     if missing := sorted(set(wanted) - set(tables(target))):
         raise InvalidInput(f"the target has no table {', '.join(missing)}: it is not at schema version {LATEST}")
+    for table in wanted:  # names go into SQL: only the schema's own, never what a file says
+        if (extra := sorted(set(columns(source, table)) - set(columns(target, table)))) != []:
+            raise InvalidInput(
+                f"the DuckDB catalog's table {table} has columns schema version {LATEST} does not: "
+                f"{', '.join(map(repr, extra[:5]))}; nothing was copied",
+                hint="a catalog changed outside datagov is not moved; restore it from a backup",
+            )
     copies = []
     target.execute("BEGIN TRANSACTION")
     try:
         for table in wanted:
-            names = columns(source, table)
+            names = columns(target, table)
             target.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             _copy_rows(source, target, table, names)
             target.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
