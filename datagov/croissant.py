@@ -133,7 +133,7 @@ def _checks(con, version: Version) -> tuple[list[dict], list[str]]:
     """The newest receipt of each check made on these bytes, as DQV quality
     annotations, and the limitations they found (failed checks, flagged rows)."""
     newest: dict[tuple, Receipt] = {}
-    for r in list_receipts(con, dataset=version.dataset, digest=version.digest):  # newest first
+    for r in list_receipts(con, dataset=version.dataset, digest=version.digest, include_retired=True):  # newest first
         newest.setdefault((r.kind, r.suite, r.reference_digest), r)
     annotations, limitations = [], []
     for r in newest.values():

@@ -49,6 +49,28 @@ class GateDecision:
         return f"gate refused {self.stage} on {self.version_ref}: " + "; ".join(r.message for r in self.reasons)
 
 
+def _retired_reasons(ws: Workspace, version, suites: list[str]) -> list[Reason]:
+    """A retired version, or a retired suite, is refused for new training."""
+    from datagov.catalog.lifecycle import retirements
+    from datagov.catalog.versions import RETIRED
+    from datagov.catalog.versions import latest as newest_version
+
+    out = []
+    with open_catalog(ws) as con:
+        if version.status == RETIRED:
+            found = retirements(con, "version", version.node_id)
+            why = f" by {found[-1].created_by}: {found[-1].reason} ({found[-1].id})" if found else ""
+            newer = newest_version(con, version.dataset)
+            fix = f"train on {newer.ref}" if newer else f"see `datagov datasets history {version.dataset} --all`"
+            out.append(Reason("retired", f"{version.ref} is retired{why}", fix=fix))
+        retired_suites = {r.target: r for r in retirements(con, "suite")}
+    for name in suites:
+        if r := retired_suites.get(name):
+            out.append(Reason("suite-retired", f"suite {name!r} is retired by {r.created_by}: {r.reason} ({r.id})",
+                              fix="name another suite in the pipeline spec"))  # fmt: skip
+    return out
+
+
 def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: str = "quality") -> GateDecision:
     with open_catalog(ws) as con:
         version = resolve(con, ref)
@@ -57,6 +79,7 @@ def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: 
         audit = latest_audit_status(con, version.digest)
         modality = dataset_of(con, version).modality
     decision = GateDecision(stage, version.ref, version.digest, allowed=True)
+    decision.reasons += _retired_reasons(ws, version, suites)
     if audit and audit[0] == "failed":
         decision.reasons.append(
             Reason(

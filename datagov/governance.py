@@ -46,7 +46,18 @@ def enforce(decision: GateDecision, waive: str | None) -> None:
         raise refuse(decision)
 
 
+# Retired things are out of use by decision, not by a failed check: no waiver brings them back.
+RETIRED = ("retired", "suite-retired", "model-retired")
+
+
 def refuse_unwaivable(decision: GateDecision) -> None:
+    retired = [r for r in decision.reasons if r.code in RETIRED]
+    if retired:
+        raise GateRefused(
+            f"{decision.stage} refused on {decision.version_ref}: " + "; ".join(r.message for r in retired),
+            hint="a waiver does not bring back what was retired; "
+            + "; ".join(f"fix: {r.fix}" for r in retired if r.fix),
+        )
     changed = [r for r in decision.reasons if r.code in UNWAIVABLE]
     if changed:
         raise IntegrityError(

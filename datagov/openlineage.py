@@ -126,7 +126,7 @@ def _gather(ws: Workspace, ref: str) -> _Facts:
             nodes | siblings | set(facts.references.values()) | {i[1] for i in facts.run_inputs if i[0] == "version"}
         )
         facts.versions = {node: resolve(con, node) for node in wanted}
-        facts.owners = {d.name: (d.owner, d.license) for d in list_datasets(con)}
+        facts.owners = {d.name: (d.owner, d.license) for d in list_datasets(con, include_retired=True)}
     return facts
 
 

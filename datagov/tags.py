@@ -39,3 +39,7 @@ PROMOTION_APPROVED_BY = "datagov.promotion_approved_by"  # the steward who appro
 WAIVER_REQUESTED_BY = "datagov.waiver_requested_by"
 WAIVER_APPROVED_BY = "datagov.waiver_approved_by"  # or "not approved by a second person" on the DuckDB file
 PROMOTED_PREFIX = "datagov.promoted."  # + alias: when it was promoted there
+FLAGGED = "datagov.flagged"  # erasure | license | deletion: its training content changed after training
+FLAG_IDS = "datagov.flag_ids"  # the catalog's model_flags records, comma-separated
+ERASURE_ID = "datagov.erasure_id"  # the erasure that removed items of its training content
+RETIRED = "datagov.retired"  # `models retire`: the reason

@@ -80,6 +80,15 @@ protected_aliases = []
 # unknown (no license, or not an SPDX expression), non-commercial, no-derivatives.
 refuse_licenses = ["unknown", "non-commercial", "no-derivatives"]
 
+[retention]
+# What `datagov gc` keeps of each dataset: its newest keep_versions versions,
+# and every version younger than keep_days days (0: not set). A version is
+# removed only when neither keeps it, and never while a registered model was
+# trained or evaluated on it or a version derived from it remains.
+# With both 0 (the default), gc removes only bytes nothing references.
+keep_versions = 0
+keep_days = 0
+
 [tracking]
 # Where runs, models and the registry go: empty for SQLite in catalog/
 # (the default), or a team's MLflow server, e.g. "http://mlflow.internal:5000".
@@ -211,6 +220,14 @@ class Workspace:
     @property
     def max_image_pixels(self) -> int:
         return int(self.setting("ingest", "max_image_pixels", MAX_IMAGE_PIXELS, minimum=1))
+
+    @property
+    def retention(self) -> tuple[int, int]:
+        """`[retention]`: (keep_versions, keep_days); 0 means not set."""
+        return (
+            int(self.setting("retention", "keep_versions", 0)),
+            int(self.setting("retention", "keep_days", 0)),
+        )
 
     @property
     def store_url(self) -> str:

@@ -105,12 +105,13 @@ def audit_history(con: Connection, limit: int = 20) -> list[AuditRow]:
 
 
 def audited_versions(con: Connection, dataset: str | None) -> list[tuple[str, str]]:
-    """(dataset, digest) of every version with receipts or that trained a
-    registered model (of one dataset, or all), oldest first."""
+    """(dataset, digest) of every version in use (not retired) with receipts
+    or that trained a registered model (of one dataset, or all), oldest first."""
     return [
         (name, digest)
         for name, digest, _ in con.execute(
-            "SELECT DISTINCT v.dataset, v.digest, v.created FROM versions v WHERE (? IS NULL OR v.dataset = ?) AND ("
+            "SELECT DISTINCT v.dataset, v.digest, v.created FROM versions v WHERE (? IS NULL OR v.dataset = ?) "
+            "AND v.status <> 'retired' AND ("
             " EXISTS (SELECT 1 FROM receipts r WHERE r.digest = v.digest AND r.dataset = v.dataset)"
             " OR EXISTS (SELECT 1 FROM runs u WHERE u.digest = v.digest AND u.dataset = v.dataset"
             "            AND u.model_name IS NOT NULL)) ORDER BY v.created, v.dataset",

@@ -1,7 +1,9 @@
 """The `chain` table: every record that proves something, sealed in order.
 
 A receipt, a waiver, a training run (when it starts and when it ends), a
-registered model's weight record and a finished audit each append one entry:
+registered model's weight record, a finished audit, a promotion, a request
+and its approval, a retirement, an erasure (and its purge) and a model's
+flag each append one entry:
 the SHA-256 of the record's sealed columns, and a hash linking it to the
 entry before. `verify` recomputes both, so a record rewritten, deleted or
 slipped in behind datagov's back is named, and so is an edited or removed
@@ -76,6 +78,18 @@ SEALED: dict[str, Sealed] = {
     ),
     "approval": Sealed(
         "approvals", "id", ("id", "request_kind", "request_id", "decision", "reason", "decided_by", "created"),
+    ),
+    "retirement": Sealed(
+        "retirements", "id", ("id", "kind", "target", "action", "reason", "erasure_id", "created", "created_by"),
+    ),
+    "erasure": Sealed(
+        "erasures", "id",
+        ("id", "reason", "selector", "items", "rows_removed", "versions", "models", "keys", "created", "created_by"),
+    ),
+    "purge": Sealed("erasures", "id", ("id", "purge", "purged"), "purged IS NOT NULL"),
+    "flag": Sealed(
+        "model_flags", "id",
+        ("id", "model_name", "model_version", "kind", "source", "message", "created", "created_by"),
     ),
 }  # fmt: skip
 NEW_IN_12 = ("promotion", "request", "approval")
@@ -160,8 +174,8 @@ def seal_existing(con: Connection) -> int:
 
     modern = has_table(con, "approvals")  # schema 12 or later: created_by, requests, approvals
     for kind, spec in SEALED.items():
-        if kind in NEW_IN_12 and not modern:
-            continue
+        if (kind in NEW_IN_12 and not modern) or not has_table(con, spec.table):
+            continue  # tables of later migrations start empty
         keys = con.execute(f"SELECT {spec.key} FROM {spec.table} WHERE {spec.sealed_when} ORDER BY 1").fetchall()
         for (key,) in keys:
             seal(con, kind, str(key), added=modern)

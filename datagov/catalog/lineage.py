@@ -152,3 +152,34 @@ def contamination_references(con: Connection, receipt_ids: list[str]) -> dict[st
         list(receipt_ids),
     ).fetchall()
     return dict(rows)
+
+
+def models_fed_by(con: Connection, nodes: list[str]) -> dict[str, set[str]]:
+    """Model version (NAME/VERSION) -> the version nodes among `nodes` it was
+    trained or evaluated on, directly or through an encoder it was built on."""
+    if not nodes:
+        return {}
+    rows = con.execute(
+        "SELECT DISTINCT v.src_id, r.dst_id FROM lineage v JOIN lineage r ON r.src_kind = 'run' "
+        "AND r.src_id = v.dst_id AND r.dst_kind = 'model' AND r.relation = 'registered' "
+        f"WHERE v.src_kind = 'version' AND v.dst_kind = 'run' AND v.src_id IN ({_in(nodes)})",
+        list(nodes),
+    ).fetchall()
+    out: dict[str, set[str]] = {}
+    for node, model in rows:
+        out.setdefault(model, set()).add(node)
+    for model, held in list(out.items()):
+        for built in models_built_on(con, {model}):
+            out.setdefault(built, set()).update(held)
+    return out
+
+
+def child_versions(con: Connection, node: str) -> list[str]:
+    """Versions (name@digest, still in the catalog) derived from this one: splits, derivations, erasures."""
+    rows = con.execute(
+        "SELECT DISTINCT l.dst_id FROM lineage l JOIN versions v ON v.dataset || '@' || v.digest = l.dst_id "
+        "WHERE l.src_kind = 'version' AND l.src_id = ? AND l.dst_kind = 'version' "
+        "AND l.relation NOT IN ('next-version', 'erased') ORDER BY 1",
+        [node],
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -363,6 +363,66 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        13,
+        "lifecycle: retirements, erasures, model flags, store deletions",
+        """
+        -- A version retired (kept, out of name resolution, audits and new
+        -- training) or deleted, a receipt, suite or model version retired:
+        -- who did it and why. `erasure_id` names the erasure that caused it.
+        CREATE TABLE retirements (
+            id VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,            -- version | dataset | receipt | suite | model
+            target VARCHAR NOT NULL,          -- name@digest | name | receipt id | suite | NAME/VERSION
+            action VARCHAR NOT NULL,          -- retired | deleted
+            reason VARCHAR NOT NULL,
+            erasure_id VARCHAR,
+            created TIMESTAMP NOT NULL,
+            created_by VARCHAR
+        );
+        -- `datagov erase`: the request, what it removed and from where, the
+        -- models it affected, and (with --purge) the proof the bytes are gone.
+        CREATE TABLE erasures (
+            id VARCHAR PRIMARY KEY,
+            reason VARCHAR NOT NULL,
+            selector JSON NOT NULL,           -- how the items were chosen
+            items INTEGER NOT NULL,           -- distinct items (keys) removed
+            rows_removed BIGINT NOT NULL,
+            versions JSON NOT NULL,           -- [{old, new, removed}]
+            models JSON NOT NULL,             -- model versions whose training content held an item
+            keys JSON NOT NULL,               -- the erased items' keys (pixel hashes or row keys), for re-scans
+            created TIMESTAMP NOT NULL,
+            created_by VARCHAR,
+            purge JSON,                       -- {files: [{root, path, sha256, bytes}], rescan: {...}}
+            purged TIMESTAMP
+        );
+        -- Why a model version may not be promoted: an erasure removed items
+        -- of its training content, or a license in it changed.
+        CREATE TABLE model_flags (
+            id VARCHAR PRIMARY KEY,
+            model_name VARCHAR NOT NULL,
+            model_version VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,            -- erasure | license
+            source VARCHAR NOT NULL,          -- the erasure id, or the dataset whose license changed
+            message VARCHAR NOT NULL,
+            created TIMESTAMP NOT NULL,
+            created_by VARCHAR
+        );
+        -- Store bytes the catalog no longer references, written in the
+        -- transaction that dropped the last reference and removed after it
+        -- commits: a process killed in between leaves the row, and the next
+        -- `datagov gc` finishes it. Only roots this catalog recorded are
+        -- ever deleted, so no other workspace's store is touched.
+        CREATE TABLE store_deletions (
+            digest VARCHAR NOT NULL,
+            root VARCHAR NOT NULL,            -- a bucket prefix, or '' for catalog/store/<digest>
+            erasure_id VARCHAR,
+            files JSON NOT NULL,              -- [{path, sha256, bytes}] as the manifest had them
+            created TIMESTAMP NOT NULL,
+            PRIMARY KEY (digest, root)
+        );
+        """,
+    ),
 ]
 
 # Run after the SQL of a migration, in its transaction: what SQL cannot do.

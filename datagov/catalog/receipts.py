@@ -73,9 +73,13 @@ def list_receipts(
     suite: str | None = None,
     kind: str | None = None,
     limit: int | None = None,
+    include_retired: bool = False,
 ) -> list[Receipt]:
-    """Newest first."""
+    """Newest first; retired receipts (`validations retire`) only when asked:
+    the gate and audits do not count them."""
     where, args = [], []
+    if not include_retired:
+        where.append("id NOT IN (SELECT target FROM retirements WHERE kind = 'receipt')")
     for col, value in (("dataset", dataset), ("digest", digest), ("suite", suite), ("kind", kind)):
         if value is not None:
             where.append(f"{col} = ?")

@@ -30,19 +30,23 @@ if TYPE_CHECKING:
 READER, ENGINEER, STEWARD, ADMIN = "datagov_reader", "datagov_engineer", "datagov_steward", "datagov_admin"
 ROLES = (READER, ENGINEER, STEWARD, ADMIN)
 
-# Tables whose rows carry `created_by` (migration 12).
-STAMPED = (
-    "datasets", "versions", "rejects", "lineage", "receipts", "runs", "drift_reports", "audits", "promotions",
-    "model_artifacts", "locations",
-)  # fmt: skip
+# Tables whose rows carry `created_by`, by the migration that added them.
+STAMPED_BY = {
+    12: ("datasets", "versions", "rejects", "lineage", "receipts", "runs", "drift_reports", "audits", "promotions",
+         "model_artifacts", "locations"),
+    13: ("retirements", "erasures", "model_flags"),
+}  # fmt: skip
+STAMPED = tuple(t for tables in STAMPED_BY.values() for t in tables)
 
 # What an engineer may add (INSERT) and change (UPDATE of named columns, DELETE).
 ENGINEER_INSERT = (
     "datasets", "versions", "files", "rejects", "lineage", "receipts", "runs", "waivers", "drift_reports", "audits",
     "audit_results", "promotions", "promotion_requests", "caches", "model_artifacts", "locations", "chain",
+    "retirements", "model_flags",
 )  # fmt: skip
 ENGINEER_UPDATE = {
     "datasets": "description, owner, license, tags, updated",
+    "versions": "status",  # retiring a version, once (trigger)
     "runs": "status, model_name, model_version, metrics, ended",  # finishing a run, once (trigger)
     "audits": "status, versions, failed, summary, report, ended",  # finishing an audit, once (trigger)
     "waivers": "run_id",  # the run that used it, once (trigger)
@@ -50,7 +54,10 @@ ENGINEER_UPDATE = {
     "locations": "root",
 }
 ENGINEER_DELETE = ("rejects", "caches", "locations")  # rewritten with their version, never proving records
-STEWARD_INSERT = ("approvals", "chain", "promotions")
+STEWARD_INSERT = ("approvals", "chain", "promotions", "erasures", "retirements", "model_flags", "store_deletions")
+# Destroying data is a steward's act: deleting versions, erasing items, collecting garbage.
+STEWARD_DELETE = ("versions", "files", "locations", "caches", "store_deletions")
+STEWARD_UPDATE = {"erasures": "purge, purged", "versions": "status"}
 
 
 def who(con: Connection) -> str:
@@ -72,12 +79,13 @@ def after_migration(con: Connection, number: int) -> None:
     """PostgreSQL's part of migration `number` (nothing on the DuckDB file)."""
     from datagov.catalog.db import is_postgres
 
-    if is_postgres(con) and number == 12:
-        con.execute(_TRIGGERS)
-        for table in STAMPED:
-            con.execute(
-                f"CREATE TRIGGER datagov_stamp BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION datagov_stamp()"
-            )
+    if not is_postgres(con) or number not in STAMPED_BY:
+        return
+    con.execute(_TRIGGERS if number == 12 else _LIFECYCLE_TRIGGERS)
+    for table in STAMPED_BY[number]:
+        con.execute(
+            f"CREATE TRIGGER datagov_stamp BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION datagov_stamp()"
+        )
 
 
 _TRIGGERS = """
@@ -186,6 +194,29 @@ CREATE TRIGGER datagov_finish_once BEFORE UPDATE ON waivers FOR EACH ROW EXECUTE
 """
 
 
+_LIFECYCLE_TRIGGERS = """
+-- A retired version stays retired (its replacement is a new version); only an admin may undo it.
+CREATE FUNCTION datagov_retire_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.status = 'retired' AND NEW.status <> 'retired' AND NOT datagov_member('datagov_admin') THEN
+        RAISE EXCEPTION 'version %@% is retired; only a datagov_admin may bring it back', OLD.dataset, OLD.digest;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER datagov_retire_once BEFORE UPDATE ON versions FOR EACH ROW EXECUTE FUNCTION datagov_retire_once();
+
+-- An erasure's purge proof is written once.
+CREATE FUNCTION datagov_purge_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.purged IS NOT NULL AND NOT datagov_member('datagov_admin') THEN
+        RAISE EXCEPTION 'erasure % was purged already; its proof is final', OLD.id;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER datagov_purge_once BEFORE UPDATE ON erasures FOR EACH ROW EXECUTE FUNCTION datagov_purge_once();
+"""
+
+
 def role_exists(con: Connection, role: str) -> bool:
     row = con.execute("SELECT count(*) FROM pg_roles WHERE rolname = ?", [role]).fetchone()
     return bool(row and row[0])
@@ -211,8 +242,14 @@ def grant_roles(con: Connection, protected_aliases: list[str]) -> list[str]:
         con.execute(f"GRANT UPDATE ({columns}) ON {table} TO {ENGINEER}")
     con.execute(f"GRANT DELETE ON {', '.join(ENGINEER_DELETE)} TO {ENGINEER}")
     con.execute(f"GRANT INSERT ON {', '.join(STEWARD_INSERT)} TO {STEWARD}")
+    con.execute(f"GRANT DELETE ON {', '.join(STEWARD_DELETE)} TO {STEWARD}")
+    for table, columns in STEWARD_UPDATE.items():
+        con.execute(f"GRANT UPDATE ({columns}) ON {table} TO {STEWARD}")
     con.execute(f"GRANT ALL ON {', '.join(tables)} TO {ADMIN}")
-    done.append("granted: reader (read), engineer (ingest, validate, train, request), steward (approve, deny), admin")
+    done.append(
+        "granted: reader (read), engineer (ingest, validate, train, request, retire), "
+        "steward (approve, deny, delete, erase, gc), admin"
+    )
     con.execute("DELETE FROM protected_aliases")
     for alias in protected_aliases:
         con.execute("INSERT INTO protected_aliases (alias) VALUES (?)", [alias])

@@ -186,34 +186,56 @@ class DatasetSummary:
     updated: datetime | None
 
 
-def list_datasets(con: Connection) -> list[DatasetSummary]:
+RETIRED = "retired"  # a version's status once retired: kept, out of name resolution and new training
+_ACTIVE = f"status <> '{RETIRED}'"
+
+
+def list_datasets(con: Connection, *, include_retired: bool = False) -> list[DatasetSummary]:
+    """Datasets with their newest version; retired versions (and datasets
+    with nothing else) only with `include_retired`."""
+    active = "true" if include_retired else _ACTIVE
     found = con.execute(
-        """
+        f"""
         WITH ranked AS (
             SELECT dataset, digest, rows, bytes, created, count(*) OVER (PARTITION BY dataset) AS n,
                    row_number() OVER (PARTITION BY dataset ORDER BY created DESC, digest) AS newest
-            FROM versions
+            FROM versions WHERE {active}
         )
         SELECT d.name, d.modality, d.owner, d.license, d.tags, coalesce(v.n, 0) AS versions,
                v.digest AS latest, v.rows, v.bytes, v.created AS updated
         FROM datasets d LEFT JOIN ranked v ON v.dataset = d.name AND v.newest = 1
+        WHERE v.dataset IS NOT NULL OR ? OR NOT EXISTS (SELECT 1 FROM versions x WHERE x.dataset = d.name)
         ORDER BY d.name
-        """
+        """,
+        [include_retired],
     )
     return read(found, DatasetSummary, json_columns=["tags"])
 
 
-def version_history(con: Connection, name: str) -> list[Version]:
+def version_history(con: Connection, name: str, *, include_retired: bool = True) -> list[Version]:
     check_name(name)
     if dataset_row(con, name) is None:
         raise NotFound(f"unknown dataset {name!r}", hint="see `datagov datasets list`")
+    active = "true" if include_retired else _ACTIVE
     return _versions(
-        con.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? ORDER BY created DESC, digest", [name])
+        con.execute(
+            f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? AND {active} ORDER BY created DESC, digest",
+            [name],
+        )
     )
 
 
-def latest(con: Connection, name: str) -> Version | None:
-    found = con.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? ORDER BY created DESC LIMIT 1", [name])
+def all_versions(con: Connection) -> list[Version]:
+    """Every version of every dataset, retired ones included: by dataset, newest first."""
+    return _versions(con.execute(f"SELECT {_VERSION_COLS} FROM versions ORDER BY dataset, created DESC, digest"))
+
+
+def latest(con: Connection, name: str, *, include_retired: bool = False) -> Version | None:
+    """The newest version `NAME` names: retired versions are out of name resolution."""
+    active = "true" if include_retired else _ACTIVE
+    found = con.execute(
+        f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? AND {active} ORDER BY created DESC LIMIT 1", [name]
+    )
     return read_one(found, Version, json_columns=_VERSION_JSON)
 
 
@@ -225,6 +247,13 @@ def resolve(con: Connection, ref: str | Ref) -> Version:
     if ref.digest_prefix is None:
         found = latest(con, ref.name)
         if found is None:
+            newest = latest(con, ref.name, include_retired=True)
+            if newest is not None:
+                raise NotFound(
+                    f"every version of {ref.name!r} is retired (the newest is {newest.ref})",
+                    hint=f"name a digest to read a retired version ({newest.ref}); "
+                    f"see `datagov datasets history {ref.name} --all`",
+                )
             raise NotFound(f"dataset {ref.name!r} has no versions")
         return found
     rows = _versions(
@@ -332,12 +361,13 @@ def register(ws: Workspace, con: Connection, nv: NewVersion) -> Registered:
     """
     check_name(nv.name)
     digest = nv.manifest.digest
-    previous = latest(con, nv.name)
+    previous = latest(con, nv.name, include_retired=True)  # history runs through retired versions too
     exists = con.execute(
         "SELECT count(*) FROM versions WHERE dataset = ? AND digest = ?", [nv.name, digest]
     ).fetchone() != (0,)
     at = now()
     if exists:
+        _refuse_retired(con, nv.name, digest)
         with transaction(con):
             _upsert_dataset(con, nv, at)
             if nv.location is not None and _in_place(con, digest, nv.name):
@@ -390,6 +420,16 @@ def register(ws: Workspace, con: Connection, nv: NewVersion) -> Registered:
             store.discard(nv.staged)
         raise
     return Registered(resolve(con, Ref(nv.name, digest)), True, previous)
+
+
+def _refuse_retired(con: Connection, name: str, digest: str) -> None:
+    """The same content again does not bring a retired version back."""
+    found = resolve(con, Ref(name, digest))
+    if found.status == RETIRED:
+        raise InvalidInput(
+            f"this content is {found.ref}, which is retired; a retired version is not brought back",
+            hint=f"see `datagov datasets history {name} --all`; ingest it under another name if it is wanted again",
+        )
 
 
 def _restore(ws: Workspace, con: Connection, staged: Staged) -> None:

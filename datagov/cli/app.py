@@ -12,12 +12,14 @@ from datagov.cli import (
     datasets_cmd,
     demo_cmd,
     expectations_cmd,
+    gc_cmd,
     ingest_cmd,
     init_cmd,
     lineage_cmd,
     models_cmd,
     near_cmd,
     pretrain_cmd,
+    retire_cmd,
     runs_cmd,
     shift_cmd,
     split_cmd,
@@ -99,6 +101,8 @@ near_cmd.register(app)
 demo_cmd.register(app)
 audit_cmd.register(app)
 models_cmd.register(app)
+gc_cmd.register(app)
+retire_cmd.register(datasets_cmd.app, validate_cmd.validations, expectations_cmd.app, models_cmd.app)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(expectations_cmd.app, name="expectations")
 app.add_typer(approvals_cmd.app, name="approvals")

@@ -7,13 +7,14 @@ import typer
 app = typer.Typer(rich_markup_mode=None, help="Browse and verify cataloged datasets.", no_args_is_help=True)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+ALL_OPTION = typer.Option(False, "--all", help="Include retired versions.")
 
 SHOWN_FILES = 20  # a version of 10,000 shards lists its first files, not a screenful of hashes
 
 
 @app.command("list")
-def list_(as_json: bool = JSON_OPTION) -> None:
-    """List datasets with their newest version."""
+def list_(as_json: bool = JSON_OPTION, include_retired: bool = ALL_OPTION) -> None:
+    """List datasets with their newest version (retired versions only with --all)."""
     from dataclasses import asdict
 
     from rich.table import Table
@@ -23,12 +24,16 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     from datagov.cli.state import console, human_bytes, print_json, workspace
 
     with open_catalog(workspace()) as con:
-        rows = list_datasets(con)
+        rows = list_datasets(con, include_retired=include_retired)
+        hidden = 0 if include_retired else len(list_datasets(con, include_retired=True)) - len(rows)
     if as_json:
         print_json([asdict(d) for d in rows])
         return
     if not rows:
-        typer.echo("No datasets yet. Add one with: datagov ingest SOURCE --name NAME")
+        if hidden:
+            typer.echo(f"No datasets in use: {hidden} with only retired versions (datagov datasets list --all)")
+        else:
+            typer.echo("No datasets yet. Add one with: datagov ingest SOURCE --name NAME")
         return
     table = Table(title="Datasets", title_justify="left")
     for col in ("name", "modality", "versions", "latest", "rows", "size", "owner", "license"):
@@ -47,6 +52,8 @@ def list_(as_json: bool = JSON_OPTION) -> None:
             d.license or "-",
         )
     console().print(table)
+    if hidden:
+        typer.echo(f"{hidden} dataset(s) with only retired versions not shown; add --all to see them")
 
 
 @app.command("show")
@@ -89,6 +96,7 @@ def show(
     info.add_column()
     for key, value in (
         ("digest", v.digest),
+        ("status", v.status),
         ("previous version", v.parent_digest or "-"),
         ("created", f"{when(v.created)} by {v.created_by}" if v.created_by else when(v.created)),
         ("modality", meta.modality),
@@ -129,8 +137,8 @@ def show(
 
 
 @app.command("history")
-def history(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
-    """List every version of a dataset, newest first."""
+def history(name: str = typer.Argument(...), as_json: bool = JSON_OPTION, include_retired: bool = ALL_OPTION) -> None:
+    """List the versions of a dataset, newest first (retired ones only with --all)."""
     from dataclasses import asdict
 
     from rich.table import Table
@@ -140,18 +148,23 @@ def history(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> Non
     from datagov.cli.state import console, human_bytes, print_json, when, workspace
 
     with open_catalog(workspace()) as con:
-        versions = version_history(con, name)
+        versions = version_history(con, name, include_retired=include_retired)
+        hidden = 0 if include_retired else len(version_history(con, name)) - len(versions)
     if as_json:
         print_json([asdict(v) for v in versions])
+        return
+    if not versions:
+        typer.echo(f"No versions of {name} in use: {hidden} retired (add --all to see them)")
         return
     table = Table(title=f"History of {name}", title_justify="left")
     # "previous": the version of this dataset before it; "made from": where its rows came from
     # (a source path, or the version it was split from).
-    for col in ("version", "created", "by", "rows", "size", "previous", "format", "made from"):
+    for col in ("version", "status", "created", "by", "rows", "size", "previous", "format", "made from"):
         table.add_column(col, justify="right" if col in ("rows", "size") else "left")
     for v in versions:
         table.add_row(
             v.short,
+            v.status,
             when(v.created),
             v.created_by or "-",
             f"{v.rows:,}",
@@ -161,6 +174,8 @@ def history(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> Non
             _short_ref(v.source) if v.source else "-",
         )
     console().print(table)
+    if hidden:
+        typer.echo(f"{hidden} retired version(s) not shown; add --all to see them")
 
 
 def _short_ref(source: str) -> str:

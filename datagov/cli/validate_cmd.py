@@ -78,6 +78,7 @@ def list_(
     name: str = typer.Argument(None, help="Only this dataset's receipts."),
     limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    include_retired: bool = typer.Option(False, "--all", help="Include retired receipts."),
 ) -> None:
     """List validation receipts, newest first, and whether the gate would still accept them."""
     import contextlib
@@ -97,7 +98,7 @@ def list_(
     with open_catalog(ws) as con:
         if name and dataset_row(con, check_name(name)) is None:
             raise NotFound(f"unknown dataset {name!r}", hint="see `datagov datasets list`")
-        receipts = list_receipts(con, dataset=name, limit=limit)
+        receipts = list_receipts(con, dataset=name, limit=limit, include_retired=include_retired)
     current = {}
     for suite in list_suites(ws):
         with contextlib.suppress(DatagovError):  # an unreadable suite: its receipts are simply not current

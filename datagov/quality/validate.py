@@ -204,9 +204,17 @@ def validate_version(
         from datagov.quality.gx_spark import check_master_form
 
         check_master_form(master)
+    from datagov.catalog.lifecycle import retired_targets
+
     with open_catalog(ws) as con:
         version = resolve(con, ref)
         located = locate(ws, con, version.digest, version.dataset)
+        retired = retired_targets(con, "suite")
+    for name in suite_names:
+        if name in retired:
+            r = retired[name]
+            raise InvalidInput(f"suite {name!r} is retired by {r.created_by}: {r.reason} ({r.id})",
+                               hint="validate against a suite in use; see `datagov expectations list`")  # fmt: skip
     suites = [load_suite(ws, name) for name in dict.fromkeys(suite_names)]
     say = on_progress or (lambda _text: None)
     say(f"hashing {len(located.entries)} file(s) of {version.ref}")

@@ -44,6 +44,7 @@ class DataFacts:
     receipts: list[ReceiptFacts] = field(default_factory=list)  # those the gate used at training time
     drift_reports: list[dict] = field(default_factory=list)
     audit: tuple[str, str] | None = None  # (status, audit id) of the latest audit covering it
+    status: str = "ready"  # ready | retired | deleted (gone from the catalog since training)
 
 
 @dataclass
@@ -87,6 +88,8 @@ class ModelFacts:
     weights: str = "verified"  # or why the weights cannot be vouched for
     encoder: ModelFacts | None = None  # the model it was transferred from, gathered the same way
     declared: dict | None = None  # imported weights: their training data as declared, not verified
+    flags: list[dict] = field(default_factory=list)  # why promotion waits: its training content changed since
+    retired: dict | None = None  # `models retire`: who, why, when
 
     @property
     def uri(self) -> str:
@@ -125,7 +128,9 @@ def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
         if found is None:
             continue
         dataset, digest, suite = found.dataset, found.digest, found.suite
-        same_suite = list_receipts(con, dataset=dataset, digest=digest, suite=suite)  # newest first
+        same_suite = list_receipts(
+            con, dataset=dataset, digest=digest, suite=suite, include_retired=True
+        )  # newest first
         same_suite = [r for r in same_suite if r.reference_digest == found.reference_digest]
         mine, newest = next(r for r in same_suite if r.id == rid), same_suite[0]
         if mine.kind == "contamination":  # bound to its method's settings, not to a suite file
@@ -165,21 +170,19 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
         edges = versions_into_run(con, mv.run_id)
         receipts = _receipt_facts(con, ws, receipt_ids)
         for node, relation in edges:
-            version_ = resolve(con, node)
-            meta = dataset_row(con, version_.dataset)
-            owner, license_ = (meta.owner, meta.license) if meta else (None, None)
-            facts = DataFacts(relation, version_.ref, node, version_.digest, owner, license_)
-            facts.receipts = [r for r in receipts if r.digest == version_.digest]
+            facts = _data_facts(con, node, relation)
+            facts.receipts = [r for r in receipts if r.digest == facts.digest]
             facts.drift_reports = [
                 {"id": r.id, "reference": short_version(r.reference), "drift": r.drift,
                  "embedding_drift": r.embedding_drift, "recommendation": r.recommendation, "report": r.report,
                  "created": r.created}
-                for r in reports_on_target(con, version_.digest)
+                for r in reports_on_target(con, facts.digest)
             ]  # fmt: skip
-            facts.audit = latest_audit_status(con, version_.digest)
+            facts.audit = latest_audit_status(con, facts.digest)
             data.append(facts)
         waivers = [_waiver(con, w) for w in waivers_of_run(con, mv.run_id)]
         encoders = encoders_of(con, f"{mv.name}/{mv.version}")
+        flags, retired = _lifecycle(con, mv.name, str(mv.version))
         promotions = [
             {"id": p.id, "alias": p.alias, "previous": p.previous_version, "who": p.who, "created": p.created,
              "waiver_id": p.waiver_id, **({"request": p.decision["request"]} if "request" in p.decision else {})}
@@ -201,7 +204,35 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
         weights=weights_status(ws, mv.name, str(mv.version)),
         encoder=_encoder_facts(ws, encoders),
         declared=_declared(ws, mv.name, str(mv.version)),
+        flags=flags,
+        retired=retired,
     )
+
+
+def _data_facts(con, node: str, relation: str) -> DataFacts:
+    """A version the model used, as the catalog holds it now: possibly retired,
+    or deleted since (an erasure's purge, a forced delete), when only its node is left."""
+    from datagov.errors import NotFound
+
+    name, _, digest = node.rpartition("@")
+    meta = dataset_row(con, name)
+    owner, license_ = (meta.owner, meta.license) if meta else (None, None)
+    try:
+        version_ = resolve(con, node)
+    except NotFound:
+        return DataFacts(relation, short_version(node), node, digest, owner, license_, status="deleted")
+    return DataFacts(relation, version_.ref, node, version_.digest, owner, license_, status=version_.status)
+
+
+def _lifecycle(con, name: str, version: str) -> tuple[list[dict], dict | None]:
+    """The model version's flags, and its retirement, as documents."""
+    from dataclasses import asdict
+
+    from datagov.catalog.lifecycle import flags_of, retirements
+
+    flags = [asdict(f) for f in flags_of(con, name, version)]
+    found = retirements(con, "model", f"{name}/{version}")
+    return flags, (asdict(found[-1]) if found else None)
 
 
 def _declared(ws: Workspace, name: str, version: str) -> dict | None:

@@ -31,7 +31,7 @@ MIN, MAX = "register.promote_min.", "register.promote_max."
 def promotion_reasons(facts: ModelFacts) -> list[Reason]:
     """Why promotion would be refused: the model's data, weights, audits and
     waivers, the same of every encoder it was built on, and its metric bounds."""
-    reasons = _data_reasons(facts)
+    reasons = _lifecycle_reasons(facts) + _data_reasons(facts)
     encoder = facts.encoder
     while encoder is not None:
         reasons += [Reason(r.code, f"encoder {encoder.uri}: {r.message}", fix=r.fix) for r in _data_reasons(encoder)]
@@ -44,8 +44,29 @@ def promotion_reasons(facts: ModelFacts) -> list[Reason]:
     return reasons + _metric_reasons(facts)
 
 
+def _lifecycle_reasons(facts: ModelFacts) -> list[Reason]:
+    """A retired model version is out of use; a flagged one waits until it is
+    retrained on the new data (a new version) or a reviewer waives the flag."""
+    reasons = []
+    if facts.retired:
+        r = facts.retired
+        said = f"{facts.uri} is retired by {r['created_by']}: {r['reason']} ({r['id']})"
+        reasons.append(Reason("model-retired", said, fix="promote another version"))
+    for flag in facts.flags:
+        reasons.append(
+            Reason("flagged", f"{facts.uri} is flagged ({flag['kind']}, {flag['id']}): {flag['message']}",
+                   fix=f"retrain {facts.name} on the current data (`datagov pretrain`/`transfer`), "
+                       "or pass --waive REASON")
+        )  # fmt: skip
+    return reasons
+
+
 def _data_reasons(facts: ModelFacts) -> list[Reason]:
     reasons = []
+    for d in facts.data:
+        if d.status == "deleted":
+            reasons.append(Reason("data-deleted", f"{d.ref}, which it was {d.role} on, was deleted since",
+                                  fix="retrain on data the catalog holds"))  # fmt: skip
     if facts.weights != "verified":
         reasons.append(Reason("weights-changed", facts.weights, fix="train and register the model again"))
     for d in facts.data:
