@@ -11,6 +11,7 @@ from datagov.cli import (
     catalog_cmd,
     datasets_cmd,
     demo_cmd,
+    erase_cmd,
     expectations_cmd,
     gc_cmd,
     ingest_cmd,
@@ -102,6 +103,7 @@ demo_cmd.register(app)
 audit_cmd.register(app)
 models_cmd.register(app)
 gc_cmd.register(app)
+erase_cmd.register(app)
 retire_cmd.register(datasets_cmd.app, validate_cmd.validations, expectations_cmd.app, models_cmd.app)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(expectations_cmd.app, name="expectations")

@@ -18,6 +18,8 @@ def gc(dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be
     report = collect(ws, dry_run=dry_run)
     out = console()
     verb = "would delete" if dry_run else "deleted"
+    for erasure_id in report.purges:
+        out.print(f"finished the interrupted purge of erasure {erasure_id} (datagov erasures show {erasure_id})")
     for e in report.expiring:
         out.print(f"{verb} {e.version.ref} ({e.why})")
     for v, why in report.kept:

@@ -1,7 +1,7 @@
 """`datagov gc`: apply `[retention]`, then remove store bytes nothing references.
 
 In order, each step safe to repeat after a kill at any point:
-1. finish deletions a killed process left (`store_deletions` rows);
+1. finish deletions and erasure purges a killed process left (`store_deletions` rows);
 2. delete the versions retention no longer keeps (never one a registered
    model was trained or evaluated on, nor one a remaining version derives
    from), recording each deletion, and then their bytes;
@@ -40,6 +40,7 @@ class GcReport:
     kept: list[tuple[Version, str]] = field(default_factory=list)  # past retention, kept because something needs it
     orphans: list[tuple[str, int]] = field(default_factory=list)  # (folder, bytes) no version references
     removed: Removed = field(default_factory=Removed)
+    purges: list[str] = field(default_factory=list)  # erasures whose interrupted purge gc finished
     dry_run: bool = True
 
     @property
@@ -90,8 +91,11 @@ def _why(rank: int, keep_versions: int, keep_days: int) -> str:
 
 
 def collect(ws: Workspace, *, dry_run: bool = False) -> GcReport:
+    from datagov.lifecycle.purge import resume_pending_purges
+
     report = GcReport(dry_run=dry_run)
     if not dry_run:
+        report.purges = resume_pending_purges(ws)
         report.removed.add(finish_deletions(ws))
     report.expiring, report.kept = plan_retention(ws)
     if dry_run:

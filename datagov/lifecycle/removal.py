@@ -38,21 +38,22 @@ class Removed:
         self.skipped += other.skipped
 
 
-def finish_deletions(ws: Workspace, erasure_id: str | None = None) -> Removed:
-    """Remove the bytes every pending deletion names (those of one erasure,
-    when given), then their rows. Safe to run again at any point."""
+def finish_deletions(ws: Workspace) -> Removed:
+    """Remove the bytes every pending deletion names, then their rows (an
+    erasure's purge finishes its own: its proof lists them). Safe to run
+    again at any point."""
     with open_catalog(ws) as con:
-        pending = [d for d in store_deletions(con) if erasure_id is None or d.erasure_id == erasure_id]
+        pending = [d for d in store_deletions(con) if d.erasure_id is None]
     removed = Removed()
     for deletion in pending:
-        removed.add(_remove_bytes(ws, deletion))
+        removed.add(remove_bytes(ws, deletion))
         faults.point("gc:bytes-removed")
         with open_catalog(ws, write=True) as con, transaction(con):
             finish_store_deletion(con, deletion.digest, deletion.root)
     return removed
 
 
-def _remove_bytes(ws: Workspace, deletion: StoreDeletion) -> Removed:
+def remove_bytes(ws: Workspace, deletion: StoreDeletion) -> Removed:
     if not deletion.root:
         return _remove_local(ws, deletion)
     return _remove_remote(ws, deletion)

@@ -161,7 +161,7 @@ def read_rows(
         )
         if prints.num_rows != table.num_rows:
             raise IntegrityError(f"the fingerprints of {version.ref} have {prints.num_rows} rows, not {table.num_rows}")
-        out.images = _image_rows(prints)
+        out.images = image_rows_of(prints)
         out.keys = np.array(prints.column("pixel_hash").to_pylist(), dtype=object)
     return out
 
@@ -181,7 +181,7 @@ def _read_files(files: VersionFiles, columns: list[str]) -> tuple[list, list[Fin
     return [t for t, _ in done], [s for _, s in done]
 
 
-def _image_rows(prints) -> ImageRows:
+def image_rows_of(prints) -> ImageRows:
     return ImageRows(
         _fixed(prints.column("phash"), HASH_BYTES).view(">u8").reshape(-1).astype(np.uint64),
         _fixed(prints.column("dhash"), HASH_BYTES).view(">u8").reshape(-1).astype(np.uint64),

@@ -1,0 +1,314 @@
+"""Which rows an erasure removes, and from which versions.
+
+An item is identified by a key: the pixel hash for images (equal for equal
+pixels, whatever the encoding), a key column's value for tables. The
+request selects items by source path (glob over the `path` column), by a
+file of keys, or by example images (`--like`), found through the
+near-duplicate search at `datagov dedup`'s defaults, so re-encoded,
+resized and brightened copies are found too. Every key selected anywhere
+is then removed from every version searched: an exact copy in a split
+child goes with the original.
+
+Versions searched: those of the named datasets and every version derived
+from them (splits, derivations), transitively, retired ones included; or
+every version in the catalog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from datagov.catalog.db import open_catalog
+from datagov.catalog.locations import locate
+from datagov.catalog.versions import Version, all_versions, check_name, dataset_of, dataset_row
+from datagov.errors import InvalidInput, NotFound
+from datagov.near.images import ImageMethod, ImageRows
+from datagov.sql import sql_ident
+from datagov.store import duckdb_connection, scan_memory
+from datagov.verify import Intact, require_intact
+from datagov.workspace import Workspace
+
+IMAGE_KEY = "pixel_hash"
+MAX_KEYS_FILE = 64 << 20  # a keys file larger than this is refused (64 MiB of keys)
+SHOWN_SIMILAR = 200  # similar copies kept per version in the plan
+
+
+@dataclass
+class Selector:
+    """What the request names; at least one of like, paths, keys_file."""
+
+    like: list[str] = field(default_factory=list)
+    paths: str | None = None
+    keys_file: str | None = None
+    key_column: str | None = None
+    datasets: list[str] = field(default_factory=list)
+    all_matching: bool = False
+
+    def check(self) -> Selector:
+        if not (self.like or self.paths or self.keys_file):
+            raise InvalidInput("name the items to erase: --like IMAGE..., --paths GLOB or --keys FILE")
+        if self.paths is not None and not self.paths.strip():
+            raise InvalidInput("--paths needs a glob, e.g. 'photos/alice/*'")
+        for name in self.datasets:
+            check_name(name)
+        if self.key_column is not None:
+            check_name(self.key_column, "column")
+        return self
+
+
+@dataclass
+class Example:
+    """An example image of `--like`: its key and fingerprints (the image itself is never stored)."""
+
+    name: str
+    sha256: str
+    key: str
+
+
+@dataclass
+class VersionHits:
+    version: Version
+    key_column: str
+    intact: Intact
+    total: int  # rows in the version
+    selected: set[str] = field(default_factory=set)  # keys this version's rows matched directly
+    similar: list[dict] = field(default_factory=list)  # {path, key, like, similarity, distance}
+    removed: int = 0  # rows whose key is among all selected keys (set by `count_removed`)
+    path_matches: int = 0  # rows the --paths glob matched
+
+
+@dataclass
+class Selection:
+    selector: Selector
+    searched: list[VersionHits]
+    keys: set[str]
+    examples: list[Example] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # versions without the key column
+
+    @property
+    def affected(self) -> list[VersionHits]:
+        return [h for h in self.searched if h.removed]
+
+    def document(self) -> dict:
+        """The selector as recorded: never the example images, only their hashes."""
+        s = self.selector
+        doc: dict = {"datasets": s.datasets, "all_matching": s.all_matching}
+        if s.paths:
+            doc["paths"] = s.paths
+        if s.keys_file:
+            doc["keys_file"] = {"name": Path(s.keys_file).name, "sha256": _sha256(Path(s.keys_file))}
+        if s.key_column:
+            doc["key_column"] = s.key_column
+        if self.examples:
+            doc["like"] = [{"name": e.name, "sha256": e.sha256, "key": e.key} for e in self.examples]
+            doc["like_method"] = ImageMethod().settings()
+        return doc
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def scope(ws: Workspace, datasets: list[str]) -> list[Version]:
+    """The versions to search: the named datasets' and everything derived from them."""
+    from datagov.catalog.lineage import child_versions
+
+    with open_catalog(ws) as con:
+        every = all_versions(con)
+        if not datasets:
+            return every
+        for name in datasets:
+            if dataset_row(con, name) is None:
+                raise NotFound(f"unknown dataset {name!r}", hint="see `datagov datasets list --all`")
+        by_node = {v.node_id: v for v in every}
+        pending = [v.node_id for v in every if v.dataset in datasets]
+        seen: set[str] = set()
+        while pending:
+            node = pending.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            pending += child_versions(con, node)
+    return [by_node[n] for n in sorted(seen, key=lambda n: (by_node[n].dataset, by_node[n].created)) if n in by_node]
+
+
+def load_examples(ws: Workspace, files: list[str]) -> tuple[list[Example], ImageRows]:
+    """Decode the example images as ingest would and fingerprint them."""
+    from datagov.pixels.codec import BadImage, decode, pixel_features
+    from datagov.pixels.fingerprints import hash_thumbs, thumbs_array
+
+    examples, thumbs, heights, widths = [], [], [], []
+    for name in files:
+        path = Path(name)
+        if not path.is_file():
+            raise InvalidInput(f"--like {name}: no such file")
+        data = path.read_bytes()
+        try:
+            pixels = decode(data, ws.max_image_pixels)[0]
+        except BadImage as exc:
+            raise InvalidInput(f"--like {name} is not an image datagov can read: {exc}") from None
+        height, width, *_, key, thumb = pixel_features(pixels)
+        examples.append(Example(path.name, hashlib.sha256(data).hexdigest(), key))
+        thumbs.append(thumb)
+        heights.append(height)
+        widths.append(width)
+    grid = thumbs_array(thumbs)
+    phash, dhash = hash_thumbs(grid)
+    rows = ImageRows(phash, dhash, grid.astype(np.uint8), np.array(heights, np.int64), np.array(widths, np.int64))
+    return examples, rows
+
+
+def read_keys(selector: Selector) -> set[str]:
+    if not selector.keys_file:
+        return set()
+    path = Path(selector.keys_file)
+    if not path.is_file():
+        raise InvalidInput(f"--keys {selector.keys_file}: no such file")
+    if path.stat().st_size > MAX_KEYS_FILE:
+        raise InvalidInput(f"--keys {selector.keys_file} is over {MAX_KEYS_FILE >> 20} MiB; split the request")
+    try:
+        lines = path.read_text().splitlines()
+    except UnicodeDecodeError:
+        raise InvalidInput(f"--keys {selector.keys_file} is not text: one key per line") from None
+    keys = {line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")}
+    if not keys:
+        raise InvalidInput(f"--keys {selector.keys_file} names no keys (one per line; '#' starts a comment)")
+    return keys
+
+
+def key_column_of(ws: Workspace, version: Version, selector: Selector) -> str | None:
+    """How this version's items are keyed: pixel hashes for images, else the
+    key column (or `path`, for a request by path only); None: not searchable."""
+    with open_catalog(ws) as con:
+        modality = dataset_of(con, version).modality
+    if modality == "image" and IMAGE_KEY in version.columns:
+        return IMAGE_KEY
+    wanted = selector.key_column or ("path" if selector.paths and not selector.keys_file else None)
+    return wanted if wanted and wanted in version.columns else None
+
+
+def select(ws: Workspace, selector: Selector, on_version=None) -> Selection:
+    """Search every version in scope; then count, in each, the rows of every selected key."""
+    selector.check()
+    keys_wanted = read_keys(selector)
+    examples, queries = load_examples(ws, selector.like) if selector.like else ([], None)
+    selection = Selection(selector, [], set(), examples)
+    for version in scope(ws, selector.datasets):
+        key_column = key_column_of(ws, version, selector)
+        if key_column is None:
+            selection.skipped.append(version.ref)
+            continue
+        if on_version:
+            on_version(version)
+        with open_catalog(ws) as con:
+            files = locate(ws, con, version.digest, version.dataset)
+        intact = require_intact(ws, version, files, purpose="erase items from it")
+        hits = VersionHits(version, key_column, intact, version.rows)
+        _search(hits, selector, keys_wanted, queries, examples)
+        selection.searched.append(hits)
+    if selector.datasets and not selection.searched:
+        raise InvalidInput(
+            f"no version of {', '.join(selector.datasets)} can be searched: tables need --key-column "
+            "(a column naming each row) or a `path` column for --paths"
+        )
+    selection.keys = set().union(*(h.selected for h in selection.searched)) if selection.searched else set()
+    _refuse_everything(selection)
+    for hits in selection.searched:
+        count_removed(hits, selection.keys)
+    return selection
+
+
+def _search(hits: VersionHits, selector: Selector, keys: set[str], queries, examples: list[Example]) -> None:
+    key = sql_ident(hits.key_column)
+    source = hits.intact.files.scan()
+    duck = duckdb_connection(memory_limit=scan_memory())
+    try:
+        if selector.paths and "path" in hits.version.columns:
+            found = duck.execute(
+                f"SELECT {key}, count(*) OVER () FROM {source} WHERE path GLOB ? AND {key} IS NOT NULL",
+                [selector.paths],
+            ).fetchall()
+            hits.selected |= {str(r[0]) for r in found}
+            hits.path_matches = int(found[0][1]) if found else 0
+        if keys:
+            duck.register("erase_wanted", pa.table({"key": sorted(keys)}))
+            found = duck.execute(
+                f"SELECT DISTINCT CAST({key} AS VARCHAR) FROM {source} WHERE CAST({key} AS VARCHAR) IN "
+                "(SELECT key FROM erase_wanted)"
+            ).fetchall()
+            hits.selected |= {r[0] for r in found}
+        if queries is not None and hits.key_column == IMAGE_KEY:
+            _search_like(hits, duck, source, queries, examples)
+    finally:
+        duck.close()
+
+
+def _search_like(hits: VersionHits, duck, source: str, queries: ImageRows, examples: list[Example]) -> None:
+    from datagov.near.images import match_images
+    from datagov.near.rows import image_rows_of
+
+    columns = ["phash", "dhash", "thumb", "height", "width", IMAGE_KEY]
+    if not all(c in hits.version.columns for c in columns):
+        raise InvalidInput(
+            f"{hits.version.ref} has no stored fingerprints, which --like needs",
+            hint=f"run `datagov dedup {hits.version.ref}` once to fingerprint it, or name the items by --keys",
+        )
+    path = "path" if "path" in hits.version.columns else "NULL"
+    table = duck.sql(f"SELECT {', '.join(columns)}, {path} AS path FROM {source}").to_arrow_table()
+    rows = image_rows_of(table)
+    found = match_images(queries, rows, ImageMethod())
+    if not len(found):
+        return
+    row_keys = table.column(IMAGE_KEY).to_pylist()
+    names = table.column("path").to_pylist()
+    order = np.argsort(-found.similarity, kind="stable")
+    for i in order:
+        row, query = int(found.target[i]), int(found.ref[i])
+        hits.selected.add(row_keys[row])
+        if len(hits.similar) < SHOWN_SIMILAR:
+            hits.similar.append({
+                "path": names[row], "key": row_keys[row], "like": examples[query].name,
+                "similarity": round(float(found.similarity[i]), 4), "distance": int(found.distance[i]),
+                "exact": row_keys[row] == examples[query].key,
+            })  # fmt: skip
+
+
+def count_removed(hits: VersionHits, keys: set[str]) -> None:
+    if not keys:
+        hits.removed = 0
+        return
+    duck = duckdb_connection(memory_limit=scan_memory())
+    try:
+        duck.register("erase_keys", pa.table({"key": sorted(keys)}))
+        key = sql_ident(hits.key_column)
+        found = duck.execute(
+            f"SELECT count(*) FROM {hits.intact.files.scan()} "
+            f"WHERE CAST({key} AS VARCHAR) IN (SELECT key FROM erase_keys)"
+        ).fetchone()
+        hits.removed = int(found[0]) if found else 0
+    finally:
+        duck.close()
+
+
+def _refuse_everything(selection: Selection) -> None:
+    s = selection.selector
+    if not selection.keys:
+        searched = len(selection.searched)
+        raise InvalidInput(
+            f"no item matched in {searched} version(s) searched"
+            + (f" of {', '.join(s.datasets)}" if s.datasets else ""),
+            hint="check the glob, the keys file or the example images; "
+            "`datagov datasets show NAME` lists a version's files",
+        )
+    if s.paths and not s.all_matching:
+        whole = [h for h in selection.searched if h.total and h.path_matches == h.total]
+        if whole and len(whole) == len([h for h in selection.searched if "path" in h.version.columns]):
+            raise InvalidInput(
+                f"--paths {s.paths!r} matches every row of every version searched",
+                hint="narrow the glob, or pass --all-matching if that is really what is asked",
+            )
