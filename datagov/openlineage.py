@@ -94,6 +94,7 @@ class _Facts:
     versions: dict = field(default_factory=dict)  # node -> Version
     owners: dict = field(default_factory=dict)  # dataset -> (owner, license)
     waivers: dict = field(default_factory=dict)  # waiver id -> approvals.Request (who asked, who approved)
+    erasures: list = field(default_factory=list)  # lineage edges old version -> version written without the items
 
 
 def _gather(ws: Workspace, ref: str) -> _Facts:
@@ -101,7 +102,7 @@ def _gather(ws: Workspace, ref: str) -> _Facts:
     from datagov.catalog.db import open_catalog
     from datagov.catalog.receipts import receipts_of_versions
     from datagov.catalog.runs import runs_by_id
-    from datagov.catalog.versions import list_datasets, resolve
+    from datagov.catalog.versions import list_datasets
     from datagov.lineage import graph_for  # the same graph `datagov lineage` draws
 
     facts = _Facts()
@@ -125,9 +126,22 @@ def _gather(ws: Workspace, ref: str) -> _Facts:
         wanted = (
             nodes | siblings | set(facts.references.values()) | {i[1] for i in facts.run_inputs if i[0] == "version"}
         )
-        facts.versions = {node: resolve(con, node) for node in wanted}
+        facts.erasures = [e for e in graph.edges if e.relation == "erased"]
+        wanted |= {n for e in facts.erasures for n in (e.src[1], e.dst[1])}
+        facts.versions = {node: v for node in wanted if (v := _still_there(con, node)) is not None}
         facts.owners = {d.name: (d.owner, d.license) for d in list_datasets(con, include_retired=True)}
     return facts
+
+
+def _still_there(con, node: str):
+    """The version, or None when it was deleted since (an erasure's purge): events name it by digest only."""
+    from datagov.catalog.versions import resolve
+    from datagov.errors import NotFound
+
+    try:
+        return resolve(con, node)
+    except NotFound:
+        return None
 
 
 def _splits(con, parents: set[str]) -> dict:
@@ -169,7 +183,11 @@ class _Builder:
         self.events: list = []
 
     def dataset(self, node: str, cls, *, assertions=None):
-        v = self.facts.versions[node]
+        v = self.facts.versions.get(node)
+        if v is None:  # deleted since: its name and digest are all the catalog still has
+            name, _, digest = node.rpartition("@")
+            return cls(namespace=self.ns, name=name,
+                       facets={"version": self.dv.DatasetVersionDatasetFacet(datasetVersion=digest)})  # fmt: skip
         owner, license_ = self.facts.owners.get(v.dataset, (None, None))
         facets = {
             "schema": self.sch.SchemaDatasetFacet(
@@ -223,6 +241,23 @@ class _Builder:
             self.pair(run, self.job("split", self.facts.versions[parent].dataset), min(started, min(created)),
                       max(created), "COMPLETE", [self.dataset(parent, self.ev.InputDataset)],
                       [self.dataset(c, self.ev.OutputDataset) for c, _ in sorted(children)])  # fmt: skip
+
+    def erasures(self) -> None:
+        """One run per version an erasure wrote: the old version in, the new out, the erasure's id as a tag."""
+        for e in self.facts.erasures:
+            new = self.facts.versions.get(e.dst[1])
+            if new is None:
+                continue
+            erasure_id = str(e.params.get("erasure", ""))
+            tags = self.tags_run.TagsRunFacet(
+                tags=[self.tags_run.TagsRunFacetFields(key="datagov.erasure_id", value=erasure_id, source="datagov"),
+                      self.tags_run.TagsRunFacetFields(key="datagov.rows_removed",
+                                                       value=str(e.params.get("removed", "")), source="datagov")]
+            )  # fmt: skip
+            run = self.ev.Run(runId=run_uuid("erase", f"{e.src[1]}:{e.dst[1]}"), facets={"tags": tags})
+            self.pair(run, self.job("erase", new.dataset), new.created, new.created, "COMPLETE",
+                      [self.dataset(e.src[1], self.ev.InputDataset)],
+                      [self.dataset(e.dst[1], self.ev.OutputDataset)])  # fmt: skip
 
     def receipts(self) -> None:
         for r in self.facts.receipts:
@@ -296,6 +331,7 @@ def run_events(ws: Workspace, ref: str) -> list:
     builder.ingests()
     builder.splits()
     builder.receipts()
+    builder.erasures()
     builder.trainings()
     return sorted(builder.events, key=lambda e: (e.eventTime, e.eventType.value != "START"))
 

@@ -276,6 +276,14 @@ def resolve(con: Connection, ref: str | Ref) -> Version:
     return rows[0]
 
 
+def created_at(con: Connection, node: str) -> datetime | None:
+    """When a version was registered; None for one deleted since (lineage still names it)."""
+    try:
+        return resolve(con, node).created
+    except NotFound:
+        return None
+
+
 @dataclass(frozen=True)
 class Reject:
     """A row or file a stage left out, and why (nothing is dropped silently)."""

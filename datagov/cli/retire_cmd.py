@@ -50,6 +50,29 @@ def datasets_delete(
                          ", ".join(done.flagged)))  # fmt: skip
 
 
+def datasets_license(
+    name: str = typer.Argument(..., metavar="NAME"),
+    license_: str = typer.Argument(None, metavar="SPDX", help="The new license, e.g. CC-BY-NC-4.0."),
+    revoke: bool = typer.Option(False, "--revoke", help="The license was revoked: no use is allowed any more."),
+    reason: str = REASON,
+) -> None:
+    """Change (or revoke) a dataset's license; every model whose training content carries it is re-evaluated:
+    a change that adds a restriction, and every revocation, flags those models."""
+    from datagov.cli.state import console, styled, workspace
+    from datagov.lifecycle.license_change import change_license
+
+    change = change_license(workspace(), name, license_, reason, revoke=revoke)
+    out = console()
+    out.print(f"{name}: license {change.old or 'none'} -> {change.new}")
+    out.print(f"{len(change.models)} model version(s) carry it in their training content"
+              + (f": {', '.join(change.models)}" if change.models else ""))  # fmt: skip
+    if change.flagged:
+        out.print(styled("[yellow]flagged[/yellow] (adds {}; promotion refused until retrained or waived): {}",
+                         ", ".join(change.added_flags), ", ".join(change.flagged)))  # fmt: skip
+    elif change.models:
+        out.print("none flagged: the new license adds no restriction; [promote] reads it at the next promotion")
+
+
 def validations_retire(
     receipt: str = typer.Argument(..., metavar="RECEIPT_ID", help="See `datagov validations list`."),
     reason: str = REASON,
@@ -90,6 +113,7 @@ def models_retire(
 def register(datasets: typer.Typer, validations: typer.Typer, expectations: typer.Typer, models: typer.Typer) -> None:
     datasets.command("retire")(datasets_retire)
     datasets.command("delete")(datasets_delete)
+    datasets.command("license")(datasets_license)
     validations.command("retire")(validations_retire)
     expectations.command("retire")(expectations_retire)
     models.command("retire")(models_retire)

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from datagov.catalog.db import open_catalog
-from datagov.catalog.versions import dataset_row, resolve
+from datagov.catalog.versions import created_at, dataset_row, resolve
 from datagov.licenses import License, classify
 from datagov.lineage import short_version
 from datagov.review.facts import DataFacts, ModelFacts, gather
@@ -56,6 +56,7 @@ class ContentEntry:
     receipts: list[dict] = field(default_factory=list)  # at training time, and whether each holds now
     drift_reports: list[dict] = field(default_factory=list)
     audit: list | None = None
+    status: str = "ready"  # ready | retired | deleted (since training: an erasure's purge, a forced delete)
 
     @property
     def flags(self) -> list[str]:
@@ -78,6 +79,7 @@ class ModelCard:
     waivers: list[dict]
     weights: str
     declared: list[dict] = field(default_factory=list)  # imported encoders: training data declared, not verified
+    removed: list[dict] = field(default_factory=list)  # data removed after training: erasures, deletions, licenses
 
     @property
     def training(self) -> list[ContentEntry]:
@@ -97,15 +99,18 @@ class ModelCard:
 
 
 def _license_of(con, node: str) -> LicenseFacts:
-    version = resolve(con, node)
-    meta = dataset_row(con, version.dataset)
+    """The license a version's dataset declares (a version deleted since reads its dataset's record)."""
+    name = node.rpartition("@")[0]
+    meta = dataset_row(con, name)
     found: License = classify(meta.license if meta else None)
-    return LicenseFacts(version.ref, found.declared, found.spdx, list(found.flags))
+    return LicenseFacts(short_version(node), found.declared, found.spdx, list(found.flags))
 
 
 def _entry(con, model: ModelFacts, d: DataFacts) -> ContentEntry:
     from datagov.lineage import upstream_edges
 
+    if d.status == "deleted":
+        return _deleted_entry(con, model, d)
     version = resolve(con, d.node)
     meta = dataset_row(con, version.dataset)
     ancestors, sources, acquired = [], [], None
@@ -114,8 +119,9 @@ def _entry(con, model: ModelFacts, d: DataFacts) -> ContentEntry:
             ancestors.append(edge.src[1])
         elif edge.src[0] == "source":
             sources.append(edge.src[1])
-            created = resolve(con, edge.dst[1]).created
-            acquired = max(acquired, created) if acquired else created
+            created = created_at(con, edge.dst[1])
+            if created is not None:
+                acquired = max(acquired, created) if acquired else created
     ancestors = list(dict.fromkeys(ancestors))
     receipts = [
         {"id": r.id, "suite": r.suite, "kind": r.kind, "then": r.status, "now": "holds" if r.valid_now else r.why}
@@ -127,8 +133,38 @@ def _entry(con, model: ModelFacts, d: DataFacts) -> ContentEntry:
         owner=meta.owner if meta else None, sources=list(dict.fromkeys(sources)),
         derived_from=[short_version(a) for a in ancestors], acquired=acquired,
         licenses=[_license_of(con, n) for n in [d.node, *ancestors]], receipts=receipts,
-        drift_reports=d.drift_reports, audit=list(d.audit) if d.audit else None,
+        drift_reports=d.drift_reports, audit=list(d.audit) if d.audit else None, status=version.status,
     )  # fmt: skip
+
+
+def _deleted_entry(con, model: ModelFacts, d: DataFacts) -> ContentEntry:
+    """A version deleted after training: what its dataset's record and the lineage still say."""
+    name = d.node.rpartition("@")[0]
+    meta = dataset_row(con, name)
+    return ContentEntry(
+        role=d.role, used_by=model.uri, ref=d.ref, digest=d.digest, dataset=name,
+        modality=meta.modality if meta else UNKNOWN, rows=0, bytes=0, owner=meta.owner if meta else None,
+        sources=[], derived_from=[], acquired=None, licenses=[_license_of(con, d.node)],
+        receipts=[{"id": r.id, "suite": r.suite, "kind": r.kind, "then": r.status, "now": r.why} for r in d.receipts],
+        status="deleted",
+    )  # fmt: skip
+
+
+def _removed(con, chain: list[ModelFacts]) -> list[dict]:
+    """Every flag on the model or an encoder it was built on, with its erasure's record where one caused it."""
+    from datagov.catalog.lifecycle import erasure
+
+    out = []
+    for m in chain:
+        for flag in m.flags:
+            entry = {"model": m.uri, "kind": flag["kind"], "id": flag["id"], "message": flag["message"],
+                     "created": flag["created"], "by": flag["created_by"]}  # fmt: skip
+            if flag["kind"] == "erasure" and (e := erasure(con, flag["source"])) is not None:
+                complete = bool(e.purge and e.purge["complete"])
+                entry |= {"erasure": e.id, "reason": e.reason, "rows": e.rows_removed, "items": e.items,
+                          "purged": e.purged is not None, "proof_complete": complete}  # fmt: skip
+            out.append(entry)
+    return out
 
 
 def build_card(ws: Workspace, name: str, version: str | None = None) -> ModelCard:
@@ -139,6 +175,7 @@ def card_of(ws: Workspace, facts: ModelFacts) -> ModelCard:
     chain = facts.chain()
     with open_catalog(ws) as con:
         content = [_entry(con, m, d) for m in chain for d in m.data if m is facts or d.role == "trained"]
+        removed = _removed(con, chain)
     waivers = [
         {"id": w.id, "model": m.uri, "stage": w.stage, "reason": w.reason, "who": w.who, "created": w.created,
          "expires": w.expires, "expired": w.expired, "approved_by": w.approved_by, "approval": w.approval}
@@ -150,6 +187,7 @@ def card_of(ws: Workspace, facts: ModelFacts) -> ModelCard:
         content=content, waivers=waivers, weights=facts.weights,
         declared=[{"model": m.uri, **m.declared, "flags": list(classify(m.declared["license"]).flags)}
                   for m in chain if m.declared],
+        removed=removed,
     )  # fmt: skip
 
 
@@ -177,6 +215,31 @@ def _size(size: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n} B"
+
+
+def _deleted_note(training: list[ContentEntry]) -> str:
+    deleted = sum(1 for c in training if c.status == "deleted")
+    return f" ({deleted} deleted since training, not counted)" if deleted else ""
+
+
+def _removed_lines(card: ModelCard) -> list[str]:
+    """ "Data removed after training": erasures, forced deletions and license changes of its content."""
+    lines = ["### Data removed after training", ""]
+    for r in card.removed:
+        if "erasure" in r:
+            purge = (
+                "bytes purged, proof recorded"
+                if r["proof_complete"]
+                else ("bytes purged, proof incomplete" if r["purged"] else "old versions retired, bytes kept")
+            )
+            lines.append(f"- erasure {r['erasure']} ({r['created']:%Y-%m-%d}, by {r['by']}): {r['rows']:,} row(s) of "
+                         f"{r['items']:,} item(s) removed from `{r['model']}`'s training content after it was "
+                         f"trained; {purge}. Reason: {r['reason']}")  # fmt: skip
+        else:
+            lines.append(f"- {r['kind']} ({r['created']:%Y-%m-%d}, by {r['by']}) on `{r['model']}`: {r['message']}")
+    if len(lines) == 2:
+        lines.append("- none")
+    return [*lines, ""]
 
 
 def render_markdown(card: ModelCard) -> str:
@@ -207,7 +270,7 @@ def render_markdown(card: ModelCard) -> str:
         "",
         f"- Modalities: {', '.join(modalities)}",
         f"- Size: {sum(c.rows for c in training):,} rows, {_size(sum(c.bytes for c in training))} "
-        f"in {len(training)} dataset version(s)",
+        f"in {len(training)} dataset version(s)" + _deleted_note(training),
         f"- Latest date of data acquisition (ingest into datagov): {f'{acquired:%Y-%m-%d}' if acquired else UNKNOWN}",
         "",
         "## 2. Data sources",
@@ -253,6 +316,7 @@ def render_markdown(card: ModelCard) -> str:
         if len(lines) and lines[-1] == "":
             lines.append("- no checks recorded")
         lines.append("")
+    lines += _removed_lines(card)
     lines += [
         "### All training content",
         "",

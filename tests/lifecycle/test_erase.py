@@ -1,0 +1,140 @@
+"""`datagov erase`: a takedown of real pictures and their near-copies, from a
+corpus and every split derived from it, with the plan, the new versions,
+the retirements, the record, and the purge's proof."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from datagov.catalog.db import open_catalog
+from datagov.catalog.lifecycle import erasures
+from datagov.catalog.versions import resolve
+from tests.conftest import catalog_counts, store_folders, version_rows
+from tests.lifecycle.conftest import corpus_folder
+
+
+@pytest.fixture
+def corpus(cli, ws, tmp_path):
+    folder, examples = corpus_folder(tmp_path / "data")
+    assert cli("ingest", folder, "--name", "corpus", "--license", "CC-BY-4.0").exit_code == 0
+    assert cli("split", "corpus", "--into", "pretrain=0.6,finetune=0.2,eval=0.2").exit_code == 0
+    return examples
+
+
+def _like(examples) -> list[str]:
+    return [arg for e in examples for arg in ("--like", str(e))]
+
+
+def _paths(ws, name: str) -> set[str]:
+    return {row[0] for row in version_rows(ws, name, "path")}
+
+
+def test_the_dry_run_shows_copies_found_by_similarity_and_changes_nothing(cli, ws, corpus):
+    before = catalog_counts(ws)
+    result = cli("erase", *_like(corpus), "--reason", "takedown 7", "--dry-run", "--no-progress")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "12 item(s)" in out  # 4 photos, each with a re-encoded and a resized copy
+    for i in range(4):
+        assert f"reposted{i}.jpg: like photo{i}.png, similarity " in out
+        assert f"resized{i}.png: like photo{i}.png" in out
+    assert "corpus@" in out and "written again without them" in out
+    assert "no registered model was trained on them" in out and "dry run: nothing changed" in out
+    assert catalog_counts(ws) == before
+
+
+def test_erase_rewrites_every_version_holding_the_items_and_retires_the_old(cli, ws, corpus):
+    with open_catalog(ws) as con:
+        old = {name: resolve(con, name) for name in ("corpus", "corpus-pretrain", "corpus-finetune", "corpus-eval")}
+    planted = {p for p in _paths(ws, "corpus") if p.split("/")[-1].startswith(("reposted", "resized"))}
+    assert len(planted) == 8
+    result = cli("erase", *_like(corpus), "--reason", "takedown 7", "--no-progress")
+    assert result.exit_code == 0, result.output
+    with open_catalog(ws) as con:
+        (record,) = erasures(con)
+        new = {name: resolve(con, name) for name in old}
+        affected = {v["old"] for v in record.versions}
+        for name, version in old.items():
+            if version.node_id in affected:
+                assert new[name].digest != version.digest
+                assert resolve(con, version.node_id).status == "retired"  # kept, readable by digest
+                edge = con.execute(
+                    "SELECT params FROM lineage WHERE src_id = ? AND dst_id = ? AND relation = 'erased'",
+                    [version.node_id, new[name].node_id],
+                ).fetchone()
+                assert edge is not None and record.id in edge[0]
+            else:
+                assert new[name].digest == version.digest
+    assert record.reason == "takedown 7" and record.items == 12 and record.purged is None
+    assert "like" in record.selector and all("sha256" in e for e in record.selector["like"])
+    left = _paths(ws, "corpus")
+    assert not planted & left
+    assert not {f"class{0}/img0000.png"} & left  # the originals go too
+    assert len(left) == old["corpus"].rows - 12
+    for name in old:  # no version in use holds an erased item
+        assert not {row[0] for row in version_rows(ws, name, "pixel_hash")} & set(record.keys)
+    shown = cli("erasures", "show", record.id)
+    assert shown.exit_code == 0 and "not purged" in shown.stdout and "takedown 7" in shown.stdout
+    assert record.id in cli("erasures", "list").stdout
+
+
+def test_purge_deletes_the_old_bytes_and_records_a_proof(cli, ws, corpus):
+    before = set(store_folders(ws))
+    result = cli("erase", *_like(corpus[:2]), "--reason", "takedown 8", "--purge", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "re-scan of" in result.stdout and "found 0 row(s) of the 6 item(s)" in result.stdout
+    with open_catalog(ws) as con:
+        (record,) = erasures(con)
+    proof = record.purge
+    assert proof is not None and proof["complete"] and proof["rescan"]["rows_found"] == 0
+    removed = {f["where"].split("/")[-1] for f in proof["files"]}
+    assert removed and removed <= before and not removed & set(store_folders(ws))
+    assert all(len(f["sha256"]) == 64 and f["gone"] for f in proof["files"])
+    for entry in record.versions:  # the old versions are gone from the catalog; the new are there
+        name, _, digest = entry["old"].rpartition("@")
+        digests = [v["digest"] for v in json.loads(cli("datasets", "history", name, "--all", "--json").stdout)]
+        assert digest not in digests and entry["new"].rpartition("@")[2] in digests
+    shown = cli("erasures", "show", record.id)
+    assert "complete: yes" in shown.stdout and "gone" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--paths", "nowhere/*"), "Error: no item matched in 4 version(s) searched"),
+        (("--paths", "*"), "Error: --paths '*' matches every row of every version searched"),
+        ((), "Error: name the items to erase: --like IMAGE..., --paths GLOB or --keys FILE"),
+        (("--paths", "class1/*", "--dataset", "nope"), "Error: unknown dataset 'nope'"),
+    ],
+)
+def test_bad_requests_are_one_error_and_change_nothing(cli, ws, corpus, args, message):
+    before = catalog_counts(ws)
+    result = cli("erase", *args, "--reason", "x", "--no-progress")
+    assert result.exit_code == 1 and result.stderr.startswith(message), result.stderr
+    assert catalog_counts(ws) == before
+
+
+def test_an_erasure_that_would_empty_a_version_is_refused(cli, ws, corpus):
+    result = cli("erase", "--paths", "class*/*", "--all-matching", "--dataset", "corpus", "--reason", "x")
+    assert result.exit_code == 1 and "Error: erasing would empty corpus@" in result.stderr
+    assert "datagov datasets delete" in result.stderr
+
+
+def test_a_reason_is_required_and_unknown_erasures_are_errors(cli, corpus):
+    assert cli("erase", "--paths", "class1/*").stderr.startswith("Error: --reason is required")
+    missing = cli("erasures", "show", "e-000000000000")
+    assert missing.exit_code == 1 and missing.stderr.startswith("Error: no erasure 'e-000000000000'")
+
+
+def test_keys_file_and_path_glob_select_items(cli, ws, corpus, tmp_path):
+    keys = [row[0] for row in version_rows(ws, "corpus", "pixel_hash", order_by="path")[:3]]
+    listing = tmp_path / "keys.txt"
+    listing.write_text("# pixel hashes from the request\n" + "\n".join(keys) + "\n")
+    by_keys = cli("erase", "--keys", listing, "--reason", "keys", "--dry-run", "--no-progress")
+    assert by_keys.exit_code == 0 and "3 item(s)" in by_keys.stdout
+    by_glob = cli("erase", "--paths", "class3/*", "--dataset", "corpus-eval", "--reason", "glob", "--no-progress")
+    assert by_glob.exit_code == 0, by_glob.output
+    assert not any(p.startswith("class3/") for p in _paths(ws, "corpus-eval"))
+    assert any(p.startswith("class3/") for p in _paths(ws, "corpus"))  # outside the scope: kept
