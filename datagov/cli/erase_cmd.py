@@ -1,4 +1,4 @@
-"""`datagov erase` and `datagov erasures list | show ID`."""
+"""`datagov erase` and `datagov erasures list | show ID | purge ID`."""
 
 from __future__ import annotations
 
@@ -90,8 +90,7 @@ def _print_plan(result) -> None:
 
 
 def _print_outcome(result) -> None:
-    from datagov.cli.state import console, human_bytes
-    from datagov.errors import CheckFailed
+    from datagov.cli.state import console
 
     out = console()
     out.print(f"erasure {result.id}: {result.rows_removed:,} row(s) removed")
@@ -102,17 +101,37 @@ def _print_outcome(result) -> None:
         out.print(f"flagged: {', '.join(result.flagged)}")
     proof = result.purge
     if proof is None:
-        out.print(f"the old versions are retired, their bytes kept; purge them with `datagov erase ... --purge`, "
-                  f"see `datagov erasures show {result.id}`")  # fmt: skip
+        out.print(
+            f"the old versions are retired, their bytes kept; delete them with `datagov erasures purge {result.id}`"
+        )
         return
+    _print_proof(result.id, proof)
+
+
+def _print_proof(erasure_id: str, proof: dict) -> None:
+    from datagov.cli.state import console, human_bytes
+    from datagov.errors import CheckFailed
+
+    out = console()
     rescan = proof["rescan"]
-    out.print(f"purged: {len(proof['files'])} file(s), {human_bytes(proof['bytes'])} deleted; re-scan of "
+    out.print(f"purged {erasure_id}: {len(proof['files'])} file(s), {human_bytes(proof['bytes'])} deleted; re-scan of "
               f"{len(rescan['versions'])} version(s) found {rescan['rows_found']} row(s) of the {rescan['keys']} "
               "item(s)")  # fmt: skip
     for node in proof["kept"]:
         out.print(f"  kept: the bytes of {node} (another version holds the same bytes)")
     if not proof["complete"]:
-        raise CheckFailed(f"the purge of erasure {result.id} is not complete; see `datagov erasures show {result.id}`")
+        raise CheckFailed(
+            f"the purge of erasure {erasure_id} is not complete; see `datagov erasures show {erasure_id}`"
+        )
+
+
+@erasures.command("purge")
+def purge(erasure_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Delete an applied erasure's old versions and their bytes, and record the proof."""
+    from datagov.cli.state import workspace
+    from datagov.lifecycle.purge import purge_erasure
+
+    _print_proof(erasure_id, purge_erasure(workspace(), erasure_id))
 
 
 @erasures.command("list")
