@@ -29,7 +29,7 @@ def _isolated_env(monkeypatch):
 
 
 # Test files whose workspaces run on both catalog backends (CI runs both).
-BOTH_BACKENDS = ("tests/catalog/", "tests/cli/", "tests/hostile/", "tests/test_crash_safety.py",
+BOTH_BACKENDS = ("tests/catalog/", "tests/cli/", "tests/hostile/", "tests/lifecycle/", "tests/test_crash_safety.py",
                  "tests/test_concurrency.py")  # fmt: skip
 BACKENDS = ("duckdb", "postgresql")
 

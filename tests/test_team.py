@@ -245,3 +245,33 @@ def test_a_reader_is_not_stopped_by_a_dead_run_that_an_engineer_then_closes(team
     assert team.sql("rita", "SELECT status FROM runs WHERE run_id = 'r-dead'") == [("running",)]
     assert team.as_("alice", "datasets", "list").exit_code == 0
     assert team.sql("rita", "SELECT status FROM runs WHERE run_id = 'r-dead'") == [("interrupted",)]
+
+
+def test_destroying_data_is_a_stewards_act_and_the_database_enforces_it(team):
+    eval_version = team.sql("alice", "SELECT digest FROM versions WHERE dataset = 'digits-eval'")[0][0]
+    # An engineer retires; the record says who, whatever the client sends.
+    assert team.as_("bob", "datasets", "retire", "digits-eval", "--reason", "superseded").exit_code == 0
+    assert team.sql("bob", "SELECT created_by, action FROM retirements") == [("bob", "retired"), ("bob", "retired")]
+    with pytest.raises(psycopg.errors.RaiseException, match="only a datagov_admin may bring it back"):
+        team.sql("bob", "UPDATE versions SET status = 'ready' WHERE dataset = 'digits-eval'")
+    # Deleting is not an engineer's: refused by the database, nothing changed.
+    refused = team.as_("bob", "datasets", "delete", "digits-eval", "--reason", "cleanup")
+    assert refused.exit_code == 1 and "refused this for your database role" in refused.stderr
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        team.sql("bob", "DELETE FROM versions WHERE dataset = 'digits-eval'")
+    assert team.sql("sam", "SELECT count(*) FROM versions WHERE dataset = 'digits-eval'") == [(1,)]
+    # An erasure writes versions and deletes bytes: carol (engineer and steward) may; bob and sam alone may not.
+    from tests.conftest import version_rows
+
+    takedown = team.cli.ws.root / "takedown.txt"
+    takedown.write_text("\n".join(r[0] for r in version_rows(team.cli.ws, "digits-finetune", "pixel_hash")[:2]))
+    for person in ("bob", "sam"):
+        denied = team.as_(person, "erase", "--keys", takedown, "--reason", "request 5", "--no-progress")
+        assert denied.exit_code == 1 and "refused this for your database role" in denied.stderr, person
+    erased = team.as_("carol", "erase", "--keys", takedown, "--reason", "request 5", "--purge", "--no-progress")
+    assert erased.exit_code == 0, erased.output
+    assert team.sql("rita", "SELECT created_by, purged IS NOT NULL FROM erasures") == [("carol", True)]
+    deleted = team.as_("sam", "datasets", "delete", f"digits-eval@{eval_version[:12]}", "--reason", "cleanup")
+    assert deleted.exit_code == 0, deleted.output
+    assert team.sql("sam", "SELECT created_by FROM retirements WHERE action = 'deleted' AND target = %s",
+                    [f"digits-eval@{eval_version}"]) == [("sam",)]  # fmt: skip

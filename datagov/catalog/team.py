@@ -45,7 +45,7 @@ ENGINEER_INSERT = (
     "retirements", "model_flags",
 )  # fmt: skip
 ENGINEER_UPDATE = {
-    "datasets": "description, owner, license, tags, updated",
+    "datasets": "description, owner, license, tags, source, label_column, updated",  # a new version updates them
     "versions": "status",  # retiring a version, once (trigger)
     "runs": "status, model_name, model_version, metrics, ended",  # finishing a run, once (trigger)
     "audits": "status, versions, failed, summary, report, ended",  # finishing an audit, once (trigger)
@@ -56,7 +56,7 @@ ENGINEER_UPDATE = {
 ENGINEER_DELETE = ("rejects", "caches", "locations")  # rewritten with their version, never proving records
 STEWARD_INSERT = ("approvals", "chain", "promotions", "erasures", "retirements", "model_flags", "store_deletions")
 # Destroying data is a steward's act: deleting versions, erasing items, collecting garbage.
-STEWARD_DELETE = ("versions", "files", "locations", "caches", "store_deletions")
+STEWARD_DELETE = ("datasets", "versions", "files", "locations", "caches", "store_deletions")
 STEWARD_UPDATE = {"erasures": "purge, purged", "versions": "status"}
 
 
