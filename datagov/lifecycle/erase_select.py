@@ -29,7 +29,7 @@ from datagov.catalog.versions import Version, all_versions, check_name, dataset_
 from datagov.errors import InvalidInput, NotFound
 from datagov.near.images import ImageMethod, ImageRows
 from datagov.sql import sql_ident
-from datagov.store import duckdb_connection, scan_memory
+from datagov.store import VersionFiles, duckdb_connection, scan_memory
 from datagov.verify import Intact, require_intact
 from datagov.workspace import Workspace
 
@@ -121,7 +121,7 @@ def scope(ws: Workspace, datasets: list[str]) -> list[Version]:
     with open_catalog(ws) as con:
         every = all_versions(con)
         if not datasets:
-            return every
+            return sorted(every, key=lambda v: (v.created, v.dataset))
         for name in datasets:
             if dataset_row(con, name) is None:
                 raise NotFound(f"unknown dataset {name!r}", hint="see `datagov datasets list --all`")
@@ -134,7 +134,8 @@ def scope(ws: Workspace, datasets: list[str]) -> list[Version]:
                 continue
             seen.add(node)
             pending += child_versions(con, node)
-    return [by_node[n] for n in sorted(seen, key=lambda n: (by_node[n].dataset, by_node[n].created)) if n in by_node]
+    # oldest first: a version is searched after the versions it was split from
+    return sorted((by_node[n] for n in seen if n in by_node), key=lambda v: (v.created, v.dataset))
 
 
 def load_examples(ws: Workspace, files: list[str]) -> tuple[list[Example], ImageRows]:
@@ -181,15 +182,35 @@ def read_keys(selector: Selector) -> set[str]:
     return keys
 
 
-def key_column_of(ws: Workspace, version: Version, selector: Selector) -> str | None:
+def key_column_of(version: Version, modality: str, selector: Selector) -> str | None:
     """How this version's items are keyed: pixel hashes for images, else the
     key column (or `path`, for a request by path only); None: not searchable."""
-    with open_catalog(ws) as con:
-        modality = dataset_of(con, version).modality
     if modality == "image" and IMAGE_KEY in version.columns:
         return IMAGE_KEY
     wanted = selector.key_column or ("path" if selector.paths and not selector.keys_file else None)
     return wanted if wanted and wanted in version.columns else None
+
+
+@dataclass
+class _Facts:
+    """What the catalog says of a version to search, read once for all of them."""
+
+    modality: str
+    files: VersionFiles
+    split_of: set[str]  # the versions it was split from (its rows are a subset of theirs)
+
+
+def _facts(ws: Workspace, versions: list[Version]) -> dict[str, _Facts]:
+    from datagov.catalog.lineage import edges_at
+    from datagov.lineage import HISTORY
+
+    out = {}
+    with open_catalog(ws) as con:
+        for v in versions:
+            edges = edges_at(con, ("version", v.node_id), "up", skip_relation=HISTORY)
+            parents = {src for kind, src, _, _, relation, _ in edges if kind == "version" and relation == "split"}
+            out[v.node_id] = _Facts(dataset_of(con, v).modality, locate(ws, con, v.digest, v.dataset), parents)
+    return out
 
 
 def select(ws: Workspace, selector: Selector, on_version=None) -> Selection:
@@ -198,18 +219,25 @@ def select(ws: Workspace, selector: Selector, on_version=None) -> Selection:
     keys_wanted = read_keys(selector)
     examples, queries = load_examples(ws, selector.like) if selector.like else ([], None)
     selection = Selection(selector, [], set(), examples)
-    for version in scope(ws, selector.datasets):
-        key_column = key_column_of(ws, version, selector)
+    versions = scope(ws, selector.datasets)
+    facts = _facts(ws, versions)
+    compared: set[str] = set()  # versions whose rows were compared with the examples
+    for version in versions:
+        known = facts[version.node_id]
+        key_column = key_column_of(version, known.modality, selector)
         if key_column is None:
             selection.skipped.append(version.ref)
             continue
         if on_version:
             on_version(version)
-        with open_catalog(ws) as con:
-            files = locate(ws, con, version.digest, version.dataset)
-        intact = require_intact(ws, version, files, purpose="erase items from it")
+        intact = require_intact(ws, version, known.files, purpose="erase items from it")
         hits = VersionHits(version, key_column, intact, version.rows)
-        _search(hits, selector, keys_wanted, queries, examples)
+        # A split holds some of its parent's rows, pixel for pixel: the parent's
+        # matches are its matches, found by key; comparing them again finds nothing new.
+        like = None if queries is None or known.split_of & compared else queries
+        _search(hits, selector, keys_wanted, like, examples)
+        if like is not None:
+            compared.add(version.node_id)
         selection.searched.append(hits)
     if selector.datasets and not selection.searched:
         raise InvalidInput(
@@ -249,7 +277,7 @@ def _search(hits: VersionHits, selector: Selector, keys: set[str], queries, exam
 
 
 def _search_like(hits: VersionHits, duck, source: str, queries: ImageRows, examples: list[Example]) -> None:
-    from datagov.near.images import match_images
+    from datagov.near.images import match_examples
     from datagov.near.rows import image_rows_of
 
     columns = ["phash", "dhash", "thumb", "height", "width", IMAGE_KEY]
@@ -261,14 +289,14 @@ def _search_like(hits: VersionHits, duck, source: str, queries: ImageRows, examp
     path = "path" if "path" in hits.version.columns else "NULL"
     table = duck.sql(f"SELECT {', '.join(columns)}, {path} AS path FROM {source}").to_arrow_table()
     rows = image_rows_of(table)
-    found = match_images(queries, rows, ImageMethod())
+    found = match_examples(rows, queries, ImageMethod())  # ref: the version's rows; target: the examples
     if not len(found):
         return
     row_keys = table.column(IMAGE_KEY).to_pylist()
     names = table.column("path").to_pylist()
     order = np.argsort(-found.similarity, kind="stable")
     for i in order:
-        row, query = int(found.target[i]), int(found.ref[i])
+        row, query = int(found.ref[i]), int(found.target[i])
         hits.selected.add(row_keys[row])
         if len(hits.similar) < SHOWN_SIMILAR:
             hits.similar.append({

@@ -20,7 +20,7 @@ import numpy as np
 
 from datagov.errors import InvalidInput
 from datagov.near.index import MAX_RADIUS, HammingIndex, Pairs
-from datagov.near.similarity import similarity
+from datagov.near.similarity import similarity_of_pairs
 from datagov.pixels.fingerprints import SHIFTS, THUMB, hash_thumbs, shift_step, shifted
 
 HASHES = ("phash", "dhash")
@@ -150,12 +150,17 @@ def _queries(rows: ImageRows, name: str) -> list[tuple[np.ndarray, np.ndarray]]:
 def candidates(ref: ImageRows, target: ImageRows, method: ImageMethod) -> Pairs:
     """Every (reference, target) row pair within the radius in any hash used,
     once, with the smallest distance found."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     parts = []
     for name in method.hashes:
         index = HammingIndex(ref.hashes(name))
-        for members, hashes in _queries(target, name):
-            found = index.search(hashes, method.radius)
-            parts.append(Pairs(found.ref, members[found.query], found.distance))
+        probes = _queries(target, name)
+        # the search kernel releases the GIL: the shifted probes run side by side
+        with ThreadPoolExecutor(min(len(probes), os.cpu_count() or 1)) as pool:
+            found = list(pool.map(index.search, [hashes for _, hashes in probes], [method.radius] * len(probes)))
+        parts += [Pairs(f.ref, members[f.query], f.distance) for (members, _), f in zip(probes, found, strict=True)]
     pairs = Pairs.concat(parts)
     if not len(pairs):
         return pairs
@@ -172,7 +177,7 @@ def confirm(ref: ImageRows, target: ImageRows, pairs: Pairs, method: ImageMethod
         shift_step(ref.height[pairs.ref], ref.width[pairs.ref]),
         shift_step(target.height[pairs.query], target.width[pairs.query]),
     )
-    sim = similarity(ref.thumbs[pairs.ref], target.thumbs[pairs.query], steps)
+    sim = similarity_of_pairs(ref.thumbs, pairs.ref, target.thumbs, pairs.query, steps)
     matches = Matches(pairs.ref, pairs.query, pairs.distance, sim)
     return matches.take(sim >= method.min_similarity)
 
@@ -199,6 +204,14 @@ def match_images(ref: ImageRows, target: ImageRows, method: ImageMethod) -> Matc
     pick = by_group[np.repeat(starts[target_group], n) + _ranges(n)]
     expanded = Matches(ref_first[found.ref[pick]], np.repeat(rows, n), found.distance[pick], found.similarity[pick])
     return best_per_target(expanded)
+
+
+def match_examples(rows: ImageRows, examples: ImageRows, method: ImageMethod) -> Matches:
+    """Every row of a version like one of a few example images (an erasure's
+    `--like`): the version's rows are indexed once and each example, shifted
+    too when small, probes it. Unlike `match_images` no match is dropped (no
+    cap per row, no grouping of equal thumbnails): every copy must be found."""
+    return confirm(rows, examples, candidates(rows, examples, method), method)
 
 
 def match_within(rows: ImageRows, method: ImageMethod) -> Matches:

@@ -90,3 +90,16 @@ def rows_equal_to(words, first, group):
                 if words[i, j] != words[f, j]:
                     return False
     return True
+
+
+@njit(cache=True, nogil=True)
+def pair_dots(a, ia, b, ib, out):
+    """out[p] = a[ia[p]] . b[ib[p]]: the similarity of many candidate pairs
+    of a few thousand distinct thumbnails, without copying a row per pair."""
+    width = a.shape[1]
+    for p in range(len(ia)):
+        x, y = a[ia[p]], b[ib[p]]
+        total = 0.0
+        for k in range(width):
+            total += x[k] * y[k]
+        out[p] = total

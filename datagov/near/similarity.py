@@ -30,16 +30,21 @@ def _overlap(dy: int, dx: int) -> tuple[tuple[slice, slice], tuple[slice, slice]
 
 
 def _centred_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a.reshape(len(a), -1)
-    b = b.reshape(len(b), -1)
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
-    norms = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-    dot = (a * b).sum(axis=1)
-    flat = norms == 0  # a constant image: alike only another constant image
-    same_flat = flat & ((a * a).sum(axis=1) == 0) & ((b * b).sum(axis=1) == 0)
-    out = np.where(flat, 0.0, dot / np.where(flat, 1.0, norms))
-    return np.where(same_flat, 1.0, out)
+    """Per pair: the Pearson correlation of two pixel arrays, from sums
+    (cov = sum(ab) - sum(a) sum(b) / n) in float64, without centred copies:
+    one pass of dot products is what the search's many candidate pairs cost."""
+    a = a.reshape(len(a), -1).astype(np.float64)
+    b = b.reshape(len(b), -1).astype(np.float64)
+    n = a.shape[1]
+    sa, sb = a.sum(axis=1), b.sum(axis=1)
+    va = np.einsum("ij,ij->i", a, a) - sa * sa / n
+    vb = np.einsum("ij,ij->i", b, b) - sb * sb / n
+    cov = np.einsum("ij,ij->i", a, b) - sa * sb / n
+    # Pixels are multiples of 1/2, so a varying image has n * variance of at least 1/4 (less: rounding of a constant).
+    flat_a, flat_b = va < 1e-6, vb < 1e-6
+    flat = flat_a | flat_b  # a constant image: alike only another constant image
+    out = np.where(flat, 0.0, cov / np.sqrt(np.where(flat, 1.0, va * vb)))
+    return np.where(flat_a & flat_b, 1.0, out)
 
 
 def _half_shifted(b: np.ndarray, dy: int, dx: int) -> tuple[np.ndarray, tuple[slice, slice]]:
@@ -75,3 +80,80 @@ def similarity(first: np.ndarray, second: np.ndarray, step: np.ndarray) -> np.nd
                 best[rows] = np.maximum(best[rows], score)
         out[part] = best
     return out
+
+
+def _unit_vectors(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each (aligned) thumbnail centred and scaled to unit length, and whether it is constant."""
+    flat = thumbs.reshape(len(thumbs), -1).astype(np.float32)
+    flat -= flat.mean(axis=1, keepdims=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", flat, flat))
+    constant = norms < 1e-3
+    flat /= np.where(constant, 1.0, norms)[:, None]
+    flat[constant] = 0.0
+    return flat, constant
+
+
+def _aligned(first, i, second, j, fa, fb) -> np.ndarray:
+    """Centred cosine of every pair after aligning each side (`fa`, `fb`):
+    each distinct thumbnail is aligned and normalised once, then a pair costs one dot product."""
+    ui, inv_i = np.unique(i, return_inverse=True)
+    uj, inv_j = np.unique(j, return_inverse=True)
+    a, flat_a = _unit_vectors(fa(first[ui]))
+    b, flat_b = _unit_vectors(fb(second[uj]))
+    out = np.empty(len(i))
+    _in_threads(a, inv_i, b, inv_j, out)
+    both_flat = flat_a[inv_i] & flat_b[inv_j]  # constant images are alike only each other
+    return np.where(both_flat, 1.0, out)
+
+
+def _in_threads(a: np.ndarray, ia: np.ndarray, b: np.ndarray, ib: np.ndarray, out: np.ndarray) -> None:
+    """`pair_dots` over slices of the pairs, one per core (the kernel releases the GIL)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from datagov.near.kernel import pair_dots
+
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    parts = min(os.cpu_count() or 1, max(1, len(ia) // 50_000))
+    bounds = np.linspace(0, len(ia), parts + 1).astype(int)
+    if parts == 1:
+        pair_dots(a, ia, b, ib, out)
+        return
+    with ThreadPoolExecutor(parts) as pool:
+        list(pool.map(lambda k: pair_dots(a, ia[bounds[k]:bounds[k + 1]], b, ib[bounds[k]:bounds[k + 1]],
+                                          out[bounds[k]:bounds[k + 1]]), range(parts)))  # fmt: skip
+
+
+def _crop(box: tuple[slice, slice]):
+    return lambda t: t[:, box[0], box[1]]
+
+
+def _half(dy: int, dx: int):
+    return lambda t: _half_shifted(t.astype(np.float32), dy, dx)[0]
+
+
+def _alignments(unit: int):
+    """(align first, align second) for every shift `similarity` tries at this step."""
+    for dy, dx in SHIFTS:
+        if unit == 0:
+            b_moved = _half_shifted(np.zeros((1, THUMB, THUMB)), dy, dx)[1]
+            yield _crop(b_moved), _half(dy, dx)  # the second moved half a pixel
+            yield _half(dy, dx), _crop(b_moved)  # the first moved half a pixel
+        else:
+            sa, sb = _overlap(dy * unit, dx * unit)
+            yield _crop(sa), _crop(sb)
+
+
+def similarity_of_pairs(first: np.ndarray, i: np.ndarray, second: np.ndarray, j: np.ndarray,
+                        step: np.ndarray) -> np.ndarray:  # fmt: skip
+    """`similarity(first[i], second[j], step)`, computed from each distinct
+    thumbnail once: the search's candidate pairs share their thumbnails (an
+    erasure's few examples against a whole corpus; a dedup's rows against
+    their many neighbours)."""
+    whole = _crop((slice(None), slice(None)))
+    best = _aligned(first, i, second, j, whole, whole)
+    for unit in np.unique(step):
+        rows = np.flatnonzero(step == unit)
+        for fa, fb in _alignments(int(unit)):
+            best[rows] = np.maximum(best[rows], _aligned(first, i[rows], second, j[rows], fa, fb))
+    return best
