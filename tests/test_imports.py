@@ -18,6 +18,7 @@ FORBIDDEN = {
     "quality": {"training", "near", "shift", "cli"},
     "training": {"cli"},
     "tracking": {"training", "cli"},
+    "lifecycle": {"training", "shift", "cli"},
 }
 KNOWN: set[tuple[str, str]] = set()  # an exception would be named here, and in docs/architecture.md
 

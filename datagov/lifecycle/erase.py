@@ -117,7 +117,7 @@ def _apply(ws: Workspace, result: ErasureResult, why: str) -> list:
     keys = sorted(result.selection.keys)
     rewrites = [p for p in result.planned if p.action == REWRITE]
     with staging(ws) as root:
-        manifests = {p.old.node_id: _write_without(root, p, keys, i) for i, p in enumerate(rewrites)}
+        manifests = _write_all(root, rewrites, keys)
         for p in result.planned:
             require_unchanged(p.old, p.hits.intact.fingerprints, purpose="erase items from it")
         with ExitStack() as uploads:
@@ -137,6 +137,16 @@ def _apply(ws: Workspace, result: ErasureResult, why: str) -> list:
                 add_erasure(con, _record(result, why, keys))
                 faults.point("erase:before-commit")
                 return flag_models(con, _flag_messages(result), "erasure", result.id)
+
+
+def _write_all(root, rewrites: list[Planned], keys: list[str]) -> dict:
+    """Every rewrite, two at a time: one COPY leaves a core idle while it encodes and writes."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, min(2, os.cpu_count() or 1))) as pool:
+        written = list(pool.map(lambda item: _write_without(root, item[1], keys, item[0]), enumerate(rewrites)))
+    return {p.old.node_id: out for p, out in zip(rewrites, written, strict=True)}
 
 
 def _write_without(root, p: Planned, keys: list[str], index: int):
