@@ -96,6 +96,8 @@ def _unit_vectors(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _aligned(first, i, second, j, fa, fb) -> np.ndarray:
     """Centred cosine of every pair after aligning each side (`fa`, `fb`):
     each distinct thumbnail is aligned and normalised once, then a pair costs one dot product."""
+    if len(i) == 0:
+        return np.zeros(0)
     ui, inv_i = np.unique(i, return_inverse=True)
     uj, inv_j = np.unique(j, return_inverse=True)
     a, flat_a = _unit_vectors(fa(first[ui]))
