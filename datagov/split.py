@@ -264,6 +264,9 @@ def split_version(
         meta = dataset_of(con, parent)
         located = locate(ws, con, parent.digest, parent.dataset)
     # Children are derived from these bytes; lineage says they come from this digest.
+    from datagov.store.leases import hold_read_lease
+
+    hold_read_lease(ws, parent.digest)
     intact = require_intact(ws, parent, located, purpose="split")
     label_col = meta.label_column
     if caps and not label_col:

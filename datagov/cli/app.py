@@ -50,6 +50,17 @@ class DatagovGroup(TyperGroup):
                 raise
             typer.echo("Error: interrupted", err=True)
             raise typer.Exit(130) from None
+        finally:
+            _release_read_leases()
+
+
+def _release_read_leases() -> None:
+    """A command's reads end with it (a process that runs many, as the tests do, holds none between them)."""
+    import sys
+
+    leases = sys.modules.get("datagov.store.leases")
+    if leases is not None:
+        leases.release_read_leases()
 
 
 app = typer.Typer(

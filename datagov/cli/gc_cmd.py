@@ -41,8 +41,8 @@ def gc(
         out.print(f"dry run: {len(report.expiring)} version(s) and {len(report.orphans)} unreferenced folder(s) "
                   "would go; nothing changed")  # fmt: skip
         return
-    removed = f"{len(report.removed.files)} stored file(s) and {len(report.orphans)} unreferenced folder(s) removed"
-    out.print(f"gc: {len(report.expiring)} version(s) deleted, {removed}, {human_bytes(report.reclaimed)} reclaimed")
+    removed = f"{len(report.removed.files):,} stored file(s) and {len(report.orphans):,} unreferenced folder(s) removed"
+    out.print(f"gc: {len(report.expiring):,} version(s) deleted, {removed}, {human_bytes(report.reclaimed)} reclaimed")
 
 
 def _document(report) -> dict:

@@ -98,6 +98,12 @@ def erase(
     result = ErasureResult(selection, planned, models)
     if dry_run:
         return result
+    if purge:  # before anything changes: a purge that would have to wait is refused whole
+        from datagov.lifecycle.purge import refuse_busy
+        from datagov.store.leases import no_readers
+
+        with no_readers(ws, [p.old.digest for p in planned]) as busy:
+            refuse_busy(busy, "erase --purge", "datagov erase ... --purge")
     result.id = new_id("e")
     flags = _apply(ws, result, why)
     result.flagged = sorted({f.model for f in flags})

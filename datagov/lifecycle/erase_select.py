@@ -30,6 +30,7 @@ from datagov.errors import InvalidInput, NotFound
 from datagov.near.images import ImageMethod, ImageRows
 from datagov.sql import sql_ident
 from datagov.store import VersionFiles, duckdb_connection, scan_memory
+from datagov.store.leases import hold_read_lease
 from datagov.verify import Intact, require_intact
 from datagov.workspace import Workspace
 
@@ -230,6 +231,7 @@ def select(ws: Workspace, selector: Selector, on_version=None) -> Selection:
             continue
         if on_version:
             on_version(version)
+        hold_read_lease(ws, version.digest)
         intact = require_intact(ws, version, known.files, purpose="erase items from it")
         hits = VersionHits(version, key_column, intact, version.rows)
         # A split holds some of its parent's rows, pixel for pixel: the parent's

@@ -102,12 +102,19 @@ def collect(ws: Workspace, *, dry_run: bool = False) -> GcReport:
         report.orphans = _orphans(ws, remove=False)
         return report
     if report.expiring:
-        with open_catalog(ws, write=True) as con, transaction(con):
-            for e in report.expiring:
-                add_retirement(con, "version", e.version.node_id, DELETED, e.why)
-                drop_version_rows(con, e.version.dataset, e.version.digest, None)
-        faults.point("gc:rows-deleted")
-        report.removed.add(finish_deletions(ws))
+        from datagov.store.leases import no_readers
+
+        with no_readers(ws, [e.version.digest for e in report.expiring]) as busy:
+            being_read = set(busy)
+            report.kept += [(e.version, "another process is reading it") for e in report.expiring
+                            if e.version.digest in being_read]  # fmt: skip
+            report.expiring = [e for e in report.expiring if e.version.digest not in being_read]
+            with open_catalog(ws, write=True) as con, transaction(con):
+                for e in report.expiring:
+                    add_retirement(con, "version", e.version.node_id, DELETED, e.why)
+                    drop_version_rows(con, e.version.dataset, e.version.digest, None)
+            faults.point("gc:rows-deleted")
+            report.removed.add(finish_deletions(ws))
     report.orphans = _orphans(ws, remove=True)
     return report
 

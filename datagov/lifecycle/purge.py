@@ -35,6 +35,28 @@ from datagov.workspace import Workspace
 
 
 def purge_erasure(ws: Workspace, erasure_id: str) -> dict:
+    from datagov.store.leases import no_readers
+
+    with open_catalog(ws) as con:
+        e = erasure(con, erasure_id)
+    if e is None:
+        raise NotFound(f"no erasure {erasure_id!r}", hint="see `datagov erasures list`")
+    with no_readers(ws, [v["old"].rpartition("@")[2] for v in e.versions]) as busy:
+        refuse_busy(busy, f"the purge of erasure {erasure_id}", f"datagov erasures purge {erasure_id}")
+        return _purge(ws, erasure_id)
+
+
+def refuse_busy(busy: list[str], what: str, again: str) -> None:
+    """A version another process is reading is not deleted under it."""
+    if busy:
+        shown = ", ".join(d[:12] for d in busy[:5])
+        raise InvalidInput(
+            f"{what} waits: another datagov process is reading version(s) {shown} (training, validation, ...)",
+            hint=f"nothing was deleted; run `{again}` when it has finished",
+        )
+
+
+def _purge(ws: Workspace, erasure_id: str) -> dict:
     kept = _drop_old_versions(ws, erasure_id)
     faults.point("purge:rows-deleted")
     with open_catalog(ws) as con:

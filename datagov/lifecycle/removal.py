@@ -48,8 +48,10 @@ def finish_deletions(ws: Workspace) -> Removed:
     for deletion in pending:
         removed.add(remove_bytes(ws, deletion))
         faults.point("gc:bytes-removed")
+    if pending:  # one transaction for all: a kill before it leaves rows whose bytes are gone, removed again
         with open_catalog(ws, write=True) as con, transaction(con):
-            finish_store_deletion(con, deletion.digest, deletion.root)
+            for deletion in pending:
+                finish_store_deletion(con, deletion.digest, deletion.root)
     return removed
 
 

@@ -66,9 +66,20 @@ class Deletion:
 
 def delete_versions(ws: Workspace, ref: str, reason: str | None, *, force: bool = False) -> Deletion:
     """Delete versions nothing depends on, then their stored bytes."""
-    from datagov.lifecycle.flags import flag_models, tag_flagged
+    from datagov.lifecycle.purge import refuse_busy
+    from datagov.store.leases import no_readers
 
     why = require_reason(reason)
+    with open_catalog(ws) as con:
+        digests = [v.digest for v in _targets(con, ref, include_retired=True)[0]]
+    with no_readers(ws, digests) as busy:
+        refuse_busy(busy, f"deleting {ref}", f"datagov datasets delete {ref} --reason ...")
+        return _delete(ws, ref, why, force)
+
+
+def _delete(ws: Workspace, ref: str, why: str, force: bool) -> Deletion:
+    from datagov.lifecycle.flags import flag_models, tag_flagged
+
     with open_catalog(ws, write=True) as con, transaction(con):
         versions, _ = _targets(con, ref, include_retired=True)
         nodes = [v.node_id for v in versions]

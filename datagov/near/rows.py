@@ -136,6 +136,9 @@ def read_rows(
     its images, like a version older than the columns."""
     import pyarrow as pa
 
+    from datagov.store.leases import hold_read_lease
+
+    hold_read_lease(ws, version.digest)
     usable = usable_files(ws, files, version)
     is_image = is_image_version(version)
     trusted = modality == "image" and all(c in version.columns for c in (*FINGERPRINTS, *SHAPE, "pixel_hash"))

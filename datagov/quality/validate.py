@@ -210,6 +210,9 @@ def validate_version(
         version = resolve(con, ref)
         located = locate(ws, con, version.digest, version.dataset)
         retired = retired_targets(con, "suite")
+    from datagov.store.leases import hold_read_lease
+
+    hold_read_lease(ws, version.digest)
     for name in suite_names:
         if name in retired:
             r = retired[name]

@@ -37,8 +37,10 @@ def image_input(ws: Workspace, ref: str) -> ImageInput:
     with open_catalog(ws) as con:
         version = resolve(con, ref)
         located = locate(ws, con, version.digest, version.dataset)
+    from datagov.store.leases import hold_read_lease
     from datagov.verify import Fingerprint
 
+    hold_read_lease(ws, version.digest)  # until this process exits: no purge deletes it under the run
     usable = located.usable(ws.tmp_dir)  # an object store's: a copy verified as downloaded
     files = usable.paths
     try:
