@@ -11,6 +11,9 @@ SHOWN = 20  # similar copies shown in a plan
 
 
 def erase(
+    more: list[str] = typer.Argument(
+        None, metavar="IMAGE", help="More example images, as --like takes them (so `--like takedown/*.jpg` works)."
+    ),
     like: list[str] = typer.Option(
         None, "--like", metavar="IMAGE", help="An example image: it and its near-copies go (repeatable)."
     ),
@@ -43,7 +46,7 @@ def erase(
     from datagov.lifecycle.erase_select import Selector
     from datagov.progress import progress_bar
 
-    selector = Selector(like=list(like or []), paths=paths, keys_file=keys, key_column=key_column,
+    selector = Selector(like=[*(like or []), *(more or [])], paths=paths, keys_file=keys, key_column=key_column,
                         datasets=list(dataset or []), all_matching=all_matching)  # fmt: skip
     line = progress_bar(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), enabled=progress)
     with line:
