@@ -224,21 +224,27 @@ class _Builder:
     def ingests(self) -> None:
         for e in self.facts.sources:
             node = e.dst[1]
-            v = self.facts.versions[node]
+            v = self.facts.versions.get(node)
+            if v is None and not e.params.get("started"):
+                continue  # deleted since, and when it was ingested is not on record
             namespace, name = source_name(e.src[1])
-            started = min(_time(e.params.get("started"), v.created), v.created)
+            ended = v.created if v is not None else _time(e.params["started"], datetime.now(UTC))
+            started = min(_time(e.params.get("started"), ended), ended)
             run = self.ev.Run(runId=run_uuid("ingest", node))
-            self.pair(run, self.job("ingest", v.dataset), started, v.created, "COMPLETE",
+            self.pair(run, self.job("ingest", node.rpartition("@")[0]), started, ended, "COMPLETE",
                       [self.ev.InputDataset(namespace=namespace, name=name)],
                       [self.dataset(node, self.ev.OutputDataset)])  # fmt: skip
 
     def splits(self) -> None:
         """One run per split command: the parent in, every child out."""
-        for (parent, params), children in self.facts.splits.items():
+        for (parent, params), every in self.facts.splits.items():
+            children = [(c, p) for c, p in every if c in self.facts.versions]  # deleted since: not shown
+            if not children:
+                continue
             created = [self.facts.versions[c].created for c, _ in children]
             started = min(_time(p.get("started"), min(created)) for _, p in children)
             run = self.ev.Run(runId=run_uuid("split", f"{parent}:{params}"))
-            self.pair(run, self.job("split", self.facts.versions[parent].dataset), min(started, min(created)),
+            self.pair(run, self.job("split", parent.rpartition("@")[0]), min(started, min(created)),
                       max(created), "COMPLETE", [self.dataset(parent, self.ev.InputDataset)],
                       [self.dataset(c, self.ev.OutputDataset) for c, _ in sorted(children)])  # fmt: skip
 

@@ -98,6 +98,12 @@ def test_purge_deletes_the_old_bytes_and_records_a_proof(cli, ws, corpus):
         assert digest not in digests and entry["new"].rpartition("@")[2] in digests
     shown = cli("erasures", "show", record.id)
     assert "complete: yes" in shown.stdout and "gone" in shown.stdout
+    # provenance out of datagov still reads, and says what was removed, with the old versions gone
+    events = cli("lineage", "corpus-pretrain", "--format", "openlineage")
+    assert events.exit_code == 0, events.output
+    assert f'"value": "{record.id}"' in events.stdout and '"name": "erase.corpus-pretrain"' in events.stdout
+    croissant = cli("datasets", "croissant", "corpus")
+    assert croissant.exit_code == 0 and f"Erasure {record.id} removed" in croissant.stdout
 
 
 @pytest.mark.parametrize(
