@@ -31,6 +31,13 @@ def erase(
     ),
     purge: bool = typer.Option(False, "--purge", help="Also delete the old versions' bytes, with a proof."),
     all_matching: bool = typer.Option(False, "--all-matching", help="Allow a --paths glob that matches every row."),
+    min_similarity: float = typer.Option(
+        None,
+        "--min-similarity",
+        metavar="S",
+        help="--like: the thumbnail similarity a copy must reach (default: `datagov dedup`'s, 0.975); "
+        "raise it when the plan lists lookalikes that are not copies.",
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show what is running (on a terminal)."),
 ) -> None:
     """Remove items, and their near-copies, from every version that holds them.
@@ -47,7 +54,8 @@ def erase(
     from datagov.progress import progress_bar
 
     selector = Selector(like=[*(like or []), *(more or [])], paths=paths, keys_file=keys, key_column=key_column,
-                        datasets=list(dataset or []), all_matching=all_matching)  # fmt: skip
+                        datasets=list(dataset or []), all_matching=all_matching,
+                        min_similarity=min_similarity)  # fmt: skip
     line = progress_bar(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), enabled=progress)
     with line:
         task = line.add_task("searching", total=None)

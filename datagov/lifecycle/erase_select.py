@@ -49,10 +49,21 @@ class Selector:
     key_column: str | None = None
     datasets: list[str] = field(default_factory=list)
     all_matching: bool = False
+    min_similarity: float | None = None  # --like: None is `datagov dedup`'s default
+
+    @property
+    def method(self) -> ImageMethod:
+        """How --like finds copies: the near-duplicate defaults, or a stricter similarity the steward chose."""
+        if self.min_similarity is None:
+            return ImageMethod()
+        return ImageMethod(min_similarity=self.min_similarity).check()
 
     def check(self) -> Selector:
         if not (self.like or self.paths or self.keys_file):
             raise InvalidInput("name the items to erase: --like IMAGE..., --paths GLOB or --keys FILE")
+        if self.min_similarity is not None and not self.like:
+            raise InvalidInput("--min-similarity applies to --like: copies found by similarity")
+        self.method  # noqa: B018  (an out-of-range threshold is refused before anything is read)
         if self.paths is not None and not self.paths.strip():
             raise InvalidInput("--paths needs a glob, e.g. 'photos/alice/*'")
         for name in self.datasets:
@@ -107,7 +118,7 @@ class Selection:
             doc["key_column"] = s.key_column
         if self.examples:
             doc["like"] = [{"name": e.name, "sha256": e.sha256, "key": e.key} for e in self.examples]
-            doc["like_method"] = ImageMethod().settings()
+            doc["like_method"] = s.method.settings()
         return doc
 
 
@@ -273,12 +284,14 @@ def _search(hits: VersionHits, selector: Selector, keys: set[str], queries, exam
             ).fetchall()
             hits.selected |= {r[0] for r in found}
         if queries is not None and hits.key_column == IMAGE_KEY:
-            _search_like(hits, duck, source, queries, examples)
+            _search_like(hits, duck, source, queries, examples, selector.method)
     finally:
         duck.close()
 
 
-def _search_like(hits: VersionHits, duck, source: str, queries: ImageRows, examples: list[Example]) -> None:
+def _search_like(
+    hits: VersionHits, duck, source: str, queries: ImageRows, examples: list[Example], method: ImageMethod
+) -> None:
     from datagov.near.images import match_examples
     from datagov.near.rows import image_rows_of
 
@@ -291,7 +304,7 @@ def _search_like(hits: VersionHits, duck, source: str, queries: ImageRows, examp
     path = "path" if "path" in hits.version.columns else "NULL"
     table = duck.sql(f"SELECT {', '.join(columns)}, {path} AS path FROM {source}").to_arrow_table()
     rows = image_rows_of(table)
-    found = match_examples(rows, queries, ImageMethod())  # ref: the version's rows; target: the examples
+    found = match_examples(rows, queries, method)  # ref: the version's rows; target: the examples
     if not len(found):
         return
     row_keys = table.column(IMAGE_KEY).to_pylist()

@@ -144,3 +144,17 @@ def test_keys_file_and_path_glob_select_items(cli, ws, corpus, tmp_path):
     assert by_glob.exit_code == 0, by_glob.output
     assert not any(p.startswith("class3/") for p in _paths(ws, "corpus-eval"))
     assert any(p.startswith("class3/") for p in _paths(ws, "corpus"))  # outside the scope: kept
+
+
+def test_a_stricter_similarity_leaves_the_lookalikes_and_is_recorded(cli, ws, corpus):
+    strict = cli("erase", *_like(corpus), "--min-similarity", "0.999", "--reason", "strict", "--dry-run",
+                 "--no-progress")  # fmt: skip
+    assert strict.exit_code == 0, strict.output
+    assert "resized0.png" not in strict.stdout and "reposted0.jpg" in strict.stdout  # 0.996 < 0.999 <= 0.9999
+    cases = (
+        ((*_like(corpus), "--min-similarity", "2"), "--min-similarity 2.0 is out of range"),
+        (("--paths", "class1/*", "--min-similarity", "0.99"), "--min-similarity applies to --like"),
+    )
+    for args, message in cases:
+        refused = cli("erase", *args, "--reason", "x", "--no-progress")
+        assert refused.exit_code == 1 and message in refused.stderr, refused.stderr
