@@ -130,6 +130,8 @@ def _print_proof(erasure_id: str, proof: dict) -> None:
               "item(s)")  # fmt: skip
     for node in proof["kept"]:
         out.print(f"  kept: the bytes of {node} (another version holds the same bytes)")
+    for node in proof.get("in_place", []):
+        out.print(f"  not deleted: the files of {node} are registered in place (yours): delete them at their source")
     if not proof["complete"]:
         raise CheckFailed(
             f"the purge of erasure {erasure_id} is not complete; see `datagov erasures show {erasure_id}`"

@@ -212,7 +212,7 @@ def _record(result: ErasureResult, why: str, keys: list[str]) -> Erasure:
     assert result.id is not None
     versions = [
         {"old": p.old.node_id, "new": p.new.node_id if p.new else None, "action": p.action,
-         "removed": p.hits.removed, "similar": p.hits.similar[:20]}
+         "removed": p.hits.removed, "similar": p.hits.similar[:20], "in_place": p.hits.in_place}
         for p in result.planned
     ]  # fmt: skip
     return Erasure(result.id, why, result.selection.document(), len(keys), result.rows_removed, versions,

@@ -92,6 +92,7 @@ class VersionHits:
     similar: list[dict] = field(default_factory=list)  # {path, key, like, similarity, distance}
     removed: int = 0  # rows whose key is among all selected keys (set by `count_removed`)
     path_matches: int = 0  # rows the --paths glob matched
+    in_place: bool = False  # registered where its user keeps it: datagov never deletes those files
 
 
 @dataclass
@@ -244,7 +245,7 @@ def select(ws: Workspace, selector: Selector, on_version=None) -> Selection:
             on_version(version)
         hold_read_lease(ws, version.digest)
         intact = require_intact(ws, version, known.files, purpose="erase items from it")
-        hits = VersionHits(version, key_column, intact, version.rows)
+        hits = VersionHits(version, key_column, intact, version.rows, in_place=known.files.in_place)
         # A split holds some of its parent's rows, pixel for pixel: the parent's
         # matches are its matches, found by key; comparing them again finds nothing new.
         like = None if queries is None or known.split_of & compared else queries

@@ -2,7 +2,9 @@
 
 The proof records each file removed (where, path, sha256, bytes, and that
 it is gone), the versions whose bytes were kept because another version
-still holds the same bytes (they are named, not hidden), and a re-scan of
+still holds the same bytes, and those registered in place (the user's
+files, which datagov never deletes: named, and the proof is then not
+complete), and a re-scan of
 every version the erasure searched that is still in the catalog: the rows
 whose key is an erased item's, which must be none.
 
@@ -57,8 +59,14 @@ def refuse_busy(busy: list[str], what: str, again: str) -> None:
 
 
 def _purge(ws: Workspace, erasure_id: str) -> dict:
-    kept = _drop_old_versions(ws, erasure_id)
+    _drop_old_versions(ws, erasure_id)
     faults.point("purge:rows-deleted")
+    with open_catalog(ws) as con:  # read after the drop, so a resumed purge says the same
+        e = erasure(con, erasure_id)
+        held = digests_held(con)
+    assert e is not None
+    kept = [v["old"] for v in e.versions if v["old"].rpartition("@")[2] in held and not v.get("in_place")]
+    in_place = [v["old"] for v in e.versions if v.get("in_place")]
     with open_catalog(ws) as con:
         pending = [d for d in store_deletions(con) if d.erasure_id == erasure_id]
     removed = Removed()
@@ -70,9 +78,13 @@ def _purge(ws: Workspace, erasure_id: str) -> dict:
         "files": removed.files,
         "bytes": removed.bytes,
         "kept": kept,
+        "in_place": in_place,  # registered in place: the user's files, not deleted by datagov
         "outside_store": removed.skipped,
         "rescan": rescan,
-        "complete": all(f["gone"] for f in removed.files) and not removed.skipped and rescan["rows_found"] == 0,
+        "complete": all(f["gone"] for f in removed.files)
+        and not removed.skipped
+        and not in_place
+        and rescan["rows_found"] == 0,
     }
     with open_catalog(ws, write=True) as con, transaction(con):
         record_purge(con, erasure_id, proof)
@@ -81,16 +93,15 @@ def _purge(ws: Workspace, erasure_id: str) -> dict:
     return proof
 
 
-def _drop_old_versions(ws: Workspace, erasure_id: str) -> list[str]:
-    """Delete the erasure's old versions still in the catalog; returns those
-    whose bytes another version still holds (kept, and said so in the proof)."""
+def _drop_old_versions(ws: Workspace, erasure_id: str) -> None:
+    """Delete the erasure's old versions still in the catalog (their stored
+    bytes are noted for deletion; bytes another version holds stay)."""
     with open_catalog(ws, write=True) as con, transaction(con):
         e = erasure(con, erasure_id)
         if e is None:
             raise NotFound(f"no erasure {erasure_id!r}", hint="see `datagov erasures list`")
         if e.purged is not None:
             raise InvalidInput(f"erasure {erasure_id} was purged already", hint=f"datagov erasures show {erasure_id}")
-        kept = []
         for entry in e.versions:
             node = entry["old"]
             try:
@@ -100,9 +111,6 @@ def _drop_old_versions(ws: Workspace, erasure_id: str) -> list[str]:
             name, _, digest = node.rpartition("@")
             add_retirement(con, "version", node, DELETED, f"purge of erasure {erasure_id}", erasure_id)
             drop_version_rows(con, name, digest, erasure_id)
-            if digest in digests_held(con):
-                kept.append(node)
-        return kept
 
 
 def _rescan(ws: Workspace, erasure_id: str) -> dict:

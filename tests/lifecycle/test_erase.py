@@ -158,3 +158,26 @@ def test_a_stricter_similarity_leaves_the_lookalikes_and_is_recorded(cli, ws, co
     for args, message in cases:
         refused = cli("erase", *args, "--reason", "x", "--no-progress")
         assert refused.exit_code == 1 and message in refused.stderr, refused.stderr
+
+
+def test_a_purge_never_deletes_files_registered_in_place_and_says_so(cli, ws, corpus, tmp_path):
+    import shutil
+
+    from datagov.catalog.locations import locate
+
+    with open_catalog(ws) as con:
+        v = resolve(con, "corpus")
+        files = locate(ws, con, v.digest, v.dataset)
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for path in files.paths:
+        shutil.copy(path, shards)
+    assert cli("ingest", shards, "--name", "mirror", "--in-place").exit_code == 0
+    result = cli("erase", "--paths", "class0/img0000.png", "--dataset", "mirror", "--reason", "takedown", "--purge",
+                 "--no-progress")  # fmt: skip
+    assert result.exit_code == 3, result.output  # the proof is not complete: the source still holds them
+    assert "not deleted: the files of mirror@" in result.stdout and "registered in place (yours)" in result.stdout
+    assert sorted(p.name for p in shards.iterdir()) == sorted(p.rsplit("/", 1)[1] for p in files.paths)
+    with open_catalog(ws) as con:
+        (record,) = erasures(con)
+    assert record.purge and not record.purge["complete"] and record.purge["in_place"] == [f"mirror@{v.digest}"]
