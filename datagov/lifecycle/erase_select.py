@@ -249,7 +249,7 @@ def select(ws: Workspace, selector: Selector, on_version=None) -> Selection:
         # A split holds some of its parent's rows, pixel for pixel: the parent's
         # matches are its matches, found by key; comparing them again finds nothing new.
         like = None if queries is None or known.split_of & compared else queries
-        _search(hits, selector, keys_wanted, like, examples)
+        _search(ws, hits, selector, keys_wanted, like, examples)
         if like is not None:
             compared.add(version.node_id)
         selection.searched.append(hits)
@@ -265,7 +265,9 @@ def select(ws: Workspace, selector: Selector, on_version=None) -> Selection:
     return selection
 
 
-def _search(hits: VersionHits, selector: Selector, keys: set[str], queries, examples: list[Example]) -> None:
+def _search(
+    ws: Workspace, hits: VersionHits, selector: Selector, keys: set[str], queries, examples: list[Example]
+) -> None:
     key = sql_ident(hits.key_column)
     source = hits.intact.files.scan()
     duck = duckdb_connection(memory_limit=scan_memory())
@@ -285,31 +287,37 @@ def _search(hits: VersionHits, selector: Selector, keys: set[str], queries, exam
             ).fetchall()
             hits.selected |= {r[0] for r in found}
         if queries is not None and hits.key_column == IMAGE_KEY:
-            _search_like(hits, duck, source, queries, examples, selector.method)
+            _search_like(ws, hits, duck, source, queries, examples, selector.method)
     finally:
         duck.close()
 
 
+def _fingerprinted(ws: Workspace, hits: VersionHits) -> tuple[ImageRows, list, list]:
+    from datagov.near.rows import read_rows
+
+    found = read_rows(ws, hits.version, hits.intact.files, modality="image", label_column=None, text_columns=[])
+    assert found.images is not None and found.keys is not None
+    return found.images, list(found.keys), found.names or [None] * found.rows
+
+
 def _search_like(
-    hits: VersionHits, duck, source: str, queries: ImageRows, examples: list[Example], method: ImageMethod
-) -> None:
+    ws: Workspace, hits: VersionHits, duck, source: str, queries: ImageRows, examples: list[Example],
+    method: ImageMethod,
+) -> None:  # fmt: skip
     from datagov.near.images import match_examples
     from datagov.near.rows import image_rows_of
 
     columns = ["phash", "dhash", "thumb", "height", "width", IMAGE_KEY]
-    if not all(c in hits.version.columns for c in columns):
-        raise InvalidInput(
-            f"{hits.version.ref} has no stored fingerprints, which --like needs",
-            hint=f"run `datagov dedup {hits.version.ref}` once to fingerprint it, or name the items by --keys",
-        )
-    path = "path" if "path" in hits.version.columns else "NULL"
-    table = duck.sql(f"SELECT {', '.join(columns)}, {path} AS path FROM {source}").to_arrow_table()
-    rows = image_rows_of(table)
+    if all(c in hits.version.columns for c in columns):
+        path = "path" if "path" in hits.version.columns else "NULL"
+        table = duck.sql(f"SELECT {', '.join(columns)}, {path} AS path FROM {source}").to_arrow_table()
+        rows = image_rows_of(table)
+        row_keys, names = table.column(IMAGE_KEY).to_pylist(), table.column("path").to_pylist()
+    else:  # ingested before the fingerprint columns: the near-duplicate search's digest-checked cache
+        rows, row_keys, names = _fingerprinted(ws, hits)
     found = match_examples(rows, queries, method)  # ref: the version's rows; target: the examples
     if not len(found):
         return
-    row_keys = table.column(IMAGE_KEY).to_pylist()
-    names = table.column("path").to_pylist()
     order = np.argsort(-found.similarity, kind="stable")
     for i in order:
         row, query = int(found.ref[i]), int(found.target[i])

@@ -181,3 +181,20 @@ def test_a_purge_never_deletes_files_registered_in_place_and_says_so(cli, ws, co
     with open_catalog(ws) as con:
         (record,) = erasures(con)
     assert record.purge and not record.purge["complete"] and record.purge["in_place"] == [f"mirror@{v.digest}"]
+
+
+def test_like_finds_copies_in_a_version_ingested_before_the_fingerprint_columns(cli, ws, corpus, tmp_path):
+    import pyarrow.parquet as pq
+
+    from datagov.catalog.locations import locate
+
+    with open_catalog(ws) as con:
+        v = resolve(con, "corpus")
+        (path,) = locate(ws, con, v.digest, v.dataset).paths
+    pq.write_table(pq.read_table(path).drop_columns(["phash", "dhash", "thumb"]), tmp_path / "old.parquet")
+    assert cli("ingest", tmp_path / "old.parquet", "--name", "old").exit_code == 0
+    with open_catalog(ws, write=True) as con:  # as an image ingest of an older datagov recorded it
+        con.execute("UPDATE datasets SET modality = 'image' WHERE name = 'old'")
+    plan = cli("erase", *_like(corpus[:1]), "--dataset", "old", "--reason", "x", "--dry-run", "--no-progress")
+    assert plan.exit_code == 0, plan.output
+    assert "reposted0.jpg: like photo0.png" in plan.stdout and "resized0.png: like photo0.png" in plan.stdout
