@@ -89,6 +89,7 @@ def init_workspace(root: str | os.PathLike) -> tuple[Workspace, bool]:
         ("catalog/.gitignore", GITIGNORE),
         ("pipelines/README.md", PIPELINES_README),
         ("expectations/README.md", EXPECTATIONS_README),
+        ("catalog/.leases", ""),  # read leases are locks on its bytes (store/leases.py): it stays empty
     ):
         target = path / rel
         if not target.exists():

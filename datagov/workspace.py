@@ -114,6 +114,7 @@ git-ignored.
 - `reports/`: HTML reports
 - `mlflow.db`, `mlartifacts/`: MLflow tracking, registry and artifacts
 - `tmp/`: staging for work in progress (safe to delete when no datagov runs)
+- `.leases`: empty; processes reading a version lock a byte of it, so none deletes it under them
 """
 
 GITIGNORE = """\
