@@ -30,33 +30,36 @@ def _overlap(dy: int, dx: int) -> tuple[tuple[slice, slice], tuple[slice, slice]
 
 
 def _centred_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per pair: the Pearson correlation of two pixel arrays, from sums
-    (cov = sum(ab) - sum(a) sum(b) / n) in float64, without centred copies:
-    one pass of dot products is what the search's many candidate pairs cost."""
-    a = a.reshape(len(a), -1).astype(np.float64)
-    b = b.reshape(len(b), -1).astype(np.float64)
-    n = a.shape[1]
-    sa, sb = a.sum(axis=1), b.sum(axis=1)
-    va = np.einsum("ij,ij->i", a, a) - sa * sa / n
-    vb = np.einsum("ij,ij->i", b, b) - sb * sb / n
-    cov = np.einsum("ij,ij->i", a, b) - sa * sb / n
-    # Pixels are multiples of 1/2, so a varying image has n * variance of at least 1/4 (less: rounding of a constant).
-    flat_a, flat_b = va < 1e-6, vb < 1e-6
-    flat = flat_a | flat_b  # a constant image: alike only another constant image
-    out = np.where(flat, 0.0, cov / np.sqrt(np.where(flat, 1.0, va * vb)))
-    return np.where(flat_a & flat_b, 1.0, out)
+    a = a.reshape(len(a), -1)
+    b = b.reshape(len(b), -1)
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    norms = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    dot = (a * b).sum(axis=1)
+    flat = norms == 0  # a constant image: alike only another constant image
+    same_flat = flat & ((a * a).sum(axis=1) == 0) & ((b * b).sum(axis=1) == 0)
+    out = np.where(flat, 0.0, dot / np.where(flat, 1.0, norms))
+    return np.where(same_flat, 1.0, out)
+
+
+def _half_overlap(dy: int, dx: int) -> tuple[slice, slice]:
+    """The slices of a thumbnail that line up with the other moved half a pixel along (dy, dx)."""
+    if dx:
+        return slice(None), slice(1, None) if dx > 0 else slice(0, -1)
+    return slice(1, None) if dy > 0 else slice(0, -1), slice(None)
 
 
 def _half_shifted(b: np.ndarray, dy: int, dx: int) -> tuple[np.ndarray, tuple[slice, slice]]:
     """`b` moved half a pixel along (dy, dx) (the mean of neighbours), and
     the slices of the other thumbnail it lines up with."""
-    if dx:
-        return 0.5 * (b[:, :, 1:] + b[:, :, :-1]), (slice(None), slice(1, None) if dx > 0 else slice(0, -1))
-    return 0.5 * (b[:, 1:, :] + b[:, :-1, :]), (slice(1, None) if dy > 0 else slice(0, -1), slice(None))
+    moved = 0.5 * (b[:, :, 1:] + b[:, :, :-1]) if dx else 0.5 * (b[:, 1:, :] + b[:, :-1, :])
+    return moved, _half_overlap(dy, dx)
 
 
 def similarity(first: np.ndarray, second: np.ndarray, step: np.ndarray) -> np.ndarray:
-    """Per pair, for (P, 16, 16) thumbnails: the best centred cosine over the
+    """The definition, pair by pair (`similarity_of_pairs` computes the same
+    from each distinct thumbnail once, and is what the search uses).
+    Per pair, for (P, 16, 16) thumbnails: the best centred cosine over the
     pair as it is and the second moved one source pixel along each axis:
     `step` thumbnail pixels, or half of one where `step` is 0 (images of
     32 px and more, whose source pixel is half a thumbnail pixel or less)."""
@@ -138,9 +141,8 @@ def _alignments(unit: int):
     """(align first, align second) for every shift `similarity` tries at this step."""
     for dy, dx in SHIFTS:
         if unit == 0:
-            b_moved = _half_shifted(np.zeros((1, THUMB, THUMB)), dy, dx)[1]
-            yield _crop(b_moved), _half(dy, dx)  # the second moved half a pixel
-            yield _half(dy, dx), _crop(b_moved)  # the first moved half a pixel
+            yield _crop(_half_overlap(dy, dx)), _half(dy, dx)  # the second moved half a pixel
+            yield _half(dy, dx), _crop(_half_overlap(dy, dx))  # the first moved half a pixel
         else:
             sa, sb = _overlap(dy * unit, dx * unit)
             yield _crop(sa), _crop(sb)
