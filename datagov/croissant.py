@@ -23,7 +23,7 @@ from collections import Counter
 from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
 from datagov.catalog.receipts import Receipt, list_receipts
-from datagov.catalog.versions import SHORT, Version, created_at, dataset_row, rejects_of, resolve, version_history
+from datagov.catalog.versions import SHORT, Version, dataset_row, find_version, rejects_of, resolve, version_history
 from datagov.croissant_records import parquet_record_sets, webdataset_record_sets
 from datagov.licenses import classify
 from datagov.lineage import short_version, upstream_edges
@@ -96,8 +96,8 @@ def _collection(con, version: Version) -> tuple[list[str], list[str], list[str],
         child = short_version(edge.dst[1])
         if edge.src[0] == "source":
             fmt = edge.params.get("format", "?")
-            when = created_at(con, edge.dst[1])
-            on = f" on {when:%Y-%m-%d %H:%M} UTC" if when else " (that version was deleted since)"
+            ingested = find_version(con, edge.dst[1])
+            on = f" on {ingested.created:%Y-%m-%d %H:%M} UTC" if ingested else " (that version was deleted since)"
             collected.append(f"{child} was {edge.relation} by datagov from {edge.src[1]} (format {fmt}){on}.")
             raw.append(edge.src[1])
         elif edge.relation == "split":

@@ -102,7 +102,7 @@ def _gather(ws: Workspace, ref: str) -> _Facts:
     from datagov.catalog.db import open_catalog
     from datagov.catalog.receipts import receipts_of_versions
     from datagov.catalog.runs import runs_by_id
-    from datagov.catalog.versions import list_datasets
+    from datagov.catalog.versions import find_version, list_datasets
     from datagov.lineage import graph_for  # the same graph `datagov lineage` draws
 
     facts = _Facts()
@@ -128,20 +128,10 @@ def _gather(ws: Workspace, ref: str) -> _Facts:
         )
         facts.erasures = [e for e in graph.edges if e.relation == "erased"]
         wanted |= {n for e in facts.erasures for n in (e.src[1], e.dst[1])}
-        facts.versions = {node: v for node in wanted if (v := _still_there(con, node)) is not None}
+        # a version deleted since (an erasure's purge) is named in events by its digest only
+        facts.versions = {node: v for node in wanted if (v := find_version(con, node)) is not None}
         facts.owners = {d.name: (d.owner, d.license) for d in list_datasets(con, include_retired=True)}
     return facts
-
-
-def _still_there(con, node: str):
-    """The version, or None when it was deleted since (an erasure's purge): events name it by digest only."""
-    from datagov.catalog.versions import resolve
-    from datagov.errors import NotFound
-
-    try:
-        return resolve(con, node)
-    except NotFound:
-        return None
 
 
 def _splits(con, parents: set[str]) -> dict:

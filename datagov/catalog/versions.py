@@ -276,10 +276,10 @@ def resolve(con: Connection, ref: str | Ref) -> Version:
     return rows[0]
 
 
-def created_at(con: Connection, node: str) -> datetime | None:
-    """When a version was registered; None for one deleted since (lineage still names it)."""
+def find_version(con: Connection, node: str) -> Version | None:
+    """A version by its node id (`name@digest`), or None for one deleted since (lineage still names it)."""
     try:
-        return resolve(con, node).created
+        return resolve(con, node)
     except NotFound:
         return None
 

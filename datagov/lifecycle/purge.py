@@ -30,7 +30,7 @@ from datagov.catalog.lifecycle import (
     store_deletions,
 )
 from datagov.catalog.locations import locate
-from datagov.catalog.versions import resolve
+from datagov.catalog.versions import find_version
 from datagov.errors import InvalidInput, NotFound
 from datagov.lifecycle.removal import Removed, remove_bytes
 from datagov.workspace import Workspace
@@ -104,9 +104,7 @@ def _drop_old_versions(ws: Workspace, erasure_id: str) -> None:
             raise InvalidInput(f"erasure {erasure_id} was purged already", hint=f"datagov erasures show {erasure_id}")
         for entry in e.versions:
             node = entry["old"]
-            try:
-                resolve(con, node)
-            except NotFound:
+            if find_version(con, node) is None:
                 continue  # deleted already (a purge that was interrupted, run again)
             name, _, digest = node.rpartition("@")
             add_retirement(con, "version", node, DELETED, f"purge of erasure {erasure_id}", erasure_id)

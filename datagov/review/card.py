@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from datagov.catalog.db import open_catalog
-from datagov.catalog.versions import created_at, dataset_row, resolve
+from datagov.catalog.versions import dataset_row, find_version, resolve
 from datagov.licenses import License, classify
 from datagov.lineage import short_version
 from datagov.review.facts import DataFacts, ModelFacts, gather
@@ -119,9 +119,8 @@ def _entry(con, model: ModelFacts, d: DataFacts) -> ContentEntry:
             ancestors.append(edge.src[1])
         elif edge.src[0] == "source":
             sources.append(edge.src[1])
-            created = created_at(con, edge.dst[1])
-            if created is not None:
-                acquired = max(acquired, created) if acquired else created
+            if (ingested := find_version(con, edge.dst[1])) is not None:
+                acquired = max(acquired, ingested.created) if acquired else ingested.created
     ancestors = list(dict.fromkeys(ancestors))
     receipts = [
         {"id": r.id, "suite": r.suite, "kind": r.kind, "then": r.status, "now": "holds" if r.valid_now else r.why}

@@ -15,7 +15,7 @@ from datagov.catalog.db import open_catalog
 from datagov.catalog.drift_reports import reports_on_target
 from datagov.catalog.lineage import encoders_of, versions_into_run
 from datagov.catalog.runs import promotions_of, waivers_of_run
-from datagov.catalog.versions import check_name, dataset_row, now, resolve
+from datagov.catalog.versions import check_name, dataset_row, find_version, now
 from datagov.errors import InvalidInput
 from datagov.lineage import short_version
 from datagov.workspace import Workspace
@@ -212,14 +212,11 @@ def gather(ws: Workspace, name: str, version: str | None = None) -> ModelFacts:
 def _data_facts(con, node: str, relation: str) -> DataFacts:
     """A version the model used, as the catalog holds it now: possibly retired,
     or deleted since (an erasure's purge, a forced delete), when only its node is left."""
-    from datagov.errors import NotFound
-
     name, _, digest = node.rpartition("@")
     meta = dataset_row(con, name)
     owner, license_ = (meta.owner, meta.license) if meta else (None, None)
-    try:
-        version_ = resolve(con, node)
-    except NotFound:
+    version_ = find_version(con, node)
+    if version_ is None:
         return DataFacts(relation, short_version(node), node, digest, owner, license_, status="deleted")
     return DataFacts(relation, version_.ref, node, version_.digest, owner, license_, status=version_.status)
 
