@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from datagov.catalog.audits import latest_audit_status
-from datagov.catalog.db import open_catalog
+from datagov.catalog.db import Connection, open_catalog
 from datagov.catalog.lineage import trained_versions, training_versions
 from datagov.catalog.locations import locate
 from datagov.catalog.receipts import Receipt, list_receipts
-from datagov.catalog.versions import dataset_of, dataset_of_digest, resolve
+from datagov.catalog.versions import Version, dataset_of, dataset_of_digest, resolve
 from datagov.errors import DatagovError
 from datagov.quality.suites import load_suite
 from datagov.verify import check_for_use
@@ -49,25 +49,22 @@ class GateDecision:
         return f"gate refused {self.stage} on {self.version_ref}: " + "; ".join(r.message for r in self.reasons)
 
 
-def _retired_reasons(ws: Workspace, version, suites: list[str]) -> list[Reason]:
+def _retired_reasons(con: Connection, version: Version, suites: list[str]) -> list[Reason]:
     """A retired version, or a retired suite, is refused for new training."""
-    from datagov.catalog.lifecycle import retirements
+    from datagov.catalog.lifecycle import retired_targets, retirements
     from datagov.catalog.versions import RETIRED
     from datagov.catalog.versions import latest as newest_version
 
     out = []
-    with open_catalog(ws) as con:
-        if version.status == RETIRED:
-            found = retirements(con, "version", version.node_id)
-            why = f" by {found[-1].created_by}: {found[-1].reason} ({found[-1].id})" if found else ""
-            newer = newest_version(con, version.dataset)
-            fix = f"train on {newer.ref}" if newer else f"see `datagov datasets history {version.dataset} --all`"
-            out.append(Reason("retired", f"{version.ref} is retired{why}", fix=fix))
-        retired_suites = {r.target: r for r in retirements(con, "suite")}
-    for name in suites:
-        if r := retired_suites.get(name):
-            out.append(Reason("suite-retired", f"suite {name!r} is retired by {r.created_by}: {r.reason} ({r.id})",
-                              fix="name another suite in the pipeline spec"))  # fmt: skip
+    if version.status == RETIRED:
+        record = next(reversed(retirements(con, "version", version.node_id)), None)
+        newer = newest_version(con, version.dataset)
+        fix = f"train on {newer.ref}" if newer else f"see `datagov datasets history {version.dataset} --all`"
+        out.append(Reason("retired", f"{version.ref} is retired" + (f" {record.said}" if record else ""), fix=fix))
+    retired_suites = retired_targets(con, "suite")
+    for name in (s for s in suites if s in retired_suites):
+        said = f"suite {name!r} is retired {retired_suites[name].said}"
+        out.append(Reason("suite-retired", said, fix="name another suite in the pipeline spec"))
     return out
 
 
@@ -78,8 +75,8 @@ def check_gate(ws: Workspace, stage: str, ref: str, suites: list[str], *, kind: 
         receipts = [r for r in list_receipts(con, digest=version.digest, kind=kind) if r.evaluated > 0]
         audit = latest_audit_status(con, version.digest)
         modality = dataset_of(con, version).modality
-    decision = GateDecision(stage, version.ref, version.digest, allowed=True)
-    decision.reasons += _retired_reasons(ws, version, suites)
+        retired = _retired_reasons(con, version, suites)
+    decision = GateDecision(stage, version.ref, version.digest, allowed=True, reasons=retired)
     if audit and audit[0] == "failed":
         decision.reasons.append(
             Reason(

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from datagov.catalog import rows
 from datagov.catalog.chain import seal
-from datagov.catalog.versions import now
+from datagov.catalog.versions import RETIRED, now
 
 if TYPE_CHECKING:
     from datagov.catalog.db import Connection
 
-RETIRED, DELETED = "retired", "deleted"
-ERASURE, LICENSE = "erasure", "license"
+DELETED = "deleted"  # a retirement's action when the version left the catalog (RETIRED: it stays, retired)
+ERASURE, LICENSE, DELETION = "erasure", "license", "deletion"  # why a model is flagged
 
 
 def new_id(prefix: str) -> str:
@@ -35,6 +35,11 @@ class Retirement:
     erasure_id: str | None
     created: datetime
     created_by: str | None = field(default=None, compare=False)
+
+    @property
+    def said(self) -> str:
+        """Who and why, as refusals quote it."""
+        return f"by {self.created_by}: {self.reason} ({self.id})"
 
 
 def add_retirement(
@@ -60,8 +65,21 @@ def retired_targets(con: Connection, kind: str) -> dict[str, Retirement]:
     return {r.target: r for r in retirements(con, kind)}
 
 
-def retire_version(con: Connection, dataset: str, digest: str) -> None:
+def retire_version(
+    con: Connection, dataset: str, digest: str, reason: str, erasure_id: str | None = None
+) -> Retirement:
+    """Mark a version retired, and record who and why."""
     con.execute("UPDATE versions SET status = ? WHERE dataset = ? AND digest = ?", [RETIRED, dataset, digest])
+    return add_retirement(con, "version", f"{dataset}@{digest}", RETIRED, reason, erasure_id)
+
+
+def delete_version(
+    con: Connection, dataset: str, digest: str, reason: str, erasure_id: str | None = None
+) -> Retirement:
+    """Record who deleted a version and why, then drop its rows (its bytes go after COMMIT)."""
+    record = add_retirement(con, "version", f"{dataset}@{digest}", DELETED, reason, erasure_id)
+    drop_version_rows(con, dataset, digest, erasure_id)
+    return record
 
 
 @dataclass(frozen=True)
@@ -71,7 +89,7 @@ class Erasure:
     selector: dict  # how the items were chosen
     items: int
     rows_removed: int
-    versions: list  # [{old, new, removed, retired_before}]
+    versions: list  # [{old, new, action, removed, similar, in_place}]
     models: list  # ["NAME/VERSION", ...]
     keys: list  # the erased items' keys
     created: datetime
@@ -122,7 +140,7 @@ class Flag:
     id: str
     model_name: str
     model_version: str
-    kind: str  # erasure | license
+    kind: str  # erasure | license | deletion
     source: str  # the erasure id, or the dataset whose license changed
     message: str
     created: datetime

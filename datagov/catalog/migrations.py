@@ -388,12 +388,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             selector JSON NOT NULL,           -- how the items were chosen
             items INTEGER NOT NULL,           -- distinct items (keys) removed
             rows_removed BIGINT NOT NULL,
-            versions JSON NOT NULL,           -- [{old, new, removed}]
+            versions JSON NOT NULL,           -- [{old, new, action, removed, similar, in_place}]
             models JSON NOT NULL,             -- model versions whose training content held an item
             keys JSON NOT NULL,               -- the erased items' keys (pixel hashes or row keys), for re-scans
             created TIMESTAMP NOT NULL,
             created_by VARCHAR,
-            purge JSON,                       -- {files: [{root, path, sha256, bytes}], rescan: {...}}
+            -- the proof: {files: [{where, path, sha256, bytes, gone}], kept, in_place, rescan, complete}
+            purge JSON,
             purged TIMESTAMP
         );
         -- Why a model version may not be promoted: an erasure removed items
@@ -402,7 +403,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             id VARCHAR PRIMARY KEY,
             model_name VARCHAR NOT NULL,
             model_version VARCHAR NOT NULL,
-            kind VARCHAR NOT NULL,            -- erasure | license
+            kind VARCHAR NOT NULL,            -- erasure | license | deletion (forced)
             source VARCHAR NOT NULL,          -- the erasure id, or the dataset whose license changed
             message VARCHAR NOT NULL,
             created TIMESTAMP NOT NULL,

@@ -23,9 +23,9 @@ import pyarrow as pa
 
 from datagov import faults
 from datagov.catalog.db import open_catalog, transaction
-from datagov.catalog.lifecycle import RETIRED, Erasure, add_erasure, add_retirement, new_id, retire_version
+from datagov.catalog.lifecycle import ERASURE, Erasure, add_erasure, new_id, retire_version
 from datagov.catalog.lineage import models_fed_by
-from datagov.catalog.versions import NewVersion, Version, dataset_of, latest, now, register, resolve
+from datagov.catalog.versions import RETIRED, NewVersion, Version, dataset_of, latest, now, register, resolve
 from datagov.errors import InvalidInput
 from datagov.lifecycle.erase_select import Selection, Selector, VersionHits, select
 from datagov.lifecycle.retire import require_reason
@@ -99,7 +99,7 @@ def erase(
     if dry_run:
         return result
     if purge:  # before anything changes: a purge that would have to wait is refused whole
-        from datagov.lifecycle.purge import refuse_busy
+        from datagov.lifecycle.removal import refuse_busy
         from datagov.store.leases import no_readers
 
         with no_readers(ws, [p.old.digest for p in planned]) as busy:
@@ -138,11 +138,10 @@ def _apply(ws: Workspace, result: ErasureResult, why: str) -> list:
                     p.new = _register_new(ws, con, p, manifests[p.old.node_id][1], ready[p.old.node_id], result.id)
                 for p in result.planned:
                     if p.action != WAS_RETIRED:
-                        retire_version(con, p.old.dataset, p.old.digest)
-                        add_retirement(con, "version", p.old.node_id, RETIRED, f"erasure {result.id}: {why}", result.id)
+                        retire_version(con, p.old.dataset, p.old.digest, f"erasure {result.id}: {why}", result.id)
                 add_erasure(con, _record(result, why, keys))
                 faults.point("erase:before-commit")
-                return flag_models(con, _flag_messages(result), "erasure", result.id)
+                return flag_models(con, _flag_messages(result), ERASURE, result.id)
 
 
 def _write_all(root, rewrites: list[Planned], keys: list[str]) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from datagov import tags
-from datagov.catalog.lifecycle import Flag, add_flag, flags_of
+from datagov.catalog.lifecycle import ERASURE, Flag, add_flag, flags_of
 from datagov.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def tag_flagged(ws: Workspace, flags: list[Flag]) -> None:
                 tags.FLAGGED: ",".join(sorted({f.kind for f in every})),
                 tags.FLAG_IDS: ",".join(f.id for f in every),
             }
-            erasures = [f.source for f in every if f.kind == "erasure"]
+            erasures = [f.source for f in every if f.kind == ERASURE]
             if erasures:
                 tagged[model][tags.ERASURE_ID] = ",".join(erasures)
     tracking.tag_model_versions(ws, tagged)

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from datagov import faults
 from datagov.catalog.db import open_catalog, transaction
-from datagov.catalog.lifecycle import DELETED, add_retirement, digests_held, drop_version_rows
+from datagov.catalog.lifecycle import delete_version, digests_held
 from datagov.catalog.lineage import child_versions, models_fed_by
 from datagov.catalog.versions import Version, now
 from datagov.lifecycle.removal import Removed, finish_deletions
@@ -61,7 +61,7 @@ def plan_retention(ws: Workspace) -> tuple[list[Expiring], list[tuple[Version, s
         for v in all_versions(con):
             by_dataset.setdefault(v.dataset, []).append(v)
         past = [
-            (v, _why(rank, keep_versions, keep_days))
+            (v, _why(keep_versions, keep_days))
             for versions in by_dataset.values()
             for rank, v in enumerate(versions)
             if (not keep_versions or rank >= keep_versions) and (not keep_days or v.created < cutoff)
@@ -81,7 +81,7 @@ def plan_retention(ws: Workspace) -> tuple[list[Expiring], list[tuple[Version, s
     return expiring, kept
 
 
-def _why(rank: int, keep_versions: int, keep_days: int) -> str:
+def _why(keep_versions: int, keep_days: int) -> str:
     parts = []
     if keep_versions:
         parts.append(f"not among the newest {keep_versions}")
@@ -111,8 +111,7 @@ def collect(ws: Workspace, *, dry_run: bool = False) -> GcReport:
             report.expiring = [e for e in report.expiring if e.version.digest not in being_read]
             with open_catalog(ws, write=True) as con, transaction(con):
                 for e in report.expiring:
-                    add_retirement(con, "version", e.version.node_id, DELETED, e.why)
-                    drop_version_rows(con, e.version.dataset, e.version.digest, None)
+                    delete_version(con, e.version.dataset, e.version.digest, e.why)
             faults.point("gc:rows-deleted")
             report.removed.add(finish_deletions(ws))
     report.orphans = _orphans(ws, remove=True)

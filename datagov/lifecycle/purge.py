@@ -20,10 +20,8 @@ from __future__ import annotations
 from datagov import faults
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.lifecycle import (
-    DELETED,
-    add_retirement,
+    delete_version,
     digests_held,
-    drop_version_rows,
     erasure,
     finish_store_deletion,
     record_purge,
@@ -32,7 +30,7 @@ from datagov.catalog.lifecycle import (
 from datagov.catalog.locations import locate
 from datagov.catalog.versions import find_version
 from datagov.errors import InvalidInput, NotFound
-from datagov.lifecycle.removal import Removed, remove_bytes
+from datagov.lifecycle.removal import Removed, refuse_busy, remove_bytes
 from datagov.workspace import Workspace
 
 
@@ -46,16 +44,6 @@ def purge_erasure(ws: Workspace, erasure_id: str) -> dict:
     with no_readers(ws, [v["old"].rpartition("@")[2] for v in e.versions]) as busy:
         refuse_busy(busy, f"the purge of erasure {erasure_id}", f"datagov erasures purge {erasure_id}")
         return _purge(ws, erasure_id)
-
-
-def refuse_busy(busy: list[str], what: str, again: str) -> None:
-    """A version another process is reading is not deleted under it."""
-    if busy:
-        shown = ", ".join(d[:12] for d in busy[:5])
-        raise InvalidInput(
-            f"{what} waits: another datagov process is reading version(s) {shown} (training, validation, ...)",
-            hint=f"nothing was deleted; run `{again}` when it has finished",
-        )
 
 
 def _purge(ws: Workspace, erasure_id: str) -> dict:
@@ -107,8 +95,7 @@ def _drop_old_versions(ws: Workspace, erasure_id: str) -> None:
             if find_version(con, node) is None:
                 continue  # deleted already (a purge that was interrupted, run again)
             name, _, digest = node.rpartition("@")
-            add_retirement(con, "version", node, DELETED, f"purge of erasure {erasure_id}", erasure_id)
-            drop_version_rows(con, name, digest, erasure_id)
+            delete_version(con, name, digest, f"purge of erasure {erasure_id}", erasure_id)
 
 
 def _rescan(ws: Workspace, erasure_id: str) -> dict:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datagov import faults
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.lifecycle import StoreDeletion, finish_store_deletion, store_deletions
+from datagov.errors import InvalidInput
 from datagov.store import owned_folder
 from datagov.store.local import DIGEST_NAME
 from datagov.workspace import Workspace
@@ -94,3 +95,13 @@ def _remove_remote(ws: Workspace, deletion: StoreDeletion) -> Removed:
     for f in deletion.files:
         out.files.append({**f, "where": deletion.root, "gone": f["path"] not in left})
     return out
+
+
+def refuse_busy(busy: list[str], what: str, again: str) -> None:
+    """A version another process is reading is not deleted under it."""
+    if busy:
+        shown = ", ".join(d[:12] for d in busy[:5])
+        raise InvalidInput(
+            f"{what} waits: another datagov process is reading version(s) {shown} (training, validation, ...)",
+            hint=f"nothing was deleted; run `{again}` when it has finished",
+        )

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from datagov.catalog.db import Connection, open_catalog, transaction
-from datagov.catalog.lifecycle import DELETED, RETIRED, Retirement, add_retirement, drop_version_rows, retire_version
+from datagov.catalog.lifecycle import DELETION, Retirement, add_retirement, delete_version, retire_version
 from datagov.catalog.lineage import child_versions, models_fed_by
-from datagov.catalog.versions import Version, parse_ref, resolve, version_history
+from datagov.catalog.versions import RETIRED, Version, parse_ref, resolve, version_history
 from datagov.errors import GateRefused, InvalidInput, NotFound
-from datagov.lifecycle.removal import Removed, finish_deletions
+from datagov.lifecycle.removal import Removed, finish_deletions, refuse_busy
 from datagov.lineage import short_version
 from datagov.workspace import Workspace
 
@@ -50,8 +50,7 @@ def retire_versions(ws: Workspace, ref: str, reason: str | None) -> list[Version
                 raise InvalidInput(
                     f"{v.ref} is retired already", hint=f"see `datagov datasets history {v.dataset} --all`"
                 )
-            retire_version(con, v.dataset, v.digest)
-            add_retirement(con, "version", v.node_id, RETIRED, why)
+            retire_version(con, v.dataset, v.digest, why)
         if whole:
             add_retirement(con, "dataset", versions[0].dataset, RETIRED, why)
     return versions
@@ -66,7 +65,6 @@ class Deletion:
 
 def delete_versions(ws: Workspace, ref: str, reason: str | None, *, force: bool = False) -> Deletion:
     """Delete versions nothing depends on, then their stored bytes."""
-    from datagov.lifecycle.purge import refuse_busy
     from datagov.store.leases import no_readers
 
     why = require_reason(reason)
@@ -85,14 +83,10 @@ def _delete(ws: Workspace, ref: str, why: str, force: bool) -> Deletion:
         nodes = [v.node_id for v in versions]
         models = models_fed_by(con, nodes)
         _refuse_dependents(con, versions, models, force)
-        records = []
-        for v in versions:
-            records.append(
-                add_retirement(con, "version", v.node_id, DELETED, f"forced: {why}" if force and models else why)
-            )
-            drop_version_rows(con, v.dataset, v.digest, None)
+        said = f"forced: {why}" if force and models else why
+        records = [delete_version(con, v.dataset, v.digest, said) for v in versions]
         _drop_empty_datasets(con, {v.dataset for v in versions})
-        flags = flag_models(con, _deletion_messages(models, records), "deletion", records[0].id) if models else []
+        flags = flag_models(con, _deletion_messages(models, records), DELETION, records[0].id) if models else []
     tag_flagged(ws, flags)
     return Deletion(versions, finish_deletions(ws), sorted(models))
 

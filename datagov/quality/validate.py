@@ -216,7 +216,7 @@ def validate_version(
     for name in suite_names:
         if name in retired:
             r = retired[name]
-            raise InvalidInput(f"suite {name!r} is retired by {r.created_by}: {r.reason} ({r.id})",
+            raise InvalidInput(f"suite {name!r} is retired {r.said}",
                                hint="validate against a suite in use; see `datagov expectations list`")  # fmt: skip
     suites = [load_suite(ws, name) for name in dict.fromkeys(suite_names)]
     say = on_progress or (lambda _text: None)

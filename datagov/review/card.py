@@ -151,14 +151,14 @@ def _deleted_entry(con, model: ModelFacts, d: DataFacts) -> ContentEntry:
 
 def _removed(con, chain: list[ModelFacts]) -> list[dict]:
     """Every flag on the model or an encoder it was built on, with its erasure's record where one caused it."""
-    from datagov.catalog.lifecycle import erasure
+    from datagov.catalog.lifecycle import ERASURE, erasure
 
     out = []
     for m in chain:
         for flag in m.flags:
             entry = {"model": m.uri, "kind": flag["kind"], "id": flag["id"], "message": flag["message"],
                      "created": flag["created"], "by": flag["created_by"]}  # fmt: skip
-            if flag["kind"] == "erasure" and (e := erasure(con, flag["source"])) is not None:
+            if flag["kind"] == ERASURE and (e := erasure(con, flag["source"])) is not None:
                 complete = bool(e.purge and e.purge["complete"])
                 entry |= {"erasure": e.id, "reason": e.reason, "rows": e.rows_removed, "items": e.items,
                           "purged": e.purged is not None, "proof_complete": complete}  # fmt: skip

@@ -13,6 +13,7 @@ from datetime import datetime
 from datagov import tags as tag_keys
 from datagov.catalog.db import open_catalog
 from datagov.catalog.drift_reports import reports_on_target
+from datagov.catalog.lifecycle import Retirement
 from datagov.catalog.lineage import encoders_of, versions_into_run
 from datagov.catalog.runs import promotions_of, waivers_of_run
 from datagov.catalog.versions import check_name, dataset_row, find_version, now
@@ -89,7 +90,7 @@ class ModelFacts:
     encoder: ModelFacts | None = None  # the model it was transferred from, gathered the same way
     declared: dict | None = None  # imported weights: their training data as declared, not verified
     flags: list[dict] = field(default_factory=list)  # why promotion waits: its training content changed since
-    retired: dict | None = None  # `models retire`: who, why, when
+    retired: Retirement | None = None  # `models retire`: who, why, when
 
     @property
     def uri(self) -> str:
@@ -221,15 +222,14 @@ def _data_facts(con, node: str, relation: str) -> DataFacts:
     return DataFacts(relation, version_.ref, node, version_.digest, owner, license_, status=version_.status)
 
 
-def _lifecycle(con, name: str, version: str) -> tuple[list[dict], dict | None]:
-    """The model version's flags, and its retirement, as documents."""
+def _lifecycle(con, name: str, version: str) -> tuple[list[dict], Retirement | None]:
+    """The model version's flags (as documents), and its retirement."""
     from dataclasses import asdict
 
     from datagov.catalog.lifecycle import flags_of, retirements
 
     flags = [asdict(f) for f in flags_of(con, name, version)]
-    found = retirements(con, "model", f"{name}/{version}")
-    return flags, (asdict(found[-1]) if found else None)
+    return flags, next(reversed(retirements(con, "model", f"{name}/{version}")), None)
 
 
 def _declared(ws: Workspace, name: str, version: str) -> dict | None:

@@ -49,8 +49,7 @@ def _lifecycle_reasons(facts: ModelFacts) -> list[Reason]:
     retrained on the new data (a new version) or a reviewer waives the flag."""
     reasons = []
     if facts.retired:
-        r = facts.retired
-        said = f"{facts.uri} is retired by {r['created_by']}: {r['reason']} ({r['id']})"
+        said = f"{facts.uri} is retired {facts.retired.said}"
         reasons.append(Reason("model-retired", said, fix="promote another version"))
     for flag in facts.flags:
         reasons.append(
