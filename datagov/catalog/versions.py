@@ -212,16 +212,22 @@ def list_datasets(con: Connection, *, include_retired: bool = False) -> list[Dat
     return read(found, DatasetSummary, json_columns=["tags"])
 
 
-def version_history(con: Connection, name: str, *, include_retired: bool = True) -> list[Version]:
+def retired_only(con: Connection) -> int:
+    """How many datasets have versions, all of them retired (what `list_datasets` leaves out)."""
+    row = con.execute(
+        "SELECT count(*) FROM datasets d WHERE EXISTS (SELECT 1 FROM versions v WHERE v.dataset = d.name) "
+        f"AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.dataset = d.name AND {_ACTIVE})"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def version_history(con: Connection, name: str) -> list[Version]:
+    """Every version of a dataset, retired ones included, newest first."""
     check_name(name)
     if dataset_row(con, name) is None:
         raise NotFound(f"unknown dataset {name!r}", hint="see `datagov datasets list`")
-    active = "true" if include_retired else _ACTIVE
     return _versions(
-        con.execute(
-            f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? AND {active} ORDER BY created DESC, digest",
-            [name],
-        )
+        con.execute(f"SELECT {_VERSION_COLS} FROM versions WHERE dataset = ? ORDER BY created DESC, digest", [name])
     )
 
 

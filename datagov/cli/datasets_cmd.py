@@ -20,12 +20,12 @@ def list_(as_json: bool = JSON_OPTION, include_retired: bool = ALL_OPTION) -> No
     from rich.table import Table
 
     from datagov.catalog.db import open_catalog
-    from datagov.catalog.versions import SHORT, list_datasets
+    from datagov.catalog.versions import SHORT, list_datasets, retired_only
     from datagov.cli.state import console, human_bytes, print_json, workspace
 
     with open_catalog(workspace()) as con:
         rows = list_datasets(con, include_retired=include_retired)
-        hidden = 0 if include_retired else len(list_datasets(con, include_retired=True)) - len(rows)
+        hidden = 0 if include_retired else retired_only(con)
     if as_json:
         print_json([asdict(d) for d in rows])
         return
@@ -144,12 +144,13 @@ def history(name: str = typer.Argument(...), as_json: bool = JSON_OPTION, includ
     from rich.table import Table
 
     from datagov.catalog.db import open_catalog
-    from datagov.catalog.versions import SHORT, version_history
+    from datagov.catalog.versions import RETIRED, SHORT, version_history
     from datagov.cli.state import console, human_bytes, print_json, when, workspace
 
     with open_catalog(workspace()) as con:
-        versions = version_history(con, name, include_retired=include_retired)
-        hidden = 0 if include_retired else len(version_history(con, name)) - len(versions)
+        every = version_history(con, name)
+    versions = every if include_retired else [v for v in every if v.status != RETIRED]
+    hidden = len(every) - len(versions)
     if as_json:
         print_json([asdict(v) for v in versions])
         return

@@ -33,7 +33,7 @@ def _targets(con: Connection, ref: str, *, include_retired: bool) -> tuple[list[
     parsed = parse_ref(ref)
     if parsed.digest_prefix is not None:
         return [resolve(con, parsed)], False
-    versions = version_history(con, parsed.name, include_retired=include_retired)
+    versions = [v for v in version_history(con, parsed.name) if include_retired or v.status != RETIRED]
     if not versions:
         raise InvalidInput(f"every version of {parsed.name!r} is retired already",
                            hint=f"see `datagov datasets history {parsed.name} --all`")  # fmt: skip
