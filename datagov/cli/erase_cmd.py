@@ -70,26 +70,27 @@ def erase(
 
 def _print_plan(result) -> None:
     from datagov.cli.state import console
+    from datagov.lifecycle.erase import RETIRE, REWRITE, WAS_RETIRED
     from datagov.lineage import short_version
 
     out = console()
     sel = result.selection
-    similar = sum(1 for p in result.planned for s in p.hits.similar if not s["exact"])
-    found_by = f"; {similar} copies found by similarity" if similar else ""
+    similar = sum(h.copies for h in sel.searched)
+    found_by = f"; {similar:,} copies found by similarity" if similar else ""
     out.print(f"{len(sel.keys):,} item(s), {result.rows_removed:,} row(s) in {len(result.planned)} version(s) "
               f"of {len(sel.searched)} searched{found_by}")  # fmt: skip
     for p in result.planned:
-        what = {"rewrite": "written again without them", "retire": "retired (an older version)",
-                "was retired": "retired already"}[p.action]  # fmt: skip
+        what = {REWRITE: "written again without them", RETIRE: "retired (an older version)",
+                WAS_RETIRED: "retired already"}[p.action]  # fmt: skip
         out.print(f"  {p.old.ref}: {p.hits.removed:,} of {p.hits.total:,} row(s); {what}")
-    copies = [(p, s) for p in result.planned for s in p.hits.similar if not s["exact"]]
+    copies = [(p, s) for p in result.planned for s in p.hits.similar]
     if copies:
         out.print("copies found by similarity (most alike first):")
         for p, s in copies[:SHOWN]:
             out.print(f"  {p.old.ref} {s['path'] or s['key'][:16]}: like {s['like']}, similarity "
                       f"{s['similarity']:.4f}, {s['distance']} bits")  # fmt: skip
-        if len(copies) > SHOWN:
-            out.print(f"  … and {len(copies) - SHOWN} more")
+        if len(copies) > SHOWN or similar > len(copies):
+            out.print(f"  … {similar:,} copies in all")
     if sel.skipped:
         out.print(f"not searched (no key column): {', '.join(sel.skipped[:8])}")
     if result.models:

@@ -89,7 +89,8 @@ class VersionHits:
     intact: Intact
     total: int  # rows in the version
     selected: set[str] = field(default_factory=set)  # keys this version's rows matched directly
-    similar: list[dict] = field(default_factory=list)  # {path, key, like, similarity, distance}
+    similar: list[dict] = field(default_factory=list)  # the most alike copies (SHOWN_SIMILAR): {path, like, ...}
+    copies: int = 0  # rows found by similarity that are not pixel for pixel an example
     removed: int = 0  # rows whose key is among all selected keys (set by `count_removed`)
     path_matches: int = 0  # rows the --paths glob matched
     in_place: bool = False  # registered where its user keeps it: datagov never deletes those files
@@ -318,16 +319,19 @@ def _search_like(
     found = match_examples(rows, queries, method)  # ref: the version's rows; target: the examples
     if not len(found):
         return
-    order = np.argsort(-found.similarity, kind="stable")
-    for i in order:
+    exact = {e.key for e in examples}  # an example's own pixels: the item itself, not a copy of it
+    hits.selected |= {row_keys[int(r)] for r in found.ref}
+    hits.copies = len({int(r) for r in found.ref if row_keys[int(r)] not in exact})
+    for i in np.argsort(-found.similarity, kind="stable"):
         row, query = int(found.ref[i]), int(found.target[i])
-        hits.selected.add(row_keys[row])
-        if len(hits.similar) < SHOWN_SIMILAR:
-            hits.similar.append({
-                "path": names[row], "key": row_keys[row], "like": examples[query].name,
-                "similarity": round(float(found.similarity[i]), 4), "distance": int(found.distance[i]),
-                "exact": row_keys[row] == examples[query].key,
-            })  # fmt: skip
+        if row_keys[row] in exact:
+            continue
+        hits.similar.append({
+            "path": names[row], "key": row_keys[row], "like": examples[query].name,
+            "similarity": round(float(found.similarity[i]), 4), "distance": int(found.distance[i]),
+        })  # fmt: skip
+        if len(hits.similar) == SHOWN_SIMILAR:
+            break
 
 
 def count_removed(hits: VersionHits, keys: set[str]) -> None:

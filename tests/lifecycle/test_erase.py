@@ -37,6 +37,7 @@ def test_the_dry_run_shows_copies_found_by_similarity_and_changes_nothing(cli, w
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "12 item(s)" in out  # 4 photos, each with a re-encoded and a resized copy
+    assert "8 copies found by similarity" in out  # the photos themselves are the items, not copies
     for i in range(4):
         assert f"reposted{i}.jpg: like photo{i}.png, similarity " in out
         assert f"resized{i}.png: like photo{i}.png" in out
