@@ -82,3 +82,20 @@ def test_gc_killed_at_a_named_point_finishes_on_the_next_run(ws, five_versions, 
         held = {r[0] for r in con.execute("SELECT digest FROM versions").fetchall()}
     assert held == set(five_versions[:3]) and set(store_folders(ws)) == held
     assert catalog_counts(ws)["versions"] == 3
+
+
+def test_gc_never_follows_a_link_in_the_store(cli, ws, five_versions, tmp_path):
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "data.parquet").write_bytes(b"not the workspace's")
+    (ws.store_dir / ("d" * 64)).symlink_to(outside, target_is_directory=True)  # named like a digest no version holds
+    (ws.cache_dir).mkdir(exist_ok=True)
+    (ws.cache_dir / ("c" * 64)).symlink_to(outside, target_is_directory=True)
+    with open_catalog(ws, write=True) as con:  # a deletion record naming a path, not a digest
+        con.execute(
+            "INSERT INTO store_deletions (digest, root, erasure_id, files, created) VALUES (?, '', NULL, '[]', now())",
+            [f"../../../{outside.name}"],
+        )
+    assert cli("gc").exit_code == 0
+    assert (outside / "data.parquet").read_bytes() == b"not the workspace's"
+    assert (ws.store_dir / ("d" * 64)).is_symlink() and (ws.cache_dir / ("c" * 64)).is_symlink()
