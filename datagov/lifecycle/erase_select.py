@@ -161,7 +161,7 @@ def load_examples(ws: Workspace, files: list[str]) -> tuple[list[Example], Image
     for name in files:
         path = Path(name)
         if not path.is_file():
-            raise InvalidInput(f"--like {name}: no such file")
+            raise InvalidInput(f"--like {name}: {_not_a_file(path)}")
         data = path.read_bytes()
         try:
             pixels = decode(data, ws.max_image_pixels)[0]
@@ -178,12 +178,16 @@ def load_examples(ws: Workspace, files: list[str]) -> tuple[list[Example], Image
     return examples, rows
 
 
+def _not_a_file(path: Path) -> str:
+    return "not a regular file" if path.exists() else "no such file"
+
+
 def read_keys(selector: Selector) -> set[str]:
     if not selector.keys_file:
         return set()
     path = Path(selector.keys_file)
     if not path.is_file():
-        raise InvalidInput(f"--keys {selector.keys_file}: no such file")
+        raise InvalidInput(f"--keys {selector.keys_file}: {_not_a_file(path)}")
     if path.stat().st_size > MAX_KEYS_FILE:
         raise InvalidInput(f"--keys {selector.keys_file} is over {MAX_KEYS_FILE >> 20} MiB; split the request")
     try:

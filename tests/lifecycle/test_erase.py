@@ -114,6 +114,8 @@ def test_purge_deletes_the_old_bytes_and_records_a_proof(cli, ws, corpus):
         (("--paths", "*"), "Error: --paths '*' matches every row of every version searched"),
         ((), "Error: name the items to erase: --like IMAGE..., --paths GLOB or --keys FILE"),
         (("--paths", "class1/*", "--dataset", "nope"), "Error: unknown dataset 'nope'"),
+        (("--keys", "/dev/null"), "Error: --keys /dev/null: not a regular file"),
+        (("--keys", "/no/such/keys.txt"), "Error: --keys /no/such/keys.txt: no such file"),
     ],
 )
 def test_bad_requests_are_one_error_and_change_nothing(cli, ws, corpus, args, message):
