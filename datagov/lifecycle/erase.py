@@ -19,8 +19,6 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
 from datagov import faults
 from datagov.catalog.db import open_catalog, transaction
 from datagov.catalog.lifecycle import ERASURE, Erasure, add_erasure, new_id, retire_version
@@ -29,7 +27,7 @@ from datagov.catalog.versions import RETIRED, NewVersion, Version, dataset_of, l
 from datagov.errors import InvalidInput
 from datagov.lifecycle.erase_select import Selection, Selector, VersionHits, select
 from datagov.lifecycle.retire import require_reason
-from datagov.sql import sql_ident, sql_str
+from datagov.sql import key_table, sql_ident, sql_str
 from datagov.store import build_manifest, duckdb_connection, scan_memory, staged_version, staging
 from datagov.verify import require_unchanged
 from datagov.workspace import Workspace
@@ -160,7 +158,7 @@ def _write_without(root, p: Planned, keys: list[str], index: int):
     folder.mkdir()
     duck = duckdb_connection(memory_limit=scan_memory())
     try:
-        duck.register("erase_keys", pa.table({"key": keys}))
+        key_table(duck, "erase_keys", keys)
         key = sql_ident(p.hits.key_column)
         row_group = 4096 if p.hits.key_column == "pixel_hash" else 122_880
         duck.execute(

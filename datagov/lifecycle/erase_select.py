@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from datagov.catalog.db import open_catalog
 from datagov.catalog.locations import locate
 from datagov.catalog.versions import Version, all_versions, check_name, dataset_of, dataset_row
 from datagov.errors import InvalidInput, NotFound
 from datagov.near.images import ImageMethod, ImageRows
-from datagov.sql import sql_ident
+from datagov.sql import key_table, sql_ident
 from datagov.store import VersionFiles, duckdb_connection, scan_memory
 from datagov.store.leases import hold_read_lease
 from datagov.verify import Intact, require_intact
@@ -236,65 +235,101 @@ def select(ws: Workspace, selector: Selector, on_version=None) -> Selection:
     selector.check()
     keys_wanted = read_keys(selector)
     examples, queries = load_examples(ws, selector.like) if selector.like else ([], None)
+    if queries is not None:
+        _warm_kernels()
     selection = Selection(selector, [], set(), examples)
     versions = scope(ws, selector.datasets)
     facts = _facts(ws, versions)
-    compared: set[str] = set()  # versions whose rows were compared with the examples
+    keyed = {}
     for version in versions:
-        known = facts[version.node_id]
-        key_column = key_column_of(version, known.modality, selector)
+        key_column = key_column_of(version, facts[version.node_id].modality, selector)
         if key_column is None:
             selection.skipped.append(version.ref)
-            continue
-        if on_version:
-            on_version(version)
-        hold_read_lease(ws, version.digest)
-        intact = require_intact(ws, version, known.files, purpose="erase items from it")
-        hits = VersionHits(version, key_column, intact, version.rows, in_place=known.files.in_place)
-        # A split holds some of its parent's rows, pixel for pixel: the parent's
-        # matches are its matches, found by key; comparing them again finds nothing new.
-        like = None if queries is None or known.split_of & compared else queries
-        _search(ws, hits, selector, keys_wanted, like, examples)
-        if like is not None:
-            compared.add(version.node_id)
-        selection.searched.append(hits)
-    if selector.datasets and not selection.searched:
-        raise InvalidInput(
-            f"no version of {', '.join(selector.datasets)} can be searched: tables need --key-column "
-            "(a column naming each row) or a `path` column for --paths"
-        )
-    selection.keys = set().union(*(h.selected for h in selection.searched)) if selection.searched else set()
-    _refuse_everything(selection)
-    for hits in selection.searched:
-        count_removed(hits, selection.keys)
+        else:
+            keyed[version.node_id] = key_column
+    searchable = [v for v in versions if v.node_id in keyed]
+    intact = _verify_all(ws, searchable, facts)
+    compared: set[str] = set()  # versions whose rows were compared with the examples
+    duck = duckdb_connection(memory_limit=scan_memory())
+    try:
+        for version in searchable:
+            known = facts[version.node_id]
+            if on_version:
+                on_version(version)
+            hits = VersionHits(version, keyed[version.node_id], intact[version.node_id], version.rows,
+                               in_place=known.files.in_place)  # fmt: skip
+            # A split holds some of its parent's rows, pixel for pixel: the parent's
+            # matches are its matches, found by key; comparing them again finds nothing new.
+            like = None if queries is None or known.split_of & compared else queries
+            _search(ws, duck, hits, selector, keys_wanted, like, examples)
+            if like is not None:
+                compared.add(version.node_id)
+            selection.searched.append(hits)
+        if selector.datasets and not selection.searched:
+            raise InvalidInput(
+                f"no version of {', '.join(selector.datasets)} can be searched: tables need --key-column "
+                "(a column naming each row) or a `path` column for --paths"
+            )
+        selection.keys = set().union(*(h.selected for h in selection.searched)) if selection.searched else set()
+        _refuse_everything(selection)
+        count_removed(selection.searched, selection.keys, duck)
+    finally:
+        duck.close()
     return selection
 
 
+def _warm_kernels() -> None:
+    """Load the compiled search kernels (numba and its cache: ~0.4 s) on a
+    thread while this one reads the catalog and hashes files, which release
+    the GIL; a search that gets there first waits on the same import lock."""
+    import threading
+
+    def warm() -> None:
+        from datagov.near.images import ImageMethod, ImageRows, match_examples
+
+        tiny = ImageRows(*(np.zeros(1, np.uint64),) * 2, np.zeros((1, 16, 16), np.uint8), *(np.ones(1, np.int64),) * 2)
+        match_examples(tiny, tiny, ImageMethod())
+
+    threading.Thread(target=warm, daemon=True).start()
+
+
+def _verify_all(ws: Workspace, versions: list[Version], facts: dict[str, _Facts]) -> dict[str, Intact]:
+    """Hold a read lease on each version, then hash every file of them all,
+    a few versions at once (hashing releases the GIL)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    for v in versions:
+        hold_read_lease(ws, v.digest)
+
+    def verify(v: Version) -> Intact:
+        return require_intact(ws, v, facts[v.node_id].files, purpose="erase items from it")
+
+    with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+        return {v.node_id: intact for v, intact in zip(versions, pool.map(verify, versions), strict=True)}
+
+
 def _search(
-    ws: Workspace, hits: VersionHits, selector: Selector, keys: set[str], queries, examples: list[Example]
-) -> None:
+    ws: Workspace, duck, hits: VersionHits, selector: Selector, keys: set[str], queries, examples: list[Example]
+) -> None:  # fmt: skip
     key = sql_ident(hits.key_column)
     source = hits.intact.files.scan()
-    duck = duckdb_connection(memory_limit=scan_memory())
-    try:
-        if selector.paths and "path" in hits.version.columns:
-            found = duck.execute(
-                f"SELECT {key}, count(*) OVER () FROM {source} WHERE path GLOB ? AND {key} IS NOT NULL",
-                [selector.paths],
-            ).fetchall()
-            hits.selected |= {str(r[0]) for r in found}
-            hits.path_matches = int(found[0][1]) if found else 0
-        if keys:
-            duck.register("erase_wanted", pa.table({"key": sorted(keys)}))
-            found = duck.execute(
-                f"SELECT DISTINCT CAST({key} AS VARCHAR) FROM {source} WHERE CAST({key} AS VARCHAR) IN "
-                "(SELECT key FROM erase_wanted)"
-            ).fetchall()
-            hits.selected |= {r[0] for r in found}
-        if queries is not None and hits.key_column == IMAGE_KEY:
-            _search_like(ws, hits, duck, source, queries, examples, selector.method)
-    finally:
-        duck.close()
+    if selector.paths and "path" in hits.version.columns:
+        found = duck.execute(
+            f"SELECT {key}, count(*) OVER () FROM {source} WHERE path GLOB ? AND {key} IS NOT NULL",
+            [selector.paths],
+        ).fetchall()
+        hits.selected |= {str(r[0]) for r in found}
+        hits.path_matches = int(found[0][1]) if found else 0
+    if keys:
+        key_table(duck, "erase_wanted", sorted(keys))
+        found = duck.execute(
+            f"SELECT DISTINCT CAST({key} AS VARCHAR) FROM {source} WHERE CAST({key} AS VARCHAR) IN "
+            "(SELECT key FROM erase_wanted)"
+        ).fetchall()
+        hits.selected |= {r[0] for r in found}
+    if queries is not None and hits.key_column == IMAGE_KEY:
+        _search_like(ws, hits, duck, source, queries, examples, selector.method)
 
 
 def _fingerprinted(ws: Workspace, hits: VersionHits) -> tuple[ImageRows, list, list]:
@@ -338,21 +373,27 @@ def _search_like(
             break
 
 
-def count_removed(hits: VersionHits, keys: set[str]) -> None:
-    if not keys:
+def count_removed(searched: list[VersionHits], keys: set[str], duck=None) -> None:
+    """Set each version's `removed`: its rows whose key is selected, all
+    versions in one query (DuckDB scans them side by side)."""
+    for hits in searched:
         hits.removed = 0
+    if not keys or not searched:
         return
-    duck = duckdb_connection(memory_limit=scan_memory())
+    own = duck is None
+    duck = duck or duckdb_connection(memory_limit=scan_memory())
     try:
-        duck.register("erase_keys", pa.table({"key": sorted(keys)}))
-        key = sql_ident(hits.key_column)
-        found = duck.execute(
-            f"SELECT count(*) FROM {hits.intact.files.scan()} "
-            f"WHERE CAST({key} AS VARCHAR) IN (SELECT key FROM erase_keys)"
-        ).fetchone()
-        hits.removed = int(found[0]) if found else 0
+        key_table(duck, "erase_keys", sorted(keys))
+        counts = " UNION ALL ".join(
+            f"SELECT {i}, count(*) FROM {hits.intact.files.scan()} "
+            f"WHERE CAST({sql_ident(hits.key_column)} AS VARCHAR) IN (SELECT key FROM erase_keys)"
+            for i, hits in enumerate(searched)
+        )
+        for i, removed in duck.execute(counts).fetchall():
+            searched[i].removed = int(removed)
     finally:
-        duck.close()
+        if own:
+            duck.close()
 
 
 def _refuse_everything(selection: Selection) -> None:

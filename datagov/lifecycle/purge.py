@@ -117,7 +117,7 @@ def _rescan(ws: Workspace, erasure_id: str) -> dict:
         with open_catalog(ws) as con:
             files = locate(ws, con, version.digest, version.dataset)
         hits = VersionHits(version, key_column, require_intact(ws, version, files, purpose="re-scan it"), version.rows)
-        count_removed(hits, keys)
+        count_removed([hits], keys)
         found += hits.removed
         searched.append({"version": version.node_id, "rows_found": hits.removed})
     return {"versions": searched, "rows_found": found, "keys": len(keys)}

@@ -21,6 +21,7 @@ import numpy as np
 CHUNKS = 4
 CHUNK_BITS = 16
 MAX_RADIUS = 15  # probes grow as C(16, r // 4): 697 per chunk at 15
+OUT_BLOCK = 1 << 21  # pairs the kernel writes per call (17 bytes each); a full block resumes in a fresh one
 
 
 @dataclass(frozen=True)
@@ -82,24 +83,15 @@ class HammingIndex:
             return Pairs.empty()
         masks = _masks(radius // CHUNKS)
         query_order = np.stack([np.argsort(_chunk(queries, k), kind="stable") for k in range(CHUNKS)])
-        capacity = max(1024, 4 * len(queries))
-        while True:
+        parts, chunk, position = [], 0, 0
+        capacity = int(np.clip(64 * len(queries), 1024, OUT_BLOCK))
+        while chunk < CHUNKS:
             ref = np.empty(capacity, np.int64)
             query = np.empty(capacity, np.int64)
             distance = np.empty(capacity, np.uint8)
-            found = scan(
-                queries,
-                query_order,
-                self.sorted,
-                self.order,
-                self.starts,
-                masks,
-                radius,
-                radius // CHUNKS,
-                ref,
-                query,
-                distance,
-            )
-            if found <= capacity:
-                return Pairs(ref[:found], query[:found], distance[:found])
-            capacity = found  # the second pass writes them all
+            args = (self.sorted, self.order, self.starts, masks, radius, radius // CHUNKS, chunk, position)
+            found, chunk, position = scan(queries, query_order, *args, ref, query, distance)
+            parts.append(Pairs(ref[:found], query[:found], distance[:found]))
+            if not found and chunk < CHUNKS:
+                capacity *= 2  # one query's pairs alone did not fit
+        return Pairs.concat(parts)

@@ -25,9 +25,13 @@ def _popcount(x):
 
 
 @njit(cache=True, nogil=True)
-def scan(queries, query_order, hashes, order, starts, masks, radius, probe_radius, out_ref, out_query, out_distance):
+def scan(queries, query_order, hashes, order, starts, masks, radius, probe_radius, from_chunk, from_query,
+         out_ref, out_query, out_distance):  # fmt: skip
     """Pairs within `radius`, each once (a pair close in an earlier chunk
-    was found there); writes at most len(out_ref) and returns how many there are.
+    was found there), from query position `from_query` of chunk `from_chunk`
+    on. Returns (pairs written, chunk, position) where it stopped: the end
+    (the number of chunks, 0), or the first query whose pairs did not fit,
+    none of which are kept, so a call with fresh output resumes there.
 
     Chunk by chunk, queries go in the order of their key in that chunk
     (`query_order`), so neighbouring queries probe neighbouring buckets and
@@ -35,12 +39,13 @@ def scan(queries, query_order, hashes, order, starts, masks, radius, probe_radiu
     found = 0
     capacity = len(out_ref)
     low = np.uint64(0xFFFF)
-    for k in range(hashes.shape[0]):
+    for k in range(from_chunk, hashes.shape[0]):
         shift = np.uint64(16 * k)
-        for i in range(len(queries)):
+        for i in range(from_query if k == from_chunk else 0, len(queries)):
             q = query_order[k, i]
             h = queries[q]
             key = np.int64((h >> shift) & low)
+            before = found
             for m in range(len(masks)):
                 probe = key ^ masks[m]
                 for pos in range(starts[k, probe], starts[k, probe + 1]):
@@ -55,12 +60,13 @@ def scan(queries, query_order, hashes, order, starts, masks, radius, probe_radiu
                             break
                     if seen:
                         continue
-                    if found < capacity:
-                        out_ref[found] = order[k, pos]
-                        out_query[found] = q
-                        out_distance[found] = d
+                    if found == capacity:
+                        return before, k, i
+                    out_ref[found] = order[k, pos]
+                    out_query[found] = q
+                    out_distance[found] = d
                     found += 1
-    return found
+    return found, hashes.shape[0], 0
 
 
 @njit(cache=True, nogil=True)
@@ -92,14 +98,68 @@ def rows_equal_to(words, first, group):
     return True
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _cosine(n, sx, sy, sxx, syy, sxy):
+    """Centred cosine from integer sums (times n, so exact until the division);
+    a constant side is alike only another constant side."""
+    vx, vy = n * sxx - sx * sx, n * syy - sy * sy
+    if vx == 0 or vy == 0:
+        return 1.0 if vx == 0 and vy == 0 else 0.0
+    return (n * sxy - sx * sy) / np.sqrt(np.float64(vx) * np.float64(vy))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _crop_cosine(x, y, dy, dx):
+    """x and y (uint8 squares) where they overlap with y moved by (dy, dx)."""
+    side = x.shape[0]
+    ay, by, ax, bx = max(dy, 0), max(-dy, 0), max(dx, 0), max(-dx, 0)
+    h, w = side - abs(dy), side - abs(dx)
+    sx = sy = sxx = syy = sxy = 0
+    for r in range(h):
+        for c in range(w):
+            u, v = np.int64(x[ay + r, ax + c]), np.int64(y[by + r, bx + c])
+            sx += u
+            sy += v
+            sxx += u * u
+            syy += v * v
+            sxy += u * v
+    return _cosine(h * w, sx, sy, sxx, syy, sxy)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _half_cosine(x, y, dy, dx):
+    """x cropped against y moved half a pixel along (dy, dx): y's neighbours
+    summed (twice their mean; the cosine is blind to scale)."""
+    side = x.shape[0]
+    h, w = side - abs(dy), side - abs(dx)
+    ay, ax = (1 if dy > 0 else 0), (1 if dx > 0 else 0)
+    ny, nx = abs(dy), abs(dx)
+    sx = sy = sxx = syy = sxy = 0
+    for r in range(h):
+        for c in range(w):
+            u = np.int64(x[ay + r, ax + c])
+            v = np.int64(y[r, c]) + np.int64(y[r + ny, c + nx])
+            sx += u
+            sy += v
+            sxx += u * u
+            syy += v * v
+            sxy += u * v
+    return _cosine(h * w, sx, sy, sxx, syy, sxy)
+
+
 @njit(cache=True, nogil=True)
-def pair_dots(a, ia, b, ib, out):
-    """out[p] = a[ia[p]] . b[ib[p]]: the similarity of many candidate pairs
-    of a few thousand distinct thumbnails, without copying a row per pair."""
-    width = a.shape[1]
+def pair_similarity(a, ia, b, ib, step, shifts, out):
+    """out[p] = similarity(a[ia[p]], b[ib[p]], step[p]) (see near/similarity.py):
+    the best centred cosine over the pair as it is and moved along each of
+    `shifts`, by `step` pixels or, at step 0, by half of one either way.
+    Integer sums per pair: no float copy of any thumbnail."""
     for p in range(len(ia)):
-        x, y = a[ia[p]], b[ib[p]]
-        total = 0.0
-        for k in range(width):
-            total += x[k] * y[k]
-        out[p] = total
+        x, y, unit = a[ia[p]], b[ib[p]], step[p]
+        best = _crop_cosine(x, y, 0, 0)
+        for k in range(shifts.shape[0]):
+            dy, dx = shifts[k, 0], shifts[k, 1]
+            if unit == 0:
+                best = max(best, _half_cosine(x, y, dy, dx), _half_cosine(y, x, dy, dx))
+            else:
+                best = max(best, _crop_cosine(x, y, dy * unit, dx * unit))
+        out[p] = best

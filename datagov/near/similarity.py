@@ -57,8 +57,8 @@ def _half_shifted(b: np.ndarray, dy: int, dx: int) -> tuple[np.ndarray, tuple[sl
 
 
 def similarity(first: np.ndarray, second: np.ndarray, step: np.ndarray) -> np.ndarray:
-    """The definition, pair by pair (`similarity_of_pairs` computes the same
-    from each distinct thumbnail once, and is what the search uses).
+    """The definition, pair by pair, in float arrays (`similarity_of_pairs`
+    computes the same with a compiled kernel, and is what the search uses).
     Per pair, for (P, 16, 16) thumbnails: the best centred cosine over the
     pair as it is and the second moved one source pixel along each axis:
     `step` thumbnail pixels, or half of one where `step` is 0 (images of
@@ -85,79 +85,30 @@ def similarity(first: np.ndarray, second: np.ndarray, step: np.ndarray) -> np.nd
     return out
 
 
-def _unit_vectors(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each (aligned) thumbnail centred and scaled to unit length, and whether it is constant."""
-    flat = thumbs.reshape(len(thumbs), -1).astype(np.float32)
-    flat -= flat.mean(axis=1, keepdims=True)
-    norms = np.sqrt(np.einsum("ij,ij->i", flat, flat))
-    constant = norms < 1e-3
-    flat /= np.where(constant, 1.0, norms)[:, None]
-    flat[constant] = 0.0
-    return flat, constant
-
-
-def _aligned(first, i, second, j, fa, fb) -> np.ndarray:
-    """Centred cosine of every pair after aligning each side (`fa`, `fb`):
-    each distinct thumbnail is aligned and normalised once, then a pair costs one dot product."""
-    if len(i) == 0:
-        return np.zeros(0)
-    ui, inv_i = np.unique(i, return_inverse=True)
-    uj, inv_j = np.unique(j, return_inverse=True)
-    a, flat_a = _unit_vectors(fa(first[ui]))
-    b, flat_b = _unit_vectors(fb(second[uj]))
-    out = np.empty(len(i))
-    _in_threads(a, inv_i, b, inv_j, out)
-    both_flat = flat_a[inv_i] & flat_b[inv_j]  # constant images are alike only each other
-    return np.where(both_flat, 1.0, out)
-
-
-def _in_threads(a: np.ndarray, ia: np.ndarray, b: np.ndarray, ib: np.ndarray, out: np.ndarray) -> None:
-    """`pair_dots` over slices of the pairs, one per core (the kernel releases the GIL)."""
+def similarity_of_pairs(first: np.ndarray, i: np.ndarray, second: np.ndarray, j: np.ndarray,
+                        step: np.ndarray) -> np.ndarray:  # fmt: skip
+    """`similarity(first[i], second[j], step)` for many candidate pairs, each
+    from integer sums over the pair's own uint8 thumbnails (no float copy of a
+    thumbnail, no row copied per pair), the pairs split across the cores
+    (the kernel releases the GIL)."""
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    from datagov.near.kernel import pair_dots
+    from datagov.near.kernel import pair_similarity
 
-    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-    parts = min(os.cpu_count() or 1, max(1, len(ia) // 50_000))
-    bounds = np.linspace(0, len(ia), parts + 1).astype(int)
-    if parts == 1:
-        pair_dots(a, ia, b, ib, out)
-        return
+    out = np.empty(len(i))
+    if not len(i):
+        return out
+    a, b = np.ascontiguousarray(first, np.uint8), np.ascontiguousarray(second, np.uint8)
+    i, j, step = (np.ascontiguousarray(v, np.int64) for v in (i, j, step))
+    shifts = np.array(SHIFTS, np.int64)
+    parts = min(os.cpu_count() or 1, max(1, len(i) // 20_000))
+    bounds = np.linspace(0, len(i), parts + 1).astype(int)
+
+    def run(k: int) -> None:
+        part = slice(bounds[k], bounds[k + 1])
+        pair_similarity(a, i[part], b, j[part], step[part], shifts, out[part])
+
     with ThreadPoolExecutor(parts) as pool:
-        list(pool.map(lambda k: pair_dots(a, ia[bounds[k]:bounds[k + 1]], b, ib[bounds[k]:bounds[k + 1]],
-                                          out[bounds[k]:bounds[k + 1]]), range(parts)))  # fmt: skip
-
-
-def _crop(box: tuple[slice, slice]):
-    return lambda t: t[:, box[0], box[1]]
-
-
-def _half(dy: int, dx: int):
-    return lambda t: _half_shifted(t.astype(np.float32), dy, dx)[0]
-
-
-def _alignments(unit: int):
-    """(align first, align second) for every shift `similarity` tries at this step."""
-    for dy, dx in SHIFTS:
-        if unit == 0:
-            yield _crop(_half_overlap(dy, dx)), _half(dy, dx)  # the second moved half a pixel
-            yield _half(dy, dx), _crop(_half_overlap(dy, dx))  # the first moved half a pixel
-        else:
-            sa, sb = _overlap(dy * unit, dx * unit)
-            yield _crop(sa), _crop(sb)
-
-
-def similarity_of_pairs(first: np.ndarray, i: np.ndarray, second: np.ndarray, j: np.ndarray,
-                        step: np.ndarray) -> np.ndarray:  # fmt: skip
-    """`similarity(first[i], second[j], step)`, computed from each distinct
-    thumbnail once: the search's candidate pairs share their thumbnails (an
-    erasure's few examples against a whole corpus; a dedup's rows against
-    their many neighbours)."""
-    whole = _crop((slice(None), slice(None)))
-    best = _aligned(first, i, second, j, whole, whole)
-    for unit in np.unique(step):
-        rows = np.flatnonzero(step == unit)
-        for fa, fb in _alignments(int(unit)):
-            best[rows] = np.maximum(best[rows], _aligned(first, i[rows], second, j[rows], fa, fb))
-    return best
+        list(pool.map(run, range(parts)))
+    return out

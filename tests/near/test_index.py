@@ -48,15 +48,19 @@ def test_matches_brute_force_on_any_hashes(ref, query, radius):
     assert set(zip(found.ref.tolist(), found.query.tolist(), strict=True)) == brute_force(ref, query, radius)
 
 
-def test_crowded_buckets_find_more_pairs_than_first_allotted():
+@pytest.mark.parametrize("block", [None, 100])
+def test_crowded_buckets_find_more_pairs_than_first_allotted(block, monkeypatch):
     """Hundreds of equal hashes (blank images) put every pair in one bucket:
-    more pairs than the first output buffer holds, all found, each once."""
+    more pairs than the output block holds (and, at a block of 100, more
+    than one query's pairs), all found, each once."""
+    if block:
+        monkeypatch.setattr("datagov.near.index.OUT_BLOCK", block)
     rng = np.random.default_rng(0)
     ref = np.concatenate([np.zeros(800, np.uint64), rng.integers(0, 2**64, 500, np.uint64)])
     query = np.concatenate([np.zeros(50, np.uint64), np.array([1, 3], np.uint64)])
     found = HammingIndex(ref).search(query, 2)
     assert set(zip(found.ref.tolist(), found.query.tolist(), strict=True)) == brute_force(ref, query, 2)
-    assert len(found) == len(brute_force(ref, query, 2)) >= 800 * 52 > 4 * len(query)
+    assert len(found) == len(brute_force(ref, query, 2)) >= 800 * 52 > 64 * len(query)
 
 
 def test_radius_out_of_range_is_refused():

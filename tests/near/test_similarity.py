@@ -1,5 +1,5 @@
-"""`similarity_of_pairs` (each distinct thumbnail normalised once, a dot
-product per pair) gives what `similarity` gives pair by pair: every shift
+"""`similarity_of_pairs` (the compiled kernel, integer sums per pair) gives
+what `similarity` (the float definition) gives pair by pair: every shift
 unit, constant images, repeated thumbnails, no pairs at all."""
 
 import numpy as np
