@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from datagov.errors import InvalidInput, NotAWorkspace
@@ -128,6 +128,12 @@ GITIGNORE = """\
 class Workspace:
     root: Path
     config: dict = field(default_factory=dict, compare=False)
+    # The web desk on a team catalog: the catalog URL with a signed-in user's
+    # own credentials, so each request runs as that database role.
+    signed_in: str = field(default="", compare=False, repr=False)
+
+    def as_user(self, url: str) -> Workspace:
+        return replace(self, signed_in=url)
 
     @property
     def catalog_dir(self) -> Path:
@@ -140,6 +146,8 @@ class Workspace:
     @property
     def catalog_url(self) -> str:
         """`[catalog] url` (or DATAGOV_CATALOG_URL): "" for the DuckDB file, else postgresql://."""
+        if self.signed_in:
+            return self.signed_in
         return self._url(
             "catalog", ENV_CATALOG, ("postgresql://", "postgres://"), '"postgresql://user@host:port/database", or ""'
             " for the DuckDB file", echo=False,  # a catalog URL may hold a password

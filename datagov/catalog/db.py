@@ -14,6 +14,7 @@ import fcntl
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -37,9 +38,17 @@ if TYPE_CHECKING:
 # opened: a team's command does not pay for it.
 Connection: TypeAlias = "duckdb.DuckDBPyConnection | PgConnection"
 
-# Re-entrancy: a process that already holds the lock reuses its connection
-# (flock on a second descriptor would wait for ourselves).
-_held: dict[str, tuple[Connection, int]] = {}
+# Re-entrancy: a thread that already holds the lock reuses its connection
+# (flock on a second descriptor would wait for ourselves). Per thread: the
+# web desk serves requests on several, and a connection is not for sharing;
+# another thread waits for the lock as another process would.
+_local = threading.local()
+
+
+def _held() -> dict[str, tuple[Connection, int]]:
+    if not hasattr(_local, "held"):
+        _local.held = {}
+    return _local.held
 
 
 def is_postgres(con: Connection) -> bool:
@@ -86,18 +95,19 @@ def open_catalog(ws: Workspace, write: bool = False) -> Iterator[Connection]:
     reads before writing (a dataset's newest version) is still true when it writes.
     """
     key = ws.catalog_url or str(ws.db_path)
-    if key in _held:
-        con, depth = _held[key]
-        _held[key] = (con, depth + 1)
+    held = _held()
+    if key in held:
+        con, depth = held[key]
+        held[key] = (con, depth + 1)
         try:
             yield con
         finally:
-            con, depth = _held[key]
-            _held[key] = (con, depth - 1)
+            con, depth = held[key]
+            held[key] = (con, depth - 1)
         return
     with nullcontext() if ws.catalog_url else catalog_lock(ws):
         con = _connect(ws)
-        _held[key] = (con, 1)
+        held[key] = (con, 1)
         try:
             if write and isinstance(con, PgConnection):
                 con.hold_writer_lock()
@@ -107,7 +117,7 @@ def open_catalog(ws: Workspace, write: bool = False) -> Iterator[Connection]:
             close_dead_runs(ws, con)  # a status, not a deletion: every command may do it
             yield con
         finally:
-            del _held[key]
+            del held[key]
             con.close()  # an unclosed DuckDB 2.0 connection prints leak warnings at exit
 
 

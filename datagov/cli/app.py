@@ -22,6 +22,7 @@ from datagov.cli import (
     pretrain_cmd,
     retire_cmd,
     runs_cmd,
+    serve_cmd,
     shift_cmd,
     split_cmd,
     transfer_cmd,
@@ -115,6 +116,7 @@ audit_cmd.register(app)
 models_cmd.register(app)
 gc_cmd.register(app)
 erase_cmd.register(app)
+serve_cmd.register(app)
 retire_cmd.register(datasets_cmd.app, validate_cmd.validations, expectations_cmd.app, models_cmd.app)
 app.add_typer(datasets_cmd.app, name="datasets")
 app.add_typer(expectations_cmd.app, name="expectations")

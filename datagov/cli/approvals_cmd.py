@@ -17,17 +17,18 @@ def approvals_list(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List requests waiting for a steward, newest first."""
-    from dataclasses import asdict
 
     from datagov.approvals import requests
     from datagov.cli.state import console, print_json, styled, when, workspace
     from datagov.governance import four_eyes
 
     ws = workspace()
-    found = requests(ws, pending_only=not show_all)
     if as_json:
-        print_json([{**asdict(r), "status": r.status} for r in found])
+        from datagov.documents import approvals_document
+
+        print_json(approvals_document(ws, show_all=show_all))
         return
+    found = requests(ws, pending_only=not show_all)
     if not four_eyes(ws):
         typer.echo(
             "This catalog is the DuckDB file: waivers take effect at once, marked 'not approved by a second person'.\n"

@@ -118,10 +118,12 @@ def history_(
     from datagov.audit.run import history
     from datagov.cli.state import console, print_json, styled, when, workspace
 
-    audits = history(workspace(), limit)
     if as_json:
-        print_json(audits)
+        from datagov.documents import audits_document
+
+        print_json(audits_document(workspace(), limit))
         return
+    audits = history(workspace(), limit)
     if not audits:
         typer.echo("No audits yet. Run: datagov audit run")
         return

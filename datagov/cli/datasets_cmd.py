@@ -15,7 +15,6 @@ SHOWN_FILES = 20  # a version of 10,000 shards lists its first files, not a scre
 @app.command("list")
 def list_(as_json: bool = JSON_OPTION, include_retired: bool = ALL_OPTION) -> None:
     """List datasets with their newest version (retired versions only with --all)."""
-    from dataclasses import asdict
 
     from rich.table import Table
 
@@ -23,12 +22,14 @@ def list_(as_json: bool = JSON_OPTION, include_retired: bool = ALL_OPTION) -> No
     from datagov.catalog.versions import SHORT, list_datasets, retired_only
     from datagov.cli.state import console, human_bytes, print_json, workspace
 
+    if as_json:
+        from datagov.documents import datasets_document
+
+        print_json(datasets_document(workspace(), include_retired=include_retired))
+        return
     with open_catalog(workspace()) as con:
         rows = list_datasets(con, include_retired=include_retired)
         hidden = 0 if include_retired else retired_only(con)
-    if as_json:
-        print_json([asdict(d) for d in rows])
-        return
     if not rows:
         if hidden:
             typer.echo(f"No datasets in use: {hidden} with only retired versions (datagov datasets list --all)")
@@ -62,7 +63,6 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one version: metadata, schema, files, rejects and where it came from."""
-    from dataclasses import asdict
 
     from rich.table import Table
 
@@ -72,6 +72,11 @@ def show(
     from datagov.cli.state import console, human_bytes, print_json, styled, tags_text, when, workspace
     from datagov.lineage import graph_for, label
 
+    if as_json:
+        from datagov.documents import version_document
+
+        print_json(version_document(workspace(), ref))
+        return
     with open_catalog(workspace()) as con:
         v = resolve(con, ref)
         meta = dataset_of(con, v)
@@ -79,17 +84,6 @@ def show(
         rejects = rejects_of(con, v.dataset, v.digest)
         graph = graph_for(con, v.node_id)
     upstream = [(e.relation, label(e.src)) for e in graph.parents(graph.focus)]
-    if as_json:
-        print_json(
-            {
-                "dataset": asdict(meta),
-                "version": asdict(v),
-                "files": [asdict(f) for f in files],
-                "rejects": [asdict(r) for r in rejects],
-                "upstream": [{"relation": r, "node": n} for r, n in upstream],
-            }
-        )
-        return
     out = console()
     info = Table(title=f"{v.ref}", show_header=False, title_justify="left")
     info.add_column(style="bold")

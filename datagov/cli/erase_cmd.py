@@ -151,7 +151,6 @@ def purge(erasure_id: str = typer.Argument(..., metavar="ID")) -> None:
 @erasures.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Erasures, newest first."""
-    from dataclasses import asdict
 
     from rich.table import Table
 
@@ -159,11 +158,13 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     from datagov.catalog.lifecycle import erasures as all_erasures
     from datagov.cli.state import console, print_json, when, workspace
 
+    if as_json:
+        from datagov.documents import erasures_document
+
+        print_json(erasures_document(workspace()))
+        return
     with open_catalog(workspace()) as con:
         found = all_erasures(con)
-    if as_json:
-        print_json([{**asdict(e), "status": e.status} for e in found])
-        return
     if not found:
         typer.echo("No erasures yet.")
         return
@@ -179,7 +180,6 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
 @erasures.command("show")
 def show(erasure_id: str = typer.Argument(..., metavar="ID"), as_json: bool = typer.Option(False, "--json")) -> None:
     """One erasure: the request, the versions rewritten, the models flagged, the purge's proof."""
-    from dataclasses import asdict
 
     from datagov.catalog.db import open_catalog
     from datagov.catalog.lifecycle import erasure
@@ -187,13 +187,15 @@ def show(erasure_id: str = typer.Argument(..., metavar="ID"), as_json: bool = ty
     from datagov.errors import NotFound
     from datagov.lineage import short_version
 
+    if as_json:
+        from datagov.documents import erasure_document
+
+        print_json(erasure_document(workspace(), erasure_id))
+        return
     with open_catalog(workspace()) as con:
         e = erasure(con, erasure_id)
     if e is None:
         raise NotFound(f"no erasure {erasure_id!r}", hint="see `datagov erasures list`")
-    if as_json:
-        print_json({**asdict(e), "status": e.status})
-        return
     out = console()
     out.print(f"erasure {e.id} · {e.status} · {when(e.created)} by {e.created_by or '-'}")
     out.print(f"reason: {e.reason}")

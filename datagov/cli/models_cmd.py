@@ -23,30 +23,9 @@ def list_(
     from rich.table import Table
 
     from datagov.cli.state import console, print_json, styled, workspace
-    from datagov.errors import NotFound
-    from datagov.tracking import registry_client, require_registry_matches, store_exists
+    from datagov.documents import models_document
 
-    ws = workspace()
-    if store_exists(ws):
-        c = registry_client(ws)
-        registered = {m.name: m for m in c.search_registered_models() if name is None or m.name == name}
-    else:  # nothing was ever registered here (or the store was lost, which the check names)
-        require_registry_matches(ws)
-        registered = {}
-    models = list(registered)
-    if name and not models:
-        raise NotFound(f"unknown model {name!r}", hint="see `datagov models list`")
-    rows = []
-    for model in sorted(models):
-        aliases = registered[model].aliases or {}  # search results leave ModelVersion.aliases empty
-        for mv in sorted(c.search_model_versions(f"name = '{model}'"), key=lambda v: -int(v.version)):
-            found = dict(mv.tags)
-            rows.append({
-                "model": model, "version": str(mv.version),
-                "aliases": sorted(a for a, v in aliases.items() if str(v) == str(mv.version)),
-                "stage": found.get(tags.STAGE, "-"), "dataset": found.get(tags.DATASET, "-"),
-                "audit": found.get(tags.AUDIT, "-"), "run_id": mv.run_id,
-            })  # fmt: skip
+    rows = models_document(workspace(), name)
     if as_json:
         print_json(rows)
         return
@@ -84,7 +63,7 @@ def review(
 
     from datagov.cli.state import console, print_json, styled, when, workspace
     from datagov.outputs import check_writable, write_atomic
-    from datagov.review.facts import facts_document, gather
+    from datagov.review.facts import gather
     from datagov.review.promote import promotion_reasons
 
     ws = workspace()
@@ -96,9 +75,9 @@ def review(
 
         write_atomic(html_path, render_review(facts, reasons))
     if as_json:
-        print_json(
-            {**facts_document(facts), "promotable": not reasons, "promotion_refusals": [r.message for r in reasons]}
-        )
+        from datagov.documents import review_of
+
+        print_json(review_of(facts, reasons))
         return
     out = console()
     metrics = ", ".join(f"{k} {facts.metrics[k]:.4f}" for k in KEY_METRICS if k in facts.metrics) or "-"

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from datagov.units import human_bytes as human_bytes  # re-exported: the commands import it from here
+
 
 @dataclass
 class State:
@@ -44,17 +46,6 @@ def styled(markup: str, *values: object):
     from rich.text import Text
 
     return Text.from_markup(markup.format(*(escape(str(v)) for v in values)))
-
-
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def when(ts: datetime | None) -> str:
