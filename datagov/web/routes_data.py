@@ -12,9 +12,19 @@ from datagov.workspace import Workspace
 
 router = APIRouter()
 
-NAME = Path(min_length=1, max_length=200)
-DIGEST = Path(pattern="^[0-9a-f]{64}$", description="the version's whole sha256 digest")
-ROW = Path(ge=0, le=2**40)
+
+def name_param():  # a new one per use: FastAPI binds a parameter to its name
+    return Path(min_length=1, max_length=200)
+
+
+def digest_param():  # a new one per use: FastAPI binds a parameter to its name
+    return Path(pattern="^[0-9a-f]{64}$", description="the version's whole sha256 digest")
+
+
+def row_param():  # a new one per use: FastAPI binds a parameter to its name
+    return Path(ge=0, le=2**40)
+
+
 SHOWN_FILES = 50  # a version of 10,000 shards lists its first files on the page; the API has them all
 
 
@@ -38,7 +48,7 @@ def datasets_page(request: Request, q: str = "", all: bool = False,
 
 
 @router.get("/datasets/{name}", include_in_schema=False)
-def dataset_newest(name: str = NAME, ws: Workspace = Depends(workspace_for)) -> Response:
+def dataset_newest(name: str = name_param(), ws: Workspace = Depends(workspace_for)) -> Response:
     from datagov.catalog.db import open_catalog
     from datagov.catalog.versions import resolve
 
@@ -48,13 +58,13 @@ def dataset_newest(name: str = NAME, ws: Workspace = Depends(workspace_for)) -> 
 
 
 @router.get("/api/datasets/{name}/{digest}", tags=["data"])
-def api_version(name: str = NAME, digest: str = DIGEST, ws: Workspace = Depends(workspace_for)) -> dict:
+def api_version(name: str = name_param(), digest: str = digest_param(), ws: Workspace = Depends(workspace_for)) -> dict:
     """`datagov datasets show NAME@DIGEST --json`: files, rejects, receipts, drift, lineage, children, models."""
     return documents.version_document(ws, f"{name}@{digest}")
 
 
 @router.get("/datasets/{name}/{digest}", include_in_schema=False)
-def version_page(request: Request, name: str = NAME, digest: str = DIGEST,
+def version_page(request: Request, name: str = name_param(), digest: str = digest_param(),
                  ws: Workspace = Depends(workspace_for)) -> Response:  # fmt: skip
     from datagov.lineage import Edge, Graph
     from datagov.web import svg
@@ -70,7 +80,10 @@ def version_page(request: Request, name: str = NAME, digest: str = DIGEST,
 
 @router.get("/datasets/{name}/{digest}/rows/{row}.png", include_in_schema=False)
 def row_image(
-    name: str = NAME, digest: str = DIGEST, row: int = ROW, ws: Workspace = Depends(workspace_for)
+    name: str = name_param(),
+    digest: str = digest_param(),
+    row: int = row_param(),
+    ws: Workspace = Depends(workspace_for),
 ) -> Response:
     from datagov.web.images import row_png
 

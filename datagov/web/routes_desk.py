@@ -15,7 +15,11 @@ from datagov.workspace import Workspace
 
 router = APIRouter()
 
-REQUEST_ID = Path(min_length=1, max_length=100)
+
+def request_id_param():  # a new one per use: FastAPI binds a parameter to its name
+    return Path(min_length=1, max_length=100)
+
+
 Decision = Literal["approved", "denied"]
 
 
@@ -39,14 +43,16 @@ class DecisionBody(BaseModel):
 
 
 @router.post("/api/approvals/{request_id}", tags=["desk"], dependencies=[Depends(check_csrf)])
-def api_decide(body: DecisionBody, request_id: str = REQUEST_ID, ws: Workspace = Depends(workspace_for)) -> dict:
+def api_decide(
+    body: DecisionBody, request_id: str = request_id_param(), ws: Workspace = Depends(workspace_for)
+) -> dict:
     """`datagov approvals approve|deny ID --reason …`, as your database role: the database refuses
     a decision by the requester or by anyone who is not a steward."""
     return _decide(ws, request_id, body.decision, body.reason)
 
 
 @router.post("/approvals/{request_id}", include_in_schema=False, dependencies=[Depends(check_csrf)])
-def decide_form(request_id: str = REQUEST_ID, decision: Decision = Form(...), reason: str = Form(""),
+def decide_form(request_id: str = request_id_param(), decision: Decision = Form(...), reason: str = Form(""),
                 ws: Workspace = Depends(workspace_for)) -> Response:  # fmt: skip
     _decide(ws, request_id, decision, reason)
     return RedirectResponse(f"/approvals#{request_id}", status_code=303, headers=SECURITY_HEADERS)
@@ -83,7 +89,7 @@ def api_erasures(ws: Workspace = Depends(workspace_for)) -> list[dict]:
 
 
 @router.get("/api/erasures/{erasure_id}", tags=["desk"])
-def api_erasure(erasure_id: str = REQUEST_ID, ws: Workspace = Depends(workspace_for)) -> dict:
+def api_erasure(erasure_id: str = request_id_param(), ws: Workspace = Depends(workspace_for)) -> dict:
     """`datagov erasures show ID --json`: the request, versions rewritten, models flagged, purge proof."""
     return documents.erasure_document(ws, erasure_id)
 
@@ -94,5 +100,7 @@ def erasures_page(request: Request, ws: Workspace = Depends(workspace_for)) -> R
 
 
 @router.get("/erasures/{erasure_id}", include_in_schema=False)
-def erasure_page(request: Request, erasure_id: str = REQUEST_ID, ws: Workspace = Depends(workspace_for)) -> Response:
+def erasure_page(
+    request: Request, erasure_id: str = request_id_param(), ws: Workspace = Depends(workspace_for)
+) -> Response:
     return page(request, "erasure.html", e=documents.erasure_document(ws, erasure_id))

@@ -13,8 +13,13 @@ from datagov.workspace import Workspace
 
 router = APIRouter()
 
-MODEL = Path(min_length=1, max_length=256)
-VERSION = Path(pattern="^[0-9]{1,9}$", description="the registered version number")
+
+def model_param():  # a new one per use: FastAPI binds a parameter to its name
+    return Path(min_length=1, max_length=256)
+
+
+def version_param():  # a new one per use: FastAPI binds a parameter to its name
+    return Path(pattern="^[0-9]{1,9}$", description="the registered version number")
 
 
 @router.get("/api/models", tags=["models"])
@@ -29,14 +34,16 @@ def models_page(request: Request, ws: Workspace = Depends(workspace_for)) -> Res
 
 
 @router.get("/api/models/{name}/{version}", tags=["models"])
-def api_model(name: str = MODEL, version: str = VERSION, ws: Workspace = Depends(workspace_for)) -> dict:
+def api_model(
+    name: str = model_param(), version: str = version_param(), ws: Workspace = Depends(workspace_for)
+) -> dict:
     """`datagov models review NAME VERSION --json`: training content, receipts then and now, waivers
     and approvals, audits, weights, and whether promotion would pass."""
     return documents.review_document(ws, name, version)
 
 
 @router.get("/api/models/{name}/{version}/card", tags=["models"])
-def api_card(name: str = MODEL, version: str = VERSION, ws: Workspace = Depends(workspace_for)) -> dict:
+def api_card(name: str = model_param(), version: str = version_param(), ws: Workspace = Depends(workspace_for)) -> dict:
     """`datagov models card NAME VERSION --format json`."""
     from datagov.review.card import build_card, card_json
 
@@ -44,7 +51,7 @@ def api_card(name: str = MODEL, version: str = VERSION, ws: Workspace = Depends(
 
 
 @router.get("/api/models/{name}/{version}/diff/{other}", tags=["models"])
-def api_diff(name: str = MODEL, version: str = VERSION, other: str = VERSION,
+def api_diff(name: str = model_param(), version: str = version_param(), other: str = version_param(),
              ws: Workspace = Depends(workspace_for)) -> dict:  # fmt: skip
     """`datagov models diff NAME OTHER VERSION --json`: what changed from OTHER to VERSION."""
     from datagov.review.diff import diff_versions
@@ -53,7 +60,7 @@ def api_diff(name: str = MODEL, version: str = VERSION, other: str = VERSION,
 
 
 @router.get("/models/{name}/{version}", include_in_schema=False)
-def model_page(request: Request, name: str = MODEL, version: str = VERSION, against: str | None = None,
+def model_page(request: Request, name: str = model_param(), version: str = version_param(), against: str | None = None,
                ws: Workspace = Depends(workspace_for)) -> Response:  # fmt: skip
     from datagov.review.card import card_of, render_markdown
     from datagov.review.diff import diff_versions
