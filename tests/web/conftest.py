@@ -100,3 +100,37 @@ def browser(anonymous) -> TestClient:
 
 def csrf_of(client: TestClient) -> str:
     return client.get("/api/whoami").json()["csrf"]
+
+
+class LiveDesk:
+    """`datagov serve` running in a child process on 127.0.0.1."""
+
+    def __init__(self, url: str, token: str, proc) -> None:
+        self.url, self.token, self.proc = url, token, proc
+
+
+@pytest.fixture(scope="module")
+def live_desk(desk_ws):
+    """The real server over the module's workspace, on a free port; stopped after the module."""
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import _free_port, wait_for_port
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "datagov", "--workspace", str(desk_ws.root), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    printed = []
+    while proc.stdout and not any("token=" in line for line in printed):
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("datagov serve exited: " + "".join(printed))
+        printed.append(line)
+    link = next(re.search(r"http://\S+", line).group(0) for line in printed if "token=" in line)  # type: ignore[union-attr]
+    wait_for_port(port, proc, 60, "datagov serve")
+    yield LiveDesk(f"http://127.0.0.1:{port}", link.split("token=", 1)[1], proc)
+    proc.terminate()
+    proc.wait(timeout=20)

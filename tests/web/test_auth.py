@@ -72,9 +72,7 @@ def test_a_form_without_the_right_csrf_token_changes_nothing(browser, csrf):
 
 
 def test_another_site_cannot_post_even_with_the_token(browser):
-    response = browser.post(
-        "/logout", data={"csrf": csrf_of(browser)}, headers={"Origin": "https://evil.example"}
-    )
+    response = browser.post("/logout", data={"csrf": csrf_of(browser)}, headers={"Origin": "https://evil.example"})
     assert response.status_code == 403 and "evil.example" in response.text
 
 
@@ -114,4 +112,3 @@ def test_every_page_forbids_scripts_and_framing(browser):
         assert "default-src 'none'" in headers["content-security-policy"]
         assert "script-src" not in headers["content-security-policy"]
         assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
-
