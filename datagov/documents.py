@@ -53,7 +53,7 @@ def _health(con: Connection, nodes: list[str]) -> dict[str, dict]:
                      row_number() OVER (PARTITION BY dataset, digest, suite ORDER BY started DESC, id) AS newest
               FROM receipts WHERE dataset || '@' || digest IN ({marks})
                 AND id NOT IN (SELECT target FROM retirements WHERE kind = 'receipt')
-            ) WHERE newest = 1 ORDER BY node, suite""",
+            ) AS ranked WHERE newest = 1 ORDER BY node, suite""",
         nodes,
     ).fetchall()
     for node, suite, kind, status, receipt_id in receipts:
@@ -64,7 +64,7 @@ def _health(con: Connection, nodes: list[str]) -> dict[str, dict]:
                      row_number() OVER (PARTITION BY r.version ORDER BY a.started DESC) AS newest
               FROM audit_results r JOIN audits a ON a.id = r.audit_id
               WHERE r.version IN ({marks}) AND a.status IN ('passed', 'failed')
-            ) WHERE newest = 1""",
+            ) AS ranked WHERE newest = 1""",
         nodes,
     ).fetchall()
     for node, status, audit_id in audits:

@@ -7,8 +7,10 @@ receipt with image pairs, and a split. The desk runs over it in-process
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -96,6 +98,30 @@ def browser(anonymous) -> TestClient:
     response = anonymous.get(f"/login?token={TOKEN}")
     assert response.status_code == 303, response.text
     return anonymous
+
+
+def links(html: str) -> set[str]:
+    return {h for h in re.findall(r'(?:href|src)="([^"]+)"', html) if h.startswith("/") and not h.startswith("//")}
+
+
+def crawl(client: TestClient, start: str = "/datasets") -> tuple[set[str], int]:
+    """Every page and image reachable from `start` (redirects followed), each
+    answering 200; (the paths seen, how many were HTML pages)."""
+    seen, queue, pages = set(), [start], 0
+    while queue:
+        path = queue.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        response = client.get(path)
+        if response.status_code == 303:  # a dataset's name leads to its newest version
+            queue.append(response.headers["location"])
+            continue
+        assert response.status_code == 200, f"{path}: {response.status_code} {response.text[:300]}"
+        if response.headers["content-type"].startswith("text/html"):
+            pages += 1
+            queue += [link.split("#")[0] for link in links(response.text) if urlsplit(link).path != "/logout"]
+    return seen, pages
 
 
 def csrf_of(client: TestClient) -> str:

@@ -6,32 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.web.conftest import run
-
-
-def links(html: str) -> set[str]:
-    return {h for h in re.findall(r'(?:href|src)="([^"]+)"', html) if h.startswith("/") and not h.startswith("//")}
+from tests.web.conftest import crawl, run
 
 
 def test_following_every_link_from_the_datasets_page_finds_no_broken_one(browser):
-    seen, queue, pages = set(), ["/datasets"], 0
-    while queue:
-        path = queue.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        response = browser.get(path)
-        if response.status_code == 303:  # a dataset's name leads to its newest version
-            queue.append(response.headers["location"])
-            continue
-        assert response.status_code == 200, f"{path}: {response.status_code} {response.text[:300]}"
-        if response.headers["content-type"].startswith("text/html"):
-            pages += 1
-            queue += [link.split("#")[0] for link in links(response.text) if urlsplit(link).path != "/logout"]
+    seen, pages = crawl(browser)
     kinds = {p.split("/")[1] for p in seen}
     assert {"datasets", "receipts", "approvals", "audits", "erasures", "models", "static"} <= kinds
     assert any(p.endswith(".png") for p in seen), "no image of a near-duplicate pair was linked"
