@@ -27,7 +27,13 @@ tour: $(STAMP) ## Make a workspace ./tour with the example files the README's co
 	$(BIN)/datagov init $(TOUR)
 	$(BIN)/python examples/make_tour.py $(TOUR)
 
-test: $(STAMP) ## Run the whole test suite (what CI runs)
+# The desk's browser test drives Debian's Chromium (Playwright's own download needs the internet).
+CHROMIUM ?= /usr/bin/chromium
+export DATAGOV_CHROMIUM := $(CHROMIUM)
+$(CHROMIUM):
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium
+
+test: $(STAMP) $(CHROMIUM) ## Run the whole test suite (what CI runs; installs Chromium if it is missing)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP) ## Run the tests not marked slow

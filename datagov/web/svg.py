@@ -9,8 +9,9 @@ from urllib.parse import quote
 
 from datagov.lineage import Graph, Node, label
 
-BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 210, 34, 90, 18, 12
-MAX_LABEL = 30  # characters shown in a box; the full name is in its tooltip
+BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 180, 34, 80, 18, 12
+MAX_LABEL = 26  # characters shown in a box; the full name is in its tooltip
+MAX_RELATION = 14  # characters of an edge's label that fit its gap; the whole word is in its tooltip
 COLOURS = {"source": "#eef1f6", "version": "#e6f0ff", "run": "#fff4e0", "model": "#e8f6ec", "receipt": "#f4ecfb"}
 
 
@@ -77,10 +78,11 @@ def _edge(src: tuple[int, int], dst: tuple[int, int], relation: str) -> str:
         x1, x2 = src[0] + BOX_W // 2, dst[0] + BOX_W // 2
         y1, y2 = src[1] + BOX_H, dst[1]
     mid = (x1 + x2) // 2
+    shown = relation if len(relation) <= MAX_RELATION else relation[: MAX_RELATION - 1] + "…"
     return (
         f'<path d="M {x1} {y1} C {mid} {y1}, {mid} {y2}, {x2} {y2}" fill="none" stroke="#8a93a6" '
-        f'marker-end="url(#arrow)"/><text x="{mid}" y="{(y1 + y2) // 2 - 4}" font-size="10" fill="#556" '
-        f'text-anchor="middle">{escape(relation)}</text>'
+        f'marker-end="url(#arrow)"/><text x="{mid}" y="{(y1 + y2) // 2 - 4}" font-size="9" fill="#556" '
+        f'text-anchor="middle">{escape(shown)}<title>{escape(relation)}</title></text>'
     )
 
 
