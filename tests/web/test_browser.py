@@ -62,7 +62,10 @@ def screenshots(tmp_path: Path) -> Path:
 
 
 def test_a_steward_approves_in_the_browser_and_a_reviewer_follows_a_model_to_its_evidence(
-    team, served, chromium, tmp_path  # noqa: F811
+    team,
+    served,
+    chromium,
+    tmp_path,  # noqa: F811
 ):
     shots = screenshots(tmp_path)
     refused = team.as_("alice", "pretrain", SPEC, *TINY, "--no-progress", "--waive", "need a baseline today")
