@@ -62,10 +62,10 @@ def screenshots(tmp_path: Path) -> Path:
 
 
 def test_a_steward_approves_in_the_browser_and_a_reviewer_follows_a_model_to_its_evidence(
-    team,
+    team,  # noqa: F811
     served,
     chromium,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ):
     shots = screenshots(tmp_path)
     refused = team.as_("alice", "pretrain", SPEC, *TINY, "--no-progress", "--waive", "need a baseline today")
