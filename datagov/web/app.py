@@ -5,7 +5,7 @@ the tests drive."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from urllib.parse import urlsplit
 
@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from datagov.errors import DatagovError, IntegrityError, InvalidInput, LockTimeout, NotFound, PermissionDenied
 from datagov.web.auth import COOKIE, DatabaseDoor, Session, Sessions, SignInRequired, TokenDoor
+from datagov.web.cache import Documents
 from datagov.web.render import SECURITY_HEADERS, page
 from datagov.workspace import Workspace
 
@@ -30,6 +31,7 @@ class Desk:
     ws: Workspace
     door: TokenDoor | DatabaseDoor
     sessions: Sessions
+    documents: Documents = field(default_factory=Documents)
 
     @property
     def team(self) -> bool:
@@ -66,6 +68,11 @@ def _sign_in_hint(desk: Desk) -> str:
     if desk.team:
         return "sign in at /login with your database user name and password"
     return "open the link `datagov serve` printed (it carries the token), or send Authorization: Bearer TOKEN"
+
+
+def kept(request: Request, ws: Workspace, key: tuple, build):
+    """A catalog document, from memory while the DuckDB file is unchanged (`cache.py`)."""
+    return desk_of(request).documents.get(ws, key, build)
 
 
 def workspace_for(request: Request, session: Session = Depends(signed_in)) -> Workspace:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import RedirectResponse, Response
 
 from datagov import documents
-from datagov.web.app import workspace_for
+from datagov.web.app import kept, workspace_for
 from datagov.web.render import SECURITY_HEADERS, page
 from datagov.workspace import Workspace
 
@@ -34,15 +34,20 @@ def _matches(d: dict, query: str) -> bool:
 
 
 @router.get("/api/datasets", tags=["data"])
-def api_datasets(all: bool = False, ws: Workspace = Depends(workspace_for)) -> list[dict]:
+def api_datasets(request: Request, all: bool = False, ws: Workspace = Depends(workspace_for)) -> list[dict]:
     """`datagov datasets list --json [--all]`: each dataset, its newest version and that version's health."""
-    return documents.datasets_document(ws, include_retired=all)
+    return _datasets(request, ws, all)
+
+
+def _datasets(request: Request, ws: Workspace, include_retired: bool) -> list[dict]:
+    build = lambda: documents.datasets_document(ws, include_retired=include_retired)  # noqa: E731
+    return kept(request, ws, ("datasets", include_retired), build)
 
 
 @router.get("/datasets", include_in_schema=False)
 def datasets_page(request: Request, q: str = "", all: bool = False,
                   ws: Workspace = Depends(workspace_for)) -> Response:  # fmt: skip
-    found = documents.datasets_document(ws, include_retired=all)
+    found = _datasets(request, ws, all)
     shown = [d for d in found if _matches(d, q)] if q.strip() else found
     return page(request, "datasets.html", datasets=shown, total=len(found), q=q, all=all)
 
@@ -58,9 +63,15 @@ def dataset_newest(name: str = name_param(), ws: Workspace = Depends(workspace_f
 
 
 @router.get("/api/datasets/{name}/{digest}", tags=["data"])
-def api_version(name: str = name_param(), digest: str = digest_param(), ws: Workspace = Depends(workspace_for)) -> dict:
+def api_version(
+    request: Request, name: str = name_param(), digest: str = digest_param(), ws: Workspace = Depends(workspace_for)
+) -> dict:
     """`datagov datasets show NAME@DIGEST --json`: files, rejects, receipts, drift, lineage, children, models."""
-    return documents.version_document(ws, f"{name}@{digest}")
+    return _version(request, ws, f"{name}@{digest}")
+
+
+def _version(request: Request, ws: Workspace, ref: str) -> dict:
+    return kept(request, ws, ("version", ref), lambda: documents.version_document(ws, ref))
 
 
 @router.get("/datasets/{name}/{digest}", include_in_schema=False)
@@ -69,7 +80,7 @@ def version_page(request: Request, name: str = name_param(), digest: str = diges
     from datagov.lineage import Edge, Graph
     from datagov.web import svg
 
-    doc = documents.version_document(ws, f"{name}@{digest}")
+    doc = _version(request, ws, f"{name}@{digest}")
     v = doc["version"]
     node = f"{v['dataset']}@{v['digest']}"
     graph = Graph(("version", node), [Edge(tuple(e["from"]), tuple(e["to"]), e["relation"], {})
@@ -91,15 +102,21 @@ def row_image(
 
 
 @router.get("/api/receipts/{receipt_id}", tags=["data"])
-def api_receipt(receipt_id: str = Path(max_length=200), ws: Workspace = Depends(workspace_for)) -> dict:
+def api_receipt(
+    request: Request, receipt_id: str = Path(max_length=200), ws: Workspace = Depends(workspace_for)
+) -> dict:
     """One receipt whole: each expectation's result; a near-duplicate check's pairs and reference."""
-    return documents.receipt_document(ws, receipt_id)
+    return _receipt(request, ws, receipt_id)
+
+
+def _receipt(request: Request, ws: Workspace, receipt_id: str) -> dict:
+    return kept(request, ws, ("receipt", receipt_id), lambda: documents.receipt_document(ws, receipt_id))
 
 
 @router.get("/receipts/{receipt_id}", include_in_schema=False)
 def receipt_page(request: Request, receipt_id: str = Path(max_length=200),
                  ws: Workspace = Depends(workspace_for)) -> Response:  # fmt: skip
-    doc = documents.receipt_document(ws, receipt_id)
+    doc = _receipt(request, ws, receipt_id)
     target = f"{doc['dataset']}@{doc['digest']}"
     reference = doc["reference"] or target  # a dedup compares a version with itself
     return page(request, "receipt.html", r=doc, target=target, reference=reference,

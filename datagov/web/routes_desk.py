@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
 from datagov import documents
-from datagov.web.app import check_csrf, desk_of, workspace_for
+from datagov.web.app import check_csrf, desk_of, kept, workspace_for
 from datagov.web.render import SECURITY_HEADERS, page
 from datagov.workspace import Workspace
 
@@ -24,14 +24,14 @@ Decision = Literal["approved", "denied"]
 
 
 @router.get("/api/approvals", tags=["desk"])
-def api_approvals(all: bool = False, ws: Workspace = Depends(workspace_for)) -> list[dict]:
+def api_approvals(request: Request, all: bool = False, ws: Workspace = Depends(workspace_for)) -> list[dict]:
     """`datagov approvals list --json [--all]`: waivers and promotions waiting for a steward (or decided)."""
-    return documents.approvals_document(ws, show_all=all)
+    return kept(request, ws, ("approvals", all), lambda: documents.approvals_document(ws, show_all=all))
 
 
 @router.get("/approvals", include_in_schema=False)
 def approvals_page(request: Request, ws: Workspace = Depends(workspace_for)) -> Response:
-    found = documents.approvals_document(ws, show_all=True)
+    found = kept(request, ws, ("approvals", True), lambda: documents.approvals_document(ws, show_all=True))
     pending = [r for r in found if r["status"] == "pending"]
     decided = [r for r in found if r["status"] != "pending"]
     return page(request, "approvals.html", pending=pending, decided=decided, team=desk_of(request).team)
@@ -68,13 +68,13 @@ def _decide(ws: Workspace, request_id: str, decision: str, reason: str) -> dict:
 
 
 @router.get("/api/audits", tags=["desk"])
-def api_audits(limit: int = 20, ws: Workspace = Depends(workspace_for)) -> list[dict]:
+def api_audits(request: Request, limit: int = 20, ws: Workspace = Depends(workspace_for)) -> list[dict]:
     """`datagov audit history --json --limit N`: past audits, newest first."""
     from datagov.errors import InvalidInput
 
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit is 1 to 1000")
-    return documents.audits_document(ws, limit)
+    return kept(request, ws, ("audits", limit), lambda: documents.audits_document(ws, limit))
 
 
 @router.get("/audits", include_in_schema=False)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from datagov import documents
+from datagov.catalog.db import open_catalog
 from datagov.web.app import workspace_for
 from datagov.web.render import page
 from datagov.workspace import Workspace
@@ -39,7 +40,8 @@ def api_model(
 ) -> dict:
     """`datagov models review NAME VERSION --json`: training content, receipts then and now, waivers
     and approvals, audits, weights, and whether promotion would pass."""
-    return documents.review_document(ws, name, version)
+    with open_catalog(ws):  # one connection for the whole review (nested opens reuse it)
+        return documents.review_document(ws, name, version)
 
 
 @router.get("/api/models/{name}/{version}/card", tags=["models"])
@@ -47,7 +49,8 @@ def api_card(name: str = model_param(), version: str = version_param(), ws: Work
     """`datagov models card NAME VERSION --format json`."""
     from datagov.review.card import build_card, card_json
 
-    return card_json(build_card(ws, name, version))
+    with open_catalog(ws):
+        return card_json(build_card(ws, name, version))
 
 
 @router.get("/api/models/{name}/{version}/diff/{other}", tags=["models"])
@@ -56,7 +59,8 @@ def api_diff(name: str = model_param(), version: str = version_param(), other: s
     """`datagov models diff NAME OTHER VERSION --json`: what changed from OTHER to VERSION."""
     from datagov.review.diff import diff_versions
 
-    return documents.plain(diff_versions(ws, name, other, version).to_json())
+    with open_catalog(ws):
+        return documents.plain(diff_versions(ws, name, other, version).to_json())
 
 
 @router.get("/models/{name}/{version}", include_in_schema=False)
@@ -67,14 +71,13 @@ def model_page(request: Request, name: str = model_param(), version: str = versi
     from datagov.review.facts import gather
     from datagov.review.promote import promotion_reasons
 
-    facts = gather(ws, name, version)
-    doc = documents.review_of(facts, promotion_reasons(facts))
-    card = render_markdown(card_of(ws, facts))
-    diff = None
-    if against:
-        if not against.isdigit():
-            from datagov.errors import InvalidInput
+    if against is not None and not against.isdigit():
+        from datagov.errors import InvalidInput
 
-            raise InvalidInput(f"compare with a version number, not {against!r}")
-        diff = documents.plain(diff_versions(ws, name, against, version).to_json())
+        raise InvalidInput(f"compare with a version number, not {against!r}")
+    with open_catalog(ws):  # one connection for the review, the card and the diff
+        facts = gather(ws, name, version)
+        doc = documents.review_of(facts, promotion_reasons(facts))
+        card = render_markdown(card_of(ws, facts))
+        diff = documents.plain(diff_versions(ws, name, against, version).to_json()) if against else None
     return page(request, "model.html", m=doc, card=card, diff=diff, against=against)

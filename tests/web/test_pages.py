@@ -102,3 +102,26 @@ def test_the_api_is_described_by_openapi(browser):
     assert {"/api/datasets", "/api/datasets/{name}/{digest}", "/api/models/{name}/{version}", "/api/approvals",
             "/api/approvals/{request_id}", "/api/receipts/{receipt_id}"} <= paths  # fmt: skip
     assert not any(not p.startswith("/api/") for p in paths)  # pages are not part of the API
+
+
+def test_a_page_read_again_comes_from_memory_until_the_catalog_changes(desk_ws, tmp_path):
+    import shutil
+
+    from starlette.testclient import TestClient
+
+    from datagov.web.app import create_app
+    from datagov.web.auth import TokenDoor
+    from datagov.workspace import load_workspace
+    from tests.web.conftest import TOKEN
+
+    shutil.copytree(desk_ws.root, tmp_path / "ws", symlinks=True)
+    ws = load_workspace(tmp_path / "ws")
+    app = create_app(ws, TokenDoor(TOKEN))
+    client = TestClient(app, base_url="http://127.0.0.1", headers={"Authorization": f"Bearer {TOKEN}"})
+    before = client.get("/api/datasets").json()
+    assert client.get("/api/datasets").json() == before and app.state.desk.documents.hits == 1
+    test_split = next(d for d in before if d["name"] == "pics-test")
+    run(ws, "datasets", "retire", f"pics-test@{test_split['latest']}", "--reason", "leaked into training")
+    after = client.get("/api/datasets").json()
+    assert "pics-test" not in {d["name"] for d in after}  # the write was seen at once
+    assert app.state.desk.documents.hits == 1
