@@ -156,14 +156,19 @@ def main(requests: int = 50) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         print(f"# {machine()}; {counts}; {requests} requests per page after one warm-up, HTTP on 127.0.0.1")
-        print("1. server time per page (HTML)")
-        ok = True
+        print("1. server time per page (HTML): each request right after the catalog file changed (the desk")
+        print("   reads the catalog), then the same page again (catalog documents from memory; models never)")
         for name, (html, _, _) in pages.items():
             fetch(base + html, token)
-            p50, p95 = percentiles([fetch(base + html, token) for _ in range(requests)])
-            ok &= p95 <= 0.2
-            print(f"  {name:<16} p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   target p95 <= 200 ms   "
-                  f"{'PASS' if p95 <= 0.2 else 'MISS'}")  # fmt: skip
+            fresh, again = [], []
+            for _ in range(requests):
+                os.utime(ws / "catalog" / "catalog.duckdb")  # what any write does to the file
+                fresh.append(fetch(base + html, token))
+                again.append(fetch(base + html, token))
+            (f50, f95), (a50, a95) = percentiles(fresh), percentiles(again)
+            print(f"  {name:<16} after a change p50 {f50 * 1000:6.1f} ms p95 {f95 * 1000:6.1f} ms   again p50 "
+                  f"{a50 * 1000:6.1f} ms p95 {a95 * 1000:6.1f} ms   target p95 <= 200 ms   "
+                  f"{'PASS' if max(f95, a95) <= 0.2 else 'MISS'}")  # fmt: skip
         print("2. the same document as JSON: server against a CLI process (median of 5, in turns); the server")
         print("   keeps catalog documents while the DuckDB file is unchanged, so it is timed both ways: right")
         print("   after the file changed (it reads the catalog) and again (from memory; models are never kept)")

@@ -81,11 +81,11 @@ def version_document(ws: Workspace, ref: str) -> dict:
     from datagov.catalog.locations import file_entries
     from datagov.catalog.receipts import list_receipts
     from datagov.catalog.versions import dataset_of, rejects_of, resolve
-    from datagov.lineage import graph_for, label
+    from datagov.lineage import graph_around, label
 
     with open_catalog(ws) as con:
         v = resolve(con, ref)
-        graph = graph_for(con, v.node_id)
+        graph = graph_around(con, ("version", v.node_id))
         retired_receipts = _retired_receipts(con)
         receipts = list_receipts(con, dataset=v.dataset, digest=v.digest, include_retired=True)
         doc = {
@@ -209,6 +209,31 @@ def erasure_document(ws: Workspace, erasure_id: str) -> dict:
     if e is None:
         raise NotFound(f"no erasure {erasure_id!r}", hint="see `datagov erasures list`")
     return plain({**asdict(e), "status": e.status})
+
+
+def audit_document(ws: Workspace, audit_id: str) -> dict:
+    """One audit with its verdict and findings on each version it covered."""
+    from datagov.catalog.audits import audit_by_id, results_of
+    from datagov.errors import NotFound
+
+    with open_catalog(ws) as con:
+        found = audit_by_id(con, audit_id)
+        if found is None:
+            raise NotFound(f"no audit {audit_id!r}", hint="see `datagov audit history`")
+        results = [{k: v for k, v in asdict(r).items() if k != "profile"} for r in results_of(con, audit_id)]
+    return plain({**asdict(found), "results": results})
+
+
+def drift_document(ws: Workspace, report_id: str) -> dict:
+    """One `datagov shift` report's verdict and summary, as the catalog recorded it."""
+    from datagov.catalog.drift_reports import report_by_id
+    from datagov.errors import NotFound
+
+    with open_catalog(ws) as con:
+        found = report_by_id(con, report_id)
+    if found is None:
+        raise NotFound(f"no drift report {report_id!r}", hint="see the version's page for its reports")
+    return plain(asdict(found))
 
 
 def audits_document(ws: Workspace, limit: int = 20) -> list[dict]:

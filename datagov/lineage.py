@@ -96,7 +96,11 @@ def focus_of(con: Connection, target: str) -> Node:
 
 def graph_for(con: Connection, target: str) -> Graph:
     """Everything upstream and downstream of a dataset version, model or run."""
-    focus = focus_of(con, target)
+    return graph_around(con, focus_of(con, target))
+
+
+def graph_around(con: Connection, focus: Node) -> Graph:
+    """Everything upstream and downstream of a node already found."""
     graph = Graph(focus)
     seen_edges = set()
     for direction in ("up", "down"):

@@ -104,6 +104,21 @@ def audit_history(con: Connection, limit: int = 20) -> list[AuditRow]:
     return rows.read(found, AuditRow, json_columns=["summary"])
 
 
+def audit_by_id(con: Connection, audit_id: str) -> AuditRow | None:
+    found = con.execute(f"SELECT {rows.column_list(AuditRow)} FROM audits WHERE id = ?", [audit_id])
+    return rows.read_one(found, AuditRow, json_columns=["summary"])
+
+
+def results_of(con: Connection, audit_id: str) -> list[AuditResultRow]:
+    """One audit's verdict on each version it covered, failures first."""
+    found = con.execute(
+        f"SELECT {rows.column_list(AuditResultRow)} FROM audit_results WHERE audit_id = ? "
+        "ORDER BY status = 'passed', version",
+        [audit_id],
+    )
+    return rows.read(found, AuditResultRow, json_columns=["findings", "profile", "receipts", "models"])
+
+
 def audited_versions(con: Connection, dataset: str | None) -> list[tuple[str, str]]:
     """(dataset, digest) of every version in use (not retired) with receipts
     or that trained a registered model (of one dataset, or all), oldest first."""

@@ -46,3 +46,8 @@ def reports_on_target(con: Connection, target_digest: str) -> list[DriftReportRo
         f"SELECT {_COLS} FROM drift_reports WHERE target_digest = ? ORDER BY created DESC", [target_digest]
     )
     return rows.read(found, DriftReportRow, json_columns=["summary"])
+
+
+def report_by_id(con: Connection, report_id: str) -> DriftReportRow | None:
+    found = con.execute(f"SELECT {_COLS} FROM drift_reports WHERE id = ?", [report_id])
+    return rows.read_one(found, DriftReportRow, json_columns=["summary"])

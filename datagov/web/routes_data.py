@@ -140,3 +140,16 @@ def _q(text: str) -> str:
     from urllib.parse import quote
 
     return quote(text, safe="")
+
+
+@router.get("/api/drift/{report_id}", tags=["data"])
+def api_drift(request: Request, report_id: str = Path(max_length=200), ws: Workspace = Depends(workspace_for)) -> dict:
+    """One `datagov shift` report: reference, target, verdict, columns drifting, recommendation."""
+    return kept(request, ws, ("drift", report_id), lambda: documents.drift_document(ws, report_id))
+
+
+@router.get("/drift/{report_id}", include_in_schema=False)
+def drift_page(request: Request, report_id: str = Path(max_length=200),
+               ws: Workspace = Depends(workspace_for)) -> Response:  # fmt: skip
+    doc = kept(request, ws, ("drift", report_id), lambda: documents.drift_document(ws, report_id))
+    return page(request, "drift.html", d=doc)

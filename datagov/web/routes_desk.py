@@ -82,6 +82,20 @@ def audits_page(request: Request, ws: Workspace = Depends(workspace_for)) -> Res
     return page(request, "audits.html", audits=documents.audits_document(ws, 50))
 
 
+@router.get("/api/audits/{audit_id}", tags=["desk"])
+def api_audit(request: Request, audit_id: str = request_id_param(), ws: Workspace = Depends(workspace_for)) -> dict:
+    """One audit: its verdict and findings on each version it covered."""
+    return kept(request, ws, ("audit", audit_id), lambda: documents.audit_document(ws, audit_id))
+
+
+@router.get("/audits/{audit_id}", include_in_schema=False)
+def audit_page(
+    request: Request, audit_id: str = request_id_param(), ws: Workspace = Depends(workspace_for)
+) -> Response:
+    doc = kept(request, ws, ("audit", audit_id), lambda: documents.audit_document(ws, audit_id))
+    return page(request, "audit.html", a=doc)
+
+
 @router.get("/api/erasures", tags=["desk"])
 def api_erasures(ws: Workspace = Depends(workspace_for)) -> list[dict]:
     """`datagov erasures list --json`: erasures, newest first."""

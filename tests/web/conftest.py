@@ -76,6 +76,8 @@ def build(root: Path) -> Workspace:
     run(ws, "validate", "pics", "--suite", "pics-quality", "--no-progress")
     run(ws, "dedup", "pics")
     run(ws, "split", "pics", "--into", "train=0.5,test=0.5")
+    run(ws, "shift", "pics-train", "pics-test")
+    run(ws, "audit", "run")
     return ws
 
 

@@ -15,7 +15,8 @@ from tests.web.conftest import crawl, run
 def test_following_every_link_from_the_datasets_page_finds_no_broken_one(browser):
     seen, pages = crawl(browser)
     kinds = {p.split("/")[1] for p in seen}
-    assert {"datasets", "receipts", "approvals", "audits", "erasures", "models", "static"} <= kinds
+    assert {"datasets", "receipts", "approvals", "audits", "erasures", "models", "static", "drift"} <= kinds
+    assert any(p.startswith("/audits/a-") for p in seen), "no audit's own page was linked"
     assert any(p.endswith(".png") for p in seen), "no image of a near-duplicate pair was linked"
     assert pages >= 8
 
@@ -26,7 +27,7 @@ def test_the_datasets_page_shows_each_dataset_with_its_health(browser):
     row = html[html.index('href="/datasets/pics"') :]
     row = row[: row.index("</tr>")]
     assert "pics-quality" in row and "near-image" in row  # the newest receipt of each suite
-    assert "not audited" in row
+    assert "passed" in row.rsplit("<td>", 1)[1]  # the last cell: the newest audit's verdict
 
 
 def test_search_narrows_the_list(browser):
