@@ -33,7 +33,12 @@ export DATAGOV_CHROMIUM := $(CHROMIUM)
 $(CHROMIUM):
 	apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium
 
-test: $(STAMP) $(CHROMIUM) ## Run the whole test suite (what CI runs; installs Chromium if it is missing)
+# Fashion-MNIST's 70,000 real images, as Debian packages them (MIT; IDX files).
+FASHION := /usr/share/datasets/fashion-mnist
+$(FASHION):
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends dataset-fashion-mnist
+
+test: $(STAMP) $(CHROMIUM) $(FASHION) ## Run the whole test suite (what CI runs; installs Chromium and Fashion-MNIST if missing)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP) ## Run the tests not marked slow

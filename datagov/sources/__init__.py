@@ -59,6 +59,11 @@ REGISTRY: dict[str, SourceFormat] = {
         ),
         SourceFormat("imagefolder", "datagov.sources.imagefolder:write_imagefolder", "images, one subfolder per class"),
         SourceFormat(
+            "idx",
+            "datagov.sources.idx:write_idx",
+            "MNIST-style IDX files (a folder of train-/t10k- pairs, gz or not, with --split; or one images file)",
+        ),
+        SourceFormat(
             "torchvision",
             "datagov.sources.builtin:write_torchvision",
             "torchvision:MNIST|FashionMNIST|CIFAR10",
@@ -123,10 +128,14 @@ def detect_format(source: str) -> str:
         raise SourceError(f"source not found: {source}")
     if path.is_dir():
         files = [p for p in path.iterdir() if not p.name.startswith(".")]
+        if _holds_idx(path):
+            return "idx"
         for shards in ("parquet", "webdataset"):  # a folder of shards of one format
             if files and all(p.is_file() and p.suffix.lower() in REGISTRY[shards].suffixes for p in files):
                 return shards
         return "imagefolder"
+    if IDX_IMAGES in path.name:
+        return "idx"
     by_suffix = _SUFFIXES.get(path.suffix.lower())
     if by_suffix is None:
         raise SourceError(
@@ -134,6 +143,17 @@ def detect_format(source: str) -> str:
             hint=f"pass --format, one of: {', '.join(FORMATS[1:])}",
         )
     return by_suffix
+
+
+IDX_IMAGES = "-images-idx3-ubyte"  # how MNIST-style images files are named
+
+
+def _holds_idx(folder: Path) -> bool:
+    """MNIST-style IDX files in the folder, or in its `raw/` (torchvision's layout)."""
+    for where in (folder, folder / "raw"):
+        if where.is_dir() and any(IDX_IMAGES in p.name for p in where.iterdir()):
+            return True
+    return False
 
 
 def _shards_format(source: str) -> str:
