@@ -24,7 +24,9 @@ def ingest(
         False, "--skip-bad", help="Skip undecodable images (recorded as rejects) instead of failing."
     ),
     root: str = typer.Option(None, "--root", help="torchvision: the local dataset root."),
-    split: str = typer.Option("train", "--split", help="torchvision and IDX folders: train or test (IDX: the train- or t10k- files)."),
+    split: str = typer.Option(
+        "train", "--split", help="torchvision and IDX folders: train or test (IDX: the train- or t10k- files)."
+    ),
     download: bool = typer.Option(False, "--download", help="torchvision: download if missing (needs internet)."),
     workers: int = typer.Option(None, "--workers", min=1, help="Image decoding processes (default: all cores)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),

@@ -51,7 +51,7 @@ def test_both_layouts_and_both_splits_ingest_with_class_names(cli, ws, tmp_path,
     write_pair(folder, "train", *train, gz=layout == "debian")
     write_pair(folder, "t10k", *test, gz=layout == "debian")
     assert detect_format(str(root)) == "idx"
-    for split, (images, labels) in (("train", train), ("test", test)):
+    for split, (_images, labels) in (("train", train), ("test", test)):
         name = f"fm-{split}"
         result = cli("ingest", root, "--name", name, "--split", split, "--no-progress")
         assert result.exit_code == 0, result.output
