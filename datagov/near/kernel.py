@@ -109,15 +109,17 @@ def _cosine(n, sx, sy, sxx, syy, sxy):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _crop_cosine(x, y, dy, dx):
-    """x and y (uint8 squares) where they overlap with y moved by (dy, dx)."""
-    side = x.shape[0]
-    ay, by, ax, bx = max(dy, 0), max(-dy, 0), max(dx, 0), max(-dx, 0)
-    h, w = side - abs(dy), side - abs(dx)
+def _window_cosine(x, y, ay, ax, by, bx, h, w, half_y, half_x):
+    """Centred cosine of x's h-by-w window at (ay, ax) and y's at (by, bx);
+    with a half step (half_y, half_x), y's pixel is summed with its neighbour
+    that far on (twice their mean: the cosine is blind to scale)."""
+    half = half_y or half_x
     sx = sy = sxx = syy = sxy = 0
     for r in range(h):
         for c in range(w):
             u, v = np.int64(x[ay + r, ax + c]), np.int64(y[by + r, bx + c])
+            if half:
+                v += np.int64(y[by + r + half_y, bx + c + half_x])
             sx += u
             sy += v
             sxx += u * u
@@ -127,24 +129,19 @@ def _crop_cosine(x, y, dy, dx):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _half_cosine(x, y, dy, dx):
-    """x cropped against y moved half a pixel along (dy, dx): y's neighbours
-    summed (twice their mean; the cosine is blind to scale)."""
+def _crop_cosine(x, y, dy, dx):
+    """x and y (uint8 squares) where they overlap with y moved by (dy, dx)."""
     side = x.shape[0]
-    h, w = side - abs(dy), side - abs(dx)
+    return _window_cosine(x, y, max(dy, 0), max(dx, 0), max(-dy, 0), max(-dx, 0), side - abs(dy), side - abs(dx),
+                          0, 0)  # fmt: skip
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _half_cosine(x, y, dy, dx):
+    """x cropped against y moved half a pixel along the unit step (dy, dx)."""
+    side = x.shape[0]
     ay, ax = (1 if dy > 0 else 0), (1 if dx > 0 else 0)
-    ny, nx = abs(dy), abs(dx)
-    sx = sy = sxx = syy = sxy = 0
-    for r in range(h):
-        for c in range(w):
-            u = np.int64(x[ay + r, ax + c])
-            v = np.int64(y[r, c]) + np.int64(y[r + ny, c + nx])
-            sx += u
-            sy += v
-            sxx += u * u
-            syy += v * v
-            sxy += u * v
-    return _cosine(h * w, sx, sy, sxx, syy, sxy)
+    return _window_cosine(x, y, ay, ax, 0, 0, side - abs(dy), side - abs(dx), abs(dy), abs(dx))
 
 
 @njit(cache=True, nogil=True)

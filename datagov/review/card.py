@@ -20,6 +20,7 @@ from datagov.catalog.versions import dataset_row, find_version, resolve
 from datagov.licenses import License, classify
 from datagov.lineage import short_version
 from datagov.review.facts import DataFacts, ModelFacts, gather
+from datagov.units import human_bytes
 from datagov.workspace import Workspace
 
 UNKNOWN = "unknown"
@@ -207,15 +208,6 @@ def _source_kind(source: str) -> str:
     return UNKNOWN  # a local path or a bucket: public, licensed, scraped or user data is not recorded
 
 
-def _size(size: int) -> str:
-    n = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"
-
-
 def _deleted_note(training: list[ContentEntry]) -> str:
     deleted = sum(1 for c in training if c.status == "deleted")
     return f" ({deleted} deleted since training, not counted)" if deleted else ""
@@ -268,7 +260,7 @@ def render_markdown(card: ModelCard) -> str:
         "### 1.3 Modalities and size of the training data",
         "",
         f"- Modalities: {', '.join(modalities)}",
-        f"- Size: {sum(c.rows for c in training):,} rows, {_size(sum(c.bytes for c in training))} "
+        f"- Size: {sum(c.rows for c in training):,} rows, {human_bytes(sum(c.bytes for c in training), si=True)} "
         f"in {len(training)} dataset version(s)" + _deleted_note(training),
         f"- Latest date of data acquisition (ingest into datagov): {f'{acquired:%Y-%m-%d}' if acquired else UNKNOWN}",
         "",
