@@ -132,10 +132,13 @@ def demo(ctx: typer.Context) -> None:
             continue
         step = _in_workspace(ws, step)
         try:
-            root.main(prefix + step, prog_name="datagov", standalone_mode=False)
+            # not standalone: click hands a failed command's exit code back instead of exiting
+            code = root.main(prefix + step, prog_name="datagov", standalone_mode=False)
         except typer.Exit as exc:
-            if exc.exit_code:
-                raise
+            code = exc.exit_code
+        if isinstance(code, int) and code:
+            out.print(styled("\n[red]The demo stops here: `datagov {}` exited {}.[/red]", shlex.join(step), code))
+            raise typer.Exit(code)
         if step[0] == "transfer" and "--baseline" in step:
             out.print(compare_with_table(ws, step[step.index("--strategy") + 1]))
     out.print(styled("\n[bold]Done.[/bold] The catalog is in {}", ws.catalog_name))

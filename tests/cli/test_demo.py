@@ -26,3 +26,15 @@ def test_the_demo_runs_end_to_end_twice_in_a_fresh_workspace(tmp_path):
     again = run_in_terminal("--workspace", root, "demo", timeout=1200, cwd=tmp_path)
     assert again.returncode == 0, again.text[-4000:]
     assert "unchanged" in again.text  # the data steps change nothing the second time
+
+
+def test_a_failing_step_stops_the_demo_with_its_exit_code(cli, ws, monkeypatch):
+    """A refused step ends the demo there: no later step runs and it never says Done."""
+    from datagov.cli import demo_cmd
+
+    steps = [["datasets", "list"], ["datasets", "show", "nope"], ["catalog", "status"]]
+    monkeypatch.setattr(demo_cmd, "STEPS", steps)
+    result = cli("demo")
+    assert result.exit_code == 1
+    assert "unknown dataset 'nope'" in result.output and "The demo stops here" in result.output
+    assert "$ datagov catalog status" not in result.output and "Done." not in result.output
