@@ -25,7 +25,7 @@ def ingest(
     ),
     root: str = typer.Option(None, "--root", help="torchvision: the local dataset root."),
     split: str = typer.Option(
-        "train", "--split", help="torchvision and IDX folders: train or test (IDX: the train- or t10k- files)."
+        "train", "--split", help="torchvision: train or test; IDX: train, test or all."
     ),
     download: bool = typer.Option(False, "--download", help="torchvision: download if missing (needs internet)."),
     workers: int = typer.Option(None, "--workers", min=1, help="Image decoding processes (default: all cores)."),

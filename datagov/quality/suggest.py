@@ -31,13 +31,25 @@ def _plain(value):
     return value
 
 
+def _quantile_bands(quantiles: list[float], fixed: float, rows: int) -> list[float]:
+    """Half-widths for the profiled quantiles: `fixed`, plus three standard errors
+    of a sample quantile over `rows` rows, sqrt(p(1-p)/n) / f(x_p), the density
+    f taken from the interquartile range (dx/dp ~ IQR / 0.5)."""
+    slope = (quantiles[3] - quantiles[1]) / 0.5
+    return [fixed + 3 * math.sqrt(p * (1 - p) / rows) * slope for p in QUANTILES]
+
+
 def suggest_suite(name: str, profile: Profile, *, source: str, margin: float = 0.1, row_margin: float = 0.1) -> dict:
     n = profile.rows
+    # The smallest table the suite admits: its means and quantiles vary by sampling as a
+    # table that size's do, not as the profiled one's (a suite from 10,000 eval rows also
+    # checks 50 fine-tuning rows).
+    fewest = max(1, math.floor(round(n * (1 - row_margin), 6)))  # 400 * 1.1 is 440.00000000000006
     exps = [
         _exp(
             "expect_table_row_count_to_be_between",
             f"rows within ±{row_margin:g} of {n}",
-            min_value=max(1, math.floor(round(n * (1 - row_margin), 6))),  # 400 * 1.1 is 440.00000000000006
+            min_value=fewest,
             max_value=math.ceil(round(n * (1 + row_margin), 6)),
         ),
         _exp(
@@ -80,35 +92,36 @@ def suggest_suite(name: str, profile: Profile, *, source: str, margin: float = 0
                 )
             )
             if c.stdev is not None and c.mean is not None and n > 1:
-                band = margin * c.stdev + 3 * c.stdev / math.sqrt(n)
+                band = margin * c.stdev + 3 * c.stdev / math.sqrt(fewest)
                 exps.append(
                     _exp(
                         "expect_column_mean_to_be_between",
-                        "mean within margin·σ + 3σ/√n",
+                        "mean within margin·σ + 3σ/√n, n the fewest rows admitted",
                         column=c.name,
                         min_value=c.mean - band,
                         max_value=c.mean + band,
                     )
                 )
-                rel = margin + 3 / math.sqrt(2 * n)
+                rel = margin + 3 / math.sqrt(2 * fewest)
                 exps.append(
                     _exp(
                         "expect_column_stdev_to_be_between",
-                        "stdev within ±(margin + 3/√(2n))",
+                        "stdev within ±(margin + 3/√(2n)), n the fewest rows admitted",
                         column=c.name,
                         min_value=max(0.0, c.stdev * (1 - rel)),
                         max_value=c.stdev * (1 + rel),
                     )
                 )
             if len(c.quantiles) == 5:
+                bands = _quantile_bands(c.quantiles, margin * spread, fewest)
                 exps.append(
                     _exp(
                         "expect_column_quantile_values_to_be_between",
-                        "quantiles ± margin x range",
+                        "quantiles ± (margin x range + 3 standard errors at the fewest rows admitted)",
                         column=c.name,
                         quantile_ranges={
                             "quantiles": list(QUANTILES),
-                            "value_ranges": [[q - margin * spread, q + margin * spread] for q in c.quantiles],
+                            "value_ranges": [[q - b, q + b] for q, b in zip(c.quantiles, bands, strict=True)],
                         },
                     )
                 )

@@ -35,7 +35,10 @@ def write_image_arrays(
     prefix: str,
     label_names: list[str] | None = None,
     details: dict | None = None,
+    ids: list[str] | None = None,
 ) -> SourceResult:
+    """Images (and labels) as image Parquet; each row's `path` is `ids[i]`,
+    or `PREFIX/i` zero-padded when no ids are given."""
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[3] not in (1, 3, 4)):
         raise SourceError(f"images in {source} must be shaped (N, H, W) or (N, H, W, C) with C in 1, 3, 4")
     if len(images) == 0:
@@ -43,8 +46,9 @@ def write_image_arrays(
     if labels is not None and len(labels) != len(images):
         raise SourceError(f"{source}: {len(images)} images but {len(labels)} labels")
     images = to_uint8(images, source)
-    width = len(str(len(images) - 1))
-    ids = [f"{prefix}/{i:0{width}d}" for i in range(len(images))]
+    if ids is None:
+        width = len(str(len(images) - 1))
+        ids = [f"{prefix}/{i:0{width}d}" for i in range(len(images))]
     label_list = [int(v) for v in labels] if labels is not None else [None] * len(images)
     chunks = [
         (images[i : i + CHUNK], ids[i : i + CHUNK], label_list[i : i + CHUNK]) for i in range(0, len(images), CHUNK)

@@ -3,8 +3,8 @@ images and `idx1-ubyte` labels), plain or gzipped.
 
 The source is a folder holding the pairs, as Debian's dataset-fashion-mnist
 installs them (`/usr/share/datasets/fashion-mnist/`) or as torchvision
-lays them out (`ROOT/FashionMNIST/raw/`), and `--split train|test` picks
-`train-*` or `t10k-*`; or one images file, whose labels file is found
+lays them out (`ROOT/FashionMNIST/raw/`), and `--split train|test|all` picks
+`train-*`, `t10k-*` or both (rows `NAME/train/…` then `NAME/test/…`); or one images file, whose labels file is found
 beside it. A header is checked against the file's size, and against
 [ingest] max_array_bytes, before anything is allocated: a few kilobytes of
 gzip can declare gigabytes.
@@ -39,29 +39,44 @@ KNOWN = {  # a folder name (lower case, without - and _) -> (dataset, class name
 
 
 def write_idx(source: str, out: Path, opts: IngestOptions) -> SourceResult:
-    images_path, labels_path = pair_of(Path(source), opts.split)
-    images = read_idx(images_path, opts.max_array_bytes)
-    if images.ndim != 3:
-        raise SourceError(f"{images_path} holds a {images.ndim}-dimensional array; images are (N, rows, columns)")
-    labels = read_idx(labels_path, opts.max_array_bytes) if labels_path else None
-    if labels is not None and labels.ndim != 1:
-        raise SourceError(f"{labels_path} holds a {labels.ndim}-dimensional array; labels are one number each")
+    splits = list(SPLITS) if opts.split == "all" and Path(source).is_dir() else [opts.split]
     dataset, names = _known(Path(source))
+    parts = [_read_pair(Path(source), split, opts.max_array_bytes) for split in splits]
+    images = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+    if any(p[3] is None for p in parts) and any(p[3] is not None for p in parts):
+        raise SourceError(f"{source}: one split has labels and the other none")
+    labels = np.concatenate([p[3] for p in parts]) if parts[0][3] is not None else None
+    stem = (dataset or "idx").lower()
+    ids = [f"{stem}/{split}/{i:0{len(str(len(p[1]) - 1))}d}" for split, p in zip(splits, parts, strict=True)
+           for i in range(len(p[1]))]  # fmt: skip
+    images_path, labels_path = parts[0][0], parts[0][2]
     if labels is not None and names is not None and labels.size and int(labels.max()) >= len(names):
         names = None  # not the set its folder's name suggests: numbers, not the wrong names
-    details = {"origin": dataset or "IDX files", "split": opts.split, "images_file": images_path.name}
+    details = {"origin": dataset or "IDX files", "split": opts.split, "images_files": [p[0].name for p in parts]}
     if labels_path:
-        details["labels_file"] = labels_path.name
+        details["labels_files"] = [p[2].name for p in parts if p[2] is not None]
     return write_image_arrays(
         images,
         labels,
         out,
         opts,
         source=str(images_path),
-        prefix=f"{(dataset or 'idx').lower()}/{opts.split}",
+        prefix=f"{stem}/{opts.split}",
         label_names=names if labels is not None else None,
         details=details,
+        ids=ids,
     )
+
+
+def _read_pair(source: Path, split: str, max_bytes: int) -> tuple[Path, np.ndarray, Path | None, np.ndarray | None]:
+    images_path, labels_path = pair_of(source, split)
+    images = read_idx(images_path, max_bytes)
+    if images.ndim != 3:
+        raise SourceError(f"{images_path} holds a {images.ndim}-dimensional array; images are (N, rows, columns)")
+    labels = read_idx(labels_path, max_bytes) if labels_path else None
+    if labels is not None and labels.ndim != 1:
+        raise SourceError(f"{labels_path} holds a {labels.ndim}-dimensional array; labels are one number each")
+    return images_path, images, labels_path, labels
 
 
 def pair_of(source: Path, split: str) -> tuple[Path, Path | None]:
@@ -71,7 +86,7 @@ def pair_of(source: Path, split: str) -> tuple[Path, Path | None]:
     if source.is_file():
         return source, _labels_beside(source)
     if split not in SPLITS:
-        raise SourceError(f"--split must be train or test for IDX files, not {split!r}")
+        raise SourceError(f"--split must be train, test or all for IDX files, not {split!r}")
     folder = source / "raw" if (source / "raw").is_dir() else source
     images = _one(folder, f"{SPLITS[split]}-images-idx3-ubyte")
     if images is None:

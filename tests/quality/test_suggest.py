@@ -87,3 +87,31 @@ def test_repeated_values_are_not_declared_unique(cli, ws, tmp_path):
     assert cli("expectations", "suggest", "r", "--suite", "r").exit_code == 0
     doc = json.loads((ws.expectations_dir / "r.json").read_text())
     assert kinds(doc, "name") == {"expect_column_values_to_not_be_null"}
+
+
+def test_a_suite_from_many_rows_admits_a_small_sample_of_the_same_data():
+    """Bands follow the fewest rows the suite admits: a suite suggested from
+    10,000 rows with --row-margin 0.99 accepts random 100-row samples of the
+    same distribution (with bands for 10,000 rows, 11 of these 50 were refused)."""
+    import numpy as np
+
+    from datagov.quality.profile import QUANTILES, ColumnProfile, Profile
+
+    rng = np.random.default_rng(0)
+    x = rng.gamma(4.0, 0.05, 10_000)
+    col = ColumnProfile(name="std", type="DOUBLE", nulls=0, distinct=len(set(x)), min=float(x.min()),
+                        max=float(x.max()), mean=float(x.mean()), stdev=float(x.std(ddof=1)),
+                        quantiles=[float(q) for q in np.quantile(x, QUANTILES)])  # fmt: skip
+    suite = suggest_suite("s", Profile(rows=len(x), columns=[col]), source="t@0", row_margin=0.99)
+    by_type = {e["type"]: e["kwargs"] for e in suite["expectations"] if e["kwargs"].get("column") == "std"}
+    mean, stdev = by_type["expect_column_mean_to_be_between"], by_type["expect_column_stdev_to_be_between"]
+    ranges = by_type["expect_column_quantile_values_to_be_between"]["quantile_ranges"]["value_ranges"]
+    failed = 0
+    for seed in range(50):
+        s = np.random.default_rng(seed + 1).choice(x, 100, replace=False)
+        ok = mean["min_value"] <= s.mean() <= mean["max_value"]
+        ok &= stdev["min_value"] <= s.std(ddof=1) <= stdev["max_value"]
+        ok &= all(lo <= q <= hi for q, (lo, hi) in zip(np.quantile(s, QUANTILES), ranges, strict=True))
+        failed += not ok
+    assert failed <= 2, f"{failed} of 50 samples of the same data refused"
+    assert mean["max_value"] - mean["min_value"] > 2 * 3 * x.std() / np.sqrt(100) * 0.99

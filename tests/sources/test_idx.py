@@ -127,3 +127,16 @@ def test_labels_that_do_not_match_the_images_leave_nothing_behind(cli, ws, tmp_p
     result = cli("ingest", tmp_path / "idx", "--name", "bad", "--no-progress")
     assert result.exit_code == 1 and "4 images but 3 labels" in result.output
     assert catalog_counts(ws)["versions"] == 0 and store_folders(ws) == []
+
+
+def test_split_all_takes_both_splits_in_one_version(cli, ws, tmp_path):
+    (train_images, train_labels), (test_images, test_labels) = sample(12, 1), sample(5, 2)
+    write_pair(tmp_path / "fashion-mnist", "train", train_images, train_labels, gz=True)
+    write_pair(tmp_path / "fashion-mnist", "t10k", test_images, test_labels, gz=True)
+    result = cli("ingest", tmp_path / "fashion-mnist", "--name", "fm", "--split", "all", "--no-progress")
+    assert result.exit_code == 0, result.output
+    rows = version_rows(ws, "fm", "path, label", order_by="path")
+    assert [p for p, _ in rows] == [f"fashion-mnist/test/{i}" for i in range(5)] + [
+        f"fashion-mnist/train/{i:02d}" for i in range(12)
+    ]
+    assert [label for _, label in rows] == test_labels.tolist() + train_labels.tolist()
