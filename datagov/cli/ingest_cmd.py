@@ -24,9 +24,7 @@ def ingest(
         False, "--skip-bad", help="Skip undecodable images (recorded as rejects) instead of failing."
     ),
     root: str = typer.Option(None, "--root", help="torchvision: the local dataset root."),
-    split: str = typer.Option(
-        "train", "--split", help="torchvision: train or test; IDX: train, test or all."
-    ),
+    split: str = typer.Option("train", "--split", help="torchvision: train or test; IDX: train, test or all."),
     download: bool = typer.Option(False, "--download", help="torchvision: download if missing (needs internet)."),
     workers: int = typer.Option(None, "--workers", min=1, help="Image decoding processes (default: all cores)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
