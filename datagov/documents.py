@@ -31,10 +31,11 @@ def datasets_document(ws: Workspace, *, include_retired: bool = False) -> list[d
         found = list_datasets(con, include_retired=include_retired)
         latest = [f"{d.name}@{d.latest}" for d in found if d.latest]
         health = _health(con, latest)
-    return [plain({**asdict(d), "health": health.get(f"{d.name}@{d.latest}", _NO_HEALTH)}) for d in found]
+    return [plain({**asdict(d), "health": health.get(f"{d.name}@{d.latest}", _no_health())}) for d in found]
 
 
-_NO_HEALTH: dict = {"status": None, "receipts": [], "audit": None}
+def _no_health() -> dict[str, Any]:
+    return {"status": None, "receipts": [], "audit": None}
 
 
 def _health(con: Connection, nodes: list[str]) -> dict[str, dict]:
@@ -42,7 +43,7 @@ def _health(con: Connection, nodes: list[str]) -> dict[str, dict]:
     if not nodes:
         return {}
     marks = ", ".join("?" * len(nodes))
-    out: dict[str, dict[str, Any]] = {n: {"status": None, "receipts": [], "audit": None} for n in nodes}
+    out = {n: _no_health() for n in nodes}
     for node, status in con.execute(
         f"SELECT dataset || '@' || digest, status FROM versions WHERE dataset || '@' || digest IN ({marks})", nodes
     ).fetchall():
@@ -76,7 +77,7 @@ def version_document(ws: Workspace, ref: str) -> dict:
     """`datasets show --json`: a version with its files, rejects, receipts,
     drift reports, lineage, the versions derived from it and the models it fed."""
     from datagov.catalog.drift_reports import reports_on_target
-    from datagov.catalog.lifecycle import retirements
+    from datagov.catalog.lifecycle import retired_targets, retirements
     from datagov.catalog.lineage import child_versions, models_fed_by
     from datagov.catalog.locations import file_entries
     from datagov.catalog.receipts import list_receipts
@@ -86,7 +87,7 @@ def version_document(ws: Workspace, ref: str) -> dict:
     with open_catalog(ws) as con:
         v = resolve(con, ref)
         graph = graph_around(con, ("version", v.node_id))
-        retired_receipts = _retired_receipts(con)
+        retired_receipts = retired_targets(con, "receipt")
         receipts = list_receipts(con, dataset=v.dataset, digest=v.digest, include_retired=True)
         doc = {
             "dataset": asdict(dataset_of(con, v)),
@@ -102,10 +103,6 @@ def version_document(ws: Workspace, ref: str) -> dict:
             "retirements": [asdict(r) for r in retirements(con, "version", v.node_id)],
         }
     return plain(doc)
-
-
-def _retired_receipts(con: Connection) -> set[str]:
-    return {r[0] for r in con.execute("SELECT target FROM retirements WHERE kind = 'receipt'").fetchall()}
 
 
 def _receipt_line(r, retired: bool) -> dict:
@@ -126,6 +123,7 @@ def _drift_line(d) -> dict:
 def receipt_document(ws: Workspace, receipt_id: str) -> dict:
     """One receipt whole: every expectation's result, as GX returned it; for
     a contamination check, the version it compared against (`reference`)."""
+    from datagov.catalog.lifecycle import retired_targets
     from datagov.catalog.lineage import contamination_references
     from datagov.catalog.receipts import receipt_by_id
     from datagov.errors import NotFound
@@ -134,7 +132,7 @@ def receipt_document(ws: Workspace, receipt_id: str) -> dict:
         found = receipt_by_id(con, receipt_id)
         if found is None:
             raise NotFound(f"no receipt {receipt_id!r}", hint="see `datagov validations list`")
-        retired = found.id in _retired_receipts(con)
+        retired = found.id in retired_targets(con, "receipt")
         reference = contamination_references(con, [found.id]).get(found.id)
     return plain({**asdict(found), "retired": retired, "reference": reference})
 

@@ -252,6 +252,8 @@ def select(ws: Workspace, selector: Selector, on_version=None) -> Selection:
     compared: set[str] = set()  # versions whose rows were compared with the examples
     duck = duckdb_connection(memory_limit=scan_memory())
     try:
+        if keys_wanted:
+            key_table(duck, "erase_wanted", sorted(keys_wanted))  # once, for every version searched
         for version in searchable:
             known = facts[version.node_id]
             if on_version:
@@ -321,8 +323,7 @@ def _search(
         ).fetchall()
         hits.selected |= {str(r[0]) for r in found}
         hits.path_matches = int(found[0][1]) if found else 0
-    if keys:
-        key_table(duck, "erase_wanted", sorted(keys))
+    if keys:  # their table is `erase_wanted`, made by `select`
         found = duck.execute(
             f"SELECT DISTINCT CAST({key} AS VARCHAR) FROM {source} WHERE CAST({key} AS VARCHAR) IN "
             "(SELECT key FROM erase_wanted)"

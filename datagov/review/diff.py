@@ -58,7 +58,8 @@ def _as_set(section: str, old: list[str], new: list[str]) -> list[Change]:
     return [Change(section, item, item in old, item in new) for item in sorted(set(old) ^ set(new))]
 
 
-def diff_versions(ws: Workspace, name: str, v1: str, v2: str) -> ModelDiff:
+def check_pair(name: str, v1: str, v2: str) -> None:
+    """Two version numbers of one model, not the same one."""
     for v in (v1, v2):
         if "/" in v or ":" in v:
             raise InvalidInput(
@@ -67,8 +68,16 @@ def diff_versions(ws: Workspace, name: str, v1: str, v2: str) -> ModelDiff:
             )
     if v1 == v2:
         raise InvalidInput(f"{name} {v1} and {v2} are the same version: nothing to compare")
-    a, b = gather(ws, name, v1), gather(ws, name, v2)
-    out = ModelDiff(name, a.version, b.version)
+
+
+def diff_versions(ws: Workspace, name: str, v1: str, v2: str) -> ModelDiff:
+    check_pair(name, v1, v2)
+    return diff_facts(gather(ws, name, v1), gather(ws, name, v2))
+
+
+def diff_facts(a: ModelFacts, b: ModelFacts) -> ModelDiff:
+    """What changed from `a` to `b` (two versions' facts, gathered already)."""
+    out = ModelDiff(a.name, a.version, b.version)
     out.changes += _compare("data", _data(a), _data(b))
     out.changes += _as_set("suites", _listed(a, tag_keys.SUITES), _listed(b, tag_keys.SUITES))
     out.changes += _as_set("receipts", _listed(a, tag_keys.RECEIPTS), _listed(b, tag_keys.RECEIPTS))

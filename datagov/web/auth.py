@@ -18,6 +18,7 @@ a bearer token cannot be sent by another site, so it needs none.
 from __future__ import annotations
 
 import getpass
+import re
 import secrets
 import threading
 import time
@@ -119,10 +120,10 @@ class DatabaseDoor:
                 return team.who(con), url
         except DatagovError as exc:
             said = str(exc).lower()
-            if any(w in said for w in ("authentication failed", "password", "does not exist")):
+            if "authentication failed" in said or re.search(r'role "[^"]*" does not exist', said):
                 # one message for a wrong password and an unknown role: the page does not tell which roles exist
                 raise PermissionDenied("the database refused this user name and password") from None
-            raise
+            raise  # anything else (the server down, its database gone) is not the user's credentials
 
 
 def with_credentials(url: str, user: str, password: str) -> str:

@@ -9,7 +9,7 @@ import io
 import threading
 
 from datagov.catalog.db import open_catalog
-from datagov.catalog.locations import file_entries, locate
+from datagov.catalog.locations import locate
 from datagov.catalog.versions import Version, resolve
 from datagov.errors import IntegrityError, NotFound
 from datagov.sql import sql_str
@@ -33,9 +33,8 @@ def row_png(ws: Workspace, name: str, digest: str, row: int) -> bytes:
         if not 0 <= row < version.rows:
             raise NotFound(f"{version.ref} has no row {row} (it has {version.rows:,})")
         files = locate(ws, con, version.digest, version.dataset)
-        counts = [f.rows for f in file_entries(con, version.digest)]
     intact = _intact(ws, version, files)
-    blob = _image_bytes(intact, counts, row, version)
+    blob = _image_bytes(intact, row, version)
     return _as_png(blob, version, row, ws.max_image_pixels)
 
 
@@ -50,11 +49,14 @@ def _intact(ws: Workspace, version: Version, files) -> Intact:
     return intact
 
 
-def _image_bytes(intact: Intact, counts: list[int], row: int, version: Version) -> bytes | None:
+def _image_bytes(intact: Intact, row: int, version: Version) -> bytes | None:
+    """The row's stored image, from the file that holds it (the usable files'
+    own row counts: shards rendered from tar have their own)."""
     from datagov.store import duckdb_connection
 
     start = 0
-    for path, rows, fingerprint in zip(intact.files.paths, counts, intact.fingerprints, strict=True):
+    rows_per_file = [e.rows for e in intact.files.entries]
+    for path, rows, fingerprint in zip(intact.files.paths, rows_per_file, intact.fingerprints, strict=True):
         if row < start + rows:
             duck = duckdb_connection(threads=1)
             try:

@@ -119,8 +119,8 @@ def receipt_page(request: Request, receipt_id: str = Path(max_length=200),
     doc = _receipt(request, ws, receipt_id)
     target = f"{doc['dataset']}@{doc['digest']}"
     reference = doc["reference"] or target  # a dedup compares a version with itself
-    return page(request, "receipt.html", r=doc, target=target, reference=reference,
-                images="image" in _columns(ws, target))  # fmt: skip
+    columns = kept(request, ws, ("columns", target), lambda: _columns(ws, target))
+    return page(request, "receipt.html", r=doc, target=target, reference=reference, images="image" in columns)
 
 
 def _columns(ws: Workspace, node: str) -> list[str]:
@@ -145,11 +145,14 @@ def _q(text: str) -> str:
 @router.get("/api/drift/{report_id}", tags=["data"])
 def api_drift(request: Request, report_id: str = Path(max_length=200), ws: Workspace = Depends(workspace_for)) -> dict:
     """One `datagov shift` report: reference, target, verdict, columns drifting, recommendation."""
+    return _drift(request, ws, report_id)
+
+
+def _drift(request: Request, ws: Workspace, report_id: str) -> dict:
     return kept(request, ws, ("drift", report_id), lambda: documents.drift_document(ws, report_id))
 
 
 @router.get("/drift/{report_id}", include_in_schema=False)
 def drift_page(request: Request, report_id: str = Path(max_length=200),
                ws: Workspace = Depends(workspace_for)) -> Response:  # fmt: skip
-    doc = kept(request, ws, ("drift", report_id), lambda: documents.drift_document(ws, report_id))
-    return page(request, "drift.html", d=doc)
+    return page(request, "drift.html", d=_drift(request, ws, report_id))

@@ -85,6 +85,10 @@ def audits_page(request: Request, ws: Workspace = Depends(workspace_for)) -> Res
 @router.get("/api/audits/{audit_id}", tags=["desk"])
 def api_audit(request: Request, audit_id: str = request_id_param(), ws: Workspace = Depends(workspace_for)) -> dict:
     """One audit: its verdict and findings on each version it covered."""
+    return _audit(request, ws, audit_id)
+
+
+def _audit(request: Request, ws: Workspace, audit_id: str) -> dict:
     return kept(request, ws, ("audit", audit_id), lambda: documents.audit_document(ws, audit_id))
 
 
@@ -92,8 +96,7 @@ def api_audit(request: Request, audit_id: str = request_id_param(), ws: Workspac
 def audit_page(
     request: Request, audit_id: str = request_id_param(), ws: Workspace = Depends(workspace_for)
 ) -> Response:
-    doc = kept(request, ws, ("audit", audit_id), lambda: documents.audit_document(ws, audit_id))
-    return page(request, "audit.html", a=doc)
+    return page(request, "audit.html", a=_audit(request, ws, audit_id))
 
 
 @router.get("/api/erasures", tags=["desk"])

@@ -67,7 +67,7 @@ def api_diff(name: str = model_param(), version: str = version_param(), other: s
 def model_page(request: Request, name: str = model_param(), version: str = version_param(), against: str | None = None,
                ws: Workspace = Depends(workspace_for)) -> Response:  # fmt: skip
     from datagov.review.card import card_of, render_markdown
-    from datagov.review.diff import diff_versions
+    from datagov.review.diff import check_pair, diff_facts
     from datagov.review.facts import gather
     from datagov.review.promote import promotion_reasons
 
@@ -75,9 +75,11 @@ def model_page(request: Request, name: str = model_param(), version: str = versi
         from datagov.errors import InvalidInput
 
         raise InvalidInput(f"compare with a version number, not {against!r}")
+    if against:
+        check_pair(name, against, version)
     with open_catalog(ws):  # one connection for the review, the card and the diff
         facts = gather(ws, name, version)
         doc = documents.review_of(facts, promotion_reasons(facts))
         card = render_markdown(card_of(ws, facts))
-        diff = documents.plain(diff_versions(ws, name, against, version).to_json()) if against else None
+        diff = documents.plain(diff_facts(gather(ws, name, against), facts).to_json()) if against else None
     return page(request, "model.html", m=doc, card=card, diff=diff, against=against)

@@ -82,3 +82,20 @@ def test_a_session_never_carries_the_servers_own_credentials():
     signed = with_credentials(url, "sam", "p@ss/word")
     assert "admin" not in signed and "secret" not in signed
     assert signed == "postgresql://sam:p%40ss%2Fword@db.example:5433/catalog?sslmode=require"
+
+
+def test_a_catalog_that_cannot_be_reached_is_not_blamed_on_the_password(tmp_path, pg_cluster):
+    """Only the database's refusal of the credentials reads as one: a missing
+    database (the desk misconfigured) says so, with the URL's password hidden."""
+    from datagov.errors import DatagovError, PermissionDenied
+    from datagov.layout import init_workspace
+    from tests.conftest import use_postgres_catalog
+    from tests.pg import SUPERPASS, SUPERUSER
+
+    workspace, _ = init_workspace(tmp_path / "ws")
+    ws = use_postgres_catalog(workspace.root, pg_cluster.url("no_such_catalog"))
+    with pytest.raises(DatagovError) as raised:
+        DatabaseDoor(ws).sign_in(SUPERUSER, SUPERPASS)
+    assert not isinstance(raised.value, PermissionDenied)
+    assert 'database "no_such_catalog" does not exist' in str(raised.value)
+    assert SUPERPASS not in str(raised.value)
