@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 
 from datagov.pixels.tensors import decode_batch, to_unit_float
 from datagov.training.data import ImageShape, ParquetImageStream
-from datagov.training.loop import reconstruction_loss
+from datagov.training.pretext import pixel_loss
 from datagov.training.models import build_autoencoder
 from datagov.training.pixel_cache import build_pixels
 
@@ -87,7 +87,7 @@ class Utilisation:
 def train_steps(model, batches, device, steps: int, warmup: int = 10) -> float:
     """Seconds for `steps` optimizer steps (after `warmup` steps)."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = reconstruction_loss("mse")
+    loss_fn = pixel_loss("mse")
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
     )
@@ -101,7 +101,7 @@ def train_steps(model, batches, device, steps: int, warmup: int = 10) -> float:
         images = to_unit_float(next(it).to(device, non_blocking=True))
         with autocast:
             logits = model(images)
-        loss = loss_fn(logits.float(), images)
+        loss = loss_fn(logits.float(), images).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

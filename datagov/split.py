@@ -29,14 +29,13 @@ from datagov.catalog.versions import (
     resolve,
 )
 from datagov.errors import InvalidInput
-from datagov.sql import sql_ident, sql_str
+from datagov.row_subset import FILES, copy_rows, register_offsets, row_index_sql
+from datagov.sql import sql_ident
 from datagov.store import build_manifest, duckdb_connection, scan_memory, staged_version, staging
 from datagov.verify import damaged_stored_copy, require_intact, require_unchanged
 from datagov.workspace import Workspace
 
-IMAGE_ROW_GROUP = 4096
 LABEL_COLUMNS_IMAGE = ("label", "label_name")
-OFFSET = "__datagov_first_row"  # a file's first row in the parent (a name no data set uses)
 
 
 def parse_into(text: str) -> dict[str, float]:
@@ -145,17 +144,12 @@ def assign(
 
 def _row_table(duck, source: str, files, key_sql: str, label_col: str | None) -> None:
     """`split_rows` (idx, key, label): one row per parent row, idx its place in
-    file order (the manifest's path order, then the row within the file), so
-    that nothing per row is held in Python but integer arrays."""
-    offsets, at = [], 0
-    for path, entry in zip(files.paths, files.entries, strict=True):
-        offsets.append((path, at))
-        at += entry.rows
-    duck.register("split_files", pa.table({"filename": [p for p, _ in offsets], OFFSET: [o for _, o in offsets]}))
+    file order (`row_subset`)."""
+    register_offsets(duck, files)
     label_sql = sql_ident(label_col) if label_col else "NULL"
     duck.execute(
-        f"CREATE TEMP TABLE split_rows AS SELECT f.{OFFSET} + s.file_row_number AS idx, {key_sql} AS key, "
-        f"{label_sql} AS label FROM {source} s JOIN split_files f USING (filename)"
+        f"CREATE TEMP TABLE split_rows AS SELECT {row_index_sql()} AS idx, {key_sql} AS key, "
+        f"{label_sql} AS label FROM {source} s JOIN {FILES} f USING (filename)"
     )
 
 
@@ -220,8 +214,8 @@ def _row_names(duck, source: str, rows: list[int]) -> dict[int, str]:
         return {}
     duck.register("split_wanted", pa.table({"idx": np.asarray(rows, np.int64)}))
     found = duck.execute(
-        f"SELECT f.{OFFSET} + s.file_row_number AS idx, s.path FROM {source} s JOIN split_files f USING (filename) "
-        "SEMI JOIN split_wanted w ON w.idx = f." + OFFSET + " + s.file_row_number"
+        f"SELECT {row_index_sql()} AS idx, s.path FROM {source} s JOIN {FILES} f USING (filename) "
+        f"SEMI JOIN split_wanted w ON w.idx = {row_index_sql()}"
     ).fetchall()
     return {int(i): str(p) for i, p in found if p is not None}
 
@@ -316,19 +310,11 @@ def split_version(
             for idx, s in enumerate(names):
                 folder = root / s
                 folder.mkdir()
-                excluded = ["filename", "file_row_number"]
+                excluded = []
                 if s in drop and label_col:
-                    excluded += [c for c in (label_col, *LABEL_COLUMNS_IMAGE) if c in parent.columns]
-                    excluded = list(dict.fromkeys(excluded))
-                exclude_sql = ", ".join(sql_ident(c) for c in excluded)
-                row_group = IMAGE_ROW_GROUP if meta.modality == "image" else 122_880
-                duck.execute(
-                    f"COPY (SELECT s.* EXCLUDE ({exclude_sql}) FROM {source} s JOIN split_files f USING (filename) "
-                    f"SEMI JOIN (SELECT idx FROM split_which WHERE split = {idx}) c ON c.idx = f.{OFFSET} + "
-                    f"s.file_row_number ORDER BY f.{OFFSET} + s.file_row_number) "
-                    f"TO {sql_str(str(folder / 'part-00000.parquet'))} "
-                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group})"
-                )
+                    excluded = [c for c in (label_col, *LABEL_COLUMNS_IMAGE) if c in parent.columns]
+                chosen = f"SELECT idx FROM split_which WHERE split = {idx}"
+                copy_rows(duck, source, chosen, folder / "part-00000.parquet", excluded, meta.modality)
                 staged[s] = build_manifest(folder, duck)
             params_base = {"seed": seed, "fractions": into, "per_class": caps, "dedupe": mode}
             edge_params = {**params_base, "started": started.isoformat()}

@@ -22,6 +22,7 @@ from datagov.cli import (
     pretrain_cmd,
     retire_cmd,
     runs_cmd,
+    select_cmd,
     serve_cmd,
     shift_cmd,
     split_cmd,
@@ -104,6 +105,7 @@ def root(
 init_cmd.register(app)
 ingest_cmd.register(app)
 split_cmd.register(app)
+select_cmd.register(app)
 lineage_cmd.register(app)
 validate_cmd.register(app)
 pretrain_cmd.register(app)

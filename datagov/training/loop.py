@@ -1,4 +1,4 @@
-"""The reconstruction training loop, shared by pretraining stages."""
+"""The autoencoder training loop, shared by pretraining stages."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from torch import nn
 
 from datagov.errors import InvalidInput
 from datagov.pixels.tensors import to_unit_float
+from datagov.training.pretext import Pretext
 
 
 def pick_device(requested: str) -> torch.device:
@@ -29,20 +30,13 @@ def seed_everything(seed: int, device: torch.device) -> None:
         torch.use_deterministic_algorithms(True)  # tests compare losses across runs
 
 
-def reconstruction_loss(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    if kind == "bce":
-        return nn.functional.binary_cross_entropy_with_logits
-    return lambda logits, target: nn.functional.mse_loss(torch.sigmoid(logits), target)
-
-
 def run_epoch(
     model: nn.Module,
     batches,
     device: torch.device,
-    loss_fn,
+    pretext: Pretext,
     *,
     optimizer: torch.optim.Optimizer | None = None,
-    noise: float = 0.0,
     on_batch: Callable[[int, float], None] | None = None,
 ) -> tuple[float, int, float]:
     """(mean loss, samples, seconds). Trains when an optimizer is given."""
@@ -57,10 +51,7 @@ def run_epoch(
             if training and images.shape[0] == 1:
                 continue  # batch norm cannot train on one example; one row of an epoch is not missed
             images = to_unit_float(images.to(device, non_blocking=True))
-            inputs = images + noise * torch.randn_like(images) if training and noise > 0 else images
-            with autocast:
-                logits = model(inputs)
-            loss = loss_fn(logits.float(), images)
+            loss = pretext.step(model, images, training, autocast)
             if optimizer is not None:  # training
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -67,7 +67,7 @@ def _pretrain_on(ws: Workspace, run: GatedRun, data, dist, progress: bool) -> Pr
 
     from datagov.training import distributed
     from datagov.training.data import ParquetImageStream
-    from datagov.training.loop import reconstruction_loss, seed_everything
+    from datagov.training.loop import seed_everything
     from datagov.training.models import build_autoencoder, pick_kind
     from datagov.training.pixel_cache import ensure_pixels
     from datagov.training.weights import autoencoder_arch
@@ -90,7 +90,7 @@ def _pretrain_on(ws: Workspace, run: GatedRun, data, dist, progress: bool) -> Pr
         ParquetImageStream(data.files, shape, split="train", shuffle=True, **common),
         ParquetImageStream(data.files, shape, split="val", shuffle=False, **common),
     )
-    fit = dict(model=model, optimizer=optimizer, loss_fn=reconstruction_loss(spec.train.loss), streams=streams)
+    fit = dict(model=model, optimizer=optimizer, pretext=_pretext(spec), streams=streams)
     fit |= dict(spec=spec, dist=dist)
     if not dist.is_main:
         metrics = _train(**fit, log=None, progress=False)
@@ -113,7 +113,14 @@ def _pretrain_on(ws: Workspace, run: GatedRun, data, dist, progress: bool) -> Pr
     )  # fmt: skip
 
 
-def _train(model, optimizer, loss_fn, streams, spec, dist, log, progress) -> dict:
+def _pretext(spec: PretrainSpec):
+    from datagov.training.pretext import Pretext
+
+    t = spec.train
+    return Pretext(t.pretext, t.loss, t.noise, t.mask_ratio, t.patch)
+
+
+def _train(model, optimizer, pretext, streams, spec, dist, log, progress) -> dict:
     """Train; `log(metrics, step)` records each epoch (None on ranks other than 0)."""
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from torch.utils.data import DataLoader
@@ -159,13 +166,12 @@ def _train(model, optimizer, loss_fn, streams, spec, dist, log, progress) -> dic
                     model,
                     train_loader,
                     dist.device,
-                    loss_fn,
+                    pretext,
                     optimizer=optimizer,
-                    noise=spec.train.noise,
                     on_batch=tick,
                 )
             # Validation on the bare module (no DDP collectives), then summed across ranks.
-            val_loss, val_n, _ = run_epoch(unwrap(model), val_loader, dist.device, loss_fn)
+            val_loss, val_n, _ = run_epoch(unwrap(model), val_loader, dist.device, pretext)
             train_sum, n_all, val_sum, val_all = dist.sum(
                 train_loss * n if n else 0.0, n, val_loss * val_n if val_n else 0.0, val_n
             )

@@ -16,6 +16,7 @@ import yaml
 from datagov.errors import InvalidInput
 from datagov.textfiles import read_utf8
 from datagov.training.backbone_names import MODEL_KINDS
+from datagov.training.pretext import PRETEXTS
 from datagov.training.strategies import OFFERED
 
 
@@ -41,6 +42,9 @@ class TrainSpec:
     lr: float = 1e-3
     loss: str = "mse"  # mse | bce
     noise: float = 0.0  # denoising: std of Gaussian noise added to inputs
+    pretext: str = "reconstruct"  # reconstruct | denoise | masked (training/pretext.py)
+    mask_ratio: float = 0.5  # denoise, masked: the share of patches blanked
+    patch: int = 4  # denoise, masked: a blanked patch's side in pixels
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     workers: int = 0
@@ -108,6 +112,7 @@ SPEC_CLASSES = {"pretrain": PretrainSpec, "transfer": TransferSpec}  # by the co
 CHOICES = {
     "model.kind": MODEL_KINDS,
     "train.loss": ("mse", "bce"),
+    "train.pretext": PRETEXTS,
     "train.device": ("auto", "cpu", "cuda"),
     "strategy": OFFERED,
 }
@@ -197,6 +202,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "train.workers": (0, 256),
     "train.seed": (0, 2**32 - 1),
     "train.noise": (0, 100),
+    "train.mask_ratio": (0.01, 0.99),  # all or nothing masked teaches nothing
+    "train.patch": (1, 1024),
     "train.weight_decay": (0, 100),
     "model.latent": (1, 65_536),
     "data.validation_every": (2, 1 << 30),  # 1 would hold out every row

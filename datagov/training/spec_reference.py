@@ -41,6 +41,11 @@ DOCS: dict[str, str] = {
     "train.patience": "Early stopping: epochs without a better validation loss before training stops.",
     "train.loss": "Reconstruction loss: `mse`, or `bce` on pixels scaled to [0, 1].",
     "train.noise": "Denoising: the standard deviation of Gaussian noise added to the inputs (0: none).",
+    "train.pretext": "What the autoencoder learns from: `reconstruct` the image (with `train.noise`), `denoise` "
+    "(rebuild it from a copy with patches blanked and noise added), or `masked` (MAE-style: blank patches, score "
+    "only the blanked pixels).",
+    "train.mask_ratio": "`denoise`, `masked`: the share of patches blanked in each image.",
+    "train.patch": "`denoise`, `masked`: the side of a blanked patch, in pixels.",
     "train.seed": "Seeds every random choice (weights, shuffling, noise): the same seed, the same run on the CPU.",
     "train.device": "`auto` (CUDA when present), `cpu` or `cuda`.",
     "train.workers": "DataLoader worker processes (0: decode in the training process).",

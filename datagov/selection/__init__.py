@@ -1,0 +1,1 @@
+"""`datagov select`: pretraining data chosen to match a target (importance resampling)."""
