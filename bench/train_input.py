@@ -34,9 +34,9 @@ from torch.utils.data import DataLoader
 
 from datagov.pixels.tensors import decode_batch, to_unit_float
 from datagov.training.data import ImageShape, ParquetImageStream
-from datagov.training.pretext import pixel_loss
 from datagov.training.models import build_autoencoder
 from datagov.training.pixel_cache import build_pixels
+from datagov.training.pretext import pixel_loss
 
 ROW_GROUP = 4096
 

@@ -50,11 +50,11 @@ def table_features(pool_columns: list, target_columns: list, numeric: list[bool]
     for j, (p, t, is_number) in enumerate(zip(pool_columns, target_columns, numeric, strict=True)):
         if is_number:
             edges = _quantile_edges(_floats(p))
-            encode = lambda col, edges=edges: _bins(_floats(col), edges)  # noqa: E731
+            pool_ids.append(j * width + _bins(_floats(p), edges))
+            target_ids.append(j * width + _bins(_floats(t), edges))
         else:
-            encode = _hashed
-        pool_ids.append(j * width + encode(p))
-        target_ids.append(j * width + encode(t))
+            pool_ids.append(j * width + _hashed(p))
+            target_ids.append(j * width + _hashed(t))
     return np.stack(pool_ids, axis=1), np.stack(target_ids, axis=1), width * len(numeric)
 
 
