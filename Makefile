@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo tour test test-fast lint format bench clean-workspace
+.PHONY: help install demo demo-fashion tour test test-fast lint format bench clean-workspace
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -22,6 +22,14 @@ install: $(STAMP) ## Create .venv and install datagov with its dev tools
 demo: $(STAMP) ## Run the main job end to end in this repository's workspace
 	$(BIN)/datagov --workspace . demo
 
+# Fashion-MNIST's 70,000 real images, as Debian packages them (MIT; IDX files).
+FASHION := /usr/share/datasets/fashion-mnist
+$(FASHION):
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends dataset-fashion-mnist
+
+demo-fashion: $(STAMP) $(FASHION) ## The same job on Fashion-MNIST's 70,000 images (installs Debian's package if absent; minutes)
+	$(BIN)/datagov --workspace . demo --fashion
+
 TOUR ?= tour
 tour: $(STAMP) ## Make a workspace ./tour with the example files the README's command examples use
 	$(BIN)/datagov init $(TOUR)
@@ -32,11 +40,6 @@ CHROMIUM ?= /usr/bin/chromium
 export DATAGOV_CHROMIUM := $(CHROMIUM)
 $(CHROMIUM):
 	apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium
-
-# Fashion-MNIST's 70,000 real images, as Debian packages them (MIT; IDX files).
-FASHION := /usr/share/datasets/fashion-mnist
-$(FASHION):
-	apt-get update -qq && apt-get install -y -qq --no-install-recommends dataset-fashion-mnist
 
 test: $(STAMP) $(CHROMIUM) $(FASHION) ## Run the whole test suite (what CI runs; installs Chromium and Fashion-MNIST if missing)
 	$(BIN)/python -m pytest

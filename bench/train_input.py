@@ -7,9 +7,12 @@ the same model fed from an in-memory tensor (on the training device), same run.
   python -m bench.train_input resnet-cpu      # issue 15: ResNet-18 autoencoder, 32x32x3, 50,000 images,
   python -m bench.train_input resnet-gpu      # on the CPU (batch 64, few steps: each takes seconds) or
                                              # CUDA (batch 256). Target: >= 0.9
+  python -m bench.train_input fashion-cpu     # issue 30: conv autoencoder on Fashion-MNIST's 60,000 real
+  python -m bench.train_input fashion-gpu     # training images (Debian's dataset-fashion-mnist), as
+                                             # pipelines/pretrain-fashion.yaml trains. Target: >= 0.9
 
-Generates its own data (PNG-encoded, as datagov stores images) with pyarrow
-and Pillow, so it runs without a workspace, DuckDB or MLflow (the GPU machine
+Generates its own data (PNG-encoded, as datagov stores images; the fashion
+modes encode the real images) with pyarrow and Pillow, so it runs without a workspace, DuckDB or MLflow (the GPU machine
 has none of them). GPU utilisation is sampled with NVML while each side runs.
 """
 
@@ -41,12 +44,20 @@ from datagov.training.pretext import pixel_loss
 ROW_GROUP = 4096
 
 
-def make_parquet(folder: Path, n: int, shape: ImageShape, seed: int = 0) -> list[str]:
+FASHION_TRAIN = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+
+def make_parquet(folder: Path, n: int, shape: ImageShape, seed: int = 0, real: bool = False) -> list[str]:
+    """n PNG images in one Parquet file: random pixels, or Fashion-MNIST's training images."""
     rng = np.random.default_rng(seed)
+    if real:
+        from datagov.sources.idx import read_idx
+
+        images = read_idx(FASHION_TRAIN, 1 << 30)[:n]
     blobs = []
-    for _ in range(n):
+    for i in range(n):
         base = rng.integers(0, 256, size=(shape.height, shape.width, shape.channels), dtype=np.uint8)
-        pixels = base[:, :, 0] if shape.channels == 1 else base
+        pixels = images[i] if real else base[:, :, 0] if shape.channels == 1 else base
         buf = io.BytesIO()
         Image.fromarray(pixels).save(buf, format="PNG")
         blobs.append(buf.getvalue())
@@ -158,6 +169,8 @@ def verified_cache(files: list[str], shas: list[str], shape: ImageShape, path: P
 
 # mode: (model kind, image shape, images, batch, steps, warm-up steps, rounds)
 MODES = {
+    "fashion-cpu": ("conv", ImageShape(1, 28, 28), 60_000, 256, 200, 10, 5),
+    "fashion-gpu": ("conv", ImageShape(1, 28, 28), 60_000, 256, 600, 10, 5),
     "cpu": ("mlp", ImageShape(1, 8, 8), 20_000, 256, 300, 10, 5),
     "gpu": ("conv", ImageShape(3, 32, 32), 50_000, 256, 600, 10, 5),
     "resnet-cpu": ("resnet18", ImageShape(3, 32, 32), 50_000, 64, 12, 2, 3),
@@ -180,9 +193,14 @@ def main(mode: str = "cpu", workers: int | None = None, rounds: int | None = Non
     if workers is None:  # leave one core for the training process itself
         workers = max(1, (os.cpu_count() or 2) - 2) if gpu else max(1, (os.cpu_count() or 2) - 1)
     channels, hidden = ([32, 64, 128], [256]) if kind == "conv" else ([32], [256, 128])
+    real = mode.startswith("fashion")
+    if real:
+        if not FASHION_TRAIN.exists():
+            raise SystemExit(f"{FASHION_TRAIN} is missing: apt-get install dataset-fashion-mnist")
+        channels = [32, 64]  # pipelines/pretrain-fashion.yaml's
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
-        files = make_parquet(Path(tmp), n, shape)
+        files = make_parquet(Path(tmp), n, shape, real=real)
         shas = [sha256_file(Path(f)) for f in files]
         table = pq.read_table(files[0])
         memory = decode_batch(table.column("image").to_pylist(), shape).to(device)

@@ -189,6 +189,8 @@ def document(results: dict, pool: int, evals: int) -> dict:
         for per_class in LABELS
     ]
     return {
+        "dataset": "digits",
+        "encoder_kind": "mlp",
         "data": f"scikit-learn digits (8x8 grayscale, 10 classes): {pool} pool images, {evals} eval",
         "image_shape": "1x8x8",  # a recommendation on other images cites the table, never predicts from it
         "encoder": "MLP autoencoder, pipelines/pretrain-digits.yaml, pretrained on the pool without labels",

@@ -198,7 +198,7 @@ def _near_first_rows(ws: Workspace, parent: Version, first: np.ndarray):
     rows in a near pair, (the row it is like, similarity)."""
     from datagov.near.check import first_of_groups, run_check
 
-    pairing = run_check(ws, parent.node_id, None)[3]
+    pairing = run_check(ws, parent.node_id, None, every_pair=True)[3]
     rows = np.arange(len(first))
     roots = first_of_groups(len(first), np.concatenate([rows, pairing.ref]), np.concatenate([first, pairing.target]))
     near: dict[int, tuple[int, float]] = {}

@@ -19,6 +19,8 @@ FORBIDDEN = {
     "training": {"cli"},
     "tracking": {"training", "cli"},
     "lifecycle": {"training", "shift", "cli"},
+    "selection": {"training", "shift", "cli"},  # an encoder is handed in, as to near/
+    "row_subset": {"near", "shift", "training", "tracking", "quality", "selection", "cli"},
 }
 KNOWN: set[tuple[str, str]] = set()  # an exception would be named here, and in docs/architecture.md
 

@@ -46,3 +46,37 @@ def test_the_data_agrees_with_readme_s_table():
         key = "all" if row.everything else f"{row.labels_per_class:g}"
         expected = [(f"{100 * row.scores[s][0]:.1f}", f"{100 * row.scores[s][1]:.1f}") for s in value_table.STRATEGIES]
         assert cells[key] == expected, key
+
+
+def test_tables_are_keyed_by_dataset_and_encoder_kind():
+    keys = set(value_table.tables())
+    assert value_table.DEFAULT_KEY in keys
+    assert {"fashion-mnist/mlp", "fashion-mnist/conv"} <= keys
+    fashion = value_table.tables()["fashion-mnist/conv"]
+    assert fashion.meta["image_shape"] == "1x28x28" and [r.labels_per_class for r in fashion.rows] == [5, 10, 50]
+
+
+def test_a_recommendation_cites_the_table_measured_on_images_like_the_target():
+    fashion = recommend(False, 50, 10, shape="1x28x28")
+    assert fashion.table is not None and fashion.table.startswith("fashion-mnist/")
+    assert f"the value table {fashion.table} (Fashion-MNIST" in fashion.why and "a guide" not in fashion.why
+    conv = recommend(False, 50, 10, shape="1x28x28", encoder_kind="conv")
+    assert conv.table == "fashion-mnist/conv"
+    elsewhere = recommend(False, 50, 10, shape="3x64x64")
+    assert elsewhere.table == "digits/mlp" and "so it is a guide, not a prediction" in elsewhere.why
+
+
+def test_the_fashion_data_agrees_with_readme_s_table():
+    block = README.read_text().split("<!-- results-fashion:start -->")[1].split("<!-- results-fashion:end -->")[0]
+    cells = {}
+    for line in block.splitlines():
+        if m := re.match(r"\| (\w+) \| (\d+) \|(.*)\|$", line):
+            cells[(m[1], int(m[2]))] = re.findall(r"(\d+\.\d) ± (\d+\.\d)", m[3])
+    fashion = {k: t for k, t in value_table.tables().items() if k.startswith("fashion-mnist/")}
+    assert len(cells) == sum(len(t.rows) for t in fashion.values())
+    for t in fashion.values():
+        for row in t.rows:
+            scores = [
+                (f"{100 * row.scores[s][0]:.1f}", f"{100 * row.scores[s][1]:.1f}") for s in value_table.STRATEGIES
+            ]
+            assert cells[(t.encoder_kind, int(row.labels_per_class))][1:] == scores

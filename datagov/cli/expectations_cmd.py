@@ -102,6 +102,13 @@ def match(
         0.15, "--kl-threshold", min=0.0, help="Largest KL divergence from the reference's partition per column."
     ),
     margin: float = typer.Option(0.1, "--margin", min=0.0, help="Quantiles may move this share of the 5-95 % spread."),
+    for_rows: int = typer.Option(
+        None,
+        "--for-rows",
+        min=1,
+        help="Size the thresholds for targets this small (e.g. 50 fine-tuning rows): each KL threshold gains "
+        "the KL that many rows show by chance (99th percentile), each quantile range 3 standard errors.",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing suite."),
 ) -> None:
     """Write a distribution-match suite from a reference version (pretraining data).
@@ -130,6 +137,7 @@ def match(
     doc = match_suite(
         suite, profile, reference_partitions(source, profile), reference=version.node_id,
         reference_digest=version.digest, threshold=threshold, margin=margin, images="image" in version.columns,
+        for_rows=for_rows,
     )  # fmt: skip
     if not doc["expectations"]:
         raise InvalidInput(f"{version.ref} has no column a match suite could describe")

@@ -23,7 +23,7 @@ from datagov.catalog.locations import locate
 from datagov.catalog.versions import Version, dataset_of, now, resolve
 from datagov.errors import InvalidInput
 from datagov.near.embed import EncoderLoader
-from datagov.near.images import ImageMethod, Matches, match_images, match_within
+from datagov.near.images import MAX_PAIRS_PER_ROW, ImageMethod, Matches, match_images, match_within
 from datagov.near.rows import VersionRows, is_image_version, read_rows
 from datagov.near.text import TextMethod, match_text, row_texts, text_columns
 from datagov.workspace import Workspace
@@ -251,10 +251,14 @@ def run_check(
     text: TextMethod | None = None,
     max_share: float = 0.0,
     encoders: EncoderLoader | None = None,
+    every_pair: bool = False,
 ) -> tuple[NearReport, VersionRows, VersionRows, Pairing]:
     """Dedup (`target` None: pairs inside `reference`) or contamination
     (target rows with a near-copy in the reference). `encoders` loads the
-    encoder `image.encoder` names (`training.encoders.encoder_for_images`)."""
+    encoder `image.encoder` names (`training.encoders.encoder_for_images`).
+    `every_pair` keeps every pair of a dedup, not only each row's best
+    MAX_PAIRS_PER_ROW: what grouping rows needs (`split --dedupe near`), where
+    a dropped pair can leave two near-copies in different groups."""
     t0, started = time.perf_counter(), now()
     _check_share(max_share)
     image = (image or ImageMethod()).check()
@@ -283,7 +287,9 @@ def run_check(
             image, encoder = replace(image, encoder=loaded.pinned_uri), (loaded.model, loaded.shape)
         assert ref_rows.images is not None and target_rows.images is not None  # both image versions (checked above)
         found = (
-            match_within(ref_rows.images, image) if same else match_images(ref_rows.images, target_rows.images, image)
+            match_within(ref_rows.images, image, None if every_pair else MAX_PAIRS_PER_ROW)
+            if same
+            else match_images(ref_rows.images, target_rows.images, image)
         )
         pairing = _image_pairing(
             ref_rows, target_rows, _confirm_with_encoder(encoder, ref_rows, target_rows, found, image)

@@ -214,19 +214,34 @@ def match_examples(rows: ImageRows, examples: ImageRows, method: ImageMethod) ->
     return confirm(rows, examples, candidates(rows, examples, method), method)
 
 
-def match_within(rows: ImageRows, method: ImageMethod) -> Matches:
+def match_within(rows: ImageRows, method: ImageMethod, limit: int | None = MAX_PAIRS_PER_ROW) -> Matches:
     """Pairs (earlier row, later row) of near-duplicates inside one version:
     copies of a thumbnail pair with its first row, distinct thumbnails with
-    each other."""
+    each other (at most `limit` per later row, the most similar; None: all)."""
     first, group = distinct_thumbs(rows)
     sub = _subset(rows, first)
     found = confirm(sub, sub, candidates(sub, sub, method), method)
-    a, b = first[found.ref], first[found.target]
-    keep = a < b  # each unordered pair once, never a row with itself
-    near = Matches(a[keep], b[keep], found.distance[keep], found.similarity[keep])
+    near = _unordered(first[found.ref], first[found.target], found)
     copies = np.flatnonzero(first[group] != np.arange(len(rows)))
     exact = Matches(first[group[copies]], copies, np.zeros(len(copies), np.uint8), np.ones(len(copies)), None)
-    return concat([exact, best_per_target(near)])
+    return concat([exact, best_per_target(near, limit) if limit is not None else near])
+
+
+def _unordered(a: np.ndarray, b: np.ndarray, found: Matches) -> Matches:
+    """Each unordered pair once as (earlier, later), never a row with itself,
+    with its smallest distance and highest similarity. A pair may be found
+    from either side: the shifted probes of small images are not symmetric
+    (one side's copy moved a pixel may fall within the radius when the other's
+    does not), so keeping only the pairs found from the later row lost some
+    (a near-copy `split --dedupe near` then put in two splits)."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keep = lo != hi
+    lo, hi, distance, similarity = lo[keep], hi[keep], found.distance[keep], found.similarity[keep]
+    order = np.lexsort((-similarity, hi, lo))
+    lo, hi, distance, similarity = lo[order], hi[order], distance[order], similarity[order]
+    first = np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])] if len(lo) else np.zeros(0, bool)
+    smallest = np.minimum.reduceat(distance, np.flatnonzero(first)) if len(lo) else distance
+    return Matches(lo[first], hi[first], smallest.astype(distance.dtype), similarity[first])
 
 
 def concat(parts: list[Matches]) -> Matches:

@@ -9,16 +9,25 @@ and the 5/25/50/75/95 % quantiles within ± margin × the reference's
 KL divergence against the reference's category proportions. The suite's
 `meta.datagov.match` names the reference digest; validating with it writes
 a receipt of kind `match` bound to both digests.
+
+`for_rows` sizes the suite for targets that small: a KL divergence measured
+from n rows over k bins is about chi-square(k-1) / 2n by chance alone (0.09
+for 50 rows over 10 bins), so each threshold becomes the allowed shift plus
+the chance KL's 99th percentile at n rows, and each quantile range widens by
+three standard errors of that quantile at n rows (as `suggest` does for the
+fewest rows its suite admits). Without it, thresholds are as given (sized
+for about 200 rows).
 """
 
 from __future__ import annotations
 
-from datagov.quality.profile import QUANTILES, Profile
+from datagov.quality.profile import QUANTILES, Profile, quantile_bands
 from datagov.sql import sql_ident
 from datagov.store import duckdb_connection, scan_memory
 
 TAIL = 0.01  # weight kept for values below/above the reference's range (total 2 %)
 KL_THRESHOLD = 0.15  # KL over 10 bins from ~200 target rows is ~0.03-0.08 by chance alone
+CHANCE_QUANTILE = 0.99  # of the chance KL, when the suite is sized for a target's rows
 SKIP_IMAGE_COLUMNS = ("label", "label_name")  # label shift is the shift report's business, not a gate
 
 
@@ -42,8 +51,14 @@ def match_suite(
     threshold: float = KL_THRESHOLD,
     margin: float = 0.1,
     images: bool = False,
+    for_rows: int | None = None,
 ) -> dict:
     """`partitions`: per numeric column, (bin edges, counts per bin) from the reference."""
+
+    def kl_limit(bins: int) -> float:
+        return round(threshold + chance_kl(bins, for_rows), 4) if for_rows else threshold
+
+    sized = f" + the chance KL's {CHANCE_QUANTILE:.0%} point at {for_rows:,} rows" if for_rows else ""
     exps = []
     for c in profile.columns:
         if c.blob or (images and c.name in SKIP_IMAGE_COLUMNS) or c.nulls == profile.rows:
@@ -61,9 +76,9 @@ def match_suite(
             exps.append(
                 _exp(
                     "expect_column_kl_divergence_to_be_less_than",
-                    f"category proportions within KL {threshold:g} of the reference",
+                    f"category proportions within KL {kl_limit(len(c.values)):g} of the reference" + sized,
                     column=c.name,
-                    threshold=threshold,
+                    threshold=kl_limit(len(c.values)),
                     partition_object={
                         "values": list(c.values),
                         "weights": [c.counts[v] / total for v in c.values],
@@ -83,9 +98,9 @@ def match_suite(
             exps.append(
                 _exp(
                     "expect_column_kl_divergence_to_be_less_than",
-                    f"KL {threshold:g} against the reference's decile partition",
+                    f"KL {kl_limit(len(counts) + 2):g} against the reference's decile partition" + sized,
                     column=c.name,
-                    threshold=threshold,
+                    threshold=kl_limit(len(counts) + 2),
                     partition_object={
                         "bins": edges,
                         "weights": [(1 - 2 * TAIL) * n / total for n in counts],
@@ -93,14 +108,16 @@ def match_suite(
                     },
                 )
             )
+            bands = quantile_bands(c.quantiles, margin * spread, for_rows) if for_rows else [margin * spread] * 5
             exps.append(
                 _exp(
                     "expect_column_quantile_values_to_be_between",
-                    f"quantiles within ±{margin:g} x the reference's 5-95 % spread",
+                    f"quantiles within ±{margin:g} x the reference's 5-95 % spread"
+                    + (f" + 3 standard errors at {for_rows:,} rows" if for_rows else ""),
                     column=c.name,
                     quantile_ranges={
                         "quantiles": list(QUANTILES),
-                        "value_ranges": [[q - margin * spread, q + margin * spread] for q in c.quantiles],
+                        "value_ranges": [[q - b, q + b] for q, b in zip(c.quantiles, bands, strict=True)],
                     },
                 )
             )
@@ -112,6 +129,7 @@ def match_suite(
                 "match": {"reference": reference, "reference_digest": reference_digest},
                 "kl_threshold": threshold,
                 "margin": margin,
+                **({"for_rows": for_rows} if for_rows else {}),
             }
         },
         "notes": (
@@ -119,6 +137,14 @@ def match_suite(
             f"target with it writes a 'match' receipt that the transfer gate requires."
         ),
     }
+
+
+def chance_kl(bins: int, rows: int) -> float:
+    """The CHANCE_QUANTILE point of the KL divergence between `rows` draws
+    from a `bins`-bin distribution and that distribution: chi-square(bins - 1) / 2n."""
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(CHANCE_QUANTILE, max(bins - 1, 1)) / (2 * rows))
 
 
 def reference_partitions(source: str, profile: Profile) -> dict[str, tuple[list[float], list[int]]]:

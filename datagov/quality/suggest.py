@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from datagov.quality.profile import QUANTILES, Profile
+from datagov.quality.profile import QUANTILES, Profile, quantile_bands
 
 
 def _exp(type_: str, rule: str, **kwargs) -> dict:
@@ -29,14 +29,6 @@ def _plain(value):
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     return value
-
-
-def _quantile_bands(quantiles: list[float], fixed: float, rows: int) -> list[float]:
-    """Half-widths for the profiled quantiles: `fixed`, plus three standard errors
-    of a sample quantile over `rows` rows, sqrt(p(1-p)/n) / f(x_p), the density
-    f taken from the interquartile range (dx/dp ~ IQR / 0.5)."""
-    slope = (quantiles[3] - quantiles[1]) / 0.5
-    return [fixed + 3 * math.sqrt(p * (1 - p) / rows) * slope for p in QUANTILES]
 
 
 def suggest_suite(name: str, profile: Profile, *, source: str, margin: float = 0.1, row_margin: float = 0.1) -> dict:
@@ -113,7 +105,7 @@ def suggest_suite(name: str, profile: Profile, *, source: str, margin: float = 0
                     )
                 )
             if len(c.quantiles) == 5:
-                bands = _quantile_bands(c.quantiles, margin * spread, fewest)
+                bands = quantile_bands(c.quantiles, margin * spread, fewest)
                 exps.append(
                     _exp(
                         "expect_column_quantile_values_to_be_between",

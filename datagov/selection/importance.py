@@ -1,25 +1,25 @@
-"""Importance resampling (DSIR: Xie et al. 2023, "Data Selection for
-Language Models via Importance Resampling"), for any rows that can be
-described by bags of discrete features or by embeddings.
+"""Importance resampling (as in DSIR: Xie et al. 2023, "Data Selection for
+Language Models via Importance Resampling"), for rows described by bags of
+discrete features or by embeddings.
 
-Bags: a smoothed multinomial is fitted to the target's features and one to
-the pool's; a row's log importance weight is the sum over its features of
-log p_target(f) - log p_pool(f). Embeddings: a Gaussian for each, fitted in
-a principal-component basis of both (few target rows cannot fit a full
-covariance in the raw space). N rows are then drawn without replacement with
-probability proportional to the weights: the Gumbel top-k trick, the N
-largest of log w + Gumbel noise.
+The importance weight p_target(x) / p_pool(x) is estimated by a classifier
+that tells target rows from pool rows (Bickel et al. 2007): a logistic
+regression with balanced classes, whose log-odds are the log weight up to
+a constant. DSIR's own estimator, a naive-Bayes ratio of two bags of
+features, was measured first and refused: pixel n-grams are strongly
+correlated, so its summed log ratios were overconfident by orders of
+magnitude (an effective sample size of 1 row in 60,000), and its top draw
+was a narrow corner of the target, further from it than a random draw.
+N rows are then drawn without replacement with probability proportional to
+the weights: the Gumbel top-k trick, the N largest of log w + Gumbel noise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-SMOOTHING = 1.0  # add-one: a feature the pool never shows does not make an infinite weight
-MAX_COMPONENTS = 32
-SHRINK = 0.1  # covariance shrinkage toward its diagonal
+SMOOTHING = 1.0  # add-one: a feature one side never shows does not make an infinite divergence
+REGULARIZATION = 1.0  # the classifier's inverse L2 strength (scikit-learn's C)
 
 
 def bag_counts(ids: np.ndarray, size: int) -> np.ndarray:
@@ -32,12 +32,6 @@ def bag_log_probs(counts: np.ndarray) -> np.ndarray:
     return np.log(smoothed / smoothed.sum())
 
 
-def bag_log_weights(pool_ids: np.ndarray, target_ids: np.ndarray, size: int) -> np.ndarray:
-    """log w of each pool row: its features' summed log ratio of target to pool frequency."""
-    ratio = bag_log_probs(bag_counts(target_ids, size)) - bag_log_probs(bag_counts(pool_ids, size))
-    return ratio[pool_ids].sum(axis=1)
-
-
 def bag_kl(target_ids: np.ndarray, other_ids: np.ndarray, size: int) -> float:
     """KL(target || other) of the two smoothed feature distributions, in nats."""
     p = bag_log_probs(bag_counts(target_ids, size))
@@ -45,38 +39,37 @@ def bag_kl(target_ids: np.ndarray, other_ids: np.ndarray, size: int) -> float:
     return float(np.sum(np.exp(p) * (p - q)))
 
 
-@dataclass(frozen=True)
-class Gaussian:
-    mean: np.ndarray
-    precision: np.ndarray
-    log_det: float
+def bag_matrix(ids: np.ndarray, size: int):
+    """(N, size) sparse counts of (N, K) feature ids."""
+    from scipy import sparse
 
-    @classmethod
-    def fit(cls, x: np.ndarray) -> Gaussian:
-        cov = np.cov(x, rowvar=False) if len(x) > 1 else np.zeros((x.shape[1], x.shape[1]))
-        cov = np.atleast_2d(cov)
-        cov = (1 - SHRINK) * cov + SHRINK * np.diag(np.diag(cov)) + 1e-6 * np.eye(len(cov))
-        _sign, log_det = np.linalg.slogdet(cov)
-        return cls(x.mean(axis=0), np.linalg.inv(cov), float(log_det))
-
-    def log_density(self, x: np.ndarray) -> np.ndarray:
-        d = x - self.mean
-        return -0.5 * (np.einsum("ij,jk,ik->i", d, self.precision, d) + self.log_det)
+    n, k = ids.shape
+    rows = np.repeat(np.arange(n), k)
+    return sparse.csr_matrix((np.ones(n * k, np.float32), (rows, ids.ravel())), shape=(n, size))
 
 
-def principal_basis(pool: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both sets projected onto the leading components of their union."""
-    both = np.concatenate([pool, target])
-    center = both.mean(axis=0)
-    k = min(MAX_COMPONENTS, both.shape[1], max(len(target) - 1, 1))
-    _, _, vt = np.linalg.svd(both - center, full_matrices=False)
-    basis = vt[:k].T
-    return (pool - center) @ basis, (target - center) @ basis
+def classifier_log_weights(pool, target) -> np.ndarray:
+    """log p_target(x) / p_pool(x) + const for each pool row, from a
+    logistic regression of target (1) against pool (0), classes balanced.
+    `pool`, `target`: feature matrices (dense or scipy sparse)."""
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    x = sparse.vstack([pool, target]).tocsr() if sparse.issparse(pool) else np.concatenate([pool, target])
+    y = np.concatenate([np.zeros(pool.shape[0]), np.ones(target.shape[0])])
+    model = LogisticRegression(C=REGULARIZATION, class_weight="balanced", max_iter=1000)
+    model.fit(x, y)
+    return model.decision_function(pool).astype(np.float64)
+
+
+def bag_log_weights(pool_ids: np.ndarray, target_ids: np.ndarray, size: int) -> np.ndarray:
+    return classifier_log_weights(bag_matrix(pool_ids, size), bag_matrix(target_ids, size))
 
 
 def embedding_log_weights(pool: np.ndarray, target: np.ndarray) -> np.ndarray:
-    p, t = principal_basis(pool.astype(np.float64), target.astype(np.float64))
-    return Gaussian.fit(t).log_density(p) - Gaussian.fit(p).log_density(p)
+    """The same on embeddings, standardized by the pool's scale."""
+    mean, std = pool.mean(axis=0), pool.std(axis=0) + 1e-6
+    return classifier_log_weights((pool - mean) / std, (target - mean) / std)
 
 
 def gumbel_top_k(log_weights: np.ndarray, k: int, seed: int) -> np.ndarray:

@@ -31,9 +31,12 @@ class Recommendation:
     strategy: str | None  # features | finetune | scratch | None (nothing to fine-tune on)
     why: str
     table_row: str | None = None  # the value table's row it rests on, when it does
+    table: str | None = None  # which table: DATASET/ENCODER_KIND (value_table.tables)
     rule: str = (
-        "not shifted: the best strategy in the value table's nearest row (labels per class on a log scale; "
-        "README Results, datagov/transfer_results.json). Shifted (embedding MMD when an encoder was used, "
+        "not shifted: the best strategy in the nearest row (labels per class on a log scale) of the value table "
+        "measured on images of the target's shape with the encoder's kind when there is one (README Results and "
+        "Fashion-MNIST; datagov/transfer_results.json, datagov/fashion_results.json), else the digits table. "
+        "Shifted (embedding MMD when an encoder was used, "
         f"else the column verdict), where the table does not apply: more than {FEW_LABELS} labels per class -> "
         "finetune; fewer -> features (too few labels to move the encoder; label more)"
     )
@@ -126,9 +129,12 @@ def _shape_text(ws: Workspace, version: Version) -> str:
         return "mixed shapes"
 
 
-def recommend(shifted: bool, labelled: int, classes: int, shape: str | None = None) -> Recommendation:
-    """`shape`: the target's images (CxHxW), to say whether the value table was measured on data like it."""
-    from datagov.value_table import nearest_row, table
+def recommend(
+    shifted: bool, labelled: int, classes: int, shape: str | None = None, encoder_kind: str | None = None
+) -> Recommendation:
+    """`shape`: the target's images (CxHxW), and `encoder_kind`, choose the
+    value table (`value_table.table_for`); the recommendation names it."""
+    from datagov.value_table import table_for
 
     if not labelled:
         return Recommendation(None, "the target has no labelled rows: nothing to fine-tune on yet")
@@ -141,10 +147,9 @@ def recommend(shifted: bool, labelled: int, classes: int, shape: str | None = No
         return Recommendation(
             "features", f"shifted, but {n} are too few to move the encoder without overfitting; label more ({untested})"
         )
-    row = nearest_row(per_class)
-    measured = table()[0]
-    source = f"the value table ({measured['data']}; {measured['encoder']})"
-    why = f"no shift, and {n}: {source}, row {row.name}, ranks {row.ranking()} (eval accuracy, %)"
+    chosen = table_for(shape, encoder_kind)
+    row, measured = chosen.nearest_row(per_class), chosen.meta
+    why = f"no shift, and {n}: {chosen.source}, row {row.name}, ranks {row.ranking()} (eval accuracy, %)"
     if shape is not None and shape != measured.get("image_shape"):
         why += (
             f"; it was measured on {measured.get('image_shape')} images and these are {shape}, so it is a guide, "
@@ -152,7 +157,7 @@ def recommend(shifted: bool, labelled: int, classes: int, shape: str | None = No
         )
     if row.best == "scratch":
         why += "; pretraining does not pay at this many labels: train from scratch (transfer --baseline shows it)"
-    return Recommendation(row.best, why, table_row=row.name)
+    return Recommendation(row.best, why, table_row=row.name, table=chosen.key)
 
 
 def run_shift(

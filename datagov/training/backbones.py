@@ -12,7 +12,8 @@ own stem stays (32×). The first convolution takes the image's channels (1
 for grayscale). The classifier's last linear layer becomes the latent layer
 (its key is `Backbone.head`, which `models import` reads the latent size
 from); the decoder turns the code back into an image with transposed
-convolutions, so the input size must divide by the downsampling.
+convolutions, from a grid the downsampling (rounded up) smaller than the
+image, cropped to the image's size.
 """
 
 from __future__ import annotations
@@ -84,14 +85,11 @@ class BackboneAutoencoder(nn.Module):
     def __init__(self, kind: str, shape: ImageShape, latent: int, width: int = 256) -> None:
         super().__init__()
         factor = downsampling(shape)
-        if shape.height % factor or shape.width % factor:
-            raise ValueError(
-                f"image size {shape.height}x{shape.width} must divide by {factor} for a {kind} encoder "
-                f"(sides up to {SMALL_IMAGE} px use the small-image stem and divide by 8)"
-            )
         self.shape = shape
-        self.encoder = backbone_encoder(kind, shape, latent)
-        self.grid = (width, shape.height // factor, shape.width // factor)
+        self.encoder = backbone_encoder(kind, shape, latent)  # any size: the networks end in adaptive pooling
+        # The decoder rebuilds a grid `factor` times smaller, rounded up, and its output is cropped
+        # to the image: 28x28 (MNIST, Fashion-MNIST) decodes 4x4 -> 32x32 -> 28x28.
+        self.grid = (width, -(-shape.height // factor), -(-shape.width // factor))
         self.project = nn.Linear(latent, width * self.grid[1] * self.grid[2])
         layers: list[nn.Module] = []
         c = width
@@ -104,4 +102,4 @@ class BackboneAutoencoder(nn.Module):
 
     def forward(self, x):
         z = self.project(self.encoder(x)).view(-1, *self.grid)
-        return self.decoder(z.relu())
+        return self.decoder(z.relu())[:, :, : self.shape.height, : self.shape.width]

@@ -27,8 +27,20 @@ def test_small_images_get_the_small_image_stem_and_large_ones_torchvision_s():
     assert (small.conv1.kernel_size, small.conv1.stride, small.conv1.in_channels) == ((3, 3), (1, 1), 1)
     assert isinstance(small.maxpool, torch.nn.Identity)
     assert (large.conv1.kernel_size, large.conv1.stride, large.conv1.in_channels) == ((7, 7), (2, 2), 3)
-    with pytest.raises(ValueError, match="must divide by 8"):
-        BackboneAutoencoder("resnet18", ImageShape(1, 12, 12), 8)
+
+
+def test_sides_that_do_not_divide_by_the_downsampling_decode_to_the_image_s_size():
+    """28x28 (MNIST, Fashion-MNIST): a 4x4 grid decoded to 32x32, cropped to 28x28."""
+    model = BackboneAutoencoder("resnet18", ImageShape(1, 28, 28), 8).eval()
+    assert model.grid[1:] == (4, 4)
+    with torch.no_grad():
+        assert model(torch.rand(2, 1, 28, 28)).shape == (2, 1, 28, 28)
+        assert BackboneAutoencoder("resnet18", ImageShape(3, 12, 20), 8).eval()(torch.rand(1, 3, 12, 20)).shape == (
+            1,
+            3,
+            12,
+            20,
+        )
 
 
 def test_mobilenet_s_small_image_stem_keeps_an_8x8_grid_for_32_px_inputs():

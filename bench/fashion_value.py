@@ -1,0 +1,308 @@
+"""What pretraining is worth on Fashion-MNIST's 70,000 real images
+(Debian's dataset-fashion-mnist), through datagov end to end.
+
+  python -m bench.fashion_value                      # MLP and conv table, 3 seeds
+  python -m bench.fashion_value --kinds conv,resnet18 --epochs 3
+  python -m bench.fashion_value --pretexts reconstruct,denoise,masked   # which autoencoder
+  python -m bench.fashion_value --pool-sizes 1000,5000,20000,60000      # how much pretraining data
+  python -m bench.fashion_value --select 10000       # chosen vs random pretraining data
+  python -m bench.fashion_value --readme             # all of it, into README.md and the value table
+
+The 60,000 training images are ingested with `datagov ingest --format idx
+--split train` as the pool, the 10,000 test images as eval; the pool passes
+a suggested suite before `datagov pretrain` (pipelines/pretrain-fashion.yaml)
+trains on it. Labelled subsets (5, 10, 50 per class) are drawn per seed
+from the pool, and the classifiers are trained by the same
+`train_classifier` that `datagov transfer` uses, with the budget of
+pipelines/transfer-fashion.yaml. The baseline, in the same run on the same
+labelled rows, is scikit-learn's logistic regression on raw pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import DATAGOV, OUT, REPO, run
+from bench.transfer_results import batches, labelled_subset, load
+from datagov.value_table import FASHION_FILE, STRATEGIES
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+SEEDS = (0, 1, 2)
+LABELS = (5, 10, 50)
+PRETRAIN = REPO / "pipelines" / "pretrain-fashion.yaml"
+TRANSFER = REPO / "pipelines" / "transfer-fashion.yaml"
+WS = OUT / "fashion-value"
+
+
+def dg(*args) -> None:
+    run([*DATAGOV, "--workspace", str(WS), *map(str, args)])
+
+
+def prepare(root: Path) -> None:
+    """A fresh workspace: fashion-pool (validated) and fashion-eval."""
+    import shutil
+
+    shutil.rmtree(WS, ignore_errors=True)
+    run([*DATAGOV, "init", str(WS)])
+    for name, split in (("fashion-pool", "train"), ("fashion-eval", "test")):
+        dg("ingest", root, "--format", "idx", "--split", split, "--name", name, "--license", "MIT", "--no-progress")
+    gated("fashion-pool")
+
+
+def gated(name: str) -> None:
+    """Suggest a suite from the version and validate it: the gate pretraining asks for."""
+    dg("expectations", "suggest", name, "--suite", name, "--force")
+    dg("validate", name, "--suite", name)
+
+
+def pretrain(name: str, kind: str, pretext: str, epochs: int, seed: int):
+    from datagov.training.pretrain import run_pretraining
+    from datagov.training.weights import load_model
+    from datagov.workspace import Workspace
+
+    ws = Workspace(WS)
+    overrides = [f"data.dataset={name}", f"data.suites=[{name}]", f"train.seed={seed}", f"model.kind={kind}",
+                 f"train.pretext={pretext}", f"train.epochs={epochs}", "register.model_name=bench-fashion",
+                 "train.device=auto"]  # fmt: skip
+    if pretext != "reconstruct":
+        overrides.append("train.noise=0.1")
+    result = run_pretraining(ws, PRETRAIN, overrides, progress=False)
+    return load_model(ws, "bench-fashion", result.model_version).encoder
+
+
+class Data:
+    def __init__(self) -> None:
+        from datagov.workspace import Workspace
+
+        ws = Workspace(WS)
+        self.pool_x, self.pool_y = load(ws, "fashion-pool")
+        self.eval_x, self.eval_y = load(ws, "fashion-eval")
+        self.names = [str(c) for c in range(10)]
+
+
+def classify(data: Data, encoder, per_class: int, seed: int, strategies=STRATEGIES) -> dict[str, float]:
+    import torch
+
+    from datagov.training.classify import Budget, accuracy, train_classifier
+    from datagov.training.spec import TransferSpec, load_spec
+
+    spec = load_spec(TRANSFER, cls=TransferSpec)
+    t, every = spec.train, spec.data.validation_every
+    idx = labelled_subset(data.pool_y, per_class, seed)
+    held = torch.zeros(len(idx), dtype=torch.bool)
+    held[::every] = True  # the Parquet stream's hold-out rule
+    tx, ty = data.pool_x[idx][~held], data.pool_y[idx][~held]
+    vx, vy = data.pool_x[idx][held], data.pool_y[idx][held]
+    budget = Budget(t.epochs, t.patience, t.batch_size, t.lr, t.encoder_lr, t.weight_decay, seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    out = {}
+    for strategy in strategies:
+        clf, _ = train_classifier(
+            strategy, encoder, data.names,
+            train=lambda epoch: batches(tx, ty, t.batch_size, seed=seed * 1000 + epoch),
+            train_ordered=lambda: batches(tx, ty, 1024), val=batches(vx, vy, 1024), budget=budget, device=device,
+        )  # fmt: skip
+        out[strategy] = accuracy(clf, batches(data.eval_x, data.eval_y, 2048), device, data.names).overall
+    return out
+
+
+def pixels_baseline(data: Data, per_class: int, seed: int) -> float:
+    """Logistic regression on raw pixels, on every labelled row of the subset."""
+    from sklearn.linear_model import LogisticRegression
+
+    idx = labelled_subset(data.pool_y, per_class, seed)
+    x = data.pool_x[idx].flatten(1).numpy() / 255.0
+    model = LogisticRegression(max_iter=3000).fit(x, data.pool_y[idx].numpy())
+    return float(model.score(data.eval_x.flatten(1).numpy() / 255.0, data.eval_y.numpy()))
+
+
+def cell(values: list[float]) -> str:
+    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
+
+
+def table(data: Data, kinds: list[str], pretext: str, epochs: dict[str, int], results: dict) -> list[str]:
+    """The value table: per kind, labels per class x strategy, and the pixel baseline."""
+    for seed in SEEDS:
+        for per_class in LABELS:
+            results.setdefault(("pixels", per_class), []).append(pixels_baseline(data, per_class, seed))
+        for kind in kinds:
+            encoder = pretrain("fashion-pool", kind, pretext, epochs[kind], seed)
+            for per_class in LABELS:
+                for strategy, acc in classify(data, encoder, per_class, seed).items():
+                    results.setdefault((kind, per_class, strategy), []).append(acc)
+                    print(f"  seed {seed} {kind} {per_class}/class {strategy}: {acc:.4f}", flush=True)
+    lines = ["| encoder | labels per class | pixels + logistic regression | " + " | ".join(STRATEGIES) + " |",
+             "|---|---|---|" + "---|" * len(STRATEGIES)]  # fmt: skip
+    for kind in kinds:
+        for per_class in LABELS:
+            scores = [results[(kind, per_class, s)] for s in STRATEGIES]
+            row = [cell(v) for v in scores]
+            best = max(range(len(row)), key=lambda i: statistics.mean(scores[i]))
+            row[best] = f"**{row[best]}**"
+            lines.append(f"| {kind} | {per_class} | {cell(results[('pixels', per_class)])} | " + " | ".join(row) + " |")
+    return lines
+
+
+def pretexts(data: Data, kind: str, names: list[str], epochs: int) -> list[str]:
+    """Which autoencoder: each pretext's best strategy at 5 labels per class."""
+    lines = ["| pretext | features | finetune |", "|---|---|---|"]
+    for pretext in names:
+        scores: dict[str, list[float]] = {}
+        for seed in SEEDS:
+            encoder = pretrain("fashion-pool", kind, pretext, epochs, seed)
+            for strategy, acc in classify(data, encoder, 5, seed, ("features", "finetune")).items():
+                scores.setdefault(strategy, []).append(acc)
+            print(f"  seed {seed} {pretext}: { ({k: round(v[-1], 4) for k, v in scores.items()}) }", flush=True)
+        lines.append(f"| {pretext} | {cell(scores['features'])} | {cell(scores['finetune'])} |")
+    return lines
+
+
+def pool_sizes(data: Data, kind: str, pretext: str, sizes: list[int], epochs: int) -> list[str]:
+    """Accuracy at 5 labels per class against how many images the encoder was
+    pretrained on (each size a `datagov split` of the pool, with its own suite)."""
+    lines = ["| pretraining images | features | finetune |", "|---|---|---|"]
+    total = len(data.pool_y)
+    for size in sizes:
+        name = "fashion-pool"
+        if size < total:
+            name = f"fashion-pool-{size}"
+            dg("split", "fashion-pool", "--into", f"part={size / total:.6f}", "--prefix", name, "--seed", "0")
+            name = f"{name}-part"
+            gated(name)
+        scores: dict[str, list[float]] = {}
+        for seed in SEEDS:
+            # the same optimizer steps as `epochs` over the whole pool (at most 100 epochs): compute held equal
+            encoder = pretrain(name, kind, pretext, min(100, round(epochs * total / size)), seed)
+            for strategy, acc in classify(data, encoder, 5, seed, ("features", "finetune")).items():
+                scores.setdefault(strategy, []).append(acc)
+        print(f"  {size:,} images: { ({k: cell(v) for k, v in scores.items()}) }", flush=True)
+        lines.append(f"| {size:,} | {cell(scores['features'])} | {cell(scores['finetune'])} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=FASHION, help="Fashion-MNIST's IDX folder")
+    parser.add_argument("--kinds", default="mlp,conv", help="encoders for the table (mlp, conv, resnet18)")
+    parser.add_argument("--pretext", default="reconstruct", help="the table's pretext")
+    parser.add_argument("--pretexts", help="compare these pretexts (conv, 5 labels per class)")
+    parser.add_argument("--pool-sizes", help="pretraining pool sizes, e.g. 1000,5000,20000,60000")
+    parser.add_argument("--select", type=int, help="compare N selected against N random pretraining images")
+    parser.add_argument("--select-share", type=float, default=0.25, help="Fashion-MNIST's share of the mixed pool")
+    parser.add_argument("--epochs", type=int, default=5, help="pretraining epochs over the whole pool")
+    parser.add_argument("--kind-epochs", default="", help="per-kind epochs, e.g. resnet18=1")
+    parser.add_argument("--no-table", action="store_true", help="skip the value table")
+    parser.add_argument("--readme", action="store_true", help="write README's blocks and datagov/fashion_results.json")
+    args = parser.parse_args()
+    if not any((args.root / f"train-images-idx3-ubyte{gz}").exists() for gz in ("", ".gz")):
+        raise SystemExit(f"no Fashion-MNIST under {args.root}: sudo apt-get install dataset-fashion-mnist")
+    started = time.perf_counter()
+    prepare(args.root)
+    data = Data()
+    print(f"pool {len(data.pool_y):,} images, eval {len(data.eval_y):,}; seeds {SEEDS}", flush=True)
+    kinds = args.kinds.split(",")
+    epochs = {kind: args.epochs for kind in kinds} | {
+        k: int(v) for k, v in (item.split("=") for item in args.kind_epochs.split(",") if item)
+    }
+    blocks: dict[str, list[str]] = {}
+    results: dict = {}
+    if not args.no_table:
+        clock = time.perf_counter()
+        blocks["results-fashion"] = table(data, kinds, args.pretext, epochs, results)
+        blocks["results-fashion"] += ["", footnote(args, "value table", clock, epochs)]
+    if args.pretexts:
+        clock = time.perf_counter()
+        blocks["results-fashion-pretexts"] = pretexts(data, "conv", args.pretexts.split(","), args.epochs)
+        blocks["results-fashion-pretexts"] += ["", footnote(args, "pretext comparison", clock, epochs)]
+    if args.pool_sizes:
+        clock = time.perf_counter()
+        sizes = [int(s) for s in args.pool_sizes.split(",")]
+        blocks["results-fashion-pool"] = pool_sizes(data, "conv", args.pretext, sizes, args.epochs)
+        blocks["results-fashion-pool"] += ["", footnote(args, "pool sizes", clock, epochs)]
+    if args.select:
+        from bench.fashion_select import compare
+
+        clock = time.perf_counter()
+        blocks["results-fashion-select"] = compare(WS, data, args.select, args.epochs, args.select_share)
+        blocks["results-fashion-select"] += ["", footnote(args, "selection", clock, epochs)]
+    for name, lines in blocks.items():
+        print(f"\n{name}:\n" + "\n".join(lines), flush=True)
+    print(f"\nwhole run: {(time.perf_counter() - started) / 60:.1f} min on {_machine()}")
+    if args.readme:
+        write_readme(blocks)
+        if results:
+            FASHION_FILE.write_text(json.dumps(document(results, kinds, args, epochs), indent=2) + "\n")
+            print(f"README.md and {FASHION_FILE.relative_to(REPO)} updated")
+
+
+def footnote(args, what: str, clock: float, epochs: dict) -> str:
+    per_kind = ", ".join(f"{k} {n}" for k, n in epochs.items())
+    return (
+        f"Eval accuracy (%) on the 10,000 Fashion-MNIST test images, mean ± std over seeds "
+        f"{', '.join(map(str, SEEDS))}; pretraining epochs: {per_kind}; pretext {args.pretext}; classifier budget "
+        f"from pipelines/transfer-fashion.yaml. The {what} took {(time.perf_counter() - clock) / 60:.1f} min on "
+        f"{_machine()} (`python -m bench.fashion_value`, {' '.join(sys.argv[1:])})."
+    )
+
+
+def write_readme(blocks: dict[str, list[str]]) -> None:
+    import re
+
+    readme = REPO / "README.md"
+    text = readme.read_text()
+    for name, lines in blocks.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        block = f"{start}\n" + "\n".join(lines) + f"\n{end}"
+        text, n = re.subn(re.escape(start) + r".*?" + re.escape(end), lambda _m, b=block: b, text, flags=re.S)
+        if n != 1:
+            raise SystemExit(f"README.md needs one {start} ... {end} block")
+    readme.write_text(text)
+
+
+def document(results: dict, kinds: list[str], args, epochs: dict) -> dict:
+    """One value table per encoder kind, as `datagov.value_table` reads them."""
+
+    def score(values: list[float]) -> dict:
+        return {"mean": round(statistics.mean(values), 4), "std": round(statistics.stdev(values), 4)}
+
+    return {
+        "tables": [
+            {
+                "dataset": "fashion-mnist",
+                "encoder_kind": kind,
+                "data": "Fashion-MNIST (28x28 grayscale, 10 classes): 60000 pool images, 10000 eval",
+                "image_shape": "1x28x28",
+                "encoder": f"{kind} autoencoder, pipelines/pretrain-fashion.yaml ({args.pretext}, {epochs[kind]} "
+                "epochs), pretrained on the pool without labels",
+                "budget": "pipelines/transfer-fashion.yaml",
+                "seeds": list(SEEDS),
+                "produced_by": "python -m bench.fashion_value --readme",
+                "rows": [
+                    {"labels_per_class": n, "all": False, "pixels_logistic_regression": score(results[("pixels", n)])}
+                    | {s: score(results[(kind, n, s)]) for s in STRATEGIES}
+                    for n in LABELS
+                ],
+            }
+            for kind in kinds
+        ]
+    }
+
+
+def _machine() -> str:
+    import os
+
+    import torch
+
+    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"{os.cpu_count()} CPU cores{gpu}, torch {torch.__version__}"
+
+
+if __name__ == "__main__":
+    main()
