@@ -27,6 +27,7 @@ class Row:
     labels_per_class: float
     everything: bool  # the row for every labelled row of the pool
     scores: dict[str, tuple[float, float]]  # strategy: (mean, std) eval accuracy
+    pixels: tuple[float, float] | None = None  # logistic regression on raw pixels, same rows, same run
 
     @property
     def name(self) -> str:
@@ -66,8 +67,17 @@ class Table:
 
 
 def _table(doc: dict) -> Table:
+    def pixels(r: dict) -> tuple[float, float] | None:
+        base = r.get("pixels_logistic_regression")
+        return (base["mean"], base["std"]) if base else None
+
     rows = tuple(
-        Row(float(r["labels_per_class"]), bool(r["all"]), {s: (r[s]["mean"], r[s]["std"]) for s in STRATEGIES})
+        Row(
+            float(r["labels_per_class"]),
+            bool(r["all"]),
+            {s: (r[s]["mean"], r[s]["std"]) for s in STRATEGIES},
+            pixels(r),
+        )
         for r in doc["rows"]
     )
     meta = {k: v for k, v in doc.items() if k not in ("rows", "dataset", "encoder_kind")}

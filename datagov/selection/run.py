@@ -98,6 +98,8 @@ def select_version(
         meta, target_meta = dataset_of(con, pool), dataset_of(con, target)
         located = locate(ws, con, pool.digest, pool.dataset)
         target_files = locate(ws, con, target.digest, target.dataset)
+    if not target.rows:
+        raise InvalidInput(f"{target.ref} has no rows: there is nothing to match")
     if meta.modality != target_meta.modality:
         raise InvalidInput(f"{pool.ref} holds {meta.modality} rows and {target.ref} {target_meta.modality} rows")
     if not 1 <= size <= pool.rows:

@@ -155,6 +155,12 @@ def recommend(
             f"; it was measured on {measured.get('image_shape')} images and these are {shape}, so it is a guide, "
             "not a prediction: compare on your data with `datagov transfer --baseline`"
         )
+    if row.pixels and row.pixels[0] > row.scores[row.best][0]:
+        mean, std = row.pixels
+        why += (
+            f"; a logistic regression on raw pixels scored {100 * mean:.1f} ± {100 * std:.1f} there, above every "
+            "strategy: pretraining does not pay at this many labels yet, so compare with such a baseline"
+        )
     if row.best == "scratch":
         why += "; pretraining does not pay at this many labels: train from scratch (transfer --baseline shows it)"
     return Recommendation(row.best, why, table_row=row.name, table=chosen.key)

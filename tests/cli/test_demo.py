@@ -38,3 +38,29 @@ def test_a_failing_step_stops_the_demo_with_its_exit_code(cli, ws, monkeypatch):
     assert result.exit_code == 1
     assert "unknown dataset 'nope'" in result.output and "The demo stops here" in result.output
     assert "$ datagov catalog status" not in result.output and "Done." not in result.output
+
+
+@pytest.mark.slow
+def test_the_fashion_demo_runs_end_to_end_on_70_000_real_images(tmp_path):
+    """`make demo-fashion`: Debian's Fashion-MNIST (which `make test` installs) through every gate,
+    with near-duplicates removed before the split so no eval image has a near-copy elsewhere."""
+    root = tmp_path / "ws"
+    assert run_datagov("init", root).returncode == 0
+    for spec in (REPO / "pipelines").glob("*.yaml"):
+        shutil.copy(spec, root / "pipelines")
+    done = run_in_terminal("--workspace", root, "demo", "--fashion", timeout=1800, cwd=tmp_path)
+    assert done.returncode == 0, done.text[-4000:]
+    assert "Traceback" not in done.text and "Error:" not in done.text
+    assert "rows             │ 70,000" in done.text and "overlap between splits: none" in done.text
+    assert done.text.count("CLEAN: 0 of") == 2  # eval against the fine-tuning and the pretraining data
+    assert "PASSED fashion-finetune" in done.text and "Done." in done.text
+
+
+def test_the_fashion_demo_names_the_package_it_needs(cli, monkeypatch):
+    from datagov.cli import demo_cmd
+
+    monkeypatch.setattr(demo_cmd, "FASHION", "/nonexistent/fashion-mnist")
+    result = cli("demo", "--fashion")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: /nonexistent/fashion-mnist is missing")
+    assert "apt-get install dataset-fashion-mnist" in result.stderr

@@ -118,7 +118,8 @@ def test_bad_requests_are_refused_and_write_nothing(mixed, ws, args, message):
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith(message) and "Traceback" not in result.output
     with open_catalog(ws) as con:
-        assert con.execute("SELECT count(*) FROM datasets WHERE name NOT IN ('pool', 'target')").fetchone() == (0,)
+        made = con.execute("SELECT count(*) FROM datasets WHERE name NOT IN ('pool', 'target')").fetchone()
+    assert made == (0,)
 
 
 def test_an_encoder_compares_by_its_embeddings(digits_ws, ws, tmp_path):
