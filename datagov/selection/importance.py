@@ -8,8 +8,9 @@ regression with balanced classes, whose log-odds are the log weight up to
 a constant. DSIR's own estimator, a naive-Bayes ratio of two bags of
 features, was measured first and refused: pixel n-grams are strongly
 correlated, so its summed log ratios were overconfident by orders of
-magnitude (an effective sample size of 1 row in 60,000), and its top draw
-was a narrow corner of the target, further from it than a random draw.
+magnitude (its weights drew on about one row of scikit-learn's 1,797
+digits), and its draw from a pool half Fashion-MNIST was a narrow corner
+of the target, further from it than a random draw (KL 0.37 against 0.065).
 N rows are then drawn without replacement with probability proportional to
 the weights: the Gumbel top-k trick, the N largest of log w + Gumbel noise.
 """
@@ -24,7 +25,7 @@ REGULARIZATION = 1.0  # the classifier's inverse L2 strength (scikit-learn's C)
 
 def bag_counts(ids: np.ndarray, size: int) -> np.ndarray:
     """How often each feature occurs in (N, K) feature ids."""
-    return np.bincount(ids.ravel(), minlength=size).astype(np.float64)
+    return np.bincount(ids.ravel().astype(np.int64), minlength=size).astype(np.float64)
 
 
 def bag_log_probs(counts: np.ndarray) -> np.ndarray:
@@ -45,7 +46,7 @@ def bag_matrix(ids: np.ndarray, size: int):
 
     n, k = ids.shape
     rows = np.repeat(np.arange(n), k)
-    return sparse.csr_matrix((np.ones(n * k, np.float32), (rows, ids.ravel())), shape=(n, size))
+    return sparse.csr_matrix((np.ones(n * k, np.float32), (rows, ids.ravel().astype(np.int64))), shape=(n, size))
 
 
 def classifier_log_weights(pool, target) -> np.ndarray:
