@@ -149,6 +149,12 @@ def _checks(con, version: Version) -> tuple[list[dict], list[str]]:
             text = (f"Near-duplicate check against {against} ({r.suite}), receipt {r.id}: "
                     f"{'passed' if r.success else 'FAILED'}, {flagged} of {r.evaluated} rows flagged.")  # fmt: skip
             found = flagged > 0
+        elif r.kind == "selection":
+            kl = r.results[0]["result"] if r.results else {}
+            text = (f"Selected to match version {(r.reference_digest or '?')[:SHORT]} ({r.suite}), receipt {r.id}: "
+                    f"{'passed' if r.success else 'FAILED'}, KL {kl.get('observed_value')} against a random draw's "
+                    f"{kl.get('kl_random')}.")  # fmt: skip
+            found = not r.success
         else:
             verdict = "passed" if r.success else "FAILED"
             text = (f"Great Expectations suite {r.suite!r} ({r.kind}), receipt {r.id}: "

@@ -263,7 +263,9 @@ class _Builder:
                 for row in r.results
             ]  # fmt: skip
             inputs = [self.dataset(f"{r.dataset}@{r.digest}", self.ev.InputDataset, assertions=assertions)]
-            if r.kind == "contamination":
+            if r.kind == "selection":
+                job = self.job("select", r.dataset)
+            elif r.kind == "contamination":
                 job = self.job("contamination", r.dataset)
                 if r.id in self.facts.references:
                     inputs.append(self.dataset(self.facts.references[r.id], self.ev.InputDataset))

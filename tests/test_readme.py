@@ -79,6 +79,7 @@ def test_the_parser_reads_skips_continuations_and_exit_codes():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # every README command in turn: several minutes on two cores
 def test_every_readme_command_runs_as_written_in_a_fresh_tour(tmp_path):
     tour = tmp_path / "tour"
     bin_dir = Path(sys.executable).parent

@@ -178,7 +178,7 @@ def _audit_version(
     ws: Workspace, version: Version, previous_profile: dict | None, max_age: timedelta, revalidate: bool
 ) -> VersionAudit:
     from datagov.catalog.caches import caches_of
-    from datagov.catalog.receipts import list_receipts
+    from datagov.catalog.receipts import bound_to_settings, list_receipts
     from datagov.quality.report import observed_text
     from datagov.quality.suites import load_suite
     from datagov.quality.validate import validate_version
@@ -202,16 +202,16 @@ def _audit_version(
             Finding("cache", "warning", problem.path, f"{problem.path}: {problem.detail}; removed, rebuilt on next use")
         )
     started = now()
-    # Contamination receipts are bound to two digests and a method, not to a
-    # suite file: the re-hash above is what could change their answer.
-    suites = list(dict.fromkeys(r.suite for r in receipts if r.kind != "contamination"))
+    # Contamination and selection receipts are bound to two digests and a method,
+    # not to a suite file: the re-hash above is what could change their answer.
+    suites = list(dict.fromkeys(r.suite for r in receipts if not bound_to_settings(r)))
     result.unvalidated = not receipts
     # A suite that never passed on these bytes is an exploration (last month's
     # suite on this month's data): it is reported, never re-run as a regression.
     result.never_passed = [name for name in suites if not any(r.success for r in receipts if r.suite == name)]
     for name in result.never_passed:
         result.findings.append(Finding("never-passed", "note", name, f"suite {name!r} never passed on this version"))
-    for check in _contamination_never_passed(receipts):
+    for check in _settings_bound_never_passed(receipts):
         result.never_passed.append(check)
         result.findings.append(Finding("never-passed", "note", check, f"{check} never passed on this version"))
     suites = [name for name in suites if name not in result.never_passed]
@@ -262,14 +262,17 @@ def _audit_version(
     return result
 
 
-def _contamination_never_passed(receipts) -> list[str]:
-    """Near-duplicate checks (method and reference) whose every receipt on these bytes flagged rows."""
-    checks: dict[tuple[str, str | None], bool] = {}
+def _settings_bound_never_passed(receipts) -> list[str]:
+    """Near-duplicate checks and selections (method and reference) whose every receipt on these bytes failed."""
+    from datagov.catalog.receipts import bound_to_settings
+
+    checks: dict[tuple[str, str, str | None], bool] = {}
     for r in receipts:
-        if r.kind == "contamination":
-            key = (r.suite, r.reference_digest)
+        if bound_to_settings(r):
+            key = (r.kind, r.suite, r.reference_digest)
             checks[key] = checks.get(key, False) or r.success
-    return [f"near-duplicate check ({method}) against {(ref or '?')[:12]}" for (method, ref), ok in checks.items()
+    what = {"contamination": "near-duplicate check", "selection": "selection match"}
+    return [f"{what[kind]} ({method}) against {(ref or '?')[:12]}" for (kind, method, ref), ok in checks.items()
             if not ok]  # fmt: skip
 
 

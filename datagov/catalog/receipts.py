@@ -42,6 +42,16 @@ class Receipt:
         return f"{self.dataset}@{self.digest[:12]}"
 
 
+# Receipts bound to a method's settings and two digests, not to a suite file in
+# expectations/: near-duplicate checks and `datagov select`'s match. Nothing
+# re-runs them from a suite; only the bytes (re-hashed) could change their answer.
+SETTINGS_BOUND = ("contamination", "selection")
+
+
+def bound_to_settings(r: Receipt) -> bool:
+    return r.kind in SETTINGS_BOUND
+
+
 _COLS = rows.column_list(Receipt, skip=["extra"])  # `extra` is not stored
 
 

@@ -87,11 +87,10 @@ def list_(
     from rich.table import Table
 
     from datagov.catalog.db import open_catalog
-    from datagov.catalog.receipts import list_receipts
+    from datagov.catalog.receipts import bound_to_settings, list_receipts
     from datagov.catalog.versions import check_name, dataset_row
     from datagov.cli.state import console, print_json, styled, when, workspace
     from datagov.errors import DatagovError, NotFound
-    from datagov.near.check import KIND as NEAR_KIND
     from datagov.quality.suites import list_suites, load_suite
 
     ws = workspace()
@@ -107,7 +106,7 @@ def list_(
     def suite_current(r) -> bool:
         # A near-duplicate check has no suite file: its "suite digest" is the digest of the
         # method and thresholds it ran with, recorded in the receipt, so it cannot drift.
-        return r.kind == NEAR_KIND or current.get(r.suite) == r.suite_digest
+        return bound_to_settings(r) or current.get(r.suite) == r.suite_digest
 
     if as_json:
         print_json([{**asdict(r), "suite_current": suite_current(r)} for r in receipts])
@@ -120,7 +119,7 @@ def list_(
         table.add_column(col, no_wrap=col in ("receipt", "version"))
     for r in receipts:
         now = (
-            "same (method)" if r.kind == NEAR_KIND
+            "same (method)" if bound_to_settings(r)
             else "same" if suite_current(r) else styled("[yellow]changed[/yellow]")
         )  # fmt: skip
         colour = {"passed": "green", "failed": "red", "error": "magenta"}[r.status]

@@ -118,7 +118,7 @@ def check_model_ref(name: str, version: str | None) -> None:
 
 def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
     from datagov.catalog.locations import locate
-    from datagov.catalog.receipts import list_receipts, receipt_by_id
+    from datagov.catalog.receipts import bound_to_settings, list_receipts, receipt_by_id
     from datagov.errors import DatagovError
     from datagov.quality.suites import load_suite
     from datagov.verify import check_for_use
@@ -134,7 +134,7 @@ def _receipt_facts(con, ws: Workspace, ids: list[str]) -> list[ReceiptFacts]:
         )  # newest first
         same_suite = [r for r in same_suite if r.reference_digest == found.reference_digest]
         mine, newest = next(r for r in same_suite if r.id == rid), same_suite[0]
-        if mine.kind == "contamination":  # bound to its method's settings, not to a suite file
+        if bound_to_settings(mine):  # bound to its method's settings, not to a suite file
             current_suite = mine.suite_digest
         else:
             try:

@@ -143,3 +143,13 @@ def test_an_encoder_compares_by_its_embeddings(digits_ws, ws, tmp_path):
     assert (json.loads(params) if isinstance(params, str) else params)["encoder"] == uri
     refused = digits_ws("select", "digits-pretrain", "--target", "big", "--size", "10", "--encoder", uri)
     assert refused.exit_code == 1 and refused.stderr.startswith(f"Error: the encoder {uri} takes 1x8x8 images; big@")
+
+
+def test_an_audit_does_not_look_for_a_suite_file_behind_a_selection_receipt(mixed, ws):
+    """The receipt is bound to its method and two digests: the audit re-hashes the bytes, re-runs nothing."""
+    assert mixed("select", "pool", "--target", "target", "--size", "200").exit_code == 0
+    audit = mixed("audit", "run")
+    assert "unknown suite 'select-importance'" not in audit.output, audit.output
+    assert audit.exit_code == 0, audit.output
+    listed = mixed("validations", "list", "pool-for-target")
+    assert listed.exit_code == 0 and "same (method)" in listed.output

@@ -50,5 +50,7 @@ def test_a_recommendation_says_which_table_it_rests_on_and_never_predicts_for_ot
 
     same = recommend(False, 50, 10, shape="1x8x8").why
     assert "scikit-learn digits (8x8 grayscale" in same and "not a prediction" not in same
-    other = recommend(False, 50, 10, shape="1x28x28").why
-    assert "measured on 1x8x8 images and these are 1x28x28, so it is a guide, not a prediction" in other
+    fashion = recommend(False, 50, 10, shape="1x28x28").why
+    assert "the value table fashion-mnist/" in fashion and "not a prediction" not in fashion  # measured on 28x28
+    other = recommend(False, 50, 10, shape="3x32x32").why
+    assert "measured on 1x8x8 images and these are 3x32x32, so it is a guide, not a prediction" in other
