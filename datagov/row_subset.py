@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from datagov.sql import sql_ident, sql_str
+from datagov.store import zstd_options
 
 OFFSET = "__datagov_first_row"  # a file's first row in the parent (a name no data set uses)
 FILES = "row_files"  # the registered (filename, OFFSET) table
@@ -42,5 +43,5 @@ def copy_rows(duck, source: str, chosen_sql: str, out: Path, exclude: list[str],
     duck.execute(
         f"COPY (SELECT s.* EXCLUDE ({excluded}) FROM {source} s JOIN {FILES} f USING (filename) "
         f"SEMI JOIN ({chosen_sql}) c ON c.idx = {row_index_sql()} ORDER BY {row_index_sql()}) "
-        f"TO {sql_str(str(out))} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group})"
+        f"TO {sql_str(str(out))} (FORMAT parquet, {zstd_options(modality)}, ROW_GROUP_SIZE {row_group})"
     )

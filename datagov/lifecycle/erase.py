@@ -28,7 +28,7 @@ from datagov.errors import InvalidInput
 from datagov.lifecycle.erase_select import Selection, Selector, VersionHits, select
 from datagov.lifecycle.retire import require_reason
 from datagov.sql import key_table, sql_ident, sql_str
-from datagov.store import build_manifest, duckdb_connection, scan_memory, staged_version, staging
+from datagov.store import build_manifest, duckdb_connection, scan_memory, staged_version, staging, zstd_options
 from datagov.verify import require_unchanged
 from datagov.workspace import Workspace
 
@@ -160,11 +160,12 @@ def _write_without(root, p: Planned, keys: list[str], index: int):
     try:
         key_table(duck, "erase_keys", keys)
         key = sql_ident(p.hits.key_column)
-        row_group = 4096 if p.hits.key_column == "pixel_hash" else 122_880
+        image = p.hits.key_column == "pixel_hash"
+        row_group = 4096 if image else 122_880
         duck.execute(
             f"COPY (SELECT * FROM {p.hits.intact.files.scan()} WHERE {key} IS NULL OR CAST({key} AS VARCHAR) "
             f"NOT IN (SELECT key FROM erase_keys)) TO {sql_str(str(folder / 'part-00000.parquet'))} "
-            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group})"
+            f"(FORMAT parquet, {zstd_options('image' if image else 'table')}, ROW_GROUP_SIZE {row_group})"
         )
         return folder, build_manifest(folder, duck)
     finally:
