@@ -53,7 +53,8 @@ def test_tables_are_keyed_by_dataset_and_encoder_kind():
     assert value_table.DEFAULT_KEY in keys
     assert {"fashion-mnist/mlp", "fashion-mnist/conv"} <= keys
     fashion = value_table.tables()["fashion-mnist/conv"]
-    assert fashion.meta["image_shape"] == "1x28x28" and [r.labels_per_class for r in fashion.rows] == [5, 10, 50]
+    assert fashion.meta["image_shape"] == "1x28x28" and [r.labels_per_class for r in fashion.rows] == [5, 10, 50, 6000]
+    assert [r.everything for r in fashion.rows] == [False, False, False, True]
 
 
 def test_a_recommendation_cites_the_table_measured_on_images_like_the_target():
@@ -73,8 +74,8 @@ def test_the_fashion_data_agrees_with_readme_s_table():
     block = README.read_text().split("<!-- results-fashion:start -->")[1].split("<!-- results-fashion:end -->")[0]
     cells = {}
     for line in block.splitlines():
-        if m := re.match(r"\| (\w+) \| (\d+) \|(.*)\|$", line):
-            cells[(m[1], int(m[2]))] = re.findall(r"(\d+\.\d) ± (\d+\.\d)", m[3])
+        if m := re.match(r"\| (\w+) \| (\d+|all \([\d,]+\)) \|(.*)\|$", line):  # all (6,000): every label
+            cells[(m[1], int(re.sub(r"\D", "", m[2])))] = re.findall(r"(\d+\.\d) ± (\d+\.\d)", m[3])
     fashion = {k: t for k, t in value_table.tables().items() if k.startswith("fashion-mnist/")}
     assert len(cells) == sum(len(t.rows) for t in fashion.values())
     for t in fashion.values():
