@@ -5,6 +5,7 @@ receipt (and one HTML report) per suite."""
 from __future__ import annotations
 
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 
@@ -220,7 +221,9 @@ def validate_version(
                                hint="validate against a suite in use; see `datagov expectations list`")  # fmt: skip
     suites = [load_suite(ws, name) for name in dict.fromkeys(suite_names)]
     say = on_progress or (lambda _text: None)
-    say(f"hashing {len(located.entries)} file(s) of {version.ref}")
+    # both at once: the GX import (seconds, once per process) usually outlasts the hashing
+    loading = "" if "great_expectations" in sys.modules else ", loading Great Expectations"
+    say(f"hashing {len(located.entries)} file(s) of {version.ref}{loading}")
     # Hashed while GX imports and the suites are checked, finished before GX
     # reads a byte; the fingerprints are compared again after, so a receipt
     # only ever vouches for these bytes.
