@@ -16,7 +16,9 @@ def observed_text(row: dict) -> str:
     if row.get("error"):
         return f"error: {row['error']}"
     res = row.get("result", {})
-    if "observed_value" in res:
+    # GX reports some set expectations (distinct values in a set) with observed_value None
+    # and an unexpected count: show the count, not "null"
+    if res.get("observed_value") is not None:
         value = res["observed_value"]
         if isinstance(value, float):
             return f"{value:.6g}"

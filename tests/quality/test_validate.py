@@ -190,3 +190,19 @@ def test_an_error_gx_reports_with_its_traceback_is_one_line(table, ws):
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "could not be evaluated" in errors[0]
     assert "Traceback" not in result.stderr and "the whole error is in the receipt's report" in result.stderr
+
+
+def test_a_set_expectation_shows_its_unexpected_count_not_null(table, ws):
+    """GX leaves observed_value None for distinct values in a set; the table
+    and the report show what it did observe: the values outside the set."""
+    write_suite(ws, "kinds", [
+        exp("expect_column_distinct_values_to_be_in_set", column="kind", value_set=["a", "b"]),
+        exp("expect_column_distinct_values_to_be_in_set", column="kind", value_set=["a"]),
+    ])  # fmt: skip
+    result = table("validate", "t", "--suite", "kinds")
+    assert result.exit_code == 3
+    rows = [line for line in result.stdout.splitlines() if "expect_column_disti" in line]
+    assert "0 unexpected" in rows[0] and "1 unexpected, e.g. b" in rows[1] and "null" not in result.stdout
+    [r] = receipts(ws)
+    assert [x["result"]["observed_value"] for x in r.results] == [None, None]  # as GX reports it
+    assert "null" not in (ws.root / r.report).read_text()
