@@ -112,6 +112,14 @@ def _render(out, report) -> None:
         f"distance to the target (KL, nats): chosen {report.kl_selected:.4f} · random draw {report.kl_random:.4f} "
         f"· whole pool {report.kl_pool:.4f}; the weights draw on ~{report.effective_size:,.0f} rows"
     )
+    if report.effective_size < report.size:
+        out.print(
+            Text(
+                f"note: the weights draw on fewer rows than the {report.size:,} chosen: the pool holds few rows like "
+                "the target, and the rest of the choice comes from rows it weighs far lower (a smaller --size, "
+                "or a pool with more such rows, matches more closely)"
+            )
+        )
     word, colour = ("MATCHED", "green") if report.passed else ("NOT CLOSER THAN RANDOM", "red")
     out.print(styled(f"[{colour}]{{}}[/{colour}]: receipt {{}}", word, report.receipt.id))
     out.print(Text(f"next: datagov validate {v.dataset}@{v.short} --suite SUITE, then pretrain on it"))

@@ -2,6 +2,7 @@
 DuckDB, Parquet and the catalog (both backends where the fixture runs them)."""
 
 import json
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -60,6 +61,16 @@ def test_selection_matches_the_target_and_records_how(mixed, ws):
     assert params["target_digest"] == target and relations["selection-target"][0] == f"target@{target}"
     assert receipt.success and receipt.reference_digest == target and receipt.digest == doc["digest"]
     assert receipt.results[0]["result"]["kl_random"] == pytest.approx(doc["kl_random"], abs=1e-6)
+
+
+def test_a_choice_larger_than_the_weights_draw_on_says_so(mixed):
+    small = mixed("select", "pool", "--target", "target", "--size", "20", "--seed", "3", "--name", "small")
+    large = mixed("select", "pool", "--target", "target", "--size", "1500", "--seed", "3", "--name", "large")
+    assert small.exit_code == 0 and large.exit_code == 0, large.output
+    drawn_on = int(re.search(r"the weights draw on ~([\d,]+) rows", large.stdout)[1].replace(",", ""))
+    assert 20 <= drawn_on < 1500  # the weights are the same: only the size differs
+    assert "note:" not in small.stdout
+    assert "note: the weights draw on fewer rows than the 1,500 chosen" in " ".join(large.stdout.split())
 
 
 def test_the_same_seed_draws_the_same_rows_and_another_seed_others(mixed):
