@@ -11,12 +11,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from datagov.sql import sql_ident, sql_str
-from datagov.store import zstd_options
+from datagov.store import parquet_options
 
 OFFSET = "__datagov_first_row"  # a file's first row in the parent (a name no data set uses)
 FILES = "row_files"  # the registered (filename, OFFSET) table
-IMAGE_ROW_GROUP = 4096
-TABLE_ROW_GROUP = 122_880
 
 
 def register_offsets(duck, files) -> None:
@@ -39,9 +37,8 @@ def copy_rows(duck, source: str, chosen_sql: str, out: Path, exclude: list[str],
     column) from `source` (a scan with filename and file_row_number, after
     `register_offsets`) to the Parquet file `out`, without `exclude`."""
     excluded = ", ".join(sql_ident(c) for c in dict.fromkeys(["filename", "file_row_number", *exclude]))
-    row_group = IMAGE_ROW_GROUP if modality == "image" else TABLE_ROW_GROUP
     duck.execute(
         f"COPY (SELECT s.* EXCLUDE ({excluded}) FROM {source} s JOIN {FILES} f USING (filename) "
         f"SEMI JOIN ({chosen_sql}) c ON c.idx = {row_index_sql()} ORDER BY {row_index_sql()}) "
-        f"TO {sql_str(str(out))} (FORMAT parquet, {zstd_options(modality)}, ROW_GROUP_SIZE {row_group})"
+        f"TO {sql_str(str(out))} ({parquet_options(modality)})"
     )

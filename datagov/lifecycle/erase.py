@@ -25,10 +25,10 @@ from datagov.catalog.lifecycle import ERASURE, Erasure, add_erasure, new_id, ret
 from datagov.catalog.lineage import models_fed_by
 from datagov.catalog.versions import RETIRED, NewVersion, Version, dataset_of, latest, now, register, resolve
 from datagov.errors import InvalidInput
-from datagov.lifecycle.erase_select import Selection, Selector, VersionHits, select
+from datagov.lifecycle.erase_select import IMAGE_KEY, Selection, Selector, VersionHits, select
 from datagov.lifecycle.retire import require_reason
 from datagov.sql import key_table, sql_ident, sql_str
-from datagov.store import build_manifest, duckdb_connection, scan_memory, staged_version, staging, zstd_options
+from datagov.store import build_manifest, duckdb_connection, parquet_options, scan_memory, staged_version, staging
 from datagov.verify import require_unchanged
 from datagov.workspace import Workspace
 
@@ -160,12 +160,11 @@ def _write_without(root, p: Planned, keys: list[str], index: int):
     try:
         key_table(duck, "erase_keys", keys)
         key = sql_ident(p.hits.key_column)
-        image = p.hits.key_column == "pixel_hash"
-        row_group = 4096 if image else 122_880
+        modality = "image" if p.hits.key_column == IMAGE_KEY else "table"
         duck.execute(
             f"COPY (SELECT * FROM {p.hits.intact.files.scan()} WHERE {key} IS NULL OR CAST({key} AS VARCHAR) "
             f"NOT IN (SELECT key FROM erase_keys)) TO {sql_str(str(folder / 'part-00000.parquet'))} "
-            f"(FORMAT parquet, {zstd_options('image' if image else 'table')}, ROW_GROUP_SIZE {row_group})"
+            f"({parquet_options(modality)})"
         )
         return folder, build_manifest(folder, duck)
     finally:
