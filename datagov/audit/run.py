@@ -264,16 +264,15 @@ def _audit_version(
 
 def _settings_bound_never_passed(receipts) -> list[str]:
     """Near-duplicate checks and selections (method and reference) whose every receipt on these bytes failed."""
-    from datagov.catalog.receipts import bound_to_settings
+    from datagov.catalog.receipts import SETTINGS_BOUND, bound_to_settings
 
     checks: dict[tuple[str, str, str | None], bool] = {}
     for r in receipts:
         if bound_to_settings(r):
             key = (r.kind, r.suite, r.reference_digest)
             checks[key] = checks.get(key, False) or r.success
-    what = {"contamination": "near-duplicate check", "selection": "selection match"}
-    return [f"{what[kind]} ({method}) against {(ref or '?')[:12]}" for (kind, method, ref), ok in checks.items()
-            if not ok]  # fmt: skip
+    return [f"{SETTINGS_BOUND[kind]} ({method}) against {(ref or '?')[:12]}"
+            for (kind, method, ref), ok in checks.items() if not ok]  # fmt: skip
 
 
 def _still_answers(receipt, suite_digest: str, gx: str, at: datetime, max_age: timedelta) -> bool:

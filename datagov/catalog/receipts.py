@@ -45,7 +45,7 @@ class Receipt:
 # Receipts bound to a method's settings and two digests, not to a suite file in
 # expectations/: near-duplicate checks and `datagov select`'s match. Nothing
 # re-runs them from a suite; only the bytes (re-hashed) could change their answer.
-SETTINGS_BOUND = ("contamination", "selection")
+SETTINGS_BOUND = {"contamination": "near-duplicate check", "selection": "selection match"}  # kind: what it checks
 
 
 def bound_to_settings(r: Receipt) -> bool:
