@@ -2,11 +2,13 @@
 (Debian's dataset-fashion-mnist), through datagov end to end.
 
   python -m bench.fashion_value                      # MLP and conv table, 3 seeds
-  python -m bench.fashion_value --kinds conv,resnet18 --epochs 3
+  python -m bench.fashion_value --kinds resnet18 --pool 10000 --epochs 2 --labels 5,10 \
+      --block results-fashion-resnet --readme      # README's ResNet-18 row, at a CPU budget
   python -m bench.fashion_value --pretexts reconstruct,denoise,masked   # which autoencoder
   python -m bench.fashion_value --pool-sizes 1000,5000,20000,60000      # how much pretraining data
   python -m bench.fashion_value --select 10000       # chosen vs random pretraining data
-  python -m bench.fashion_value --readme             # all of it, into README.md and the value table
+  python -m bench.fashion_value --readme             # with any of the above: its blocks into README.md,
+                                                     # the tables into datagov/fashion_results.json
 
 The 60,000 training images are ingested with `datagov ingest --format idx
 --split train` as the pool, the 10,000 test images as eval; the pool passes
@@ -25,6 +27,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -35,7 +38,6 @@ from datagov.value_table import FASHION_FILE, STRATEGIES
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 SEEDS = (0, 1, 2)
-LABELS = (5, 10, 50, None)  # None: every labelled image of the pool (6,000 per class)
 ALL_EPOCHS, ALL_BATCH = 3, 256  # the all-labels row's budget: 100 epochs of 48,000 rows at 32 would take hours
 PRETRAIN = REPO / "pipelines" / "pretrain-fashion.yaml"
 TRANSFER = REPO / "pipelines" / "transfer-fashion.yaml"
@@ -64,6 +66,7 @@ def gated(name: str) -> None:
 
 
 def pretrain(name: str, kind: str, pretext: str, epochs: int, seed: int):
+    from datagov.training.placement import place
     from datagov.training.pretrain import run_pretraining
     from datagov.training.weights import load_model
     from datagov.workspace import Workspace
@@ -75,7 +78,7 @@ def pretrain(name: str, kind: str, pretext: str, epochs: int, seed: int):
     if pretext != "reconstruct":
         overrides.append("train.noise=0.1")
     result = run_pretraining(ws, PRETRAIN, overrides, progress=False)
-    return load_model(ws, "bench-fashion", result.model_version).encoder
+    return place(load_model(ws, "bench-fashion", result.model_version).encoder)
 
 
 class Data:
@@ -156,17 +159,30 @@ def cell(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
 
 
-def table(data: Data, kinds: list[str], pretext: str, epochs: dict[str, int], results: dict) -> list[str]:
+@dataclass(frozen=True)
+class Plan:
+    """What the value table measures: which encoders, pretrained how, on what, at which label counts."""
+
+    kinds: list[str]
+    pretext: str
+    epochs: dict[str, int]
+    labels: tuple[int | None, ...]  # per class; None: every labelled row of the pool
+    pool: str = "fashion-pool"  # the version pretraining reads (a split of the pool with --pool)
+    pool_size: int = 60_000
+
+
+def table(data: Data, plan: Plan, results: dict) -> list[str]:
     """The value table: per kind, labels per class x strategy, and the pixel baseline."""
+    kinds, labels = plan.kinds, plan.labels
     for seed in SEEDS:
-        for per_class in LABELS:
+        for per_class in labels:
             done = results.get(("pixels", None))
             # all labels: the same rows every seed, and L-BFGS is deterministic: one fit
             score = done[0] if per_class is None and done else pixels_baseline(data, per_class, seed)
             results.setdefault(("pixels", per_class), []).append(score)
         for kind in kinds:
-            encoder = pretrain("fashion-pool", kind, pretext, epochs[kind], seed)
-            for per_class in LABELS:
+            encoder = pretrain(plan.pool, kind, plan.pretext, plan.epochs[kind], seed)
+            for per_class in labels:
                 got = classify(data, encoder, per_class, seed)
                 if per_class is not None:  # the diagnostic is about few labels
                     got["probe"] = probe(data, encoder, per_class, seed)
@@ -177,7 +193,7 @@ def table(data: Data, kinds: list[str], pretext: str, epochs: dict[str, int], re
              + " | frozen features + logistic regression (diagnostic) |",
              "|---|---|---|" + "---|" * (len(STRATEGIES) + 1)]  # fmt: skip
     for kind in kinds:
-        for per_class in LABELS:
+        for per_class in labels:
             scores = [results[(kind, per_class, s)] for s in STRATEGIES]
             row = [cell(v) for v in scores]
             best = max(range(len(row)), key=lambda i: statistics.mean(scores[i]))
@@ -203,18 +219,24 @@ def pretexts(data: Data, kind: str, names: list[str], epochs: int) -> list[str]:
     return lines
 
 
+def pool_part(size: int, total: int) -> str:
+    """The version to pretrain on: the whole pool, or a `datagov split` of
+    `size` of its images with its own suite and receipt."""
+    if size >= total:
+        return "fashion-pool"
+    name = f"fashion-pool-{size}"
+    dg("split", "fashion-pool", "--into", f"part={size / total:.6f}", "--prefix", name, "--seed", "0")
+    gated(f"{name}-part")
+    return f"{name}-part"
+
+
 def pool_sizes(data: Data, kind: str, pretext: str, sizes: list[int], epochs: int) -> list[str]:
     """Accuracy at 5 labels per class against how many images the encoder was
-    pretrained on (each size a `datagov split` of the pool, with its own suite)."""
+    pretrained on."""
     lines = ["| pretraining images | features | finetune |", "|---|---|---|"]
     total = len(data.pool_y)
     for size in sizes:
-        name = "fashion-pool"
-        if size < total:
-            name = f"fashion-pool-{size}"
-            dg("split", "fashion-pool", "--into", f"part={size / total:.6f}", "--prefix", name, "--seed", "0")
-            name = f"{name}-part"
-            gated(name)
+        name = pool_part(size, total)
         scores: dict[str, list[float]] = {}
         for seed in SEEDS:
             # the same optimizer steps as `epochs` over the whole pool (at most 100 epochs): compute held equal
@@ -237,6 +259,9 @@ def main() -> None:
     parser.add_argument("--select-share", type=float, default=0.25, help="Fashion-MNIST's share of the mixed pool")
     parser.add_argument("--epochs", type=int, default=5, help="pretraining epochs over the whole pool")
     parser.add_argument("--kind-epochs", default="", help="per-kind epochs, e.g. resnet18=1")
+    parser.add_argument("--labels", default="5,10,50,all", help="labels per class in the table (all: 6,000)")
+    parser.add_argument("--pool", type=int, help="pretrain the table's encoders on this many of the pool's images")
+    parser.add_argument("--block", default="results-fashion", help="README block the table goes to")
     parser.add_argument("--no-table", action="store_true", help="skip the value table")
     parser.add_argument("--readme", action="store_true", help="write README's blocks and datagov/fashion_results.json")
     args = parser.parse_args()
@@ -250,15 +275,20 @@ def main() -> None:
     epochs = {kind: args.epochs for kind in kinds} | {
         k: int(v) for k, v in (item.split("=") for item in args.kind_epochs.split(",") if item)
     }
+    labels = tuple(None if n == "all" else int(n) for n in args.labels.split(","))
+    total = len(data.pool_y)
+    size = min(args.pool or total, total)
+    plan = Plan(kinds, args.pretext, epochs, labels, pool_part(size, total) if not args.no_table else "", size)
     blocks: dict[str, list[str]] = {}
     results: dict = {}
     if not args.no_table:
         clock = time.perf_counter()
-        blocks["results-fashion"] = table(data, kinds, args.pretext, epochs, results)
-        trained = ", ".join(f"{k} {n} epochs" for k, n in epochs.items())
-        trained += (f"; with all labels the classifiers get {ALL_EPOCHS} epochs in batches of {ALL_BATCH} (the "
-                    "seeds differ in pretraining and order only) and the pixel baseline is one fit")  # fmt: skip
-        blocks["results-fashion"] += ["", footnote(args, "value table", clock, f"pretext {args.pretext}, {trained}")]
+        blocks[args.block] = table(data, plan, results)
+        trained = ", ".join(f"{k} {n} epochs" for k, n in epochs.items()) + f" over {size:,} pool images"
+        if None in labels:
+            trained += (f"; with all labels the classifiers get {ALL_EPOCHS} epochs in batches of {ALL_BATCH} (the "
+                        "seeds differ in pretraining and order only) and the pixel baseline is one fit")  # fmt: skip
+        blocks[args.block] += ["", footnote(args, "value table", clock, f"pretext {args.pretext}, {trained}")]
     if args.pretexts:
         clock = time.perf_counter()
         blocks["results-fashion-pretexts"] = pretexts(data, "conv", args.pretexts.split(","), args.epochs)
@@ -284,7 +314,7 @@ def main() -> None:
     if args.readme:
         write_readme(blocks)
         if results:
-            doc = document(results, kinds, args, epochs, len(data.pool_y))
+            doc = merged(document(results, plan, total))
             FASHION_FILE.write_text(json.dumps(doc, indent=2) + "\n")
             print(f"README.md and {FASHION_FILE.relative_to(REPO)} updated")
 
@@ -312,12 +342,13 @@ def write_readme(blocks: dict[str, list[str]]) -> None:
     readme.write_text(text)
 
 
-def document(results: dict, kinds: list[str], args, epochs: dict, pool: int) -> dict:
+def document(results: dict, plan: Plan, pool: int) -> dict:
     """One value table per encoder kind, as `datagov.value_table` reads them."""
 
     def score(values: list[float]) -> dict:
         return {"mean": round(statistics.mean(values), 6), "std": round(statistics.stdev(values), 6)}
 
+    on = "the pool" if plan.pool_size >= pool else f"{plan.pool_size:,} of the pool's images"
     return {
         "tables": [
             {
@@ -325,11 +356,11 @@ def document(results: dict, kinds: list[str], args, epochs: dict, pool: int) -> 
                 "encoder_kind": kind,
                 "data": "Fashion-MNIST (28x28 grayscale, 10 classes): 60000 pool images, 10000 eval",
                 "image_shape": "1x28x28",
-                "encoder": f"{kind} autoencoder, pipelines/pretrain-fashion.yaml ({args.pretext}, {epochs[kind]} "
-                "epochs), pretrained on the pool without labels",
+                "encoder": f"{kind} autoencoder, pipelines/pretrain-fashion.yaml ({plan.pretext}, "
+                f"{plan.epochs[kind]} epochs), pretrained on {on} without labels",
                 "budget": f"pipelines/transfer-fashion.yaml; all labels: {ALL_EPOCHS} epochs, batches of {ALL_BATCH}",
                 "seeds": list(SEEDS),
-                "produced_by": "python -m bench.fashion_value --readme",
+                "produced_by": f"python -m bench.fashion_value {' '.join(sys.argv[1:])}",
                 "rows": [
                     {
                         "labels_per_class": n or pool // 10,
@@ -338,12 +369,21 @@ def document(results: dict, kinds: list[str], args, epochs: dict, pool: int) -> 
                     }
                     | ({"features_logistic_regression": score(results[(kind, n, "probe")])} if n else {})
                     | {s: score(results[(kind, n, s)]) for s in STRATEGIES}
-                    for n in LABELS
+                    for n in plan.labels
                 ],
             }
-            for kind in kinds
+            for kind in plan.kinds
         ]
     }
+
+
+def merged(doc: dict) -> dict:
+    """`doc`'s tables in place of the file's tables for the same encoder kinds; the others kept."""
+    if not FASHION_FILE.is_file():
+        return doc
+    new = {t["encoder_kind"] for t in doc["tables"]}
+    kept = [t for t in json.loads(FASHION_FILE.read_text())["tables"] if t["encoder_kind"] not in new]
+    return {"tables": kept + doc["tables"]}
 
 
 def _machine() -> str:

@@ -39,6 +39,7 @@ from datagov.pixels.tensors import decode_batch, to_unit_float
 from datagov.training.data import ImageShape, ParquetImageStream
 from datagov.training.models import build_autoencoder
 from datagov.training.pixel_cache import build_pixels
+from datagov.training.placement import place
 from datagov.training.pretext import pixel_loss
 
 ROW_GROUP = 4096
@@ -213,12 +214,12 @@ def main(mode: str = "cpu", workers: int | None = None, rounds: int | None = Non
         utils: dict[str, list[float]] = {name: [] for name in contenders}
         for r in range(rounds):  # alternating, and the order flips each round: shared machines drift
             for name in list(contenders)[:: 1 if r % 2 == 0 else -1]:
-                model = build_autoencoder(kind, shape, hidden, channels, 64).to(device)
+                model = place(build_autoencoder(kind, shape, hidden, channels, 64), device)
                 with Utilisation(gpu) as util:
                     seconds = train_steps(model, contenders[name](), device, steps, warmup)
                 rates[name].append(steps / seconds)
                 utils[name].append(util.mean)
-        model = build_autoencoder(kind, shape, hidden, channels, 64).to(device)
+        model = place(build_autoencoder(kind, shape, hidden, channels, 64), device)
         decoding = steps / train_steps(model, forever_stream(files, shape, batch, workers, gpu), device, steps, warmup)
     ratios = [c / m for c, m in zip(rates["stream + cache"], rates["in-memory tensor"], strict=True)]
     ratio = float(np.median(ratios))

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from datagov.pixels.tensors import to_unit_float
+from datagov.training.placement import place
 from datagov.training.strategies import STRATEGIES
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
@@ -214,7 +215,7 @@ def train_classifier(
     torch.manual_seed(budget.seed)
     encoder = copy.deepcopy(encoder) if chosen.pretrained else reinitialized(encoder)
     first, _ = next(iter(train_ordered()))
-    clf = Classifier(encoder, latent_size(encoder, first), class_names).to(device)
+    clf = place(Classifier(encoder, latent_size(encoder, first), class_names), device)
     # The scale is fitted on features as training will first see them: a pretrained encoder's batch
     # norm uses its running statistics (eval mode); a fresh one has none yet, so batch statistics.
     clf.train(not chosen.pretrained)

@@ -113,7 +113,9 @@ def encoder_for_images(ws, uri: str, versions: list) -> LoadedEncoder:
     check_encoder_uri(uri)
     registry_client(ws)  # refuses a store that was never made (or lost) instead of creating one
     source = resolve_encoder(uri)
-    model = load_autoencoder(ws, source)[0].eval()
+    from datagov.training.placement import place
+
+    model = place(load_autoencoder(ws, source)[0]).eval()
     for version in versions:
         shape = image_shape(ws, version)
         if str(model.shape) != str(shape):

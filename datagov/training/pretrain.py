@@ -70,12 +70,13 @@ def _pretrain_on(ws: Workspace, run: GatedRun, data, dist, progress: bool) -> Pr
     from datagov.training.loop import seed_everything
     from datagov.training.models import build_autoencoder, pick_kind
     from datagov.training.pixel_cache import ensure_pixels
+    from datagov.training.placement import place
     from datagov.training.weights import autoencoder_arch
 
     spec, shape, device = run.spec, data.shape, dist.device
     seed_everything(spec.train.seed, device)
     kind = pick_kind(spec.model.kind, shape)
-    model = build_autoencoder(kind, shape, spec.model.hidden, spec.model.channels, spec.model.latent).to(device)
+    model = place(build_autoencoder(kind, shape, spec.model.hidden, spec.model.channels, spec.model.latent), device)
     model = dist.wrap(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.train.lr)
     common = dict(
