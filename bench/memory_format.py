@@ -4,7 +4,7 @@ training step (batch 256) and one embedding pass (2,048 images) of the
 autoencoders on 28x28 grayscale images (Fashion-MNIST's shape), on the CPU,
 or CUDA with bf16 autocast when present.
 
-  python -m bench.memory_format [REPEATS]     # default 3; target: ratio <= 1.0 (channels-last no slower)
+  python -m bench.memory_format [REPEATS]     # default 5; target: ratio <= 1.0 (channels-last no slower)
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from datagov.training.models import build_autoencoder
 
 SHAPE = ImageShape(1, 28, 28)
 KINDS = ("conv", "resnet18")
+TURN_SECONDS = 1.0  # each turn times enough calls to last about this long
 
 
 def contenders(kind: str, device: torch.device):
@@ -72,18 +73,20 @@ def _sync(device: torch.device) -> None:
 
 
 def main() -> None:
-    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     where = torch.cuda.get_device_name() if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
-    print(f"# {where}, torch {torch.__version__}; {SHAPE} images; median of {repeats} alternating turns")
+    turns = f"median of {repeats} alternating turns of >= {TURN_SECONDS:g} s"
+    print(f"# {where}, torch {torch.__version__}; {SHAPE} images; {turns}")
     for kind in KINDS:
         (base_step, base_embed), (cand_step, cand_embed) = contenders(kind, device)
         for what, base, cand in (("train step, batch 256", base_step, cand_step),
                                  ("embed 2,048 images", base_embed, cand_embed)):  # fmt: skip
+            calls = max(1, round(TURN_SECONDS / base()))  # a 50 ms step timed once is mostly noise
             b, c = [], []
-            for _ in range(repeats):
-                b.append(base())
-                c.append(cand())
+            for turn in range(repeats):  # alternating, and the order flips each turn: shared machines drift
+                for timer, times in ((base, b), (cand, c))[:: 1 if turn % 2 == 0 else -1]:
+                    times.append(sum(timer() for _ in range(calls)) / calls)
             ratio = statistics.median(c) / statistics.median(b)
             print(f"{kind:<9} {what:<22} contiguous {statistics.median(b):7.3f} s   channels-last "
                   f"{statistics.median(c):7.3f} s   ratio {ratio:5.2f}   target <= 1.0   "

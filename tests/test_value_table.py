@@ -70,10 +70,14 @@ def test_a_recommendation_cites_the_table_measured_on_images_like_the_target():
     assert elsewhere.table == "digits/mlp" and "so it is a guide, not a prediction" in elsewhere.why
 
 
+FASHION_TABLE_BLOCKS = ("results-fashion", "results-fashion-resnet")  # MLP and conv; ResNet-18 at a CPU budget
+
+
 def test_the_fashion_data_agrees_with_readme_s_table():
-    block = README.read_text().split("<!-- results-fashion:start -->")[1].split("<!-- results-fashion:end -->")[0]
+    text = README.read_text()
+    blocks = [text.split(f"<!-- {b}:start -->")[1].split(f"<!-- {b}:end -->")[0] for b in FASHION_TABLE_BLOCKS]
     cells = {}
-    for line in block.splitlines():
+    for line in "\n".join(blocks).splitlines():
         if m := re.match(r"\| (\w+) \| (\d+|all \([\d,]+\)) \|(.*)\|$", line):  # all (6,000): every label
             cells[(m[1], int(re.sub(r"\D", "", m[2])))] = re.findall(r"(\d+\.\d) ± (\d+\.\d)", m[3])
     fashion = {k: t for k, t in value_table.tables().items() if k.startswith("fashion-mnist/")}
@@ -85,3 +89,11 @@ def test_the_fashion_data_agrees_with_readme_s_table():
             # the data is rounded, README rounds the full value: they may differ by one in the last digit
             texts = [text for pair in shown for text in pair]
             assert all(abs(float(a) - 100 * b) <= 0.051 for a, b in zip(texts, stored, strict=True)), (shown, stored)
+
+
+def test_a_resnet_recommendation_cites_its_own_table_with_its_budget():
+    resnet = value_table.tables()["fashion-mnist/resnet18"]
+    for labelled in (50, 500):
+        rec = recommend(False, labelled, 10, shape="1x28x28", encoder_kind="resnet18")
+        assert rec.table == "fashion-mnist/resnet18" and rec.table_row == resnet.nearest_row(labelled / 10).name
+        assert resnet.meta["encoder"] in rec.why  # what it was pretrained on travels with the numbers

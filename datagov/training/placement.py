@@ -4,8 +4,9 @@ channels-last order on every device.
 Channels-last is the layout oneDNN (CPU) and cuDNN (GPU, with bf16 tensor
 cores) run convolutions fastest in; a convolution follows its weight's
 layout, so the images stay as they are. On 2 CPU cores it made a ResNet-18
-training step 1.2× and its embedding 1.5× faster, the conv autoencoder's
-embedding 1.4× (`python -m bench.memory_format`). Linear layers (the MLP)
+training step 1.1-1.2x and its embedding 1.1-1.5x faster, the conv
+autoencoder's embedding 1.3x, its training step even within the noise
+(`python -m bench.memory_format`, three runs). Linear layers (the MLP)
 have no such layout and are only moved. Saved weights and digests are made
 from contiguous copies, so the bytes on disk do not depend on it.
 """
