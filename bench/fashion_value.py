@@ -279,12 +279,14 @@ def main() -> None:
     total = len(data.pool_y)
     size = min(args.pool or total, total)
     plan = Plan(kinds, args.pretext, epochs, labels, pool_part(size, total) if not args.no_table else "", size)
+    if plan.pool and size < total:
+        print(f"the table's encoders pretrain on {size:,} of them ({plan.pool})", flush=True)
     blocks: dict[str, list[str]] = {}
     results: dict = {}
     if not args.no_table:
         clock = time.perf_counter()
         blocks[args.block] = table(data, plan, results)
-        trained = ", ".join(f"{k} {n} epochs" for k, n in epochs.items()) + f" over {size:,} pool images"
+        trained = ", ".join(f"{k} {n} epoch{'s' * (n != 1)}" for k, n in epochs.items()) + f" over {size:,} pool images"
         if None in labels:
             trained += (f"; with all labels the classifiers get {ALL_EPOCHS} epochs in batches of {ALL_BATCH} (the "
                         "seeds differ in pretraining and order only) and the pixel baseline is one fit")  # fmt: skip
