@@ -44,11 +44,13 @@ def timed_ingest(workspace: str, source: Path | str) -> float:
 
 
 def alternate(baseline: Callable[[], float], candidate: Callable[[], float], repeats: int) -> tuple[float, float]:
-    """Median seconds of each, measured in turns."""
-    base, cand = [], []
-    for _ in range(repeats):
-        base.append(baseline())
-        cand.append(candidate())
+    """Median seconds of each, measured in turns; the order flips each turn, so
+    neither always runs first on a machine that drifts (caches, clocks, neighbours)."""
+    base: list[float] = []
+    cand: list[float] = []
+    for turn in range(repeats):
+        for timer, times in ((baseline, base), (candidate, cand))[:: 1 if turn % 2 == 0 else -1]:
+            times.append(timer())
     return statistics.median(base), statistics.median(cand)
 
 

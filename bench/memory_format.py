@@ -1,25 +1,27 @@
-"""Convolution weights channels-last (what `datagov.training.placement`
-does) against PyTorch's default contiguous layout, same run, in turns: one
-training step (batch 256) and one embedding pass (2,048 images) of the
-autoencoders on 28x28 grayscale images (Fashion-MNIST's shape), on the CPU,
-or CUDA with bf16 autocast when present.
+"""Convolution weights channels-last (`datagov.training.placement.place`,
+as training uses it) against PyTorch's default contiguous layout, same run,
+in turns: one training step (batch 256) and one embedding pass (2,048
+images) of the autoencoders on 28x28 grayscale images (Fashion-MNIST's
+shape), on the CPU, or CUDA with bf16 autocast when present.
 
   python -m bench.memory_format [REPEATS]     # default 5; target: ratio <= 1.0 (channels-last no slower)
 """
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
+from bench.common import alternate
 from datagov.pixels.shape import ImageShape
 from datagov.training.models import build_autoencoder
+from datagov.training.placement import place
 
 SHAPE = ImageShape(1, 28, 28)
 KINDS = ("conv", "resnet18")
@@ -35,10 +37,10 @@ def contenders(kind: str, device: torch.device):
     many = torch.rand(2048, SHAPE.channels, SHAPE.height, SHAPE.width, device=device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
-    def timers(layout: torch.memory_format):
+    def timers(placed: bool):
         model = build_autoencoder(kind, SHAPE, [256], [32, 64], 64)
         model.load_state_dict(state)
-        model = model.to(device, memory_format=layout)
+        model = place(model, device) if placed else model.to(device)
         opt = torch.optim.Adam(model.parameters(), 1e-3)
 
         def step() -> float:
@@ -64,7 +66,12 @@ def contenders(kind: str, device: torch.device):
         step(), embed()  # warm-up: first calls pick kernels
         return step, embed
 
-    return timers(torch.contiguous_format), timers(torch.channels_last)
+    return timers(placed=False), timers(placed=True)
+
+
+def per_call(timer: Callable[[], float], calls: int) -> Callable[[], float]:
+    """Mean seconds of `calls` calls of `timer`: one turn."""
+    return lambda: sum(timer() for _ in range(calls)) / calls
 
 
 def _sync(device: torch.device) -> None:
@@ -83,14 +90,9 @@ def main() -> None:
         for what, base, cand in (("train step, batch 256", base_step, cand_step),
                                  ("embed 2,048 images", base_embed, cand_embed)):  # fmt: skip
             calls = max(1, round(TURN_SECONDS / base()))  # a 50 ms step timed once is mostly noise
-            b, c = [], []
-            for turn in range(repeats):  # alternating, and the order flips each turn: shared machines drift
-                for timer, times in ((base, b), (cand, c))[:: 1 if turn % 2 == 0 else -1]:
-                    times.append(sum(timer() for _ in range(calls)) / calls)
-            ratio = statistics.median(c) / statistics.median(b)
-            print(f"{kind:<9} {what:<22} contiguous {statistics.median(b):7.3f} s   channels-last "
-                  f"{statistics.median(c):7.3f} s   ratio {ratio:5.2f}   target <= 1.0   "
-                  f"{'PASS' if ratio <= 1.0 else 'MISS'}", flush=True)  # fmt: skip
+            b, c = alternate(per_call(base, calls), per_call(cand, calls), repeats)
+            print(f"{kind:<9} {what:<22} contiguous {b:7.3f} s   channels-last {c:7.3f} s   ratio {c / b:5.2f}   "
+                  f"target <= 1.0   {'PASS' if c <= b else 'MISS'}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
